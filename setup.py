@@ -1,0 +1,74 @@
+"""Build tinytensor's Cython extensions.
+
+Environment switches:
+  TINYTENSOR_CYTHON_DEBUG=1   bounds and initialisation checks on in every kernel (slow, for tests)
+  TINYTENSOR_OPENMP=0         build serial kernels even where OpenMP is available
+  TINYTENSOR_REQUIRE_OPENMP=1 fail instead of falling back to serial kernels
+  TINYTENSOR_ANNOTATE=1       write cython -a HTML next to the generated C (build/cython-*/)
+"""
+import glob
+import os
+import sys
+import tempfile
+import warnings
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError, LinkError
+
+DEBUG = os.environ.get("TINYTENSOR_CYTHON_DEBUG", "0") != "0"
+ANNOTATE = os.environ.get("TINYTENSOR_ANNOTATE", "0") != "0"
+MODE = "debug" if DEBUG else "release"
+# Directives that carry meaning (wraparound, cdivision) live in each file's header; these two
+# are a policy of the build, so a header directive must not override them.
+DIRECTIVES = {"boundscheck": DEBUG, "initializedcheck": DEBUG, "language_level": 3}
+
+
+def openmp_flags(compiler):
+    """(compile_args, link_args) that enable OpenMP, or None to build serial kernels."""
+    if compiler.compiler_type == "msvc":
+        flags = (["/openmp"], [])
+    else:
+        flags = (["-fopenmp"], ["-fopenmp"])
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
+        try:
+            objs = compiler.compile([src], output_dir=tmp, extra_postargs=flags[0])
+            compiler.link_executable(objs, os.path.join(tmp, "probe"), extra_postargs=flags[1])
+        except (CompileError, LinkError):
+            return None
+    return flags
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        flags = None
+        if os.environ.get("TINYTENSOR_OPENMP", "1") != "0":
+            flags = openmp_flags(self.compiler)
+        if flags is None:
+            if os.environ.get("TINYTENSOR_REQUIRE_OPENMP", "0") != "0":
+                sys.exit("error: OpenMP is required (TINYTENSOR_REQUIRE_OPENMP=1) but the compiler has none")
+            warnings.warn("OpenMP not available: tinytensor kernels will run on one thread")
+        for ext in self.extensions:
+            if self.compiler.compiler_type != "msvc":
+                ext.extra_compile_args += ["-O3"] if not DEBUG else ["-O0", "-g"]
+            if flags is not None:
+                ext.extra_compile_args += flags[0]
+                ext.extra_link_args += flags[1]
+        super().build_extensions()
+
+
+def extensions():
+    exts = []
+    for path in sorted(glob.glob("tinytensor/**/*.pyx", recursive=True)):
+        module = path[:-4].replace(os.sep, ".")
+        # NPY_NO_DEPRECATED_API: no kernel uses the NumPy C API; silence its header warnings.
+        exts.append(Extension(module, [path]))
+    return cythonize(exts, compiler_directives=DIRECTIVES, build_dir=f"build/cython-{MODE}",
+                     annotate=ANNOTATE, force=ANNOTATE)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

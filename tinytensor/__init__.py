@@ -1,0 +1,50 @@
+"""tinytensor: a small CPU tensor engine with its own autograd, for convolutional networks.
+
+    import tinytensor as tt
+    import tinytensor.nn as nn
+    import tinytensor.nn.functional as F
+
+The API mirrors PyTorch's: a model written for `torch` runs after changing the import.
+"""
+from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int64  # noqa: A001
+from tinytensor._threads import get_num_threads, set_num_threads
+from tinytensor.tensor import (Tensor, as_tensor, from_dlpack, from_numpy, get_default_dtype,
+                               matmul, tensor, where)
+from tinytensor.creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones,
+                                 ones_like, rand, rand_like, randint, randn, randn_like, randperm,
+                                 zeros, zeros_like)
+from tinytensor.random import manual_seed
+from tinytensor._functions.shape import cat, stack
+from tinytensor import autograd
+from tinytensor.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+float = float32     # noqa: A001  (torch.float, torch.double, torch.long aliases)
+double = float64
+long = int64
+
+__version__ = "0.1.0"
+
+
+def _unary(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"tinytensor.{name}(input, ...) is input.{name}(...)"
+    return fn
+
+
+for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "sum", "mean",
+              "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "flatten",
+              "reshape", "permute", "transpose", "unsqueeze", "squeeze", "t", "sin", "cos",
+              "maximum", "minimum", "pow", "clone", "isnan", "square", "neg", "numel",
+              "add", "sub", "mul", "div", "clip", "detach"):
+    globals()[_name] = _unary(_name)
+del _name
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()

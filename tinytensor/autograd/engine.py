@@ -1,0 +1,147 @@
+"""The backward pass: walk the recorded graph from the outputs to the leaves, without recursion.
+
+1. Discover every node reachable from the roots with an explicit stack and count, for each node,
+   how many edges point into it (its dependencies).
+2. Run nodes in topological order (Kahn's algorithm): a node runs once every node that sends it
+   a gradient has run, so the gradients reaching it have all been summed.
+3. Each gradient is checked against the shape its input had at forward; a gradient that is
+   broadcast-compatible (an op broadcast the input) is summed back to the input's shape.
+4. Leaves accumulate into `.grad`; without retain_graph, saved tensors are freed as nodes run.
+"""
+from tinytensor.autograd.function import _FREED, AccumulateGrad, grad_sink
+from tinytensor.autograd.grad_mode import _state
+
+
+def _collect(roots):
+    """Dependency counts of every node reachable from `roots` (explicit stack, no recursion)."""
+    deps = {}
+    stack = list(roots)
+    seen = set(id(r) for r in stack)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, AccumulateGrad):
+            continue
+        for edge in node._edges:
+            if edge is None:
+                continue
+            nxt = edge[0]
+            deps[id(nxt)] = deps.get(id(nxt), 0) + 1
+            if id(nxt) not in seen:
+                seen.add(id(nxt))
+                stack.append(nxt)
+    return deps
+
+
+def _fit_grad(node, i, grad, shape, dtype):
+    """Check a gradient against its input's shape; sum away dimensions that broadcasting added."""
+    from tinytensor.tensor import Tensor, sum_to_shape
+    if not isinstance(grad, Tensor):
+        raise TypeError(f"function {node.name()} returned a gradient of type "
+                        f"{type(grad).__name__} at index {i}; expected a Tensor or None")
+    if grad._shape != shape:
+        reduced = sum_to_shape(grad, shape)
+        if reduced is None:
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - "
+                               f"got {list(grad._shape)} but expected shape compatible with "
+                               f"{list(shape)}")
+        grad = reduced
+    if grad._dtype is not dtype:
+        grad = grad.to(dtype)
+    return grad
+
+
+def _materialize(node, grads):
+    """Missing output gradients become zeros, as PyTorch's materialize_grads does."""
+    if all(g is not None for g in grads):
+        return grads
+    from tinytensor.tensor import zeros
+    meta = getattr(node, "_out_meta", None)
+    out = []
+    for nr, g in enumerate(grads):
+        if g is None and node._materialize and meta is not None:
+            shape, dtype = meta[nr]
+            g = zeros(shape, dtype=dtype)
+        out.append(g)
+    return out
+
+
+def _accumulate(leaf, grad):
+    if leaf.grad is None:
+        # a copy: the same gradient tensor may also be flowing to other leaves
+        leaf.grad = grad.detach().clone()
+    else:
+        leaf.grad._numpy()[...] += grad._numpy()
+
+
+def run_backward(roots, root_grads, retain_graph, inputs=None):
+    """Propagate `root_grads` backwards from the tensors `roots`.
+
+    Without `inputs`, gradients accumulate into leaves' `.grad`. With `inputs` (autograd.grad),
+    the gradients reaching those tensors are returned instead and no `.grad` is touched.
+    """
+    root_nodes = [grad_sink(t) for t in roots]
+    deps = _collect(root_nodes)
+    buffers = {}                        # id(node) -> list of summed gradients, one per output
+    wanted = None
+    if inputs is not None:
+        wanted = {}
+        for t in inputs:
+            wanted[(id(grad_sink(t)), t._output_nr if t.grad_fn is not None else 0)] = None
+
+    def send(node, nr, grad):
+        key = id(node)
+        if wanted is not None and (key, nr) in wanted:
+            prev = wanted[(key, nr)]
+            wanted[(key, nr)] = grad if prev is None else prev + grad
+        buf = buffers.get(key)
+        if buf is None:
+            buf = buffers[key] = [None] * (1 if isinstance(node, AccumulateGrad) else node._n_outputs)
+        buf[nr] = grad if buf[nr] is None else buf[nr] + grad
+
+    ready = []
+    for t, node, g in zip(roots, root_nodes, root_grads):
+        send(node, t._output_nr if t.grad_fn is not None else 0, g)
+        if deps.get(id(node), 0) == 0 and all(node is not r for r in ready):
+            ready.append(node)
+
+    prev_mode = _state.enabled
+    _state.enabled = False
+    try:
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(id(node), None)
+            if isinstance(node, AccumulateGrad):
+                if wanted is None and grads is not None and grads[0] is not None:
+                    _accumulate(node.variable, grads[0])
+                continue
+            if node._saved is _FREED:
+                raise RuntimeError(_FREED)
+            grads = _materialize(node, grads or [None] * node._n_outputs)
+            if any(g is None for g in grads):
+                results = (None,) * len(node._edges)      # nothing flows through this node
+            else:
+                results = node.backward(node, *grads)
+                if not isinstance(results, tuple):
+                    results = (results,)
+            if len(results) < len(node._edges):
+                raise RuntimeError(f"function {node.name()} returned an incorrect number of "
+                                   f"gradients (expected {len(node._edges)}, got {len(results)})")
+            if not retain_graph and node._saved is not None:
+                node._saved = _FREED      # as PyTorch: only nodes that saved tensors refuse a rerun
+            for i, edge in enumerate(node._edges):
+                if edge is None:
+                    continue
+                nxt, nr, shape, dtype = edge
+                g = results[i]
+                if g is not None:
+                    send(nxt, nr, _fit_grad(node, i, g, shape, dtype))
+                key = id(nxt)
+                deps[key] -= 1
+                if deps[key] == 0:
+                    ready.append(nxt)
+    finally:
+        _state.enabled = prev_mode
+    if wanted is not None:
+        return [wanted[(id(grad_sink(t)), t._output_nr if t.grad_fn is not None else 0)]
+                for t in inputs]
+    return None

@@ -1,0 +1,135 @@
+"""Creation functions with PyTorch's signatures: zeros, ones, full, arange, rand, ..."""
+import math
+
+import numpy as np
+
+from tinytensor import _tensor, random
+from tinytensor._tensor import as_dtype, float32, int64
+from tinytensor.tensor import Tensor, _shape_arg, _wrap, get_default_dtype
+
+
+def _new(shape, dtype, fill, requires_grad):
+    shape = _shape_arg(shape, "size")
+    dt = get_default_dtype() if dtype is None else as_dtype(dtype)
+    storage = _tensor.allocate(shape, dt, zero=(fill == 0))
+    if fill is not None and fill != 0:
+        storage.data[...] = fill
+    t = Tensor.__new__(Tensor)
+    t._init(storage, shape, _tensor.contiguous_strides(shape), 0, dt)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    return _new(size, dtype, 0, requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    return _new(size, dtype, 1, requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    return _new(size, dtype, None, requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    if dtype is None:
+        if isinstance(fill_value, bool):
+            dtype = _tensor.bool_
+        elif isinstance(fill_value, int):
+            dtype = int64
+    return _new((size,) if isinstance(size, int) else size, dtype, fill_value, requires_grad)
+
+
+def _like(t, dtype):
+    return t._dtype if dtype is None else dtype
+
+
+def zeros_like(input, dtype=None, requires_grad=False):
+    return zeros(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def ones_like(input, dtype=None, requires_grad=False):
+    return ones(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def empty_like(input, dtype=None, requires_grad=False):
+    return empty(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False):
+    return full(input._shape, fill_value, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def rand_like(input, dtype=None, requires_grad=False):
+    return rand(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, requires_grad=False):
+    return randn(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) / step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = int64 if is_int else get_default_dtype()
+    dt = as_dtype(dtype)
+    n = max(0, math.ceil((end - start) / step))
+    arr = (np.arange(n, dtype=np.float64) * step + start).astype(dt.np_dtype)
+    if dt is int64:
+        arr = np.arange(start, end, step, dtype=np.int64)
+    return _finish(arr, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dt = get_default_dtype() if dtype is None else as_dtype(dtype)
+    return _finish(np.linspace(start, end, steps).astype(dt.np_dtype), requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    dt = get_default_dtype() if dtype is None else as_dtype(dtype)
+    return _finish(np.eye(n, m, dtype=dt.np_dtype), requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
+    t = empty(*size, dtype=dtype)
+    t._numpy()[...] = random.uniform(0.0, 1.0, t._shape, t._dtype.np_dtype)
+    return t.requires_grad_(requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
+    t = empty(*size, dtype=dtype)
+    t._numpy()[...] = random.normal(0.0, 1.0, t._shape, t._dtype.np_dtype)
+    return t.requires_grad_(requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, requires_grad=False, generator=None, device=None):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    shape = _shape_arg((size,), "size")
+    dt = int64 if dtype is None else as_dtype(dtype)
+    _tensor.checked_numel(shape)
+    return _finish(random.generator().integers(low, high, shape).astype(dt.np_dtype), requires_grad)
+
+
+def randperm(n, dtype=None, requires_grad=False, device=None):
+    dt = int64 if dtype is None else as_dtype(dtype)
+    return _finish(random.generator().permutation(n).astype(dt.np_dtype), requires_grad)
+
+
+def _finish(arr, requires_grad):
+    t = _wrap(np.asarray(arr, order='C'))
+    return t.requires_grad_(True) if requires_grad else t

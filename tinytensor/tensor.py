@@ -1,0 +1,814 @@
+"""The `Tensor` type: PyTorch's tensor API over the strided data of `_tensor.pyx`.
+
+Layering: the layout (storage, shape, strides, offset, views) lives in `_tensor.TensorBase`;
+every operation that computes is a `Function` in `tinytensor._functions`, which records the
+autograd graph and calls a kernel. This file connects names to those functions, converts
+arguments, and applies PyTorch's type promotion.
+"""
+import numbers
+
+import numpy as np
+
+from tinytensor import _tensor
+from tinytensor._tensor import (Size, Storage, TensorBase, as_dtype, bool_, dtype_from_numpy,
+                                float32, float64, int64, wrap_dim)
+
+_DEFAULT_DTYPE = float32
+
+
+def get_default_dtype():
+    return _DEFAULT_DTYPE
+
+
+class Tensor(TensorBase):
+    """A strided N-D array that records operations for automatic differentiation."""
+
+    # Make NumPy defer to our reflected operators (`ndarray + Tensor` -> Tensor.__radd__).
+    __array_priority__ = 1000
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use tinytensor.tensor(data), tinytensor.zeros(shape), ... to make a tensor")
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad=True):
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
+                               "want to use a computed variable in a subgraph that doesn't require "
+                               "differentiation use var_no_grad = var.detach().")
+        if requires_grad and not self._dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def T(self):
+        return self.permute(*range(self.ndim - 1, -1, -1))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @data.setter
+    def data(self, other):
+        if not isinstance(other, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(other).__name__}")
+        self._init(other._storage, other._shape, other._stride, other._offset, other._dtype)
+
+    @property
+    def device(self):
+        return "cpu"
+
+    def is_floating_point(self):
+        return self._dtype.is_floating_point
+
+    # ------------------------------------------------------------------ conversion
+
+    def numpy(self):
+        """A NumPy array sharing this tensor's memory."""
+        if self._requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self._numpy()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.detach()._numpy()
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            return a.astype(dtype)
+        if copy:
+            return a.copy()
+        return a
+
+    def __dlpack__(self, *args, **kwargs):
+        return self.detach()._numpy().__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._numpy().__dlpack_device__()
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return self._numpy().reshape(-1)[0].item()
+
+    def tolist(self):
+        return self._numpy().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __index__(self):
+        if self._dtype is not int64 or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        from tinytensor._format import format_tensor
+        return format_tensor(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self.ndim == 0:
+            return self.item().__format__(spec)
+        return repr(self)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self.detach()._numpy().copy(), self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        out = self.detach().clone()
+        out._requires_grad = self._requires_grad
+        if type(self) is not Tensor:
+            out = type(self)(out, self._requires_grad)
+        memo[id(self)] = out
+        return out
+
+    def to(self, *args, **kwargs):
+        """`to(dtype)`, `to('cpu')`, `to(other_tensor)`: a dtype change copies, else self."""
+        dt = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, Tensor):
+                dt = a._dtype
+            elif isinstance(a, str) and a not in ("cpu",):
+                if a.startswith("cuda"):
+                    raise RuntimeError("tinytensor runs on the CPU only: there is no 'cuda' device")
+                dt = as_dtype(a)
+            elif not isinstance(a, str):
+                dt = as_dtype(a)
+        if dt is None or as_dtype(dt) is self._dtype:
+            return self
+        return _shape.ToDtype.apply(self, as_dtype(dt))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"tinytensor.{self._dtype.name}"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(float32)
+
+    def double(self):
+        return self.to(float64)
+
+    def long(self):
+        return self.to(int64)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def cpu(self):
+        return self
+
+    # ------------------------------------------------------------------ autograd
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from tinytensor.autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def detach(self):
+        """A tensor on the same storage, outside the graph."""
+        t = self._make_view(self._shape, self._stride, self._offset)
+        t._base = self._base
+        return t
+
+    def detach_(self):
+        if self._base is not None and self.grad_fn is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self):
+        if self.grad_fn is None:
+            return
+        raise RuntimeError("retain_grad() on non-leaf tensors is not supported by tinytensor; "
+                           "use tinytensor.autograd.grad(output, [tensor]) instead")
+
+    def register_hook(self, hook):
+        raise RuntimeError("register_hook is not supported by tinytensor")
+
+    # ------------------------------------------------------------------ layout and views
+
+    def contiguous(self):
+        if self.is_contiguous():
+            return self
+        return _shape.Clone.apply(self)
+
+    def clone(self):
+        return _shape.Clone.apply(self)
+
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], _tensor.dtype):
+            raise RuntimeError("view(dtype) is not supported by tinytensor; use .to(dtype)")
+        return _shape.View.apply(self, _shape_arg(shape, "view"))
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape(self, *shape):
+        shape = self._infer_shape(_shape_arg(shape, "reshape"))
+        if self._view_shape(shape) is not None:
+            return _shape.View.apply(self, shape)
+        return _shape.View.apply(self.clone(), shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        n = self.ndim
+        if n == 0:
+            return self.reshape(1)
+        s, e = wrap_dim(start_dim, n), wrap_dim(end_dim, n)
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if s == e:
+            return self
+        mid = 1
+        for d in self._shape[s:e + 1]:
+            mid *= d
+        return self.reshape(self._shape[:s] + (mid,) + self._shape[e + 1:])
+
+    def unflatten(self, dim, sizes):
+        d = wrap_dim(dim, self.ndim)
+        return self.view(self._shape[:d] + tuple(sizes) + self._shape[d + 1:])
+
+    def permute(self, *dims):
+        return _shape.Permute.apply(self, _shape_arg(dims, "permute"))
+
+    def transpose(self, dim0, dim1):
+        n = self.ndim
+        perm = list(range(n))
+        if n:
+            d0, d1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
+            perm[d0], perm[d1] = perm[d1], perm[d0]
+        else:
+            wrap_dim(dim0, 0), wrap_dim(dim1, 0)
+        return _shape.Permute.apply(self, tuple(perm))
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def unsqueeze(self, dim):
+        return _shape.View.apply(self, None, ("unsqueeze", dim))
+
+    def squeeze(self, dim=None):
+        return _shape.View.apply(self, None, ("squeeze", dim))
+
+    def expand(self, *sizes):
+        return _shape.Expand.apply(self, _shape_arg(sizes, "expand"))
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def __getitem__(self, index):
+        return _shape.index(self, index)
+
+    def __setitem__(self, index, value):
+        _shape.setitem(self, index, value)
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def __add__(self, other):
+        return _ew.add(self, other)
+
+    def __radd__(self, other):
+        return _ew.add(other, self)
+
+    def __sub__(self, other):
+        return _ew.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ew.sub(other, self)
+
+    def __mul__(self, other):
+        return _ew.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ew.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ew.div(other, self)
+
+    def __pow__(self, other):
+        return _ew.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ew.pow(other, self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __neg__(self):
+        return _ew.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ew.unary("abs", self)
+
+    def __eq__(self, other):
+        return _ew.compare("eq", self, other)
+
+    def __ne__(self, other):
+        return _ew.compare("ne", self, other)
+
+    def __lt__(self, other):
+        return _ew.compare("lt", self, other)
+
+    def __le__(self, other):
+        return _ew.compare("le", self, other)
+
+    def __gt__(self, other):
+        return _ew.compare("gt", self, other)
+
+    def __ge__(self, other):
+        return _ew.compare("ge", self, other)
+
+    def __invert__(self):
+        if self._dtype is not bool_:
+            raise TypeError("~ (logical not) is only supported for bool tensors in tinytensor")
+        return _ew.compare("eq", self, False)
+
+    def __and__(self, other):
+        return _ew.logical("and", self, other)
+
+    def __or__(self, other):
+        return _ew.logical("or", self, other)
+
+    def __xor__(self, other):
+        return _ew.logical("xor", self, other)
+
+    add = __add__
+    sub = __sub__
+    mul = __mul__
+    div = __truediv__
+    divide = __truediv__
+    multiply = __mul__
+    subtract = __sub__
+    neg = __neg__
+    matmul = __matmul__
+    eq = __eq__
+    ne = __ne__
+    lt = __lt__
+    le = __le__
+    gt = __gt__
+    ge = __ge__
+
+    def pow(self, exponent):
+        return _ew.pow(self, exponent)
+
+    def exp(self):
+        return _ew.unary("exp", self)
+
+    def log(self):
+        return _ew.unary("log", self)
+
+    def sqrt(self):
+        return _ew.unary("sqrt", self)
+
+    def abs(self):
+        return _ew.unary("abs", self)
+
+    def tanh(self):
+        return _ew.unary("tanh", self)
+
+    def sigmoid(self):
+        return _ew.unary("sigmoid", self)
+
+    def relu(self):
+        return _ew.unary("relu", self)
+
+    def sin(self):
+        return _ew.unary("sin", self)
+
+    def cos(self):
+        return _ew.unary("cos", self)
+
+    def square(self):
+        return _ew.mul(self, self)
+
+    def rsqrt(self):
+        return _ew.div(1.0, _ew.unary("sqrt", self))
+
+    def reciprocal(self):
+        return _ew.div(1.0, self)
+
+    def clamp(self, min=None, max=None):
+        return _ew.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return _ew.maximum(self, other)
+
+    def minimum(self, other):
+        return _ew.minimum(self, other)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
+    def logical_not(self):
+        return _ew.compare("eq", self.bool(), False)
+
+    def isnan(self):
+        return _ew.compare("ne", self, self)
+
+    # ------------------------------------------------------------------ reductions
+
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        return _red.sum(self, dim, keepdim, dtype)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        return _red.mean(self, dim, keepdim, dtype)
+
+    def amax(self, dim=(), keepdim=False):
+        return _red.amax(self, dim, keepdim, "max")
+
+    def amin(self, dim=(), keepdim=False):
+        return _red.amax(self, dim, keepdim, "min")
+
+    def max(self, dim=None, keepdim=False):
+        if isinstance(dim, Tensor):
+            return _ew.maximum(self, dim)
+        return _red.max_min(self, dim, keepdim, "max")
+
+    def min(self, dim=None, keepdim=False):
+        if isinstance(dim, Tensor):
+            return _ew.minimum(self, dim)
+        return _red.max_min(self, dim, keepdim, "min")
+
+    def argmax(self, dim=None, keepdim=False):
+        return _red.argmax(self, dim, keepdim, "max")
+
+    def argmin(self, dim=None, keepdim=False):
+        return _red.argmax(self, dim, keepdim, "min")
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _red.var(self, dim, unbiased, keepdim, correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _ew.unary("sqrt", _red.var(self, dim, unbiased, keepdim, correction))
+
+    def all(self):
+        return tensor(bool(np.all(self._numpy())))
+
+    def any(self):
+        return tensor(bool(np.any(self._numpy())))
+
+    # ------------------------------------------------------------------ in place
+
+    def _check_inplace(self):
+        """Refuse in-place writes PyTorch refuses; True when the write must be recorded."""
+        from tinytensor.autograd.grad_mode import _state
+        if not self._storage.writeable:
+            raise RuntimeError("this tensor shares memory with a read-only NumPy array and cannot "
+                               "be written in place; call .clone() first")
+        if _state.enabled and self._requires_grad:
+            if self.grad_fn is None:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                   "in-place operation.")
+            if self._base is not None:
+                raise RuntimeError("an in-place operation on a view of a tensor that requires grad "
+                                   "is not supported by tinytensor; use the out-of-place form")
+            return True
+        return False
+
+    def _inplace_binary(self, fn, other):
+        """self = fn(self, other), written into self's memory.
+
+        Under autograd the op runs out of place on an alias that carries self's history, and self
+        takes over the result's history; a node that saved the old value then sees the version
+        bump and refuses to backward, as PyTorch's version counter does.
+        """
+        from tinytensor.autograd.grad_mode import _state
+        recording = self._check_inplace() or (
+            _state.enabled and isinstance(other, Tensor) and other._requires_grad)
+        src = self
+        if recording:
+            src = self._make_view(self._shape, self._stride, self._offset)
+            src._base, src.grad_fn, src._output_nr = self._base, self.grad_fn, self._output_nr
+            src._requires_grad = self._requires_grad
+        res = fn(src, other)
+        if res._shape != self._shape:
+            raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast "
+                               f"shape {list(res._shape)}")
+        if res._dtype.category > self._dtype.category:
+            raise RuntimeError(f"result type {res._dtype.name} can't be cast to the desired output "
+                               f"type {self._dtype.name}")
+        np.copyto(self._numpy(), res._numpy(), casting="unsafe")
+        self._bump_version()
+        if recording:
+            self.grad_fn, self._output_nr = res.grad_fn, res._output_nr
+            self._requires_grad = res._requires_grad
+        return self
+
+    def add_(self, other, alpha=1):
+        if alpha != 1:
+            other = _ew.mul(other, alpha)
+        return self._inplace_binary(_ew.add, other)
+
+    def sub_(self, other, alpha=1):
+        if alpha != 1:
+            other = _ew.mul(other, alpha)
+        return self._inplace_binary(_ew.sub, other)
+
+    def mul_(self, other):
+        return self._inplace_binary(_ew.mul, other)
+
+    def div_(self, other):
+        return self._inplace_binary(_ew.div, other)
+
+    def pow_(self, other):
+        return self._inplace_binary(_ew.pow, other)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace_binary(lambda a, _: _ew.clamp(a, min, max), None)
+
+    def relu_(self):
+        return self._inplace_binary(lambda a, _: _ew.unary("relu", a), None)
+
+    def copy_(self, src):
+        src = src if isinstance(src, Tensor) else tensor(src)
+        return self._inplace_binary(lambda a, s: _shape.CopyInto.apply(a, s), src)
+
+    def zero_(self):
+        self._check_inplace()
+        self._numpy()[...] = 0
+        self._bump_version()
+        return self
+
+    def fill_(self, value):
+        self._check_inplace()
+        self._numpy()[...] = value.item() if isinstance(value, Tensor) else value
+        self._bump_version()
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from tinytensor import random
+        self._check_inplace()
+        self._numpy()[...] = random.uniform(a, b, self._shape, self._dtype.np_dtype)
+        self._bump_version()
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from tinytensor import random
+        self._check_inplace()
+        self._numpy()[...] = random.normal(mean, std, self._shape, self._dtype.np_dtype)
+        self._bump_version()
+        return self
+
+    # ------------------------------------------------------------------ misc
+
+    def new_zeros(self, *size, dtype=None):
+        return zeros(*size, dtype=dtype or self._dtype)
+
+    def new_ones(self, *size, dtype=None):
+        return ones(*size, dtype=dtype or self._dtype)
+
+    def new_tensor(self, data, dtype=None):
+        return tensor(data, dtype=dtype or self._dtype)
+
+
+def _rebuild(array, requires_grad):
+    return from_numpy(array).requires_grad_(requires_grad)
+
+
+_tensor._set_tensor_class(Tensor)
+
+
+# ---------------------------------------------------------------------- argument helpers
+
+def _shape_arg(args, name):
+    """Accept f(2, 3), f((2, 3)), f([2, 3]) or f(Size) as PyTorch does."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
+        args = tuple(args[0])
+    out = []
+    for a in args:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) and not (
+                isinstance(a, Tensor) and a.numel() == 1 and not a.is_floating_point()):
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found element "
+                            f"of type {type(a).__name__}")
+        out.append(int(a))
+    return tuple(out)
+
+
+def _c(a):
+    """C-contiguous, keeping 0-d results 0-d (np.ascontiguousarray makes them 1-d)."""
+    return np.asarray(a, order="C")
+
+
+def _wrap(array):
+    """A Tensor owning a fresh NumPy result (shares its memory)."""
+    t = Tensor.__new__(Tensor)
+    if array.flags.c_contiguous:
+        itemsize = array.itemsize
+        t._init(Storage(array.reshape(-1)), array.shape,
+                tuple([s // itemsize for s in array.strides]) if array.ndim else (),
+                0, dtype_from_numpy(array.dtype))
+        return t
+    return from_numpy(array)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with the NumPy array `array` (which it keeps alive).
+
+    A read-only array gives a read-only tensor: any in-place write raises.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    dt = dtype_from_numpy(array.dtype)
+    itemsize = array.itemsize
+    if any(s < 0 for s in array.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
+                         "with negative strides are not currently supported. (You can probably "
+                         "work around this by making a copy of your array  with array.copy().) ")
+    if any(s % itemsize for s in array.strides):
+        raise ValueError("given numpy array strides not a multiple of the element byte size. "
+                         "Copy the numpy array to reallocate the memory.")
+    strides = tuple(s // itemsize for s in array.strides)
+    if array.size == 0:
+        flat = np.empty(0, array.dtype)
+        strides = _tensor.contiguous_strides(array.shape)
+    else:
+        span = 1 + sum((n - 1) * s for n, s in zip(array.shape, strides))
+        flat = np.lib.stride_tricks.as_strided(array, shape=(span,), strides=(itemsize,),
+                                               writeable=array.flags.writeable)
+    t = Tensor.__new__(Tensor)
+    t._init(Storage(flat), array.shape, strides, 0, dt)
+    return t
+
+
+def from_dlpack(obj):
+    """Zero-copy import of any DLPack producer (NumPy arrays, other frameworks' CPU tensors)."""
+    if isinstance(obj, Tensor):
+        return obj
+    return from_numpy(np.from_dlpack(obj))
+
+
+def _infer_numpy(data, dtype):
+    if isinstance(data, Tensor):
+        arr = data.detach()._numpy()
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        arr = np.asarray(data)
+        if arr.dtype == object:
+            raise TypeError(f"tensor(): could not infer a dtype from {type(data).__name__} data")
+        if dtype is None and arr.dtype.kind == "f":
+            arr = arr.astype(_DEFAULT_DTYPE.np_dtype)
+    if dtype is not None:
+        return arr.astype(as_dtype(dtype).np_dtype)
+    if arr.dtype.kind in "iu" and not isinstance(data, np.ndarray):
+        return arr.astype(np.int64)
+    dtype_from_numpy(arr.dtype)           # refuse dtypes we do not have
+    return arr
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of `data` (scalar, nested list, array or tensor)."""
+    arr = np.array(_infer_numpy(data, dtype), order="C", copy=True)
+    t = _wrap(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None):
+    if isinstance(data, Tensor) and (dtype is None or as_dtype(dtype) is data._dtype):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(as_dtype(dtype).np_dtype) == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype)
+
+
+def _scalar_or_tensor(x):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (numbers.Number, np.number, np.bool_)):
+        return x
+    if isinstance(x, np.ndarray):
+        return from_numpy(x)
+    raise TypeError(f"unsupported operand type: {type(x).__name__}")
+
+
+# ---------------------------------------------------------------------- type promotion
+
+def promote_types(da, db):
+    """The smallest dtype both promote to: bool < int64 < float32 < float64."""
+    if da.category != db.category:
+        return da if da.category > db.category else db
+    return da if da.itemsize >= db.itemsize else db
+
+
+def result_type(a, b):
+    """PyTorch's promotion for bool < int64 < float32 < float64 and Python scalars.
+
+    Dimensioned tensors decide the type within a category; a 0-dim tensor or a Python scalar
+    only raises the category (an int64 tensor times 2.5 is float32, the default float).
+    """
+    def info(x):
+        if isinstance(x, Tensor):
+            return x._dtype, (0 if x._shape else 1)       # 0: dimensioned, 1: zero-dim
+        if isinstance(x, (bool, np.bool_)):
+            return bool_, 2
+        if isinstance(x, (int, np.integer)):
+            return int64, 2
+        if isinstance(x, (float, np.floating)):
+            return _DEFAULT_DTYPE, 2
+        raise TypeError(f"unsupported operand type for a tensor operation: {type(x).__name__}")
+    (da, pa), (db, pb) = info(a), info(b)
+    if pa == pb:
+        return promote_types(da, db)
+    # the one with lower priority number (more "tensor-like") wins unless the other is of a
+    # higher category
+    if pa > pb:
+        (da, pa), (db, pb) = (db, pb), (da, pa)
+    if db.category > da.category:
+        if pb == 2 or db.category != 2:
+            return db if pb == 1 else (_DEFAULT_DTYPE if db.category == 2 else db)
+        return db
+    return da
+
+
+def sum_to_shape(grad, shape):
+    """Sum `grad` over the dimensions that broadcasting `shape` to grad's shape created, or None
+    when `shape` does not broadcast to grad's shape."""
+    gshape = grad._shape
+    if len(shape) > len(gshape):
+        return None
+    lead = len(gshape) - len(shape)
+    axes = list(range(lead))
+    for i, s in enumerate(shape):
+        g = gshape[lead + i]
+        if s == g:
+            continue
+        if s != 1:
+            return None
+        axes.append(lead + i)
+    out = grad._numpy().sum(axis=tuple(axes), keepdims=True) if axes else grad._numpy()
+    return _wrap(_c(out.reshape(shape)))
+
+
+# ---------------------------------------------------------------------- module-level ops
+
+def matmul(a, b):
+    return _mm.matmul(_scalar_or_tensor(a), _scalar_or_tensor(b))
+
+
+def where(condition, input, other):
+    return _ew.where(condition, input, other)
+
+
+from tinytensor._functions import elementwise as _ew  # noqa: E402  (the ops need Tensor)
+from tinytensor._functions import reduce as _red  # noqa: E402
+from tinytensor._functions import shape as _shape  # noqa: E402
+from tinytensor._functions import matmul as _mm  # noqa: E402
+from tinytensor.creation import ones, zeros  # noqa: E402

@@ -1,0 +1,180 @@
+"""ConvNdFunction: convolution forward and backward over the kernels in _kernels/conv.pyx.
+
+tinytensor.nn.functional.conv has validated every argument (PyTorch's messages) before
+`ConvNdFunction.apply` runs; here arrays are made contiguous, viewed as 3-D spatial
+(N, C, D, H, W), and handed to a kernel with its outputs and scratch.
+
+Paths:
+- direct (one input channel per group, at most 4 outputs per group: depthwise): tap-by-tap
+  kernels, one thread per output plane.
+- GEMM: im2col of a chunk of samples into a per-thread buffer, then one single-threaded BLAS
+  GEMM per group, one OpenMP thread per chunk. Scratch is (threads x bounded chunk), never
+  batch-sized, and is reused across calls.
+"""
+import threading
+
+import numpy as np
+
+from tinytensor._kernels import conv as _k
+from tinytensor._threads import get_num_threads
+from tinytensor.autograd import Function
+from tinytensor.tensor import from_numpy
+
+# A chunk holds enough samples for about this many output columns per GEMM (small images are
+# batched into one GEMM; large ones go one sample at a time).
+_CHUNK_COLUMNS = 512
+# The weight gradient is summed over at most this many fixed partitions of the batch (not one
+# per thread), so the result does not depend on the thread count.
+_MAX_PARTS = 8
+# Direct kernels when a group has one input channel and at most this many outputs.
+_DIRECT_MAX_OUT_PER_GROUP = 4
+
+_scratch_lock = threading.Lock()
+_scratch = {}          # dtype -> 1-D array reused by calls that hold _scratch_lock
+_blas = None
+
+
+def _blas_single_thread():
+    """A context capping every BLAS pool at 1 thread: each OpenMP thread runs its own GEMMs."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas.limit(limits=1)
+
+
+class _Scratch:
+    """(n_threads, size) scratch: the cached buffer when free and large enough, else fresh.
+    Reusing it avoids first-touch page faults (PERFORMANCE.md); the lock keeps two Python
+    threads from sharing it."""
+
+    def __init__(self, dtype, n_threads, size):
+        self.shape = (n_threads, max(size, 1))
+        self.dtype = np.dtype(dtype)
+        self.locked = False
+
+    def __enter__(self):
+        need = self.shape[0] * self.shape[1]
+        if _scratch_lock.acquire(blocking=False):
+            self.locked = True
+            buf = _scratch.get(self.dtype)
+            if buf is None or buf.size < need:
+                buf = np.empty(need, self.dtype)
+                _scratch[self.dtype] = buf
+            return buf[:need].reshape(self.shape)
+        return np.empty(self.shape, self.dtype)
+
+    def __exit__(self, *exc):
+        if self.locked:
+            _scratch_lock.release()
+        return False
+
+
+def as_5d(a, nspatial):
+    """View a C-contiguous (N, C, *spatial) array as (N, C, D, H, W)."""
+    return a.reshape(a.shape[:2] + (1,) * (3 - nspatial) + a.shape[2:])
+
+
+def geometry(stride, pad_begin, dilation, pad_end):
+    """The kernels' (4, 3) geometry array from per-dim tuples (1-D/2-D lead with 1s/0s)."""
+    rows = []
+    for vals, fill in ((stride, 1), (pad_begin, 0), (dilation, 1), (pad_end, 0)):
+        rows.append((fill,) * (3 - len(vals)) + tuple(vals))
+    return np.array(rows, dtype=np.intp)
+
+
+def _chunk(n, length):
+    return max(1, min(n, -(-_CHUNK_COLUMNS // max(length, 1))))
+
+
+def _use_direct(cg, og):
+    return cg == 1 and og <= _DIRECT_MAX_OUT_PER_GROUP
+
+
+def conv_forward(x, w, b, geo, groups, n_threads):
+    """y = conv(x, w) + b on contiguous 5-D arrays of one float dtype (b may be None)."""
+    n, o = x.shape[0], w.shape[0]
+    out_sp = tuple((x.shape[2 + a] + geo[1, a] + geo[3, a] - geo[2, a] * (w.shape[2 + a] - 1) - 1)
+                   // geo[0, a] + 1 for a in range(3))
+    y = np.empty((n, o) + out_sp, dtype=x.dtype)
+    has_bias = b is not None
+    bias = b if has_bias else np.empty(0, x.dtype)
+    cg, og = w.shape[1], o // groups
+    if n == 0 or o == 0:
+        return y
+    if _use_direct(cg, og):
+        _k.direct_forward(x, w, bias, has_bias, y, geo, groups, n_threads)
+        return y
+    length = out_sp[0] * out_sp[1] * out_sp[2]
+    k = w.shape[2] * w.shape[3] * w.shape[4]
+    nb = _chunk(n, length)
+    size = _k.gemm_scratch_size(cg, og, k, length, nb)
+    with _Scratch(x.dtype, n_threads, size) as scratch, _blas_single_thread():
+        _k.gemm_forward(x, w, bias, has_bias, y, scratch, geo, groups, nb, n_threads)
+    return y
+
+
+def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
+    """(grad_x, grad_w, grad_b) for contiguous 5-D arrays; None where not needed."""
+    n, o = x.shape[0], w.shape[0]
+    cg, og = w.shape[1], o // groups
+    gx = np.zeros(x.shape, x.dtype) if need_x else None
+    gw = None
+    gb = go.sum(axis=(0, 2, 3, 4)) if need_b else None
+    if n == 0 or o == 0:
+        return gx, (np.zeros(w.shape, w.dtype) if need_w else None), gb
+    if _use_direct(cg, og):
+        if need_x:
+            _k.direct_backward_input(w, go, gx, geo, groups, n_threads)
+        if need_w:
+            gw = np.empty(w.shape, w.dtype)
+            _k.direct_backward_weight(x, go, gw, geo, groups, n_threads)
+        return gx, gw, gb
+    if not (need_x or need_w):
+        return gx, gw, gb
+    length = go.shape[2] * go.shape[3] * go.shape[4]
+    k = w.shape[2] * w.shape[3] * w.shape[4]
+    nb = _chunk(n, length)
+    parts = min(_MAX_PARTS, -(-n // nb))
+    gw_parts = np.zeros((parts, o, cg * k), w.dtype) if need_w else np.empty((parts, 0, 0), w.dtype)
+    gx_arg = gx if need_x else np.empty((0,) * 5, x.dtype)
+    size = _k.gemm_scratch_size(cg, og, k, length, nb)
+    with _Scratch(x.dtype, n_threads, size) as scratch, _blas_single_thread():
+        _k.gemm_backward(x, w, go, gx_arg, gw_parts, need_x, need_w, scratch, geo, groups, nb,
+                         n_threads)
+    if need_w:
+        gw = gw_parts.sum(axis=0).reshape(w.shape) if parts > 1 else gw_parts[0].reshape(w.shape)
+    return gx, gw, gb
+
+
+class ConvNdFunction(Function):
+    """N-d convolution (N = weight.ndim - 2); F.conv1d/2d/3d have validated every argument."""
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, stride, pad_begin, pad_end, dilation, groups):
+        nsp = weight.ndim - 2
+        x = as_5d(np.ascontiguousarray(input._numpy()), nsp)
+        w = as_5d(np.ascontiguousarray(weight._numpy()), nsp)
+        b = None if bias is None else np.ascontiguousarray(bias._numpy())
+        geo = geometry(stride, pad_begin, dilation, pad_end)
+        y = conv_forward(x, w, b, geo, groups, get_num_threads())
+        ctx.save_for_backward(input, weight)
+        ctx.geo, ctx.groups, ctx.nsp = geo, groups, nsp
+        return from_numpy(y.reshape(y.shape[:2] + y.shape[5 - nsp:]))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        nones = (None,) * 5
+        if not (need_x or need_w or need_b):
+            return (None, None, None) + nones
+        nsp = ctx.nsp
+        x = as_5d(np.ascontiguousarray(input._numpy()), nsp)
+        w = as_5d(np.ascontiguousarray(weight._numpy()), nsp)
+        go = as_5d(np.ascontiguousarray(grad_output._numpy()), nsp)
+        gx, gw, gb = conv_backward(x, w, go, ctx.geo, ctx.groups, need_x, need_w, need_b,
+                                   get_num_threads())
+        return (None if gx is None else from_numpy(gx.reshape(input.shape)),
+                None if gw is None else from_numpy(gw.reshape(weight.shape)),
+                None if gb is None else from_numpy(gb)) + nones

@@ -1,0 +1,567 @@
+# cython: language_level=3, wraparound=False, cdivision=True
+# boundscheck, initializedcheck: set by setup.py (TINYTENSOR_CYTHON_DEBUG=1 turns them on)
+"""Convolution kernels (forward, backward) and im2col/col2im for unfold/fold.
+
+Contract: the callers (tinytensor/_functions/conv.py and fold.py, after
+tinytensor/nn/functional/conv.py and fold.py have validated every argument with PyTorch's
+messages) pass C-contiguous float32/float64 arrays of one dtype. Every spatial rank is handled
+as 3-D: conv1d is (N, C, 1, 1, L), conv2d is (N, C, 1, H, W). Each `def` re-checks the O(1)
+invariants that keep every index below in range, so a tinytensor bug raises instead of
+corrupting memory.
+
+Notes:
+- GEMM paths (im2col + BLAS) call scipy's `cython_blas` from `nogil` code: each OpenMP thread
+  runs single-threaded GEMMs on its own chunk of samples (the caller caps BLAS at 1 thread
+  for the duration). A chunk's result does not depend on which thread computes it, and the
+  chunks and weight-gradient partitions are fixed by the shapes alone, so results are bitwise
+  identical for any thread count.
+- Row-major C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T (`_gemm`).
+- Scratch is a caller-allocated (n_threads, size) array; a thread uses row `threadid()`.
+"""
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+
+cdef inline Py_ssize_t _out_size(Py_ssize_t n, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p,
+                                 Py_ssize_t q, Py_ssize_t d) noexcept nogil:
+    """Output length for padding p at the start and q at the end."""
+    return (n + p + q - d * (k - 1) - 1) // s + 1
+
+
+cdef inline void _gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                       const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb,
+                       floating beta, floating* c, Py_ssize_t ldc) noexcept nogil:
+    """Row-major c (m x n, ldc) = op(a) (m x k) @ op(b) (k x n) + beta * c; op transposes
+    when trans_ is set."""
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    cdef int im = <int> m, in_ = <int> n, ik = <int> k
+    cdef int ilda = <int> lda, ildb = <int> ldb, ildc = <int> ldc
+    cdef float fone = 1.0, fbeta
+    cdef double done = 1.0, dbeta
+    if m == 0 or n == 0:
+        return
+    if floating is float:
+        fbeta = beta
+        sgemm(&tb, &ta, &in_, &im, &ik, &fone, <float*> b, &ildb, <float*> a, &ilda,
+              &fbeta, c, &ildc)
+    else:
+        dbeta = beta
+        dgemm(&tb, &ta, &in_, &im, &ik, &done, <double*> b, &ildb, <double*> a, &ilda,
+              &dbeta, c, &ildc)
+
+
+cdef inline void _range(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n, Py_ssize_t out,
+                        Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """[lo, hi): the outputs o in [0, out) with 0 <= o * s + off < n."""
+    cdef Py_ssize_t a, b
+    if off >= 0:
+        a = 0
+    else:
+        a = (-off + s - 1) // s
+    if n - off <= 0:
+        b = 0
+    else:
+        b = (n - off + s - 1) // s
+    if b > out:
+        b = out
+    if a > b:
+        a = b
+    lo[0] = a
+    hi[0] = b
+
+
+cdef void _im2col(const floating* x, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                  Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW,
+                  Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                  Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
+                  Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
+                  Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
+                  floating* col, Py_ssize_t ldcol) noexcept nogil:
+    """col[(c, kd, kh, kw), (od, oh, ow)] = x[c, od*sd-pd+kd*dd, oh*sh-ph+kh*dh, ow*sw-pw+kw*dw]
+    (0 in the padding); x is one sample (C, D, H, W), col rows are ldcol apart."""
+    cdef Py_ssize_t c, i, j, k, od, oh, ow, d, h, off, lo, hi, r = 0
+    cdef floating* dst
+    cdef const floating* src
+    for c in range(C):
+        for i in range(KD):
+            for j in range(KH):
+                for k in range(KW):
+                    off = k * dw - pw
+                    _range(off, sw, W, OW, &lo, &hi)
+                    dst = col + r * ldcol
+                    for od in range(OD):
+                        d = od * sd - pd + i * dd
+                        if d < 0 or d >= D:
+                            memset(dst, 0, OH * OW * sizeof(floating))
+                            dst = dst + OH * OW
+                            continue
+                        for oh in range(OH):
+                            h = oh * sh - ph + j * dh
+                            if h < 0 or h >= H:
+                                memset(dst, 0, OW * sizeof(floating))
+                            else:
+                                src = x + ((c * D + d) * H + h) * W + off
+                                for ow in range(lo):
+                                    dst[ow] = 0
+                                if sw == 1:
+                                    for ow in range(lo, hi):
+                                        dst[ow] = src[ow]
+                                else:
+                                    for ow in range(lo, hi):
+                                        dst[ow] = src[ow * sw]
+                                for ow in range(hi, OW):
+                                    dst[ow] = 0
+                            dst = dst + OW
+                    r = r + 1
+
+
+cdef void _col2im(const floating* col, Py_ssize_t ldcol,
+                  Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                  Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW,
+                  Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                  Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
+                  Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
+                  Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
+                  floating* x) noexcept nogil:
+    """The adjoint of _im2col: x[c, d, h, w] += every col entry that _im2col read from there.
+    One caller thread owns x (one sample), and the order of the sums is fixed."""
+    cdef Py_ssize_t c, i, j, k, od, oh, ow, d, h, off, lo, hi, r = 0
+    cdef const floating* src
+    cdef floating* dst
+    for c in range(C):
+        for i in range(KD):
+            for j in range(KH):
+                for k in range(KW):
+                    off = k * dw - pw
+                    _range(off, sw, W, OW, &lo, &hi)
+                    src = col + r * ldcol
+                    for od in range(OD):
+                        d = od * sd - pd + i * dd
+                        if d < 0 or d >= D:
+                            src = src + OH * OW
+                            continue
+                        for oh in range(OH):
+                            h = oh * sh - ph + j * dh
+                            if h >= 0 and h < H:
+                                dst = x + ((c * D + d) * H + h) * W + off
+                                if sw == 1:
+                                    for ow in range(lo, hi):
+                                        dst[ow] = dst[ow] + src[ow]
+                                else:
+                                    for ow in range(lo, hi):
+                                        dst[ow * sw] = dst[ow * sw] + src[ow]
+                            src = src + OW
+                    r = r + 1
+
+
+cdef inline bint _bad_geometry(Py_ssize_t[:, ::1] geo) noexcept:
+    """geo rows: stride, padding at the start, dilation, padding at the end (D, H, W each).
+    Kernels index with the start padding; reads past the end are clipped, which is the
+    zero padding at the end ('same' puts the odd pixel there)."""
+    cdef Py_ssize_t a
+    if geo.shape[0] != 4 or geo.shape[1] != 3:
+        return True
+    for a in range(3):
+        if geo[0, a] < 1 or geo[1, a] < 0 or geo[2, a] < 1 or geo[3, a] < 0:
+            return True
+    return False
+
+
+cdef bint _bad_shapes(Py_ssize_t N, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                      Py_ssize_t O, Py_ssize_t Cg, Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW,
+                      Py_ssize_t N2, Py_ssize_t O2, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                      Py_ssize_t[:, ::1] geo, Py_ssize_t groups) noexcept:
+    if _bad_geometry(geo) or groups < 1 or C != Cg * groups or O % groups or N2 != N or O2 != O:
+        return True
+    if min(KD, KH, KW) < 1:
+        return True
+    return (OD != _out_size(D, KD, geo[0, 0], geo[1, 0], geo[3, 0], geo[2, 0]) or
+            OH != _out_size(H, KH, geo[0, 1], geo[1, 1], geo[3, 1], geo[2, 1]) or
+            OW != _out_size(W, KW, geo[0, 2], geo[1, 2], geo[3, 2], geo[2, 2]) or min(OD, OH, OW) < 1)
+
+
+# --------------------------------------------------------------------------------------------
+# im2col + GEMM path
+# --------------------------------------------------------------------------------------------
+
+def gemm_scratch_size(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t L, Py_ssize_t nb):
+    """Per-thread scratch (elements) of gemm_forward / gemm_backward: col, dcol, a gathered
+    (Og, nb*L) block."""
+    return 2 * Cg * K * nb * L + Og * nb * L
+
+
+cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias, bint has_bias,
+                     floating* y, floating* scratch,
+                     Py_ssize_t n0, Py_ssize_t nbc, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H,
+                     Py_ssize_t W, Py_ssize_t O, Py_ssize_t Cg, Py_ssize_t KD, Py_ssize_t KH,
+                     Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                     Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd, Py_ssize_t ph,
+                     Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
+                     Py_ssize_t groups, Py_ssize_t nb) noexcept nogil:
+    """Output samples [n0, n0 + nbc): per group one GEMM (Og x CgK) @ (CgK x nbc*L)."""
+    cdef Py_ssize_t K = KD * KH * KW, L = OD * OH * OW, Og = O // groups, CK = Cg * K
+    cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, g, b, o, l
+    cdef floating* col = scratch
+    cdef floating* tmp = scratch + 2 * CK * nb * L
+    cdef floating* yp
+    cdef const floating* tp
+    cdef floating bv
+    for g in range(groups):
+        for b in range(nbc):
+            _im2col(x + ((n0 + b) * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH, OW,
+                    sd, sh, sw, pd, ph, pw, dd, dh, dw, col + b * L, ld)
+        if nbc == 1:
+            yp = y + (n0 * O + g * Og) * L
+            if has_bias:
+                for o in range(Og):
+                    bv = bias[g * Og + o]
+                    for l in range(L):
+                        yp[o * L + l] = bv
+            _gemm(False, False, Og, L, CK, w + g * Og * CK, CK, col, ld,
+                  1 if has_bias else 0, yp, L)
+        else:
+            _gemm(False, False, Og, ld, CK, w + g * Og * CK, CK, col, ld, 0, tmp, ld)
+            for b in range(nbc):
+                for o in range(Og):
+                    yp = y + ((n0 + b) * O + g * Og + o) * L
+                    tp = tmp + o * ld + b * L
+                    bv = bias[g * Og + o] if has_bias else 0
+                    for l in range(L):
+                        yp[l] = tp[l] + bv
+
+
+def gemm_forward(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, W)
+                 const floating[:, :, :, :, ::1] w,      # IN  (O, C // groups, KD, KH, KW)
+                 const floating[::1] bias,               # IN  (O,) when has_bias, else any
+                 bint has_bias,
+                 floating[:, :, :, :, ::1] y,            # OUT (N, O, OD, OH, OW)
+                 floating[:, ::1] scratch,               # SCRATCH (n_threads, gemm_scratch_size)
+                 Py_ssize_t[:, ::1] geo,                 # stride, pad start, dilation, pad end rows
+                 Py_ssize_t groups, Py_ssize_t nb, int n_threads):
+    """Convolution forward by im2col + GEMM over chunks of nb samples; one thread per chunk."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
+    cdef Py_ssize_t KW = w.shape[4], OD = y.shape[2], OH = y.shape[3], OW = y.shape[4]
+    cdef Py_ssize_t nchunks, ch, tid, n0, nbc
+    if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
+                   geo, groups):
+        raise ValueError("gemm_forward: inconsistent shapes (a tinytensor bug)")
+    if (nb < 1 or n_threads < 1 or scratch.shape[0] < n_threads
+            or scratch.shape[1] < gemm_scratch_size(Cg, O // groups, KD * KH * KW,
+                                                    OD * OH * OW, nb)
+            or (has_bias and bias.shape[0] != O)):
+        raise ValueError("gemm_forward: bad scratch, bias or chunking (a tinytensor bug)")
+    if N == 0 or O == 0:
+        return
+    nchunks = (N + nb - 1) // nb
+    for ch in prange(nchunks, nogil=True, schedule='static', num_threads=n_threads):
+        tid = threadid()
+        n0 = ch * nb
+        nbc = min(nb, N - n0)
+        _fwd_chunk(&x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], &bias[0] if has_bias else NULL,
+                   has_bias, &y[0, 0, 0, 0, 0], &scratch[tid, 0], n0, nbc, C, D, H, W, O, Cg,
+                   KD, KH, KW, OD, OH, OW, geo[0, 0], geo[0, 1], geo[0, 2], geo[1, 0],
+                   geo[1, 1], geo[1, 2], geo[2, 0], geo[2, 1], geo[2, 2], groups, nb)
+
+
+cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
+                     floating* gx, floating* gw, bint need_gx, bint need_gw, floating* scratch,
+                     Py_ssize_t n0, Py_ssize_t nbc, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H,
+                     Py_ssize_t W, Py_ssize_t O, Py_ssize_t Cg, Py_ssize_t KD, Py_ssize_t KH,
+                     Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                     Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd, Py_ssize_t ph,
+                     Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
+                     Py_ssize_t groups, Py_ssize_t nb) noexcept nogil:
+    """Samples [n0, n0 + nbc): gw (O, CgK) += go @ col^T; gx[n] = col2im(w^T @ go)."""
+    cdef Py_ssize_t K = KD * KH * KW, L = OD * OH * OW, Og = O // groups, CK = Cg * K
+    cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, g, b, o, l, ldg
+    cdef floating* col = scratch
+    cdef floating* dcol = scratch + CK * nb * L
+    cdef floating* gtmp = scratch + 2 * CK * nb * L
+    cdef const floating* gp
+    cdef const floating* src
+    cdef floating* dst
+    for g in range(groups):
+        if nbc == 1:
+            gp = go + (n0 * O + g * Og) * L
+        else:
+            for o in range(Og):
+                for b in range(nbc):
+                    src = go + ((n0 + b) * O + g * Og + o) * L
+                    dst = gtmp + o * ld + b * L
+                    for l in range(L):
+                        dst[l] = src[l]
+            gp = gtmp
+        if need_gw:
+            for b in range(nbc):
+                _im2col(x + ((n0 + b) * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH, OW,
+                        sd, sh, sw, pd, ph, pw, dd, dh, dw, col + b * L, ld)
+            _gemm(False, True, Og, CK, ld, gp, ld, col, ld, 1, gw + g * Og * CK, CK)
+        if need_gx:
+            _gemm(True, False, CK, ld, Og, w + g * Og * CK, CK, gp, ld, 0, dcol, ld)
+            for b in range(nbc):
+                _col2im(dcol + b * L, ld, Cg, D, H, W, KD, KH, KW, OD, OH, OW,
+                        sd, sh, sw, pd, ph, pw, dd, dh, dw, gx + ((n0 + b) * C + g * Cg) * HWD)
+
+
+def gemm_backward(const floating[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
+                  const floating[:, :, :, :, ::1] w,     # IN  (O, C // groups, KD, KH, KW)
+                  const floating[:, :, :, :, ::1] go,    # IN  (N, O, OD, OH, OW)
+                  floating[:, :, :, :, ::1] gx,          # OUT (N, C, D, H, W), zero-filled
+                  floating[:, :, ::1] gw_parts,          # OUT (P, O, CgK), zero-filled
+                  bint need_gx, bint need_gw,
+                  floating[:, ::1] scratch,              # SCRATCH (n_threads, gemm_scratch_size)
+                  Py_ssize_t[:, ::1] geo, Py_ssize_t groups, Py_ssize_t nb, int n_threads):
+    """Gradients of the input (col2im of w^T @ go) and of the weight, accumulated over samples
+    into P partial sums: partition p owns a fixed run of chunks, so the caller's sum over
+    axis 0 is the same for any thread count. One thread per partition."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
+    cdef Py_ssize_t KW = w.shape[4], OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
+    cdef Py_ssize_t P = gw_parts.shape[0], nchunks, p, ch, tid, n0, nbc
+    cdef floating* gxp = NULL
+    cdef floating* gwp = NULL
+    if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], go.shape[1], OD, OH, OW,
+                   geo, groups):
+        raise ValueError("gemm_backward: inconsistent shapes (a tinytensor bug)")
+    if (nb < 1 or n_threads < 1 or P < 1 or scratch.shape[0] < n_threads
+            or scratch.shape[1] < gemm_scratch_size(Cg, O // groups, KD * KH * KW,
+                                                    OD * OH * OW, nb)
+            or (need_gx and (gx.shape[0] != N or gx.shape[1] != C or gx.shape[2] != D
+                             or gx.shape[3] != H or gx.shape[4] != W))
+            or (need_gw and (gw_parts.shape[1] != O or gw_parts.shape[2] != Cg * KD * KH * KW))):
+        raise ValueError("gemm_backward: bad outputs, scratch or chunking (a tinytensor bug)")
+    if N == 0 or O == 0 or not (need_gx or need_gw):
+        return
+    if need_gx:
+        gxp = &gx[0, 0, 0, 0, 0]
+    nchunks = (N + nb - 1) // nb
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        tid = threadid()
+        for ch in range(p * nchunks // P, (p + 1) * nchunks // P):
+            n0 = ch * nb
+            nbc = min(nb, N - n0)
+            _bwd_chunk(&x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], &go[0, 0, 0, 0, 0], gxp,
+                       &gw_parts[p, 0, 0] if need_gw else NULL,
+                       need_gx, need_gw, &scratch[tid, 0], n0, nbc, C, D, H, W, O, Cg,
+                       KD, KH, KW, OD, OH, OW, geo[0, 0], geo[0, 1], geo[0, 2], geo[1, 0],
+                       geo[1, 1], geo[1, 2], geo[2, 0], geo[2, 1], geo[2, 2], groups, nb)
+
+
+# --------------------------------------------------------------------------------------------
+# Direct path: one input channel per group (depthwise); no GEMM is wide enough to pay off.
+# --------------------------------------------------------------------------------------------
+
+def direct_forward(const floating[:, :, :, :, ::1] x,    # IN  (N, C, D, H, W)
+                   const floating[:, :, :, :, ::1] w,    # IN  (O, 1, KD, KH, KW), C == groups
+                   const floating[::1] bias,             # IN  (O,) when has_bias, else any
+                   bint has_bias,
+                   floating[:, :, :, :, ::1] y,          # OUT (N, O, OD, OH, OW)
+                   Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
+    """Tap by tap: y[n, o] += w[o, tap] * shifted x[n, c(o)], rows vectorised over ow.
+    One thread owns one (n, o) output plane."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
+    cdef Py_ssize_t KW = w.shape[4], OD = y.shape[2], OH = y.shape[3], OW = y.shape[4]
+    cdef Py_ssize_t sd = geo[0, 0], sh = geo[0, 1], sw = geo[0, 2], pd = geo[1, 0]
+    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], dd = geo[2, 0], dh = geo[2, 1], dw = geo[2, 2]
+    cdef Py_ssize_t t, n, o, c, i, j, k, od, oh, ow, d, h, off, lo, hi, L, Og
+    cdef floating wv, bv
+    cdef floating* yrow
+    cdef const floating* xrow
+    if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
+                   geo, groups) or Cg != 1 or (has_bias and bias.shape[0] != O):
+        raise ValueError("direct_forward: inconsistent shapes (a tinytensor bug)")
+    L = OD * OH * OW
+    Og = O // groups
+    for t in prange(N * O, nogil=True, schedule='static', num_threads=n_threads):
+        n = t // O
+        o = t % O
+        c = o // Og
+        bv = bias[o] if has_bias else 0
+        yrow = &y[n, o, 0, 0, 0]
+        for ow in range(L):
+            yrow[ow] = bv
+        for i in range(KD):
+            for j in range(KH):
+                for k in range(KW):
+                    wv = w[o, 0, i, j, k]
+                    off = k * dw - pw
+                    _range(off, sw, W, OW, &lo, &hi)
+                    for od in range(OD):
+                        d = od * sd - pd + i * dd
+                        if d < 0 or d >= D:
+                            continue
+                        for oh in range(OH):
+                            h = oh * sh - ph + j * dh
+                            if h < 0 or h >= H:
+                                continue
+                            yrow = &y[n, o, od, oh, 0]
+                            xrow = &x[n, c, d, h, 0] + off
+                            if sw == 1:
+                                for ow in range(lo, hi):
+                                    yrow[ow] = yrow[ow] + wv * xrow[ow]
+                            else:
+                                for ow in range(lo, hi):
+                                    yrow[ow] = yrow[ow] + wv * xrow[ow * sw]
+
+
+def direct_backward_input(const floating[:, :, :, :, ::1] w,   # IN  (O, 1, KD, KH, KW)
+                          const floating[:, :, :, :, ::1] go,  # IN  (N, O, OD, OH, OW)
+                          floating[:, :, :, :, ::1] gx,        # OUT (N, C, D, H, W), zero-filled
+                          Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
+    """gx[n, c] += w[o, tap] * go[n, o] shifted back, for the Og outputs o of group c.
+    One thread owns one (n, c) input plane."""
+    cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], D = gx.shape[2], H = gx.shape[3]
+    cdef Py_ssize_t W = gx.shape[4], O = w.shape[0], Cg = w.shape[1], KD = w.shape[2]
+    cdef Py_ssize_t KH = w.shape[3], KW = w.shape[4], OD = go.shape[2], OH = go.shape[3]
+    cdef Py_ssize_t OW = go.shape[4]
+    cdef Py_ssize_t sd = geo[0, 0], sh = geo[0, 1], sw = geo[0, 2], pd = geo[1, 0]
+    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], dd = geo[2, 0], dh = geo[2, 1], dw = geo[2, 2]
+    cdef Py_ssize_t t, n, o, m, c, i, j, k, od, oh, ow, d, h, off, lo, hi, Og
+    cdef floating wv
+    cdef floating* xrow
+    cdef const floating* grow
+    if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], go.shape[1], OD, OH, OW,
+                   geo, groups) or Cg != 1:
+        raise ValueError("direct_backward_input: inconsistent shapes (a tinytensor bug)")
+    Og = O // groups
+    for t in prange(N * C, nogil=True, schedule='static', num_threads=n_threads):
+        n = t // C
+        c = t % C
+        for m in range(Og):
+            o = c * Og + m
+            for i in range(KD):
+                for j in range(KH):
+                    for k in range(KW):
+                        wv = w[o, 0, i, j, k]
+                        off = k * dw - pw
+                        _range(off, sw, W, OW, &lo, &hi)
+                        for od in range(OD):
+                            d = od * sd - pd + i * dd
+                            if d < 0 or d >= D:
+                                continue
+                            for oh in range(OH):
+                                h = oh * sh - ph + j * dh
+                                if h < 0 or h >= H:
+                                    continue
+                                grow = &go[n, o, od, oh, 0]
+                                xrow = &gx[n, c, d, h, 0] + off
+                                if sw == 1:
+                                    for ow in range(lo, hi):
+                                        xrow[ow] = xrow[ow] + wv * grow[ow]
+                                else:
+                                    for ow in range(lo, hi):
+                                        xrow[ow * sw] = xrow[ow * sw] + wv * grow[ow]
+
+
+def direct_backward_weight(const floating[:, :, :, :, ::1] x,   # IN  (N, C, D, H, W)
+                           const floating[:, :, :, :, ::1] go,  # IN  (N, O, OD, OH, OW)
+                           floating[:, :, :, :, ::1] gw,        # OUT (O, 1, KD, KH, KW)
+                           Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
+    """gw[o, tap] = sum over n and output positions of go[n, o] * shifted x[n, c(o)].
+    One thread owns one output channel o; the sum runs in a fixed order."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t O = gw.shape[0], Cg = gw.shape[1], KD = gw.shape[2], KH = gw.shape[3]
+    cdef Py_ssize_t KW = gw.shape[4], OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
+    cdef Py_ssize_t sd = geo[0, 0], sh = geo[0, 1], sw = geo[0, 2], pd = geo[1, 0]
+    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], dd = geo[2, 0], dh = geo[2, 1], dw = geo[2, 2]
+    cdef Py_ssize_t n, o, c, i, j, k, od, oh, ow, d, h, off, lo, hi, Og
+    cdef floating acc, part
+    cdef const floating* xrow
+    cdef const floating* grow
+    if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], go.shape[1], OD, OH, OW,
+                   geo, groups) or Cg != 1:
+        raise ValueError("direct_backward_weight: inconsistent shapes (a tinytensor bug)")
+    Og = O // groups
+    for o in prange(O, nogil=True, schedule='static', num_threads=n_threads):
+        c = o // Og
+        for i in range(KD):
+            for j in range(KH):
+                for k in range(KW):
+                    off = k * dw - pw
+                    _range(off, sw, W, OW, &lo, &hi)
+                    acc = 0
+                    for n in range(N):
+                        for od in range(OD):
+                            d = od * sd - pd + i * dd
+                            if d < 0 or d >= D:
+                                continue
+                            for oh in range(OH):
+                                h = oh * sh - ph + j * dh
+                                if h < 0 or h >= H:
+                                    continue
+                                grow = &go[n, o, od, oh, 0]
+                                xrow = &x[n, c, d, h, 0] + off
+                                part = _dot(grow, xrow, lo, hi, sw)
+                                acc = acc + part
+                    gw[o, 0, i, j, k] = acc
+
+
+cdef inline floating _dot(const floating* g, const floating* x, Py_ssize_t lo, Py_ssize_t hi,
+                          Py_ssize_t sw) noexcept nogil:
+    """sum over ow in [lo, hi) of g[ow] * x[ow * sw], four accumulators (vectorisable)."""
+    cdef floating a0 = 0, a1 = 0, a2 = 0, a3 = 0
+    cdef Py_ssize_t ow = lo
+    if sw == 1:
+        while ow + 4 <= hi:
+            a0 = a0 + g[ow] * x[ow]
+            a1 = a1 + g[ow + 1] * x[ow + 1]
+            a2 = a2 + g[ow + 2] * x[ow + 2]
+            a3 = a3 + g[ow + 3] * x[ow + 3]
+            ow = ow + 4
+        while ow < hi:
+            a0 = a0 + g[ow] * x[ow]
+            ow = ow + 1
+    else:
+        while ow < hi:
+            a0 = a0 + g[ow] * x[ow * sw]
+            ow = ow + 1
+    return (a0 + a1) + (a2 + a3)
+
+
+# --------------------------------------------------------------------------------------------
+# unfold / fold (im2col and col2im on 2-D images)
+# --------------------------------------------------------------------------------------------
+
+def unfold_forward(const floating[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
+                   floating[:, :, ::1] col,              # OUT (N, C*KH*KW, OH*OW)
+                   Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t[:, ::1] geo, int n_threads):
+    """col[n] = im2col(x[n]); one thread per sample."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t OH, OW, n
+    if _bad_geometry(geo) or D != 1 or KH < 1 or KW < 1:
+        raise ValueError("unfold_forward: inconsistent shapes (a tinytensor bug)")
+    OH = _out_size(H, KH, geo[0, 1], geo[1, 1], geo[3, 1], geo[2, 1])
+    OW = _out_size(W, KW, geo[0, 2], geo[1, 2], geo[3, 2], geo[2, 2])
+    if (OH < 1 or OW < 1 or col.shape[0] != N or col.shape[1] != C * KH * KW
+            or col.shape[2] != OH * OW):
+        raise ValueError("unfold_forward: inconsistent shapes (a tinytensor bug)")
+    if N == 0 or C == 0:
+        return
+    for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
+        _im2col(&x[n, 0, 0, 0, 0], C, 1, H, W, 1, KH, KW, 1, OH, OW, 1, geo[0, 1], geo[0, 2],
+                0, geo[1, 1], geo[1, 2], 1, geo[2, 1], geo[2, 2], &col[n, 0, 0], OH * OW)
+
+
+def fold_forward(const floating[:, :, ::1] col,          # IN  (N, C*KH*KW, OH*OW)
+                 floating[:, :, :, :, ::1] x,            # OUT (N, C, 1, H, W), zero-filled
+                 Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t[:, ::1] geo, int n_threads):
+    """x[n] += col2im(col[n]) (sums overlapping blocks); one thread per sample."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t OH, OW, n
+    if _bad_geometry(geo) or D != 1 or KH < 1 or KW < 1:
+        raise ValueError("fold_forward: inconsistent shapes (a tinytensor bug)")
+    OH = _out_size(H, KH, geo[0, 1], geo[1, 1], geo[3, 1], geo[2, 1])
+    OW = _out_size(W, KW, geo[0, 2], geo[1, 2], geo[3, 2], geo[2, 2])
+    if (OH < 1 or OW < 1 or col.shape[0] != N or col.shape[1] != C * KH * KW
+            or col.shape[2] != OH * OW):
+        raise ValueError("fold_forward: inconsistent shapes (a tinytensor bug)")
+    if N == 0 or C == 0:
+        return
+    for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
+        _col2im(&col[n, 0, 0], OH * OW, C, 1, H, W, 1, KH, KW, 1, OH, OW, 1, geo[0, 1],
+                geo[0, 2], 0, geo[1, 1], geo[1, 2], 1, geo[2, 1], geo[2, 2], &x[n, 0, 0, 0, 0])

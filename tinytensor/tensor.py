@@ -748,33 +748,37 @@ def promote_types(da, db):
     return da if da.itemsize >= db.itemsize else db
 
 
+def _promotion_info(x):
+    """(dtype, priority): 0 dimensioned tensor, 1 zero-dim tensor, 2 Python scalar."""
+    if isinstance(x, Tensor):
+        return x._dtype, (0 if x._shape else 1)
+    if isinstance(x, (bool, np.bool_)):
+        return bool_, 2
+    if isinstance(x, (int, np.integer)):
+        return int64, 2
+    if isinstance(x, (float, np.floating)):
+        return _DEFAULT_DTYPE, 2
+    raise TypeError(f"unsupported operand type for a tensor operation: {type(x).__name__}")
+
+
 def result_type(a, b):
     """PyTorch's promotion for bool < int64 < float32 < float64 and Python scalars.
 
     Dimensioned tensors decide the type within a category; a 0-dim tensor or a Python scalar
-    only raises the category (an int64 tensor times 2.5 is float32, the default float).
+    only raises the category (an int64 tensor times 2.5 is float32, the default float; an int64
+    tensor plus a 0-dim float64 tensor is float64).
     """
-    def info(x):
-        if isinstance(x, Tensor):
-            return x._dtype, (0 if x._shape else 1)       # 0: dimensioned, 1: zero-dim
-        if isinstance(x, (bool, np.bool_)):
-            return bool_, 2
-        if isinstance(x, (int, np.integer)):
-            return int64, 2
-        if isinstance(x, (float, np.floating)):
-            return _DEFAULT_DTYPE, 2
-        raise TypeError(f"unsupported operand type for a tensor operation: {type(x).__name__}")
-    (da, pa), (db, pb) = info(a), info(b)
+    if type(b) is float and type(a) is Tensor and a._dtype.category == 2:
+        return a._dtype                                   # the common `x * 0.5`
+    (da, pa), (db, pb) = _promotion_info(a), _promotion_info(b)
+    if da is db:
+        return da
     if pa == pb:
         return promote_types(da, db)
-    # the one with lower priority number (more "tensor-like") wins unless the other is of a
-    # higher category
-    if pa > pb:
+    if pa > pb:                     # make `a` the more tensor-like operand
         (da, pa), (db, pb) = (db, pb), (da, pa)
     if db.category > da.category:
-        if pb == 2 or db.category != 2:
-            return db if pb == 1 else (_DEFAULT_DTYPE if db.category == 2 else db)
-        return db
+        return db if pb == 1 else (_DEFAULT_DTYPE if db.category == 2 else db)
     return da
 
 

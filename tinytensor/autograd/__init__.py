@@ -1,4 +1,6 @@
 """Reverse-mode automatic differentiation: Function, backward, grad, gradcheck, grad modes."""
+import numpy as np
+
 from tinytensor.autograd.function import Function
 from tinytensor.autograd.gradcheck import gradcheck
 from tinytensor.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -11,8 +13,7 @@ def _as_list(x):
 
 
 def _root_grads(outputs, grads):
-    from tinytensor.creation import ones_like
-    from tinytensor.tensor import Tensor
+    from tinytensor.tensor import Tensor, _wrap
     out = []
     for i, t in enumerate(outputs):
         if not isinstance(t, Tensor):
@@ -24,7 +25,9 @@ def _root_grads(outputs, grads):
         if g is None:
             if t.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = ones_like(t)
+            g = _wrap(np.ones(t._shape, t._dtype.np_dtype))
+            out.append(g)
+            continue
         elif not isinstance(g, Tensor):
             from tinytensor.tensor import tensor
             g = tensor(g, dtype=t.dtype)

@@ -10,6 +10,7 @@
 """
 from tinytensor.autograd.function import _FREED, AccumulateGrad, grad_sink
 from tinytensor.autograd.grad_mode import _state
+from tinytensor.tensor import Tensor
 
 
 def _collect(roots):
@@ -34,7 +35,7 @@ def _collect(roots):
 
 def _fit_grad(node, i, grad, shape, dtype):
     """Check a gradient against its input's shape; sum away dimensions that broadcasting added."""
-    from tinytensor.tensor import Tensor, sum_to_shape
+    from tinytensor.tensor import sum_to_shape
     if not isinstance(grad, Tensor):
         raise TypeError(f"function {node.name()} returned a gradient of type "
                         f"{type(grad).__name__} at index {i}; expected a Tensor or None")
@@ -52,8 +53,6 @@ def _fit_grad(node, i, grad, shape, dtype):
 
 def _materialize(node, grads):
     """Missing output gradients become zeros, as PyTorch's materialize_grads does."""
-    if all(g is not None for g in grads):
-        return grads
     from tinytensor.tensor import zeros
     meta = getattr(node, "_out_meta", None)
     out = []
@@ -84,23 +83,12 @@ def run_backward(roots, root_grads, retain_graph, inputs=None):
     buffers = {}                        # id(node) -> list of summed gradients, one per output
     wanted = None
     if inputs is not None:
-        wanted = {}
-        for t in inputs:
-            wanted[(id(grad_sink(t)), t._output_nr if t.grad_fn is not None else 0)] = None
-
-    def send(node, nr, grad):
-        key = id(node)
-        if wanted is not None and (key, nr) in wanted:
-            prev = wanted[(key, nr)]
-            wanted[(key, nr)] = grad if prev is None else prev + grad
-        buf = buffers.get(key)
-        if buf is None:
-            buf = buffers[key] = [None] * (1 if isinstance(node, AccumulateGrad) else node._n_outputs)
-        buf[nr] = grad if buf[nr] is None else buf[nr] + grad
+        wanted = {(id(grad_sink(t)), t._output_nr if t.grad_fn is not None else 0): None
+                  for t in inputs}
 
     ready = []
     for t, node, g in zip(roots, root_nodes, root_grads):
-        send(node, t._output_nr if t.grad_fn is not None else 0, g)
+        _send(buffers, wanted, node, t._output_nr if t.grad_fn is not None else 0, g)
         if deps.get(id(node), 0) == 0 and all(node is not r for r in ready):
             ready.append(node)
 
@@ -110,38 +98,58 @@ def run_backward(roots, root_grads, retain_graph, inputs=None):
         while ready:
             node = ready.pop()
             grads = buffers.pop(id(node), None)
-            if isinstance(node, AccumulateGrad):
+            if type(node) is AccumulateGrad:
                 if wanted is None and grads is not None and grads[0] is not None:
                     _accumulate(node.variable, grads[0])
                 continue
             if node._saved is _FREED:
                 raise RuntimeError(_FREED)
-            grads = _materialize(node, grads or [None] * node._n_outputs)
+            # (`x is None` tests: `None in grads` would call Tensor.__eq__)
+            if grads is None:
+                grads = [None] * node._n_outputs
+            elif any(g is None for g in grads):
+                grads = _materialize(node, grads)
             if any(g is None for g in grads):
                 results = (None,) * len(node._edges)      # nothing flows through this node
             else:
                 results = node.backward(node, *grads)
-                if not isinstance(results, tuple):
+                if type(results) is not tuple:
                     results = (results,)
             if len(results) < len(node._edges):
                 raise RuntimeError(f"function {node.name()} returned an incorrect number of "
                                    f"gradients (expected {len(node._edges)}, got {len(results)})")
             if not retain_graph and node._saved is not None:
                 node._saved = _FREED      # as PyTorch: only nodes that saved tensors refuse a rerun
-            for i, edge in enumerate(node._edges):
-                if edge is None:
-                    continue
-                nxt, nr, shape, dtype = edge
-                g = results[i]
-                if g is not None:
-                    send(nxt, nr, _fit_grad(node, i, g, shape, dtype))
-                key = id(nxt)
-                deps[key] -= 1
-                if deps[key] == 0:
-                    ready.append(nxt)
+            i = 0
+            for edge in node._edges:
+                if edge is not None:
+                    nxt, nr, shape, dtype = edge
+                    g = results[i]
+                    if g is not None:
+                        if type(g) is not Tensor or g._shape != shape or g._dtype is not dtype:
+                            g = _fit_grad(node, i, g, shape, dtype)
+                        _send(buffers, wanted, nxt, nr, g)
+                    key = id(nxt)
+                    left = deps[key] - 1
+                    deps[key] = left
+                    if left == 0:
+                        ready.append(nxt)
+                i += 1
     finally:
         _state.enabled = prev_mode
     if wanted is not None:
         return [wanted[(id(grad_sink(t)), t._output_nr if t.grad_fn is not None else 0)]
                 for t in inputs]
     return None
+
+
+def _send(buffers, wanted, node, nr, grad):
+    """Add `grad` to what output `nr` of `node` has received so far."""
+    key = id(node)
+    if wanted is not None and (key, nr) in wanted:
+        prev = wanted[(key, nr)]
+        wanted[(key, nr)] = grad if prev is None else prev + grad
+    buf = buffers.get(key)
+    if buf is None:
+        buf = buffers[key] = [None] * (1 if type(node) is AccumulateGrad else node._n_outputs)
+    buf[nr] = grad if buf[nr] is None else buf[nr] + grad

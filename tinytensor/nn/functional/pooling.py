@@ -1,1 +1,486 @@
-__all__ = []
+"""Pooling: max, average, adaptive pools and max_unpool2d, as `torch.nn.functional`.
+
+Every argument is normalised and validated here, in PyTorch 2.13's order and with its messages,
+before any allocation or kernel: the kernels in `tinytensor._kernels.pool` run with bounds
+checks off and trust what they are given.
+"""
+import numbers
+
+import numpy as np
+
+from tinytensor._functions.pool import (AdaptiveAvgPoolFunction, AdaptiveMaxPoolFunction,
+                                        AvgPoolNdFunction, MaxPoolNdFunction, MaxUnpoolFunction,
+                                        pool_out_size)
+from tinytensor.tensor import Tensor
+
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+           "adaptive_max_pool2d", "max_unpool2d"]
+
+_NUM = {2: "two", 3: "three"}
+
+
+def _check_tensor(name, input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, "
+                        f"not {type(input).__name__}")
+    if input.dtype.name == "bool":
+        raise NotImplementedError(f'"{name}" not implemented for \'Bool\'')
+
+
+def _ints(value, name, argname, pos):
+    """An int or a sequence of ints as a list (PyTorch's IntArrayRef parsing)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, tuple, list)):
+        raise TypeError(f"{name}(): argument '{argname}' (position {pos}) must be tuple of "
+                        f"ints, not {type(value).__name__}")
+    if isinstance(value, numbers.Integral):
+        return [int(value)]
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name}(): argument '{argname}' (position {pos}) must be tuple of "
+                            f"ints, but found element of type {type(v).__name__} at pos "
+                            f"{len(out)}")
+        out.append(int(v))
+    return out
+
+
+def _expand(vals, n):
+    return list(vals) * n if len(vals) == 1 else list(vals)
+
+
+def _half(v):
+    """C++ integer division by 2 (truncates toward zero)."""
+    return int(v / 2) if v >= 0 else -((-v) // 2)
+
+
+def _shape_str(shape):
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _dim_index_error(ndim, dim):
+    if ndim == 0:
+        return IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
+                      f"but got {dim})")
+
+
+def _pool_args(name, nsp, kernel_size, stride, padding, dilation):
+    """Parse kernel/stride/padding/dilation of a 2-D or 3-D pool (sizes checked, values not)."""
+    num = _NUM[nsp]
+    k = _ints(kernel_size, name, "kernel_size", 2)
+    if len(k) not in (1, nsp):
+        raise RuntimeError(f"{name}: kernel_size must either be a single int, or a tuple of "
+                           f"{num} ints")
+    s = [] if stride is None else _ints(stride, name, "stride", 3)
+    if len(s) not in (0, 1, nsp):
+        raise RuntimeError(f"{name}: stride must either be omitted, a single int, or a tuple "
+                           f"of {num} ints")
+    p = _ints(padding, name, "padding", 4)
+    if len(p) not in (1, nsp):
+        raise RuntimeError(f"{name}: padding must either be a single int, or a tuple of "
+                           f"{num} ints")
+    d = _ints(dilation, name, "dilation", 5)
+    if len(d) not in (1, nsp):
+        raise RuntimeError(f"{name}: dilation must be either a single int, or a tuple of "
+                           f"{num} ints")
+    k = _expand(k, nsp)
+    s = k if not s else _expand(s, nsp)
+    return k, s, _expand(p, nsp), _expand(d, nsp)
+
+
+def _out_sizes(sizes, k, s, p, d, ceil_mode):
+    """pooling_output_shape per dim, with its three checks, in PyTorch's order."""
+    out = []
+    for n, kk, ss, pp, dd in zip(sizes, k, s, p, d):
+        if ss == 0:
+            raise RuntimeError("stride should not be zero")
+        if pp < 0:
+            raise RuntimeError(f"pad must be non-negative, but got pad: {pp}")
+        if pp > _half((kk - 1) * dd + 1):
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={pp}, kernel_size={kk} and dilation={dd}")
+        out.append(pool_out_size(n, kk, ss, pp, dd, ceil_mode))
+    return out
+
+
+def _check2d(input, k, s, p, d, ceil_mode):
+    """Output (OH, OW) of a 2-D pool on a 3-D or 4-D input (pool2d_shape_check)."""
+    shape = tuple(input.shape)
+    oh, ow = _out_sizes(shape[-2:], k, s, p, d, ceil_mode)
+    kh, kw = k
+    if kh <= 0 or kw <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kh} kW: {kw}")
+    if s[0] <= 0 or s[1] <= 0:
+        raise RuntimeError(f"stride should be greater than zero, but got dH: {s[0]} dW: {s[1]}")
+    if d[0] <= 0 or d[1] <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {d[0]} "
+                           f"dilationW: {d[1]}")
+    ndim = len(shape)
+    ok = ndim in (3, 4) and shape[1] != 0 and shape[2] != 0 and (
+        (ndim == 3 and shape[0] != 0) or (ndim == 4 and shape[3] != 0))
+    if not ok:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size "
+                           f"for input, but got:{_shape_str(shape)}")
+    if _half(kw) < p[1] or _half(kh) < p[0]:
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
+                           f"padW = {p[1]}, padH = {p[0]}, kW = {kw}, kH = {kh}")
+    if oh < 1 or ow < 1:
+        c = shape[-3]
+        raise RuntimeError(f"Given input size: ({c}x{shape[-2]}x{shape[-1]}). Calculated output "
+                           f"size: ({c}x{oh}x{ow}). Output size is too small")
+    return oh, ow
+
+
+def _check3d(input, k, s, p, d, ceil_mode, fn_name, check_input_size):
+    """pool3d_shape_check on a 4-D or 5-D input."""
+    shape = tuple(input.shape)
+    ot, oh, ow = _out_sizes(shape[-3:], k, s, p, d, ceil_mode)
+    if min(k) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kT: {k[0]} "
+                           f"kH: {k[1]} kW: {k[2]}")
+    if min(s) <= 0:
+        raise RuntimeError(f"stride should be greater than zero, but got dT: {s[0]} dH: {s[1]} "
+                           f"dW: {s[2]}")
+    if min(d) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationT: {d[0]} "
+                           f"dilationH: {d[1]} dilationW: {d[2]}")
+    ndim = len(shape)
+    for i in range(ndim):
+        if ndim == 5 and i == 0:
+            continue
+        if shape[i] <= 0:
+            # PyTorch prints the size (0), not the position, of the empty dimension
+            raise RuntimeError(f"{fn_name}: Expected input's non-batch dimensions to have positive "
+                               f"length, but input has a shape of {_shape_str(shape)} and "
+                               f"non-batch dimension {shape[i]} has length zero!")
+    it, ih, iw = shape[-3:]
+    if check_input_size and (it < k[0] or ih < k[1] or iw < k[2]):
+        raise RuntimeError(f"input image (T: {it} H: {ih} W: {iw}) smaller than kernel size "
+                           f"(kT: {k[0]} kH: {k[1]} kW: {k[2]})")
+    if _half(k[0]) < p[0] or _half(k[2]) < p[2] or _half(k[1]) < p[1]:
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
+                           f"kT: {k[0]} kW: {k[2]} kH: {k[1]} padT: {p[0]} padW: {p[2]} "
+                           f"padH: {p[1]}")
+    if ot < 1 or oh < 1 or ow < 1:
+        c = shape[-4]
+        raise RuntimeError(f"Given input size: ({c}x{it}x{ih}x{iw}). Calculated output size: "
+                           f"({c}x{ot}x{oh}x{ow}). Output size is too small")
+    return ot, oh, ow
+
+
+def _one_int(name, value, argname, allow_empty=False):
+    vals = [] if value is None else _ints(value, name, argname, 2)
+    if allow_empty and not vals:
+        return None
+    if len(vals) != 1:
+        raise RuntimeError(f"{name}() argument '{argname}' should contain one int "
+                           f"(got {len(vals)})")
+    return vals[0]
+
+
+def _check_dim_range(name, input, lo, hi):
+    if not lo <= input.ndim <= hi:
+        raise RuntimeError(f"Expected {lo} to {hi} dimensions, but got {input.ndim}-dimensional "
+                           f"tensor for argument #1 'self' (while checking arguments for {name})")
+
+
+# ---------------------------------------------------------------------------------------------
+# max pooling
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling over (N, C, L) or (C, L), as `torch.nn.functional.max_pool1d`.
+
+    Shape: L_out = floor((L + 2p - d(k-1) - 1 [+ s-1 if ceil_mode]) / s) + 1, then the
+    ceil_mode drop rule (a last window starting in the right padding is dropped).
+    Returns the output, or (output, indices) with int64 flat positions in L.
+    """
+    _check_tensor("max_pool1d", input)
+    if return_indices:
+        # PyTorch's max_pool1d_with_indices: the 2-D path with kH = 1, padH = 0
+        _check_dim_range("max_pool1d", input, 2, 3)
+        k = _one_int("max_pool1d", kernel_size, "kernel_size")
+        s = _one_int("max_pool1d", stride, "stride", allow_empty=True)
+        s = k if s is None else s
+        p = _one_int("max_pool1d", padding, "padding")
+        d = _one_int("max_pool1d", dilation, "dilation")
+        x2 = input.unsqueeze(-2)
+        _check2d(x2, [1, k], [1, s], [0, p], [1, d], ceil_mode)
+        return MaxPoolNdFunction.apply(input, (1, 1, k), (1, 1, s), (0, 0, p), (1, 1, d),
+                                       bool(ceil_mode), True, 1)
+    shape = tuple(input.shape)
+    nd = len(shape)
+    if not ((nd == 2 and shape[0] != 0 and shape[1] != 0)
+            or (nd == 3 and shape[1] != 0 and shape[2] != 0)):
+        raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim "
+                           f"batch size for input, but got:{_shape_str(shape)}")
+    k = _ints(kernel_size, "max_pool1d", "kernel_size", 2)
+    if len(k) != 1:
+        raise RuntimeError("max_pool1d() kernel_size must be an int, list of ints or tuple of "
+                           f"ints of size 1 but got size {len(k)}")
+    s = [] if stride is None else _ints(stride, "max_pool1d", "stride", 3)
+    if len(s) not in (0, 1):
+        raise RuntimeError("max_pool1d() stride must be None, an int, list of ints, or tuple of "
+                           f"ints of size 1 but got size {len(s)}")
+    p = _ints(padding, "max_pool1d", "padding", 4)
+    if len(p) != 1:
+        raise RuntimeError("max_pool1d() padding must be an int, list of ints, or tuple of ints "
+                           f"of size 1 but got size {len(p)}")
+    d = _ints(dilation, "max_pool1d", "dilation", 5)
+    if len(d) != 1:
+        raise RuntimeError("max_pool1d() dilation must be an int, list of ints, or tuple of ints "
+                           f"of size 1 but got size {len(d)}")
+    k, p, d = k[0], p[0], d[0]
+    s = s[0] if s else k
+    if k <= 0:
+        raise RuntimeError(f"max_pool1d() kernel_size must be greater than zero, but got {k}")
+    if s <= 0:
+        raise RuntimeError(f"max_pool1d() stride must be greater than zero, but got {s}")
+    if p < 0:
+        raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {p}")
+    if p > _half(k):
+        raise RuntimeError("max_pool1d() padding should be at most half of kernel size, but got "
+                           f"padding={p} and kernel_size={k}")
+    if d <= 0:
+        raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got {d}")
+    o = _out_sizes([shape[-1]], [k], [s], [p], [d], ceil_mode)[0]
+    if o <= 0:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {o}")
+    return MaxPoolNdFunction.apply(input, (1, 1, k), (1, 1, s), (0, 0, p), (1, 1, d),
+                                   bool(ceil_mode), False, 1)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling over (N, C, H, W) or (C, H, W), as `torch.nn.functional.max_pool2d`.
+
+    Args:
+        kernel_size, stride (default: kernel_size; `[]` too), padding (<= kernel // 2),
+        dilation: an int or a pair. ceil_mode: ceil instead of floor in the output size.
+        return_indices: also return int64 flat positions h*W + w of the maxima.
+    Shape: H_out = floor((H + 2p - d(k-1) - 1 [+ s-1]) / s) + 1 (same for W), then the
+        ceil_mode drop rule.
+    Raises: RuntimeError with PyTorch's messages for bad sizes, ranks and limits.
+    Example: max_pool2d(x of 32x24x24, 3) has shape 32x8x8.
+    """
+    _check_tensor("max_pool2d", input)
+    k, s, p, d = _pool_args("max_pool2d", 2, kernel_size, stride, padding, dilation)
+    if input.ndim not in (3, 4):
+        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    _check2d(input, k, s, p, d, ceil_mode)
+    return MaxPoolNdFunction.apply(input, (1, *k), (1, *s), (0, *p), (1, *d), bool(ceil_mode),
+                                   bool(return_indices), 2)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3-D max pooling over (N, C, D, H, W) or (C, D, H, W), as `torch.nn.functional.max_pool3d`.
+
+    Indices are flat positions (d*H + h)*W + w. See max_pool2d for the rules.
+    """
+    _check_tensor("max_pool3d", input)
+    k, s, p, d = _pool_args("max_pool3d", 3, kernel_size, stride, padding, dilation)
+    if input.ndim not in (4, 5):
+        raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    _check3d(input, k, s, p, d, ceil_mode, "max_pool3d_with_indices_out_cpu_template()", False)
+    return MaxPoolNdFunction.apply(input, tuple(k), tuple(s), tuple(p), tuple(d),
+                                   bool(ceil_mode), bool(return_indices), 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# average pooling
+
+
+def _divisor(divisor_override):
+    if divisor_override is None:
+        return None
+    if isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Integral):
+        raise TypeError("avg_pool2d(): argument 'divisor_override' must be int, not "
+                        f"{type(divisor_override).__name__}")
+    if divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    return int(divisor_override)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """1-D average pooling over (N, C, L) or (C, L), as `torch.nn.functional.avg_pool1d`.
+
+    No divisor_override (as PyTorch). Divisor: the window clipped to the padded extent
+    (count_include_pad) or to the input; integers truncate toward zero.
+    """
+    _check_tensor("avg_pool1d", input)
+    _check_dim_range("avg_pool1d", input, 2, 3)
+    k = _one_int("avg_pool1d", kernel_size, "kernel_size")
+    s = _one_int("avg_pool1d", stride, "stride", allow_empty=True)
+    s = k if s is None else s
+    p = _one_int("avg_pool1d", padding, "padding")
+    _check2d(input.unsqueeze(-2), [1, k], [1, s], [0, p], [1, 1], ceil_mode)
+    return AvgPoolNdFunction.apply(input, (1, 1, k), (1, 1, s), (0, 0, p), bool(ceil_mode),
+                                   bool(count_include_pad), None, 1)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2-D average pooling over (N, C, H, W) or (C, H, W), as `torch.nn.functional.avg_pool2d`.
+
+    Args: kernel_size, stride (default kernel_size), padding (<= kernel // 2): int or pair;
+        ceil_mode; count_include_pad; divisor_override (non-zero int, negative allowed).
+    Shape: as max_pool2d with dilation 1.
+    Example: avg_pool2d(ones(1, 1, 4, 4), 2, divisor_override=2) is all 2.
+    """
+    _check_tensor("avg_pool2d", input)
+    k, s, p, _ = _pool_args("avg_pool2d", 2, kernel_size, stride, padding, 1)
+    dov = _divisor(divisor_override)
+    if input.ndim < 3:
+        raise _dim_index_error(input.ndim, -3)
+    _check2d(input, k, s, p, [1, 1], ceil_mode)
+    return AvgPoolNdFunction.apply(input, (1, *k), (1, *s), (0, *p), bool(ceil_mode),
+                                   bool(count_include_pad), dov, 2)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W), as PyTorch's avg_pool3d."""
+    _check_tensor("avg_pool3d", input)
+    k, s, p, _ = _pool_args("avg_pool3d", 3, kernel_size, stride, padding, 1)
+    dov = _divisor(divisor_override)
+    if input.ndim not in (4, 5):
+        raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    _check3d(input, k, s, p, [1, 1, 1], ceil_mode, "avg_pool3d()", True)
+    return AvgPoolNdFunction.apply(input, tuple(k), tuple(s), tuple(p), bool(ceil_mode),
+                                   bool(count_include_pad), dov, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# adaptive pooling
+
+
+def _adaptive_size(name, input, output_size, nsp):
+    if isinstance(output_size, numbers.Integral) and not isinstance(output_size, bool):
+        sizes = [int(output_size)] * nsp
+    else:
+        sizes = list(output_size)
+        if len(sizes) != nsp:
+            raise RuntimeError(f"{name}: output_size must be {nsp}")
+    shape = tuple(input.shape)
+    sizes = [shape[len(shape) - nsp + i] if v is None else int(v) for i, v in enumerate(sizes)]
+    return sizes
+
+
+def _adaptive(name, input, output_size, nsp, colon):
+    _check_tensor(name, input)
+    shape = tuple(input.shape)
+    if input.ndim not in (nsp + 1, nsp + 2):
+        lo = f"{nsp + 1}D or {nsp + 2}D tensor"
+        sep = ": " if colon else " "
+        raise RuntimeError(f"{name}(): Expected {lo}, but got{sep}{_shape_str(shape)}")
+    sizes = _adaptive_size(name, input, output_size, nsp)
+    for i in range(1, input.ndim):
+        if shape[i] == 0:
+            raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {_shape_str(shape)} with "
+                               f"dimension {i} being empty")
+    if any(v < 0 for v in sizes):
+        raise RuntimeError(f"{name}: elements of output_size must be greater than or equal to 0 "
+                           f"but received {{{', '.join(str(v) for v in sizes)}}}")
+    return sizes
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Adaptive average pooling of (N, C, L) or (C, L) to length output_size.
+
+    Bin i covers [floor(i*L/o), ceil((i+1)*L/o)).
+    """
+    sizes = _adaptive("adaptive_avg_pool1d", input, output_size, 1, False)
+    if input.dtype.name == "int64":
+        raise NotImplementedError('"adaptive_avg_pool2d" not implemented for \'Long\'')
+    return AdaptiveAvgPoolFunction.apply(input, (1, sizes[0]), 1)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Adaptive average pooling of (N, C, H, W) or (C, H, W) to output_size (int, pair, None).
+
+    Bin i along a dim of n with o outputs covers [floor(i*n/o), ceil((i+1)*n/o)).
+    """
+    sizes = _adaptive("adaptive_avg_pool2d", input, output_size, 2, False)
+    if input.dtype.name == "int64":
+        raise NotImplementedError('"adaptive_avg_pool2d" not implemented for \'Long\'')
+    return AdaptiveAvgPoolFunction.apply(input, tuple(sizes), 2)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Adaptive max pooling of (N, C, L) or (C, L); indices are flat positions in L."""
+    sizes = _adaptive("adaptive_max_pool1d", input, output_size, 1, True)
+    out, idx = AdaptiveMaxPoolFunction.apply(input, (1, sizes[0]), 1)
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Adaptive max pooling of (N, C, H, W) or (C, H, W); indices are flat h*W + w.
+
+    Ties go to the first maximum, NaN to the last NaN, as max_pool2d.
+    """
+    sizes = _adaptive("adaptive_max_pool2d", input, output_size, 2, True)
+    out, idx = AdaptiveMaxPoolFunction.apply(input, tuple(sizes), 2)
+    return (out, idx) if return_indices else out
+
+
+# ---------------------------------------------------------------------------------------------
+# unpooling
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Inverse of max_pool2d: values placed at their flat `indices` in a zero (H_out, W_out) plane.
+
+    Shape: H_out = (H - 1)*stride - 2*padding + kernel (default), or output_size ((H, W) or
+    (N, C, H, W)), each within (default - stride, default + stride).
+    Raises: ValueError for a bad output_size, RuntimeError for a bad index dtype, shape or range
+    (checked here, before the kernel trusts the indices).
+    """
+    _check_tensor("max_unpool2d", input)
+    k = _expand(_ints(kernel_size, "max_unpool2d", "kernel_size", 3), 2)
+    s = k if stride is None else _expand(_ints(stride, "max_unpool2d", "stride", 4), 2)
+    p = _expand(_ints(padding, "max_unpool2d", "padding", 5), 2)
+    shape = tuple(input.shape)
+    if input.ndim not in (3, 4):
+        raise RuntimeError("Input to max_unpooling2d should be a 3d or 4d Tensor, but got a "
+                           f"tensor with {input.ndim} dimensions.")
+    default = [(shape[-2 + i] - 1) * s[i] - 2 * p[i] + k[i] for i in range(2)]
+    if output_size is None:
+        out_hw = default
+    else:
+        out = [int(v) for v in output_size]
+        if len(out) == 4:
+            out = out[2:]
+        if len(out) != 2:
+            raise ValueError("output_size should be a sequence containing 2 or 4 elements, but "
+                             f"it has a length of '{len(out)}'")
+        for i in range(2):
+            lo, hi = default[i] - s[i], default[i] + s[i]
+            if not lo < out[i] < hi:
+                raise ValueError(f'invalid output_size "({out[0]}, {out[1]})" (dim {i} must be '
+                                 f"between {lo} and {hi})")
+        out_hw = out
+    if not isinstance(indices, Tensor):
+        raise TypeError("max_unpool2d(): argument 'indices' (position 2) must be Tensor, not "
+                        f"{type(indices).__name__}")
+    if indices.dtype.name != "int64":
+        names = {"float32": "Float", "float64": "Double", "bool": "Bool"}
+        raise RuntimeError("elements in indices should be type int64 but got: "
+                           f"{names.get(indices.dtype.name, indices.dtype.name)}")
+    if tuple(indices.shape) != shape:
+        raise RuntimeError("Expected shape of indices to be same as that of the input tensor "
+                           f"({_shape_str(shape)}) but got indices tensor with shape: "
+                           f"{_shape_str(indices.shape)}")
+    oh, ow = out_hw
+    if indices.numel() > 0:
+        idx = indices._numpy()
+        bad = (idx < 0) | (idx >= oh * ow)
+        if bad.any():
+            first = int(idx[bad].flat[0])
+            raise RuntimeError(f"Found an invalid max index: {first} (output volumes are of size "
+                               f"{oh}x{ow})")
+    return MaxUnpoolFunction.apply(input, indices, (oh, ow), 2)

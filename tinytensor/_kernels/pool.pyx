@@ -1,0 +1,423 @@
+# cython: language_level=3, wraparound=False, cdivision=True
+# boundscheck, initializedcheck: set by setup.py (TINYTENSOR_CYTHON_DEBUG=1 turns them on)
+"""Pooling kernels: max, average, adaptive pools and max-unpooling, forward and backward.
+
+Contract: `tinytensor.nn.functional.pooling` has validated every argument (ranks, sizes,
+kernel/stride/padding/dilation limits, unpooling indices range-checked) and the Functions in
+`tinytensor._functions.pool` pass C-contiguous NumPy arrays with the spatial dims padded to
+three: 1-D pools arrive as (P, 1, 1, L), 2-D as (P, 1, H, W), where P = N * C planes.
+
+Notes:
+- The parallel axis is the plane P: one thread owns a plane (its outputs, and in backward its
+  gradient plane, which the kernel zeroes itself), with schedule='static' and a fixed order
+  inside a plane, so results are bitwise equal for any thread count.
+- Each def entry checks O(1) invariants that put every index in range; the per-element index
+  into a plane comes from the window arithmetic (max, avg, adaptive) or from indices produced
+  by max_pool_forward / adaptive_max_forward, or range-checked by the caller (max_unpool).
+- Max rule, as PyTorch's CPU kernel: scan the window in row-major order, starting from its
+  first in-bounds element (padding is skipped, never filled with -inf), and take v when
+  `(v > best) or isnan(v)`: the first maximum wins ties and the last NaN wins.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.string cimport memset
+
+from tinytensor._kernels._pool_common cimport (pool_out_size, first_tap, end_tap, bin_start,
+                                               bin_end)
+
+ctypedef fused pool_t:
+    float
+    double
+    int64_t
+
+
+def _bad(name):
+    raise ValueError(name + ": inconsistent shapes or parameters (a tinytensor bug)")
+
+
+DEF CHUNK = 64
+
+
+cdef inline void _max_chunk(const pool_t* xp, pool_t* y, int64_t* idx, Py_ssize_t n,
+                            Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,
+                            Py_ssize_t nc, Py_ssize_t ja, Py_ssize_t jb,
+                            Py_ssize_t jc) noexcept nogil:
+    """Up to CHUNK interior outputs of one row. Output i's window has its first in-bounds tap
+    at flat position start + i*sw of plane xp and its taps at + a*ja + b*jb + c*jc.
+
+    The loops run tap-major over the chunk, so each output still sees its taps in row-major
+    order, while the loop over outputs is branch-free and vectorizes; the running maxima live
+    in local arrays, which the compiler knows alias nothing (Python builds with
+    -fno-strict-aliasing, so stores into y/idx would otherwise block vectorization).
+    """
+    cdef pool_t bv[CHUNK]
+    cdef int bp32[CHUNK]          # float32: masks and positions as wide as the values
+    cdef int64_t bp64[CHUNK]
+    cdef Py_ssize_t i, a, b, c, off
+    cdef const pool_t* xr
+    cdef pool_t v, u
+    cdef int m32
+    cdef int64_t m64
+    for i in range(n):
+        bv[i] = xp[start + i * sw]
+        if pool_t is float:
+            bp32[i] = <int>(start + i * sw)
+        else:
+            bp64[i] = start + i * sw
+    for a in range(na):
+        for b in range(nb):
+            for c in range(nc):
+                if a == 0 and b == 0 and c == 0:
+                    continue
+                off = start + a * ja + b * jb + c * jc
+                xr = xp + off
+                # last NaN wins, as PyTorch: (v > best) or isnan(v); m: all ones if taken
+                if pool_t is float:
+                    for i in range(n):
+                        v = xr[i * sw]
+                        u = bv[i]
+                        m32 = -<int>((v > u) | (v != v))
+                        bv[i] = v if m32 else u
+                        bp32[i] = (bp32[i] & ~m32) | (<int>(off + i * sw) & m32)
+                else:
+                    for i in range(n):
+                        v = xr[i * sw]
+                        u = bv[i]
+                        m64 = -<int64_t>((v > u) | (v != v))
+                        bv[i] = v if m64 else u
+                        bp64[i] = (bp64[i] & ~m64) | ((off + i * sw) & m64)
+    for i in range(n):
+        y[i] = bv[i]
+    if idx != NULL:
+        for i in range(n):
+            if pool_t is float:
+                idx[i] = bp32[i]
+            else:
+                idx[i] = bp64[i]
+
+
+def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
+                     pool_t[:, :, :, ::1] y,            # OUT (P, OD, OH, OW)
+                     int64_t[:, :, :, ::1] idx,         # OUT (P, OD, OH, OW) or None
+                     Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                     Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
+                     Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
+                     Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
+                     bint ceil_mode, int n_threads):
+    """Max pooling; idx gets the winner's flat position (d*H + h)*W + w in the input plane.
+
+    Per output row, the interior outputs (every column tap in bounds) are updated tap by tap
+    over the whole row segment, so the loop over outputs vectorizes; each output still sees
+    its taps in row-major order, so the result is the sequential scan's. Border outputs take
+    the per-element loop.
+    """
+    cdef Py_ssize_t P = x.shape[0], D = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t OD = y.shape[1], OH = y.shape[2], OW = y.shape[3]
+    cdef Py_ssize_t p, od, oh, ow, a, b, c, d0, h0, w0, a0, a1, b0, b1, c0, c1, best_pos
+    cdef Py_ssize_t row, ow_lo, ow_hi, n_in, wl, start, q
+    cdef bint has_idx = idx is not None
+    cdef pool_t v, best
+    if (min(kd, kh, kw, sd, sh, sw, dd, dh, dw) < 1 or min(pd, ph, pw) < 0
+            or 2 * pd > dd * (kd - 1) + 1 or 2 * ph > dh * (kh - 1) + 1
+            or 2 * pw > dw * (kw - 1) + 1 or y.shape[0] != P
+            or OD != pool_out_size(D, kd, sd, pd, dd, ceil_mode)
+            or OH != pool_out_size(H, kh, sh, ph, dh, ceil_mode)
+            or OW != pool_out_size(W, kw, sw, pw, dw, ceil_mode)
+            or (has_idx and (idx.shape[0] != P or idx.shape[1] != OD or idx.shape[2] != OH
+                             or idx.shape[3] != OW))):
+        _bad("max_pool_forward")
+    # Interior columns [ow_lo, ow_hi): w0 = ow*sw - pw >= 0 and w0 + (kw-1)*dw < W.
+    ow_lo = (pw + sw - 1) // sw
+    wl = W - (kw - 1) * dw + pw
+    ow_hi = (wl + sw - 1) // sw if wl > 0 else 0
+    ow_hi = min(max(ow_hi, ow_lo), OW)
+    ow_lo = min(ow_lo, ow_hi)
+    n_in = ow_hi - ow_lo
+    if pool_t is float:
+        if D * H * W >= 2147483647:
+            n_in = 0            # _max_chunk keeps float32 positions in int32
+    # pad <= eff // 2 and the drop rule make every window start inside the input or the left
+    # padding and reach at least one input element, so [first_tap, end_tap) is never empty.
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        for od in range(OD):
+            d0 = od * sd - pd
+            a0 = first_tap(d0, dd)
+            a1 = end_tap(d0, kd, dd, D)
+            for oh in range(OH):
+                h0 = oh * sh - ph
+                b0 = first_tap(h0, dh)
+                b1 = end_tap(h0, kh, dh, H)
+                for ow in range(OW):
+                    if ow >= ow_lo and ow < ow_lo + n_in:
+                        continue
+                    w0 = ow * sw - pw
+                    c0 = first_tap(w0, dw)
+                    c1 = end_tap(w0, kw, dw, W)
+                    best_pos = ((d0 + a0 * dd) * H + h0 + b0 * dh) * W + w0 + c0 * dw
+                    best = x[p, d0 + a0 * dd, h0 + b0 * dh, w0 + c0 * dw]
+                    for a in range(a0, a1):
+                        for b in range(b0, b1):
+                            row = ((d0 + a * dd) * H + h0 + b * dh) * W
+                            for c in range(c0, c1):
+                                v = x[p, d0 + a * dd, h0 + b * dh, w0 + c * dw]
+                                # last NaN wins, as PyTorch: (v > best) or isnan(v)
+                                if v > best or v != v:
+                                    best = v
+                                    best_pos = row + w0 + c * dw
+                    y[p, od, oh, ow] = best
+                    if has_idx:
+                        idx[p, od, oh, ow] = best_pos
+                if n_in > 0:
+                    start = ((d0 + a0 * dd) * H + h0 + b0 * dh) * W + ow_lo * sw - pw
+                    for q in range(0, n_in, CHUNK):
+                        _max_chunk(&x[p, 0, 0, 0], &y[p, od, oh, ow_lo + q],
+                                   &idx[p, od, oh, ow_lo + q] if has_idx else NULL,
+                                   min(CHUNK, n_in - q), sw, start + q * sw,
+                                   a1 - a0, b1 - b0, kw, dd * H * W, dh * W, dw)
+
+
+def max_pool_backward(const floating[:, ::1] go,      # IN  (P, L_out) gradient of the output
+                      const int64_t[:, ::1] idx,      # IN  (P, L_out) winners, from a forward
+                      floating[:, ::1] gi,            # OUT (P, L_in) fully written
+                      int n_threads):
+    """Scatter-add go into gi at idx, plane by plane (overlapping windows accumulate).
+
+    idx was produced by max_pool_forward or adaptive_max_forward on a plane of L_in elements,
+    so every entry lies in [0, L_in).
+    """
+    cdef Py_ssize_t P = go.shape[0], L = go.shape[1], LI = gi.shape[1], p, o
+    if idx.shape[0] != P or idx.shape[1] != L or gi.shape[0] != P or (L > 0 and LI == 0):
+        _bad("max_pool_backward")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        if LI > 0:
+            memset(&gi[p, 0], 0, LI * sizeof(floating))
+        for o in range(L):
+            gi[p, idx[p, o]] = gi[p, idx[p, o]] + go[p, o]
+
+
+def avg_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
+                     pool_t[:, :, :, ::1] y,            # OUT (P, OD, OH, OW)
+                     Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                     Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
+                     Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
+                     bint ceil_mode, bint count_include_pad, int64_t divisor_override,
+                     int n_threads):
+    """Average pooling with PyTorch's divisor rule; divisor_override 0 means none.
+
+    Window [start, min(start + k, n + p)) is clipped to the padded extent (its length is the
+    count_include_pad divisor), then to the input for the sum. Integers truncate toward zero.
+    """
+    cdef Py_ssize_t P = x.shape[0], D = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t OD = y.shape[1], OH = y.shape[2], OW = y.shape[3]
+    cdef Py_ssize_t p, od, oh, ow, a, b, c, ds, de, hs, he, ws, we, pool_size, div
+    cdef Py_ssize_t ds2, de2, hs2, he2, ws2, we2
+    cdef pool_t acc
+    if (min(kd, kh, kw, sd, sh, sw) < 1 or min(pd, ph, pw) < 0
+            or 2 * pd > kd or 2 * ph > kh or 2 * pw > kw or y.shape[0] != P
+            or OD != pool_out_size(D, kd, sd, pd, 1, ceil_mode)
+            or OH != pool_out_size(H, kh, sh, ph, 1, ceil_mode)
+            or OW != pool_out_size(W, kw, sw, pw, 1, ceil_mode)):
+        _bad("avg_pool_forward")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        for od in range(OD):
+            ds = od * sd - pd
+            de = min(ds + kd, D + pd)
+            ds2 = max(ds, 0)
+            de2 = min(de, D)
+            for oh in range(OH):
+                hs = oh * sh - ph
+                he = min(hs + kh, H + ph)
+                hs2 = max(hs, 0)
+                he2 = min(he, H)
+                for ow in range(OW):
+                    ws = ow * sw - pw
+                    we = min(ws + kw, W + pw)
+                    ws2 = max(ws, 0)
+                    we2 = min(we, W)
+                    acc = 0
+                    for a in range(ds2, de2):
+                        for b in range(hs2, he2):
+                            for c in range(ws2, we2):
+                                acc = acc + x[p, a, b, c]
+                    if divisor_override != 0:
+                        div = divisor_override
+                    elif count_include_pad:
+                        div = (de - ds) * (he - hs) * (we - ws)
+                    else:
+                        div = (de2 - ds2) * (he2 - hs2) * (we2 - ws2)
+                    if pool_t is int64_t:
+                        y[p, od, oh, ow] = acc // div      # C division: toward zero
+                    else:
+                        y[p, od, oh, ow] = acc / div
+
+
+def avg_pool2d_forward_k2s2(const floating[:, :, ::1] x,  # IN  (P, H, W)
+                            floating[:, :, ::1] y,        # OUT (P, H // 2, W // 2)
+                            int n_threads):
+    """Fast path of avg_pool_forward for kernel 2, stride 2, no padding, floor mode."""
+    cdef Py_ssize_t P = x.shape[0], H = x.shape[1], W = x.shape[2]
+    cdef Py_ssize_t OH = y.shape[1], OW = y.shape[2], p, oh, ow
+    if y.shape[0] != P or OH != H // 2 or OW != W // 2:
+        _bad("avg_pool2d_forward_k2s2")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        for oh in range(OH):
+            for ow in range(OW):
+                # the general kernel's summation order, so both paths agree bitwise
+                y[p, oh, ow] = (((x[p, 2 * oh, 2 * ow] + x[p, 2 * oh, 2 * ow + 1])
+                                 + x[p, 2 * oh + 1, 2 * ow]) + x[p, 2 * oh + 1, 2 * ow + 1]) / 4
+
+
+def avg_pool_backward(const floating[:, :, :, ::1] go,  # IN  (P, OD, OH, OW)
+                      floating[:, :, :, ::1] gi,        # OUT (P, D, H, W) fully written
+                      Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                      Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
+                      Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
+                      bint ceil_mode, bint count_include_pad, int64_t divisor_override,
+                      int n_threads):
+    """Spread go / divisor over each window's in-bounds elements (same divisor rule)."""
+    cdef Py_ssize_t P = gi.shape[0], D = gi.shape[1], H = gi.shape[2], W = gi.shape[3]
+    cdef Py_ssize_t OD = go.shape[1], OH = go.shape[2], OW = go.shape[3]
+    cdef Py_ssize_t p, od, oh, ow, a, b, c, ds, de, hs, he, ws, we, div
+    cdef Py_ssize_t ds2, de2, hs2, he2, ws2, we2
+    cdef floating g
+    if (min(kd, kh, kw, sd, sh, sw) < 1 or min(pd, ph, pw) < 0
+            or 2 * pd > kd or 2 * ph > kh or 2 * pw > kw or go.shape[0] != P
+            or OD != pool_out_size(D, kd, sd, pd, 1, ceil_mode)
+            or OH != pool_out_size(H, kh, sh, ph, 1, ceil_mode)
+            or OW != pool_out_size(W, kw, sw, pw, 1, ceil_mode)):
+        _bad("avg_pool_backward")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        if D * H * W > 0:
+            memset(&gi[p, 0, 0, 0], 0, D * H * W * sizeof(floating))
+        for od in range(OD):
+            ds = od * sd - pd
+            de = min(ds + kd, D + pd)
+            ds2 = max(ds, 0)
+            de2 = min(de, D)
+            for oh in range(OH):
+                hs = oh * sh - ph
+                he = min(hs + kh, H + ph)
+                hs2 = max(hs, 0)
+                he2 = min(he, H)
+                for ow in range(OW):
+                    ws = ow * sw - pw
+                    we = min(ws + kw, W + pw)
+                    ws2 = max(ws, 0)
+                    we2 = min(we, W)
+                    if divisor_override != 0:
+                        div = divisor_override
+                    elif count_include_pad:
+                        div = (de - ds) * (he - hs) * (we - ws)
+                    else:
+                        div = (de2 - ds2) * (he2 - hs2) * (we2 - ws2)
+                    g = go[p, od, oh, ow] / div
+                    for a in range(ds2, de2):
+                        for b in range(hs2, he2):
+                            for c in range(ws2, we2):
+                                gi[p, a, b, c] = gi[p, a, b, c] + g
+
+
+def adaptive_avg_forward(const floating[:, :, ::1] x,   # IN  (P, H, W)
+                         floating[:, :, ::1] y,         # OUT (P, OH, OW)
+                         int n_threads):
+    """Adaptive average pooling, bins [floor(i*n/o), ceil((i+1)*n/o)) (H = OH = 1 for 1-D)."""
+    cdef Py_ssize_t P = x.shape[0], H = x.shape[1], W = x.shape[2]
+    cdef Py_ssize_t OH = y.shape[1], OW = y.shape[2], p, oh, ow, b, c, hs, he, ws, we
+    cdef floating acc
+    if y.shape[0] != P or ((OH > 0 and OW > 0) and (H < 1 or W < 1)):
+        _bad("adaptive_avg_forward")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        for oh in range(OH):
+            hs = bin_start(oh, H, OH)
+            he = bin_end(oh, H, OH)
+            for ow in range(OW):
+                ws = bin_start(ow, W, OW)
+                we = bin_end(ow, W, OW)
+                acc = 0
+                for b in range(hs, he):
+                    for c in range(ws, we):
+                        acc = acc + x[p, b, c]
+                y[p, oh, ow] = acc / ((he - hs) * (we - ws))
+
+
+def adaptive_avg_backward(const floating[:, :, ::1] go,  # IN  (P, OH, OW)
+                          floating[:, :, ::1] gi,        # OUT (P, H, W) fully written
+                          int n_threads):
+    """Spread each bin's gradient evenly over the bin."""
+    cdef Py_ssize_t P = gi.shape[0], H = gi.shape[1], W = gi.shape[2]
+    cdef Py_ssize_t OH = go.shape[1], OW = go.shape[2], p, oh, ow, b, c, hs, he, ws, we
+    cdef floating g
+    if go.shape[0] != P or ((OH > 0 and OW > 0) and (H < 1 or W < 1)):
+        _bad("adaptive_avg_backward")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        if H * W > 0:
+            memset(&gi[p, 0, 0], 0, H * W * sizeof(floating))
+        for oh in range(OH):
+            hs = bin_start(oh, H, OH)
+            he = bin_end(oh, H, OH)
+            for ow in range(OW):
+                ws = bin_start(ow, W, OW)
+                we = bin_end(ow, W, OW)
+                g = go[p, oh, ow] / ((he - hs) * (we - ws))
+                for b in range(hs, he):
+                    for c in range(ws, we):
+                        gi[p, b, c] = gi[p, b, c] + g
+
+
+def adaptive_max_forward(const pool_t[:, :, ::1] x,     # IN  (P, H, W)
+                         pool_t[:, :, ::1] y,           # OUT (P, OH, OW)
+                         int64_t[:, :, ::1] idx,        # OUT (P, OH, OW), flat h*W + w
+                         int n_threads):
+    """Adaptive max pooling with the max-pool scan rule (first max wins, last NaN wins)."""
+    cdef Py_ssize_t P = x.shape[0], H = x.shape[1], W = x.shape[2]
+    cdef Py_ssize_t OH = y.shape[1], OW = y.shape[2], p, oh, ow, b, c, hs, he, ws, we, bp
+    cdef pool_t v, best
+    if (y.shape[0] != P or idx.shape[0] != P or idx.shape[1] != OH or idx.shape[2] != OW
+            or ((OH > 0 and OW > 0) and (H < 1 or W < 1))):
+        _bad("adaptive_max_forward")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        for oh in range(OH):
+            hs = bin_start(oh, H, OH)
+            he = bin_end(oh, H, OH)
+            for ow in range(OW):
+                ws = bin_start(ow, W, OW)
+                we = bin_end(ow, W, OW)
+                best = x[p, hs, ws]
+                bp = hs * W + ws
+                for b in range(hs, he):
+                    for c in range(ws, we):
+                        v = x[p, b, c]
+                        if v > best or v != v:
+                            best = v
+                            bp = b * W + c
+                y[p, oh, ow] = best
+                idx[p, oh, ow] = bp
+
+
+def max_unpool_forward(const floating[:, ::1] x,     # IN  (P, L_in) pooled values
+                       const int64_t[:, ::1] idx,    # IN  (P, L_in) range-checked by the caller
+                       floating[:, ::1] y,           # OUT (P, L_out) fully written
+                       int n_threads):
+    """y[p, idx[p, i]] = x[p, i] over a zeroed plane, in order (the last write wins)."""
+    cdef Py_ssize_t P = x.shape[0], L = x.shape[1], LO = y.shape[1], p, i
+    if idx.shape[0] != P or idx.shape[1] != L or y.shape[0] != P or (L > 0 and LO == 0):
+        _bad("max_unpool_forward")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        if LO > 0:
+            memset(&y[p, 0], 0, LO * sizeof(floating))
+        for i in range(L):
+            y[p, idx[p, i]] = x[p, i]
+
+
+def gather_planes(const floating[:, ::1] src,     # IN  (P, L_src)
+                  const int64_t[:, ::1] idx,      # IN  (P, L_out) range-checked by the caller
+                  floating[:, ::1] out,           # OUT (P, L_out)
+                  int n_threads):
+    """out[p, i] = src[p, idx[p, i]]: the backward of max_unpool."""
+    cdef Py_ssize_t P = src.shape[0], LS = src.shape[1], L = out.shape[1], p, i
+    if idx.shape[0] != P or idx.shape[1] != L or out.shape[0] != P or (L > 0 and LS == 0):
+        _bad("gather_planes")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        for i in range(L):
+            out[p, i] = src[p, idx[p, i]]

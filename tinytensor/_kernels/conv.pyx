@@ -53,24 +53,23 @@ cdef inline void _gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, P
               &dbeta, c, &ildc)
 
 
-cdef inline void _range(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n, Py_ssize_t out,
-                        Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
-    """[lo, hi): the outputs o in [0, out) with 0 <= o * s + off < n."""
-    cdef Py_ssize_t a, b
-    if off >= 0:
-        a = 0
-    else:
-        a = (-off + s - 1) // s
-    if n - off <= 0:
-        b = 0
-    else:
+cdef inline Py_ssize_t _hi(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n,
+                          Py_ssize_t out) noexcept nogil:
+    """End of the outputs o in [0, out) with o * s + off < n."""
+    cdef Py_ssize_t b = 0
+    if n - off > 0:
         b = (n - off + s - 1) // s
-    if b > out:
-        b = out
-    if a > b:
-        a = b
-    lo[0] = a
-    hi[0] = b
+    return b if b < out else out
+
+
+cdef inline Py_ssize_t _lo(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n,
+                          Py_ssize_t out) noexcept nogil:
+    """Start of the outputs o in [0, out) with 0 <= o * s + off < n (never above _hi).
+    Values, not out-pointers: a prange body must assign its locals to keep them private."""
+    cdef Py_ssize_t a = 0, b = _hi(off, s, n, out)
+    if off < 0:
+        a = (-off + s - 1) // s
+    return a if a < b else b
 
 
 cdef void _im2col(const floating* x, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
@@ -90,7 +89,8 @@ cdef void _im2col(const floating* x, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, P
             for j in range(KH):
                 for k in range(KW):
                     off = k * dw - pw
-                    _range(off, sw, W, OW, &lo, &hi)
+                    lo = _lo(off, sw, W, OW)
+                    hi = _hi(off, sw, W, OW)
                     dst = col + r * ldcol
                     for od in range(OD):
                         d = od * sd - pd + i * dd
@@ -136,7 +136,8 @@ cdef void _col2im(const floating* col, Py_ssize_t ldcol,
             for j in range(KH):
                 for k in range(KW):
                     off = k * dw - pw
-                    _range(off, sw, W, OW, &lo, &hi)
+                    lo = _lo(off, sw, W, OW)
+                    hi = _hi(off, sw, W, OW)
                     src = col + r * ldcol
                     for od in range(OD):
                         d = od * sd - pd + i * dd
@@ -390,7 +391,8 @@ def direct_forward(const floating[:, :, :, :, ::1] x,    # IN  (N, C, D, H, W)
                 for k in range(KW):
                     wv = w[o, 0, i, j, k]
                     off = k * dw - pw
-                    _range(off, sw, W, OW, &lo, &hi)
+                    lo = _lo(off, sw, W, OW)
+                    hi = _hi(off, sw, W, OW)
                     for od in range(OD):
                         d = od * sd - pd + i * dd
                         if d < 0 or d >= D:
@@ -439,7 +441,8 @@ def direct_backward_input(const floating[:, :, :, :, ::1] w,   # IN  (O, 1, KD, 
                     for k in range(KW):
                         wv = w[o, 0, i, j, k]
                         off = k * dw - pw
-                        _range(off, sw, W, OW, &lo, &hi)
+                        lo = _lo(off, sw, W, OW)
+                        hi = _hi(off, sw, W, OW)
                         for od in range(OD):
                             d = od * sd - pd + i * dd
                             if d < 0 or d >= D:
@@ -483,7 +486,8 @@ def direct_backward_weight(const floating[:, :, :, :, ::1] x,   # IN  (N, C, D, 
             for j in range(KH):
                 for k in range(KW):
                     off = k * dw - pw
-                    _range(off, sw, W, OW, &lo, &hi)
+                    lo = _lo(off, sw, W, OW)
+                    hi = _hi(off, sw, W, OW)
                     acc = 0
                     for n in range(N):
                         for od in range(OD):

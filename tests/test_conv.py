@@ -1,0 +1,455 @@
+"""conv1d/2d/3d against the naive reference (tests/reference_conv.py): forward, every gradient,
+layouts, the adjoint identity, gradcheck, thread-count reproducibility, and the bad calls."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import assume, example, given, settings, strategies as st
+
+import tinytensor as tt
+import tinytensor.nn.functional as F
+from tinytensor._kernels import conv as K
+import reference_conv as ref
+
+CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+DTYPES = {"float32": (np.float32, tt.float32), "float64": (np.float64, tt.float64)}
+TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-9, atol=1e-9)}
+
+
+def arr(t):
+    return np.array(t.detach()._numpy())
+
+
+def leaf(a, dtype="float64"):
+    return tt.tensor(np.asarray(a, DTYPES[dtype][0]), requires_grad=True)
+
+
+@st.composite
+def conv_cases(draw, nsp=2, max_terms=12_000):
+    """Valid by construction (channels = groups x channels per group); every spatial dim draws
+    its own kernel, stride, padding and dilation."""
+    groups = draw(st.integers(1, 3))
+    cin, cout = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    ks = [draw(st.integers(1, 4)) for _ in range(nsp)]
+    mode = draw(st.sampled_from(["int", "int", "int", "same", "valid"]))
+    dil = [draw(st.integers(1, 3)) for _ in range(nsp)]
+    if mode == "same":
+        stride = [1] * nsp
+        pad = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for d, k in zip(dil, ks)]
+        padding = "same"
+    else:
+        stride = [draw(st.integers(1, 3)) for _ in range(nsp)]
+        p = [draw(st.integers(0, 3)) if mode == "int" else 0 for _ in range(nsp)]
+        pad = [(q, q) for q in p]
+        padding = tuple(p) if mode == "int" else "valid"
+    sizes = [max(1, d * (k - 1) + 1 - a - b) + draw(st.integers(0, 4))
+             for d, k, (a, b) in zip(dil, ks, pad)]
+    n = draw(st.integers(0, 2) if draw(st.booleans()) else st.just(1))
+    terms = max(n, 1) * cout * (cin // groups) * int(np.prod(ks)) * int(np.prod(
+        [ref._out_len(s, k, st_, a, b, d) for s, k, st_, (a, b), d in
+         zip(sizes, ks, stride, pad, dil)]))
+    assume(terms <= max_terms)
+    bias = draw(st.booleans())
+    batched = draw(st.booleans()) or n != 1
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n, cin, *sizes))
+    w = rng.uniform(-1, 1, (cout, cin // groups, *ks))
+    b = rng.uniform(-1, 1, cout) if bias else None
+    return dict(x=x, w=w, b=b, stride=tuple(stride), padding=padding, pad=pad,
+                dilation=tuple(dil), groups=groups, batched=batched, seed=seed)
+
+
+def run(case, nsp, dtype, grads=True):
+    """(y, gx, gw, gb) from tinytensor for the case, with a random grad_output."""
+    x = leaf(case["x"] if case["batched"] else case["x"][0], dtype)
+    w = leaf(case["w"], dtype)
+    b = None if case["b"] is None else leaf(case["b"], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        y = CONV[nsp](x, w, b, stride=case["stride"], padding=case["padding"],
+                      dilation=case["dilation"], groups=case["groups"])
+    go = np.random.default_rng(case["seed"] + 1).uniform(-1, 1, y.shape)
+    if not grads:
+        return arr(y), go, None, None, None
+    y.backward(tt.tensor(go.astype(DTYPES[dtype][0])))
+    gx = arr(x.grad) if case["batched"] else arr(x.grad)[None]
+    return (arr(y) if case["batched"] else arr(y)[None], go if case["batched"] else go[None],
+            gx, arr(w.grad), None if b is None else arr(b.grad))
+
+
+def check_against_reference(case, nsp, dtype):
+    y, go, gx, gw, gb = run(case, nsp, dtype)
+    args = (case["stride"], case["pad"], case["dilation"], case["groups"])
+    np.testing.assert_allclose(y, ref.conv_forward(case["x"], case["w"], case["b"], *args),
+                               **TOL[dtype])
+    rgx, rgw, rgb = ref.conv_backward(case["x"], case["w"], go, *args)
+    np.testing.assert_allclose(gx, rgx, **TOL[dtype])
+    np.testing.assert_allclose(gw, rgw, **TOL[dtype])
+    if gb is not None:
+        np.testing.assert_allclose(gb, rgb, **TOL[dtype])
+
+
+# ---------------------------------------------------------------- the lecture's examples
+
+def test_lecture_edge_detector():
+    x = tt.tensor([[0., 0, 0, 1, 2, 3, 4, 4, 4, 4]])
+    y = F.conv1d(x, tt.tensor([[[-1., 1]]]))
+    assert arr(y).tolist() == [[0, 0, 1, 1, 1, 1, 0, 0, 0]]
+
+
+def test_lecture_running_sum():
+    x = tt.tensor([[0, 0, 1, 1, 0, 0.1, 0.2, 1, 1, 1, 0]], dtype=tt.float64)
+    y = F.conv1d(x, tt.tensor([[[1., 1]]], dtype=tt.float64))
+    np.testing.assert_allclose(arr(y), [[0, 1, 2, 1, 0.1, 0.3, 1.2, 2, 2, 1]], rtol=0, atol=1e-15)
+
+
+def test_lecture_conv2d_shape_and_values():
+    x = tt.randn(128, 3, 20, 20)
+    w = tt.randn(5, 3, 5, 5)
+    y = F.conv2d(x, w)
+    assert tuple(y.shape) == (128, 5, 16, 16)
+    one = ref.conv_forward(arr(x)[:1], arr(w), None, (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    np.testing.assert_allclose(arr(y)[:1], one, rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------- properties vs the reference
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(case=conv_cases(nsp=2))
+def test_conv2d_matches_reference(case, dtype):
+    check_against_reference(case, 2, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(case=conv_cases(nsp=1))
+def test_conv1d_matches_reference(case, dtype):
+    check_against_reference(case, 1, dtype)
+
+
+@settings(max_examples=10)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(case=conv_cases(nsp=3, max_terms=6_000))
+def test_conv3d_matches_reference(case, dtype):
+    check_against_reference(case, 3, dtype)
+
+
+@given(groups=st.integers(1, 4), mult=st.integers(1, 5), kh=st.integers(1, 4),
+       kw=st.integers(1, 4), sh=st.integers(1, 2), sw=st.integers(1, 3),
+       ph=st.integers(0, 2), pw=st.integers(0, 2), seed=st.integers(0, 2**32 - 1))
+def test_depthwise_and_channel_multiplier(groups, mult, kh, kw, sh, sw, ph, pw, seed):
+    """groups == in_channels (the direct kernels) with 1..5 outputs per group."""
+    rng = np.random.default_rng(seed)
+    h, w_ = kh + rng.integers(0, 4), kw + rng.integers(0, 4)
+    case = dict(x=rng.uniform(-1, 1, (2, groups, h, w_)),
+                w=rng.uniform(-1, 1, (groups * mult, 1, kh, kw)), b=rng.uniform(-1, 1, groups * mult),
+                stride=(sh, sw), padding=(ph, pw), pad=((ph, ph), (pw, pw)), dilation=(1, 1),
+                groups=groups, batched=True, seed=seed)
+    check_against_reference(case, 2, "float64")
+
+
+def test_batch_larger_than_a_chunk():
+    """Many small samples share one GEMM (the chunked path), with several partitions."""
+    rng = np.random.default_rng(0)
+    case = dict(x=rng.uniform(-1, 1, (70, 3, 4, 5)), w=rng.uniform(-1, 1, (4, 3, 2, 3)),
+                b=rng.uniform(-1, 1, 4), stride=(1, 1), padding=(1, 0), pad=((1, 1), (0, 0)),
+                dilation=(1, 1), groups=1, batched=True, seed=1)
+    check_against_reference(case, 2, "float64")
+
+
+# ---------------------------------------------------------------- layouts
+
+def _layouts(a, rng):
+    """Tensors with a's values in other layouts: permuted, sliced with a step and an offset."""
+    perm = tuple(rng.permutation(a.ndim))
+    inv = tuple(np.argsort(perm))
+    yield "contiguous", tt.tensor(a)
+    yield "permuted", tt.tensor(np.ascontiguousarray(a.transpose(perm))).permute(*inv)
+    big = np.zeros(tuple(2 * s + 1 for s in a.shape), a.dtype)
+    big[tuple(slice(1, None, 2) for _ in a.shape)] = a
+    yield "strided", tt.tensor(big)[tuple(slice(1, None, 2) for _ in a.shape)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(case=conv_cases(nsp=2, max_terms=4_000))
+def test_layouts_give_the_same_values(case, dtype):
+    rng = np.random.default_rng(case["seed"])
+    npt = DTYPES[dtype][0]
+    x, w = case["x"].astype(npt), case["w"].astype(npt)
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
+              groups=case["groups"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        expect = arr(F.conv2d(tt.tensor(x), tt.tensor(w), **kw))
+        for (nx, tx), (nw, tw) in zip(_layouts(x, rng), _layouts(w, rng)):
+            np.testing.assert_array_equal(arr(F.conv2d(tx, tw, **kw)), expect, err_msg=nx + nw)
+
+
+def test_expanded_input_and_gradients_through_views():
+    rng = np.random.default_rng(3)
+    row = rng.standard_normal((1, 2, 6, 5))
+    w = rng.standard_normal((3, 2, 3, 2))
+    x_exp = tt.tensor(row).expand(4, 2, 6, 5)
+    y = F.conv2d(x_exp, tt.tensor(w), padding=1)
+    y_ref = F.conv2d(tt.tensor(np.repeat(row, 4, axis=0)), tt.tensor(w), padding=1)
+    np.testing.assert_array_equal(arr(y), arr(y_ref))
+    # gradient through a permuted (channels-last-like) view lands on the base correctly
+    a = rng.standard_normal((2, 3, 5, 4))
+    base = tt.tensor(np.ascontiguousarray(a.transpose(0, 2, 3, 1)), requires_grad=True)
+    wt = leaf(rng.standard_normal((2, 3, 2, 2)))
+    F.conv2d(base.permute(0, 3, 1, 2), wt).sum().backward()
+    xc = leaf(a)
+    wc = leaf(arr(wt))
+    F.conv2d(xc, wc).sum().backward()
+    np.testing.assert_allclose(arr(base.grad).transpose(0, 3, 1, 2), arr(xc.grad), rtol=1e-12)
+    np.testing.assert_allclose(arr(wt.grad), arr(wc.grad), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- identities and gradcheck
+
+@given(case=conv_cases(nsp=2, max_terms=4_000))
+def test_adjoint_identity(case):
+    """sum(conv(x, w) * g) == sum(x * grad_x) == sum(w * grad_w): a linear op and its adjoints."""
+    case = dict(case, b=None)
+    y, go, gx, gw, _ = run(case, 2, "float64")
+    lhs = float((y * go).sum())
+    x = case["x"] if case["batched"] else case["x"]
+    assert np.isclose(lhs, float((x * gx).sum()), rtol=1e-10, atol=1e-10)
+    assert np.isclose(lhs, float((case["w"] * gw).sum()), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("nsp,xs,ws,kw", [
+    (1, (2, 4, 7), (4, 2, 3), dict(stride=2, padding=1, groups=2)),
+    (1, (3, 6), (2, 3, 4), dict(padding="same", dilation=1)),
+    (2, (2, 2, 5, 6), (3, 2, 2, 3), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),
+    (2, (1, 3, 5, 4), (6, 1, 3, 2), dict(groups=3, padding=1)),
+    (2, (2, 2, 4, 4), (2, 2, 2, 2), dict(padding="same")),
+    (3, (1, 2, 3, 4, 3), (2, 2, 2, 2, 2), dict(padding=(1, 0, 1), stride=(1, 2, 1))),
+])
+def test_gradcheck(nsp, xs, ws, kw):
+    rng = np.random.default_rng(len(xs) + sum(xs))
+    x, w, b = leaf(rng.standard_normal(xs)), leaf(rng.standard_normal(ws)), leaf(rng.standard_normal(ws[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert tt.autograd.gradcheck(lambda x, w, b: CONV[nsp](x, w, b, **kw), (x, w, b))
+
+
+def test_needs_input_grad_only_what_is_asked():
+    rng = np.random.default_rng(5)
+    x = tt.tensor(rng.standard_normal((2, 3, 6, 6)))
+    w = leaf(rng.standard_normal((4, 3, 3, 3)))
+    F.conv2d(x, w).sum().backward()
+    assert x.grad is None and w.grad is not None
+    x2 = leaf(arr(x))
+    w2 = tt.tensor(arr(w))
+    b2 = tt.tensor(np.zeros(4))
+    F.conv2d(x2, w2, b2).sum().backward()
+    assert x2.grad is not None and w2.grad is None and b2.grad is None
+    w3 = leaf(arr(w))
+    F.conv2d(x2.detach(), w3, b2).sum().backward()
+    np.testing.assert_allclose(arr(w3.grad), arr(w.grad), rtol=1e-12)
+
+
+def test_uncovered_positions_get_zero_grad():
+    x = leaf(np.arange(7.0).reshape(1, 1, 7))
+    F.conv1d(x, tt.tensor(np.ones((1, 1, 2))), stride=3).sum().backward()
+    assert arr(x.grad).ravel().tolist() == [1, 1, 0, 1, 1, 0, 0]
+
+
+# ---------------------------------------------------------------- threads
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((5, 4, 9, 8), (6, 2, 3, 2), dict(groups=2, padding=1)),       # GEMM path
+    ((70, 3, 4, 5), (4, 3, 2, 3), dict(stride=(2, 1))),             # chunked GEMM
+    ((3, 6, 9, 8), (12, 1, 3, 3), dict(groups=6, padding=1)),       # direct path
+    ((2, 8, 40), (16, 8, 5), dict(padding=2)),                      # 1-D
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_and_two_threads_bitwise_equal(xs, ws, kw, dtype, threads):
+    rng = np.random.default_rng(11)
+    x0, w0 = rng.standard_normal(xs), rng.standard_normal(ws)
+    b0 = rng.standard_normal(ws[0])
+    results = []
+    for n in (1, 2):
+        threads(n)
+        x, w, b = leaf(x0, dtype), leaf(w0, dtype), leaf(b0, dtype)
+        y = CONV[len(xs) - 2](x, w, b, **kw)
+        (y * y).sum().backward()
+        results.append([arr(t) for t in (y, x.grad, w.grad, b.grad)])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- special shapes
+
+def test_zero_batch():
+    x = leaf(np.zeros((0, 3, 10, 10)))
+    w = leaf(np.ones((4, 3, 3, 3)))
+    y = F.conv2d(x, w, leaf(np.ones(4)))
+    assert tuple(y.shape) == (0, 4, 8, 8)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 3, 10, 10)
+    assert not arr(w.grad).any()
+
+
+def test_zero_input_channels_follows_pytorch():
+    y = F.conv2d(tt.zeros(1, 0, 10, 10), tt.zeros(4, 0, 3, 3), tt.zeros(4))
+    assert tuple(y.shape) == (1, 0, 8, 8)
+
+
+def test_unbatched():
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((3, 10, 10)), rng.standard_normal((4, 3, 3, 3))
+    y = F.conv2d(tt.tensor(x), tt.tensor(w))
+    assert tuple(y.shape) == (4, 8, 8)
+    np.testing.assert_allclose(arr(y), arr(F.conv2d(tt.tensor(x[None]), tt.tensor(w)))[0])
+    assert tuple(F.conv1d(tt.randn(3, 10), tt.randn(4, 3, 3)).shape) == (4, 8)
+    assert tuple(F.conv3d(tt.randn(3, 4, 5, 6), tt.randn(2, 3, 2, 2, 2)).shape) == (2, 3, 4, 5)
+
+
+def test_same_padding_puts_the_odd_pixel_at_the_end():
+    x = tt.tensor(np.arange(1.0, 8.0).reshape(1, 1, 7))
+    onehot = tt.tensor(np.array([1.0, 0, 0, 0]).reshape(1, 1, 4))
+    with pytest.warns(UserWarning, match="even kernel lengths and odd dilation"):
+        y = F.conv1d(x, onehot, padding="same")
+    assert arr(y).ravel().tolist() == [0, 1, 2, 3, 4, 5, 6]
+    rng = np.random.default_rng(4)
+    xa, wa = rng.standard_normal((1, 2, 6, 7)), rng.standard_normal((3, 2, 2, 4))
+    with pytest.warns(UserWarning):
+        y = F.conv2d(tt.tensor(xa), tt.tensor(wa), padding="same")
+    padded = np.pad(xa, ((0, 0), (0, 0), (0, 1), (1, 2)))
+    np.testing.assert_allclose(arr(y), ref.conv_forward(padded, wa, None, (1, 1),
+                                                       ((0, 0), (0, 0)), (1, 1), 1), rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = F.conv1d(tt.tensor(xa[:, :, 0]), tt.tensor(wa[:, :, 0, :3]), padding="same",
+                     dilation=2)                      # odd kernel: no warning
+    assert tuple(y.shape) == (1, 3, 7)
+    assert tuple(F.conv2d(tt.randn(1, 3, 2, 2), tt.randn(4, 3, 5, 5),
+                          padding="same").shape) == (1, 4, 2, 2)
+
+
+def test_valid_is_zero_padding():
+    x, w = tt.randn(1, 3, 10, 10), tt.randn(4, 3, 3, 3)
+    np.testing.assert_array_equal(arr(F.conv2d(x, w, padding="valid")), arr(F.conv2d(x, w)))
+
+
+def test_shapes_from_semantics():
+    x, w = tt.randn(1, 3, 10, 10), tt.randn(4, 3, 3, 3)
+    assert tuple(F.conv2d(x, w, stride=2, padding=1).shape) == (1, 4, 5, 5)
+    assert tuple(F.conv2d(x, w, stride=3, padding=1, dilation=2).shape) == (1, 4, 3, 3)
+    assert tuple(F.conv2d(tt.randn(1, 3, 2, 2), w, padding=1).shape) == (1, 4, 2, 2)
+    assert tuple(F.conv2d(tt.randn(1, 4, 5, 5), tt.randn(6, 2, 3, 3), groups=2).shape) == (1, 6, 3, 3)
+    assert tuple(F.conv2d(x, w, padding=(1,)).shape) == (1, 4, 10, 10)
+    assert tuple(F.conv2d(x, w, padding=5).shape) == (1, 4, 18, 18)
+
+
+# ---------------------------------------------------------------- bad calls
+
+def _x(*s, dtype=tt.float32):
+    return tt.zeros(*s, dtype=dtype)
+
+
+X, W = _x(1, 3, 10, 10), _x(4, 3, 3, 3)
+BAD_CALLS = [
+    (lambda: F.conv2d(_x(1, 5, 10, 10), W), RuntimeError,
+     "Given groups=1, weight of size [4, 3, 3, 3], expected input[1, 5, 10, 10] to have 3 "
+     "channels, but got 5 channels instead"),
+    (lambda: F.conv2d(_x(5, 10, 10), W), RuntimeError,
+     "expected input[1, 5, 10, 10] to have 3 channels"),
+    (lambda: F.conv2d(_x(1, 3, 2, 2), W), RuntimeError,
+     "Calculated padded input size per channel: (2 x 2). Kernel size: (3 x 3). Kernel size "
+     "can't be greater than actual input size"),
+    (lambda: F.conv2d(_x(1, 3, 4, 4), W, dilation=2), RuntimeError, "Kernel size: (5 x 5)"),
+    (lambda: F.conv1d(_x(1, 3, 2), _x(4, 3, 3)), RuntimeError,
+     "Calculated padded input size per channel: (2). Kernel size: (3)."),
+    (lambda: F.conv3d(_x(1, 3, 2, 5, 5), _x(4, 3, 3, 3, 3)), RuntimeError,
+     "Calculated padded input size per channel: (2 x 5 x 5). Kernel size: (3 x 3 x 3)."),
+    (lambda: F.conv2d(_x(3, 10), W), RuntimeError,
+     "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: [3, 10]"),
+    (lambda: F.conv2d(_x(1, 1, 3, 10, 10), W), RuntimeError,
+     "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
+     "[1, 1, 3, 10, 10]"),
+    (lambda: F.conv1d(_x(3), _x(4, 3, 3)), RuntimeError,
+     "Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: [3]"),
+    (lambda: F.conv3d(_x(3, 4, 4), _x(4, 3, 3, 3, 3)), RuntimeError,
+     "Expected 4D (unbatched) or 5D (batched) input to conv3d"),
+    (lambda: F.conv2d(X, W, padding=-1), RuntimeError, "negative padding is not supported"),
+    (lambda: F.conv2d(X, W, stride=0), RuntimeError, "non-positive stride is not supported"),
+    (lambda: F.conv2d(X, W, stride=(1, -1)), RuntimeError, "non-positive stride is not supported"),
+    (lambda: F.conv2d(X, W, dilation=0), RuntimeError,
+     "dilation should be greater than zero, but got [0, 0]"),
+    (lambda: F.conv2d(X, W, dilation=-1), RuntimeError, "dilation should be greater than zero"),
+    (lambda: F.conv2d(X, W, stride=0, padding=-1), RuntimeError, "negative padding"),
+    (lambda: F.conv2d(X, W, padding=-1, groups=0), RuntimeError,
+     "non-positive groups is not supported"),
+    (lambda: F.conv2d(_x(1, 4, 5, 5), W, groups=2), RuntimeError,
+     "Given groups=2, weight of size [4, 3, 3, 3], expected input[1, 4, 5, 5] to have 6 "
+     "channels, but got 4 channels instead"),
+    (lambda: F.conv2d(_x(1, 4, 5, 5), _x(3, 2, 3, 3), groups=2), RuntimeError,
+     "Given groups=2, expected weight to be divisible by 2 at dimension 0, but got weight of "
+     "size [[3, 2, 3, 3]] instead"),
+    (lambda: F.conv2d(X, _x(0, 3, 3, 3)), RuntimeError,
+     "Given groups=1, expected weight to be at least 1 at dimension 0, but got weight of size "
+     "[0, 3, 3, 3] instead"),
+    (lambda: F.conv2d(X, W, _x(5)), RuntimeError,
+     "Given weight of size [4, 3, 3, 3], expected bias to be 1-dimensional with 4 elements, "
+     "but got bias of size [5] instead"),
+    (lambda: F.conv2d(X, W, _x(4, 1)), RuntimeError, "but got bias of size [4, 1] instead"),
+    (lambda: F.conv2d(X, W, padding="same", stride=2), RuntimeError,
+     "padding='same' is not supported for strided convolutions"),
+    (lambda: F.conv2d(X, W, padding="foo"), RuntimeError, "Invalid padding string: 'foo'"),
+    (lambda: F.conv2d(X, W, stride=(1, 1, 1)), RuntimeError,
+     "expected stride to be a single integer value or a list of 2 values to match the "
+     "convolution dimensions, but got stride=[1, 1, 1]"),
+    (lambda: F.conv2d(X, W, padding=(1, 1, 1)), RuntimeError,
+     "expected padding to be a single integer value or a list of 2 values"),
+    (lambda: F.conv2d(X, _x(4, 3, 3)), RuntimeError,
+     "expected stride to be a single integer value or a list of 1 values to match the "
+     "convolution dimensions, but got stride=[1, 1]"),
+    (lambda: F.conv2d(X, _x(4, 3)), RuntimeError, "weight should have at least three dimensions"),
+    (lambda: F.conv2d(_x(1, 3, 10, 10, dtype=tt.float64), W), RuntimeError,
+     "expected scalar type Double but found Float"),
+    (lambda: F.conv2d(X, _x(4, 3, 3, 3, dtype=tt.float64)), RuntimeError,
+     "expected scalar type Float but found Double"),
+    (lambda: F.conv2d(X, W, _x(4, dtype=tt.float64)), RuntimeError,
+     "Input type (float) and bias type (double) should be the same"),
+    (lambda: F.conv2d(X, _x(4, 3, 0, 3)), RuntimeError,
+     "kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 3"),
+    (lambda: F.conv2d(_x(1, 3, 0, 10), W, padding=2), RuntimeError,
+     "Only zero batch or zero channel inputs are supported, but got input shape: [1, 3, 0, 10]"),
+    (lambda: F.conv2d(_x(1, 3, 5, 5, dtype=tt.int64), _x(4, 3, 3, 3, dtype=tt.int64)),
+     RuntimeError, "tinytensor convolutions support float32 and float64"),
+    (lambda: F.conv2d(X, W, padding=1.5), TypeError,
+     "conv2d() received an invalid combination of arguments - got (Tensor, Tensor, padding=float)"),
+    (lambda: F.conv2d(X, W, stride=True), TypeError, "got (Tensor, Tensor, stride=bool)"),
+    (lambda: F.conv2d(X, W, groups=1.0), TypeError, "got (Tensor, Tensor, groups=float)"),
+    (lambda: F.conv2d([1.0], W), TypeError,
+     "conv2d() received an invalid combination of arguments - got (list, Tensor)"),
+    (lambda: F.conv2d(X, W, stride=(1, 1.0)), TypeError,
+     "argument 'stride' failed to unpack the object at pos 2"),
+]
+
+
+@pytest.mark.parametrize("call,exc,message", BAD_CALLS)
+def test_bad_calls(call, exc, message):
+    with pytest.raises(exc, match=re.escape(message)):
+        call()
+
+
+def test_kernels_check_their_invariants():
+    """A caller bug (inconsistent shapes) raises instead of touching memory out of range."""
+    x = np.zeros((1, 2, 1, 5, 5), np.float32)
+    w = np.zeros((3, 2, 1, 3, 3), np.float32)
+    geo = np.array([[1, 1, 1], [0, 0, 0], [1, 1, 1], [0, 0, 0]], np.intp)
+    bad_y = np.zeros((1, 3, 1, 4, 3), np.float32)           # should be (1, 3, 1, 3, 3)
+    scratch = np.zeros((1, 1000), np.float32)
+    with pytest.raises(ValueError, match="a tinytensor bug"):
+        K.gemm_forward(x, w, np.zeros(3, np.float32), True, bad_y, scratch, geo, 1, 1, 1)
+    with pytest.raises(ValueError, match="a tinytensor bug"):
+        K.gemm_forward(x, w, np.zeros(3, np.float32), True, np.zeros((1, 3, 1, 3, 3), np.float32),
+                       np.zeros((1, 10), np.float32), geo, 1, 1, 1)   # scratch too small
+    with pytest.raises(ValueError, match="a tinytensor bug"):
+        K.direct_forward(x, w, np.zeros(3, np.float32), True,
+                         np.zeros((1, 3, 1, 3, 3), np.float32), geo, 1, 1)   # Cg != 1

@@ -18,12 +18,9 @@ import numpy as np
 
 
 cdef class dtype:
-    """A tinytensor dtype; compare with `is` or `==` (there is one object per dtype)."""
-    cdef readonly str name
-    cdef readonly object np_dtype
-    cdef readonly Py_ssize_t itemsize
-    cdef readonly bint is_floating_point
-    cdef readonly int category          # 0 bool, 1 integer, 2 floating: PyTorch's promotion order
+    """A tinytensor dtype; compare with `is` or `==` (there is one object per dtype).
+    Fields (in _tensor.pxd): name, np_dtype, itemsize, is_floating_point, and category
+    (0 bool, 1 integer, 2 floating: PyTorch's promotion order)."""
 
     def __init__(self, name, np_dtype, category):
         self.name = name
@@ -94,9 +91,6 @@ cdef class Storage:
     `version` counts in-place writes to any tensor that shares this storage; autograd compares it
     with the value it saw when it saved a tensor for backward (PyTorch's version counter).
     """
-    cdef readonly object data
-    cdef public Py_ssize_t version
-
     def __init__(self, data):
         self.data = data
         self.version = 0
@@ -162,21 +156,8 @@ cdef class TensorBase:
 
     The Python class `tinytensor.Tensor` derives from this and adds the operations; everything
     here is layout: building views and answering questions about the layout.
+    Fields are declared in _tensor.pxd (so the autograd node code can reach them in C).
     """
-    cdef public Storage _storage
-    cdef public tuple _shape
-    cdef public tuple _stride
-    cdef public Py_ssize_t _offset
-    cdef public dtype _dtype
-    cdef object _array                     # cached NumPy view of exactly this layout
-    # autograd (used by tinytensor.autograd; kept here so that attribute access is a C slot)
-    cdef public bint _requires_grad
-    cdef public object grad
-    cdef public object grad_fn
-    cdef public Py_ssize_t _output_nr
-    cdef public object _accumulator       # weak reference to this leaf's AccumulateGrad node
-    cdef public object _base              # the tensor this one is a view of, or None
-    cdef public bint _is_param
 
     # ---- construction
 
@@ -470,6 +451,19 @@ cdef class TensorBase:
             stride.append(self._stride[d])
             d += 1
         return self._make_view(tuple(shape), tuple(stride), offset)
+
+
+def wrap_array(arr):
+    """A tensor owning the C-contiguous NumPy array `arr` (a fresh result; shares its memory)."""
+    cdef TensorBase t = _tensor_class.__new__(_tensor_class)
+    cdef Py_ssize_t itemsize = arr.itemsize
+    t._storage = Storage(arr.reshape(-1) if arr.ndim != 1 else arr)
+    t._shape = arr.shape
+    t._stride = tuple([s // itemsize for s in arr.strides])
+    t._offset = 0
+    t._dtype = _BY_NUMPY[arr.dtype]
+    t._array = None
+    return t
 
 
 class Size(tuple):

@@ -647,13 +647,8 @@ def _c(a):
 
 def _wrap(array):
     """A Tensor owning a fresh NumPy result (shares its memory)."""
-    t = Tensor.__new__(Tensor)
-    if array.flags.c_contiguous:
-        itemsize = array.itemsize
-        t._init(Storage(array.reshape(-1)), array.shape,
-                tuple([s // itemsize for s in array.strides]) if array.ndim else (),
-                0, dtype_from_numpy(array.dtype))
-        return t
+    if array.flags.c_contiguous and array.dtype in _tensor._BY_NUMPY:
+        return _tensor.wrap_array(array)
     return from_numpy(array)
 
 

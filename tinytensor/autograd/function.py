@@ -5,10 +5,7 @@ instance of the Function subclass. It holds the saved tensors (with the storage 
 when saved), `needs_input_grad`, and one edge per forward argument: where that argument's
 gradient goes next (another node, or the AccumulateGrad of a leaf), with its shape and dtype.
 """
-import weakref
-
-from tinytensor.autograd.grad_mode import _state
-from tinytensor.tensor import Tensor
+from tinytensor.autograd._node import AccumulateGrad, Node, grad_sink  # noqa: F401
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
           "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -17,29 +14,7 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
           "calling backward.")
 
 
-class AccumulateGrad:
-    """The sink of a leaf tensor's gradients. Holds the leaf; the leaf holds it only weakly."""
-    __slots__ = ("variable", "__weakref__")
-
-    def __init__(self, variable):
-        self.variable = variable
-
-    def name(self):
-        return "AccumulateGrad"
-
-
-def grad_sink(t):
-    """The node a gradient for tensor `t` flows into: its grad_fn or its (shared) AccumulateGrad."""
-    if t.grad_fn is not None:
-        return t.grad_fn
-    acc = t._accumulator() if t._accumulator is not None else None
-    if acc is None:
-        acc = AccumulateGrad(t)
-        t._accumulator = weakref.ref(acc)
-    return acc
-
-
-class Function:
+class Function(Node):
     """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grad_outputs)`.
 
     `backward` returns one gradient per forward argument (None for non-tensors or where
@@ -94,42 +69,6 @@ class Function:
     def next_functions(self):
         return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self._edges)
 
-    # ---- recording
-
-    @classmethod
-    def apply(cls, *args):
-        ctx = cls.__new__(cls)
-        ctx._saved = None
-        ctx._non_diff = None
-        ctx._materialize = True
-        record = False
-        if _state.enabled:
-            needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-            record = True in needs
-        else:
-            needs = (False,) * len(args)
-        ctx.needs_input_grad = needs
-        if record:
-            _state.enabled = False
-            try:
-                out = cls.forward(ctx, *args)
-            finally:
-                _state.enabled = True
-        else:
-            return cls.forward(ctx, *args)
-        ctx._edges = tuple((grad_sink(a), a._output_nr if a.grad_fn is not None else 0,
-                            a._shape, a._dtype) if n else None for a, n in zip(args, needs))
-        if isinstance(out, tuple):
-            ctx._n_outputs = len(out)
-            ctx._out_meta = [(o._shape, o._dtype) if isinstance(o, Tensor) else ((), None)
-                             for o in out]
-            for nr, o in enumerate(out):
-                _attach(o, ctx, nr)
-        else:
-            ctx._n_outputs = 1
-            _attach(out, ctx, 0)
-        return out
-
     @staticmethod
     def forward(ctx, *args):
         raise NotImplementedError("a Function subclass must implement forward(ctx, ...)")
@@ -137,15 +76,3 @@ class Function:
     @staticmethod
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("a Function subclass must implement backward(ctx, *grad_outputs)")
-
-
-def _attach(out, ctx, nr):
-    if not isinstance(out, Tensor):
-        return
-    if ctx._non_diff is not None and id(out) in ctx._non_diff:
-        return
-    if not out._dtype.is_floating_point:
-        return                           # integer and bool results carry no gradient
-    out._requires_grad = True
-    out.grad_fn = ctx
-    out._output_nr = nr

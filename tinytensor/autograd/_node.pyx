@@ -1,0 +1,103 @@
+# cython: language_level=3
+"""The graph node that `Function.apply` records, compiled: it runs on every operation, and
+its cost is most of tinytensor's per-op overhead on small tensors.
+
+The node *is* the `ctx` that forward and backward receive (PyTorch's contract). For each forward
+argument it keeps one edge: None, or (next node, output number there, input shape, input dtype),
+where the next node is the argument's grad_fn or the AccumulateGrad of a leaf.
+"""
+import weakref
+
+from tinytensor._tensor cimport TensorBase
+from tinytensor.autograd.grad_mode import _state
+
+
+cdef class AccumulateGrad:
+    """The sink of a leaf tensor's gradients. Holds the leaf; the leaf holds it only weakly,
+    so a leaf and its sink form no reference cycle."""
+    cdef public object variable
+    cdef object __weakref__
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+
+cpdef object grad_sink(TensorBase t):
+    """The node a gradient for `t` flows into: its grad_fn or its (shared) AccumulateGrad."""
+    if t.grad_fn is not None:
+        return t.grad_fn
+    acc = t._accumulator() if t._accumulator is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._accumulator = weakref.ref(acc)
+    return acc
+
+
+cdef class Node:
+    cdef public object _saved          # None, a tuple of (tensor, version), or the FREED marker
+    cdef public tuple _edges
+    cdef public Py_ssize_t _n_outputs
+    cdef public object _non_diff       # ids of outputs marked non-differentiable
+    cdef public bint _materialize
+    cdef public tuple needs_input_grad
+    cdef public object _out_meta       # (shape, dtype) per output, for multi-output nodes
+    cdef dict __dict__                 # ctx attributes that forward sets for backward
+
+    @classmethod
+    def apply(cls, *args):
+        cdef Node ctx = cls.__new__(cls)
+        cdef bint record = False, enabled = _state.enabled
+        cdef list needs = []
+        cdef TensorBase t
+        ctx._saved = None
+        ctx._non_diff = None
+        ctx._materialize = True
+        for a in args:
+            if enabled and isinstance(a, TensorBase) and (<TensorBase>a)._requires_grad:
+                needs.append(True)
+                record = True
+            else:
+                needs.append(False)
+        ctx.needs_input_grad = tuple(needs)
+        if not record:
+            return cls.forward(ctx, *args)
+        _state.enabled = False
+        try:
+            out = cls.forward(ctx, *args)
+        finally:
+            _state.enabled = True
+        edges = []
+        for a, n in zip(args, needs):
+            if n:
+                t = <TensorBase>a
+                edges.append((grad_sink(t), t._output_nr if t.grad_fn is not None else 0,
+                              t._shape, t._dtype))
+            else:
+                edges.append(None)
+        ctx._edges = tuple(edges)
+        if isinstance(out, tuple):
+            ctx._n_outputs = len(out)
+            ctx._out_meta = [((<TensorBase>o)._shape, (<TensorBase>o)._dtype)
+                             if isinstance(o, TensorBase) else ((), None) for o in out]
+            for nr, o in enumerate(out):
+                _attach(o, ctx, nr)
+        else:
+            ctx._n_outputs = 1
+            _attach(out, ctx, 0)
+        return out
+
+
+cdef _attach(out, Node ctx, Py_ssize_t nr):
+    if not isinstance(out, TensorBase):
+        return
+    cdef TensorBase t = <TensorBase>out
+    if ctx._non_diff is not None and id(out) in ctx._non_diff:
+        return
+    if not t._dtype.is_floating_point:
+        return                           # integer and bool results carry no gradient
+    t._requires_grad = True
+    t.grad_fn = ctx
+    t._output_nr = nr

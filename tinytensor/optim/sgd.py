@@ -1,0 +1,105 @@
+"""Stochastic gradient descent with momentum, as `torch.optim.SGD` (single-tensor path)."""
+import numpy as np
+
+from tinytensor.optim.optimizer import Optimizer, _new_state_tensor, _scalar
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum and weight decay.
+
+    For each parameter `p` with a gradient (PyTorch's equations)::
+
+        g = -grad if maximize else grad
+        if weight_decay: g = g + weight_decay * p
+        if momentum:
+            buf = g                                  on the first step (no dampening)
+                  momentum * buf + (1 - dampening) * g    afterwards
+            g = g + momentum * buf if nesterov else buf
+        p = p - lr * g
+
+    Args:
+        params: parameters or parameter groups (see `Optimizer`).
+        lr (float): learning rate (default 1e-3, as PyTorch 2.x).
+        momentum (float): momentum factor (default 0).
+        dampening (float): dampening of momentum (default 0).
+        weight_decay (float): L2 penalty (default 0).
+        nesterov (bool): Nesterov momentum (needs momentum > 0 and dampening 0).
+        maximize (bool): ascend the objective instead of descending it.
+
+    Raises:
+        ValueError: a negative lr, momentum or weight_decay, or nesterov without momentum or
+            with dampening.
+
+    Example:
+        >>> opt = tt.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        >>> opt.zero_grad(); loss.backward(); opt.step()
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        lr = _scalar(lr, "lr")
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if differentiable:
+            raise RuntimeError("SGD: differentiable=True is not supported by tinytensor")
+        if fused:
+            raise RuntimeError("SGD: fused=True is not supported by tinytensor (CPU, "
+                               "single-tensor implementation)")
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
+                    "foreach": foreach, "differentiable": differentiable, "fused": fused}
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns `closure()`'s loss."""
+        loss = self._closure_loss(closure)
+        state = self.state
+        for group in self.param_groups:
+            lr = group["lr"]
+            momentum = group["momentum"]
+            dampening = group["dampening"]
+            wd = group["weight_decay"]
+            nesterov = group["nesterov"]
+            maximize = group["maximize"]
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                w = p._numpy()
+                g = grad._numpy()
+                if maximize:
+                    g = -g
+                if wd != 0:
+                    g = g + wd * w
+                if momentum != 0:
+                    st = state[p]
+                    buf_t = st.get("momentum_buffer")
+                    if buf_t is None:
+                        buf_t = _new_state_tensor(g)
+                        st["momentum_buffer"] = buf_t
+                        buf = buf_t._numpy()
+                    else:
+                        buf = buf_t._numpy()
+                        buf *= momentum
+                        if dampening != 0:
+                            buf += (1 - dampening) * g
+                        else:
+                            buf += g
+                        buf_t._bump_version()
+                    if nesterov:
+                        g = g + momentum * buf
+                    else:
+                        g = buf
+                # p = p - lr * g, in place (one temporary for lr * g)
+                w -= np.multiply(g, lr, dtype=w.dtype)
+                p._bump_version()
+        return loss

@@ -48,3 +48,4 @@ def is_tensor(obj):
 
 def numel(input):
     return input.numel()
+from tinytensor.serialization import load, save  # noqa: E402

@@ -1,0 +1,1 @@
+from tinytensor.utils import data  # noqa: F401

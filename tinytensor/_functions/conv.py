@@ -11,6 +11,8 @@ Paths:
   GEMM per group, one OpenMP thread per chunk. Scratch is (threads x bounded chunk), never
   batch-sized, and is reused across calls.
 """
+import ctypes
+import os
 import threading
 
 import numpy as np
@@ -40,7 +42,27 @@ def _blas_single_thread():
     if _blas is None:
         from threadpoolctl import ThreadpoolController
         _blas = ThreadpoolController().select(user_api="blas")
+        if os.environ.get("TINYTENSOR_CONV_BLAS", "") != "scipy":
+            _use_numpy_cblas(_blas)
     return _blas.limit(limits=1)
+
+
+def _use_numpy_cblas(controller):
+    """Point the kernels at NumPy's bundled OpenBLAS (64-bit CBLAS) when there is one: it is
+    newer and faster here than scipy's (61 vs 72 ms for S4's forward GEMMs, one thread).
+    Anything else (MKL, a system BLAS) keeps scipy's cython_blas."""
+    for lib in controller.lib_controllers:
+        if lib.internal_api != "openblas" or "numpy" not in os.path.basename(
+                os.path.dirname(lib.filepath)):
+            continue
+        handle = ctypes.CDLL(lib.filepath)
+        for prefix in ("scipy_cblas_", "cblas_"):
+            s = getattr(handle, prefix + "sgemm64_", None)
+            d = getattr(handle, prefix + "dgemm64_", None)
+            if s is not None and d is not None:
+                _k.set_cblas64(ctypes.cast(s, ctypes.c_void_p).value,
+                               ctypes.cast(d, ctypes.c_void_p).value)
+                return
 
 
 class _Scratch:
@@ -128,7 +150,9 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
             _k.direct_backward_input(w, go, gx, geo, groups, n_threads)
         if need_w:
             gw = np.empty(w.shape, w.dtype)
-            _k.direct_backward_weight(x, go, gw, geo, groups, n_threads)
+            rows = np.empty((n_threads, w.shape[2] * w.shape[3] * w.shape[4] * go.shape[4]),
+                            w.dtype)
+            _k.direct_backward_weight(x, go, gw, rows, geo, groups, n_threads)
         return gx, gw, gb
     if not (need_x or need_w):
         return gx, gw, gb

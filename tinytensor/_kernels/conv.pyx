@@ -21,7 +21,38 @@ Notes:
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.string cimport memset
+from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+# Optional CBLAS with 64-bit ints (NumPy's bundled OpenBLAS), found at import time by
+# tinytensor/_functions/conv.py: measured 61 ms vs 72 ms for S4's 32 forward GEMMs on one
+# thread (OpenBLAS 0.3.31 vs scipy's 0.3.30). NULL: scipy's cython_blas.
+ctypedef void (*cblas_sgemm64_t)(int order, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                                 float alpha, const float* a, int64_t lda, const float* b,
+                                 int64_t ldb, float beta, float* c, int64_t ldc) noexcept nogil
+ctypedef void (*cblas_dgemm64_t)(int order, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                                 double alpha, const double* a, int64_t lda, const double* b,
+                                 int64_t ldb, double beta, double* c, int64_t ldc) noexcept nogil
+cdef cblas_sgemm64_t _cblas_sgemm = NULL
+cdef cblas_dgemm64_t _cblas_dgemm = NULL
+cdef enum:
+    CBLAS_ROW_MAJOR = 101
+    CBLAS_NO_TRANS = 111
+    CBLAS_TRANS = 112
+
+
+def set_cblas64(size_t sgemm_address, size_t dgemm_address):
+    """Use these cblas_sgemm/cblas_dgemm (64-bit integer ABI) for every GEMM; 0 and 0 return
+    to scipy's cython_blas. The caller vouches for the ABI (a symbol named *cblas_sgemm64_)."""
+    global _cblas_sgemm, _cblas_dgemm
+    if (sgemm_address == 0) != (dgemm_address == 0):
+        raise ValueError("set_cblas64: give both addresses or neither")
+    _cblas_sgemm = <cblas_sgemm64_t> sgemm_address
+    _cblas_dgemm = <cblas_dgemm64_t> dgemm_address
+
+
+def blas_backend():
+    return "cblas64" if _cblas_sgemm != NULL else "scipy"
 
 
 cdef inline Py_ssize_t _out_size(Py_ssize_t n, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p,
@@ -42,6 +73,16 @@ cdef inline void _gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, P
     cdef float fone = 1.0, fbeta
     cdef double done = 1.0, dbeta
     if m == 0 or n == 0:
+        return
+    if _cblas_sgemm != NULL:
+        if floating is float:
+            _cblas_sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS if trans_a else CBLAS_NO_TRANS,
+                         CBLAS_TRANS if trans_b else CBLAS_NO_TRANS, m, n, k, 1.0, a, lda, b, ldb,
+                         beta, c, ldc)
+        else:
+            _cblas_dgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS if trans_a else CBLAS_NO_TRANS,
+                         CBLAS_TRANS if trans_b else CBLAS_NO_TRANS, m, n, k, 1.0, a, lda, b, ldb,
+                         beta, c, ldc)
         return
     if floating is float:
         fbeta = beta
@@ -464,32 +505,40 @@ def direct_backward_input(const floating[:, :, :, :, ::1] w,   # IN  (O, 1, KD, 
 def direct_backward_weight(const floating[:, :, :, :, ::1] x,   # IN  (N, C, D, H, W)
                            const floating[:, :, :, :, ::1] go,  # IN  (N, O, OD, OH, OW)
                            floating[:, :, :, :, ::1] gw,        # OUT (O, 1, KD, KH, KW)
+                           floating[:, ::1] scratch,            # SCRATCH (n_threads, K * OW)
                            Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
     """gw[o, tap] = sum over n and output positions of go[n, o] * shifted x[n, c(o)].
-    One thread owns one output channel o; the sum runs in a fixed order."""
+    One thread owns one output channel o. Per tap, products are summed column-wise into a
+    row of scratch (a vectorisable loop), and the row is summed at the end: a fixed order."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t O = gw.shape[0], Cg = gw.shape[1], KD = gw.shape[2], KH = gw.shape[3]
     cdef Py_ssize_t KW = gw.shape[4], OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
     cdef Py_ssize_t sd = geo[0, 0], sh = geo[0, 1], sw = geo[0, 2], pd = geo[1, 0]
     cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], dd = geo[2, 0], dh = geo[2, 1], dw = geo[2, 2]
-    cdef Py_ssize_t n, o, c, i, j, k, od, oh, ow, d, h, off, lo, hi, Og
-    cdef floating acc, part
+    cdef Py_ssize_t n, o, c, i, j, k, od, oh, ow, d, h, off, lo, hi, Og, tid, tap
+    cdef floating acc
+    cdef floating* row
     cdef const floating* xrow
     cdef const floating* grow
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], go.shape[1], OD, OH, OW,
-                   geo, groups) or Cg != 1:
+                   geo, groups) or Cg != 1 or n_threads < 1 or scratch.shape[0] < n_threads \
+            or scratch.shape[1] < KD * KH * KW * OW:
         raise ValueError("direct_backward_weight: inconsistent shapes (a tinytensor bug)")
     Og = O // groups
     for o in prange(O, nogil=True, schedule='static', num_threads=n_threads):
+        tid = threadid()
         c = o // Og
-        for i in range(KD):
-            for j in range(KH):
-                for k in range(KW):
-                    off = k * dw - pw
-                    lo = _lo(off, sw, W, OW)
-                    hi = _hi(off, sw, W, OW)
-                    acc = 0
-                    for n in range(N):
+        for ow in range(KD * KH * KW * OW):
+            scratch[tid, ow] = 0
+        # sample-major: a sample's two planes stay in cache while every tap reads them
+        for n in range(N):
+            for i in range(KD):
+                for j in range(KH):
+                    for k in range(KW):
+                        off = k * dw - pw
+                        lo = _lo(off, sw, W, OW)
+                        hi = _hi(off, sw, W, OW)
+                        row = &scratch[tid, ((i * KH + j) * KW + k) * OW]
                         for od in range(OD):
                             d = od * sd - pd + i * dd
                             if d < 0 or d >= D:
@@ -500,31 +549,20 @@ def direct_backward_weight(const floating[:, :, :, :, ::1] x,   # IN  (N, C, D, 
                                     continue
                                 grow = &go[n, o, od, oh, 0]
                                 xrow = &x[n, c, d, h, 0] + off
-                                part = _dot(grow, xrow, lo, hi, sw)
-                                acc = acc + part
+                                if sw == 1:
+                                    for ow in range(lo, hi):
+                                        row[ow] = row[ow] + grow[ow] * xrow[ow]
+                                else:
+                                    for ow in range(lo, hi):
+                                        row[ow] = row[ow] + grow[ow] * xrow[ow * sw]
+        for i in range(KD):
+            for j in range(KH):
+                for k in range(KW):
+                    tap = (i * KH + j) * KW + k
+                    acc = 0
+                    for ow in range(OW):
+                        acc = acc + scratch[tid, tap * OW + ow]
                     gw[o, 0, i, j, k] = acc
-
-
-cdef inline floating _dot(const floating* g, const floating* x, Py_ssize_t lo, Py_ssize_t hi,
-                          Py_ssize_t sw) noexcept nogil:
-    """sum over ow in [lo, hi) of g[ow] * x[ow * sw], four accumulators (vectorisable)."""
-    cdef floating a0 = 0, a1 = 0, a2 = 0, a3 = 0
-    cdef Py_ssize_t ow = lo
-    if sw == 1:
-        while ow + 4 <= hi:
-            a0 = a0 + g[ow] * x[ow]
-            a1 = a1 + g[ow + 1] * x[ow + 1]
-            a2 = a2 + g[ow + 2] * x[ow + 2]
-            a3 = a3 + g[ow + 3] * x[ow + 3]
-            ow = ow + 4
-        while ow < hi:
-            a0 = a0 + g[ow] * x[ow]
-            ow = ow + 1
-    else:
-        while ow < hi:
-            a0 = a0 + g[ow] * x[ow * sw]
-            ow = ow + 1
-    return (a0 + a1) + (a2 + a3)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,1 +1,59 @@
-__all__ = []
+"""linear: y = input @ weight.T + bias."""
+from tinytensor._functions.linear import LinearFunction
+from tinytensor.tensor import Tensor
+
+__all__ = ["linear"]
+
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+
+
+def linear(input, weight, bias=None):
+    """Apply y = x W^T + b.
+
+    Args:
+        input: (*, in_features). weight: (out_features, in_features). bias: (out_features,).
+
+    Shape:
+        output (*, out_features).
+
+    Raises:
+        RuntimeError: PyTorch's "mat1 and mat2 shapes cannot be multiplied (4x3 and 5x2)" when
+            in_features differ, or a dtype mismatch.
+    """
+    for i, (name, t) in enumerate((("input", input), ("weight", weight))):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"linear(): argument '{name}' (position {i + 1}) must be Tensor, "
+                            f"not {type(t).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"linear(): argument 'bias' (position 3) must be Tensor, not "
+                        f"{type(bias).__name__}")
+    if input.ndim == 0 or weight.ndim == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
+                           f"{input.ndim}D and {weight.ndim}D")
+    if weight.ndim != 2:
+        # PyTorch computes input @ weight.T for these ranks too (a 1-D weight is a dot product)
+        out = input.matmul(weight.t() if weight.ndim <= 2 else weight.transpose(-1, -2))
+        return out + bias if bias is not None else out
+    if input.ndim == 1:
+        return linear(input.unsqueeze(0), weight, bias).squeeze(0)
+    k = input.shape[-1]
+    rows = input.numel() // k if k else 0
+    if k != weight.shape[1]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and "
+                           f"{weight.shape[1]}x{weight.shape[0]})")
+    if input._dtype is not weight._dtype:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                           f"{_SCALAR_NAMES[input._dtype.name]} and "
+                           f"{_SCALAR_NAMES[weight._dtype.name]}")
+    if bias is not None:
+        if bias._dtype is not input._dtype:
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                               f"{_SCALAR_NAMES[bias._dtype.name]} and "
+                               f"{_SCALAR_NAMES[input._dtype.name]}")
+        if bias.numel() != weight.shape[0] and bias.numel() != 1 or bias.ndim > 1:
+            raise RuntimeError(f"The size of tensor a ({bias.shape[-1] if bias.ndim else 1}) "
+                               f"must match the size of tensor b ({weight.shape[0]}) at "
+                               f"non-singleton dimension 1")
+        if bias.numel() == 1 and weight.shape[0] != 1:
+            return LinearFunction.apply(input, weight, None) + bias
+    return LinearFunction.apply(input, weight, bias)

@@ -1,0 +1,186 @@
+"""Loss functions as fused forward/backward pairs.
+
+Inputs arrive as (N, C) or (C,) or (N, C, d1, ...); every Function folds them to a 2-D (R, C)
+array of rows (the class axis last) so one code path serves all ranks, and unfolds gradients.
+Targets and weights are NumPy arrays validated by `tinytensor.nn.functional.loss`.
+"""
+import numpy as np
+
+from tinytensor.autograd.function import Function
+from tinytensor.tensor import _c, _wrap
+
+
+def _to_rows(a):
+    """(C,) -> (1, C); (N, C) -> itself; (N, C, *d) -> (N * prod(d), C)."""
+    if a.ndim == 1:
+        return a.reshape(1, -1)
+    if a.ndim == 2:
+        return a
+    return np.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+
+
+def _from_rows(g2, shape):
+    """The inverse of _to_rows, C-contiguous."""
+    if len(shape) <= 2:
+        return np.ascontiguousarray(g2.reshape(shape))
+    n, c = shape[0], shape[1]
+    g = g2.reshape((n,) + tuple(shape[2:]) + (c,))
+    return np.ascontiguousarray(np.moveaxis(g, -1, 1))
+
+
+def _log_softmax_rows(x2):
+    """(log_softmax, softmax) of each row, stable: z = x - max, logp = z - log(sum(exp(z)))."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        z = x2 - x2.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        logp = z - np.log(s)
+        e /= s
+    return logp, e
+
+
+def _reduce(loss, denom, reduction, out_shape):
+    if reduction == "none":
+        return loss.reshape(out_shape)
+    total = loss.sum(dtype=loss.dtype)
+    if reduction == "sum":
+        return np.asarray(total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / denom).astype(loss.dtype)
+
+
+def _grad_scale(g, reduction, denom, rows, dt):
+    """dL/dloss_i as a column vector (R, 1) or a scalar."""
+    ga = g._numpy()
+    if reduction == "none":
+        return ga.reshape(rows, 1).astype(dt, copy=False)
+    scale = ga.reshape(()).astype(dt)
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = (scale / denom).astype(dt)
+    return scale
+
+
+class CrossEntropyFunction(Function):
+    """Fused log_softmax + nll_loss for class-index targets.
+
+    forward(ctx, input, target (R,) int64, weight (C,) or None, ignore_index, reduction,
+    label_smoothing, out_shape). Per row: loss = w_t * (-logp[t]) (times 1 - eps, plus
+    eps / C * sum_c(-w_c logp_c) with label smoothing); ignored rows are 0 and leave the 'mean'
+    denominator sum(w_t). The gradient is the closed form w_t (softmax - onehot) (+ smoothing).
+    """
+
+    @staticmethod
+    def forward(ctx, input, target, weight, ignore_index, reduction, eps, out_shape):
+        a = input._numpy()
+        dt = a.dtype
+        x2 = _to_rows(a)
+        rows, c = x2.shape
+        logp, p = _log_softmax_rows(x2)
+        valid = target != ignore_index
+        ti = np.where(valid, target, 0)
+        ar = np.arange(rows)
+        wt = (weight[ti] * valid).astype(dt) if weight is not None else valid.astype(dt)
+        loss = -logp[ar, ti] * wt
+        if eps > 0:
+            smooth = -(logp @ weight.astype(dt)) if weight is not None else -logp.sum(axis=1)
+            loss = loss * dt.type(1 - eps) + smooth * valid * dt.type(eps / c)
+        denom = wt.sum(dtype=dt)
+        if ctx.needs_input_grad[0]:
+            ctx.p, ctx.ti, ctx.wt, ctx.valid = p, ti, wt, valid
+            ctx.weight, ctx.eps, ctx.reduction, ctx.denom = weight, eps, reduction, denom
+            ctx.shape = a.shape
+        return _wrap(_c(_reduce(loss, denom, reduction, out_shape)))
+
+    @staticmethod
+    def backward(ctx, g):
+        p, ti, wt, valid, eps = ctx.p, ctx.ti, ctx.wt, ctx.valid, ctx.eps
+        rows, c = p.shape
+        dt = p.dtype
+        scale = _grad_scale(g, ctx.reduction, ctx.denom, rows, dt)
+        k = wt * dt.type(1 - eps)
+        grad = p * k[:, None]
+        grad[np.arange(rows), ti] -= k
+        if eps > 0:
+            w = ctx.weight
+            vm = valid.astype(dt)[:, None] * dt.type(eps / c)
+            if w is None:
+                grad += (p * dt.type(c) - 1) * vm
+            else:
+                w = w.astype(dt)
+                grad += (p * w.sum(dtype=dt) - w) * vm
+        grad *= scale
+        return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 6
+
+
+class CrossEntropyProbFunction(Function):
+    """Cross-entropy with class-probability targets (same shape as the input).
+
+    loss_i = -sum_c w_c q_ic logp_ic with q = (1 - eps) * target + eps / C; 'mean' divides by
+    the number of rows. Gradients flow to the input and to the target.
+    """
+
+    @staticmethod
+    def forward(ctx, input, target, weight, reduction, eps, out_shape):
+        a = input._numpy()
+        dt = a.dtype
+        x2 = _to_rows(a)
+        rows, c = x2.shape
+        logp, p = _log_softmax_rows(x2)
+        q = _to_rows(target._numpy()).astype(dt, copy=False)
+        if eps > 0:
+            q = q * dt.type(1 - eps) + dt.type(eps / c)
+        wq = q * weight.astype(dt) if weight is not None else q
+        loss = -(wq * logp).sum(axis=1)
+        denom = dt.type(rows)
+        if any(ctx.needs_input_grad):
+            ctx.p, ctx.wq, ctx.logp, ctx.weight = p, wq, logp, weight
+            ctx.eps, ctx.reduction, ctx.denom = eps, reduction, denom
+            ctx.shape, ctx.tshape = a.shape, target.shape
+        return _wrap(_c(_reduce(loss, denom, reduction, out_shape)))
+
+    @staticmethod
+    def backward(ctx, g):
+        p, wq = ctx.p, ctx.wq
+        rows, c = p.shape
+        dt = p.dtype
+        scale = _grad_scale(g, ctx.reduction, ctx.denom, rows, dt)
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            grad = p * wq.sum(axis=1, keepdims=True) - wq
+            grad *= scale
+            gx = _wrap(_from_rows(grad, ctx.shape))
+        if ctx.needs_input_grad[1]:
+            w = ctx.weight.astype(dt) if ctx.weight is not None else dt.type(1)
+            grad_t = -ctx.logp * w * dt.type(1 - ctx.eps) * scale
+            gt = _wrap(_from_rows(np.asarray(grad_t, dt), tuple(ctx.tshape)))
+        return (gx, gt) + (None,) * 4
+
+
+class NLLLossFunction(Function):
+    """loss_i = -w_t * input[i, t_i]; ignored rows are 0 and leave the 'mean' denominator."""
+
+    @staticmethod
+    def forward(ctx, input, target, weight, ignore_index, reduction, out_shape):
+        a = input._numpy()
+        dt = a.dtype
+        x2 = _to_rows(a)
+        rows = x2.shape[0]
+        valid = target != ignore_index
+        ti = np.where(valid, target, 0)
+        wt = (weight[ti] * valid).astype(dt) if weight is not None else valid.astype(dt)
+        loss = -x2[np.arange(rows), ti] * wt
+        denom = wt.sum(dtype=dt)
+        if ctx.needs_input_grad[0]:
+            ctx.ti, ctx.wt, ctx.reduction, ctx.denom = ti, wt, reduction, denom
+            ctx.shape, ctx.rows_shape = a.shape, x2.shape
+        return _wrap(_c(_reduce(loss, denom, reduction, out_shape)))
+
+    @staticmethod
+    def backward(ctx, g):
+        rows, c = ctx.rows_shape
+        dt = ctx.wt.dtype
+        scale = _grad_scale(g, ctx.reduction, ctx.denom, rows, dt)
+        grad = np.zeros((rows, c), dt)
+        grad[np.arange(rows), ctx.ti] = -ctx.wt * (scale.reshape(-1) if np.ndim(scale) else scale)
+        return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 5

@@ -1,0 +1,168 @@
+"""Parameter initialisation, as `torch.nn.init`: every function fills its tensor in place,
+under no_grad, from the library's one random stream (`tt.manual_seed`), and returns it."""
+import math
+import warnings
+
+from tinytensor.autograd.grad_mode import no_grad
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_", "eye_",
+           "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
+           "trunc_normal_"]
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The recommended gain for a nonlinearity (PyTorch's table).
+
+    Raises:
+        ValueError: an unknown nonlinearity or a non-numeric negative slope.
+    """
+    linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                  "conv_transpose2d", "conv_transpose3d"]
+    if nonlinearity in linear_fns or nonlinearity == "sigmoid":
+        return 1
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif not isinstance(param, bool) and isinstance(param, (int, float)):
+            negative_slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out): size(1) and size(0) times the receptive field (dims 2 and on)."""
+    if tensor.dim() < 2:
+        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 "
+                         "dimensions")
+    receptive_field_size = 1
+    for s in tensor.shape[2:]:
+        receptive_field_size *= s
+    return tensor.shape[1] * receptive_field_size, tensor.shape[0] * receptive_field_size
+
+
+def _calculate_correct_fan(tensor, mode):
+    mode = mode.lower()
+    valid_modes = ["fan_in", "fan_out"]
+    if mode not in valid_modes:
+        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """Fill with draws from U(a, b)."""
+    with no_grad():
+        return tensor.uniform_(a, b)
+
+
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """Fill with draws from N(mean, std**2)."""
+    with no_grad():
+        return tensor.normal_(mean, std)
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fill with N(mean, std**2) draws, redrawing those outside [a, b]."""
+    import numpy as np
+    from tinytensor import random
+    with no_grad():
+        n = tensor.numel()
+        out = np.empty(n)
+        filled = 0
+        while filled < n:
+            draw = random.normal(mean, std, (max(n - filled, 1) * 2,), np.float64)
+            draw = draw[(draw >= a) & (draw <= b)][:n - filled]
+            out[filled:filled + draw.size] = draw
+            filled += draw.size
+        tensor._check_inplace()
+        tensor._numpy()[...] = out.reshape(tensor.shape)
+        tensor._bump_version()
+        return tensor
+
+
+def constant_(tensor, val):
+    """Fill with `val`."""
+    with no_grad():
+        return tensor.fill_(val)
+
+
+def ones_(tensor):
+    """Fill with 1."""
+    with no_grad():
+        return tensor.fill_(1.0)
+
+
+def zeros_(tensor):
+    """Fill with 0."""
+    with no_grad():
+        return tensor.zero_()
+
+
+def eye_(tensor):
+    """Fill a 2-D tensor with the identity matrix."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    import numpy as np
+    with no_grad():
+        tensor._check_inplace()
+        tensor._numpy()[...] = np.eye(*tensor.shape)
+        tensor._bump_version()
+        return tensor
+
+
+def _no_op_if_empty(tensor):
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op")
+        return True
+    return False
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """He initialisation: U(-bound, bound), bound = gain * sqrt(3 / fan).
+
+    With `a=sqrt(5)` (what Conv and Linear use) the bound is 1/sqrt(fan_in).
+    """
+    if _no_op_if_empty(tensor):
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    std = gain / math.sqrt(fan)
+    bound = math.sqrt(3.0) * std
+    with no_grad():
+        return tensor.uniform_(-bound, bound)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """He initialisation: N(0, std**2), std = gain / sqrt(fan)."""
+    if _no_op_if_empty(tensor):
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    std = gain / math.sqrt(fan)
+    with no_grad():
+        return tensor.normal_(0, std)
+
+
+def xavier_uniform_(tensor, gain=1.0, generator=None):
+    """Glorot initialisation: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    a = math.sqrt(3.0) * std
+    with no_grad():
+        return tensor.uniform_(-a, a)
+
+
+def xavier_normal_(tensor, gain=1.0, generator=None):
+    """Glorot initialisation: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    with no_grad():
+        return tensor.normal_(0.0, std)

@@ -219,10 +219,11 @@ cdef class TensorBase:
     def is_contiguous(self):
         """Row-major dense. A size-1 dimension never breaks contiguity, whatever its stride."""
         cdef Py_ssize_t expected = 1, i, n = len(self._shape), s
+        for s in self._shape:
+            if s == 0:
+                return True               # an empty tensor is contiguous, whatever its strides
         for i in range(n - 1, -1, -1):
             s = self._shape[i]
-            if s == 0:
-                return True
             if s != 1:
                 if self._stride[i] != expected:
                     return False
@@ -258,6 +259,8 @@ cdef class TensorBase:
         """
         old_shape, old_stride = self._shape, self._stride
         cdef Py_ssize_t numel = self.numel()
+        if len(old_shape) == 0:
+            return (1,) * len(shape)      # a 0-d tensor views as any all-ones shape
         if numel == 0:
             if old_shape == shape:
                 return old_stride

@@ -113,6 +113,8 @@ def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
 
 
 def randint(low, high=None, size=None, dtype=None, requires_grad=False, generator=None, device=None):
+    if size is None and isinstance(high, (tuple, list)):
+        high, size = None, high           # randint(high, size), as PyTorch
     if high is None:
         low, high = 0, low
     if size is None:

@@ -691,8 +691,8 @@ def from_dlpack(obj):
 def _infer_numpy(data, dtype):
     if isinstance(data, Tensor):
         arr = data.detach()._numpy()
-    elif isinstance(data, np.ndarray):
-        arr = data
+    elif isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data)            # NumPy arrays and scalars keep their dtype, as PyTorch
     else:
         arr = np.asarray(data)
         if arr.dtype == object:
@@ -701,7 +701,7 @@ def _infer_numpy(data, dtype):
             arr = arr.astype(_DEFAULT_DTYPE.np_dtype)
     if dtype is not None:
         return arr.astype(as_dtype(dtype).np_dtype)
-    if arr.dtype.kind in "iu" and not isinstance(data, np.ndarray):
+    if arr.dtype.kind in "iu" and not isinstance(data, (np.ndarray, np.generic)):
         return arr.astype(np.int64)
     dtype_from_numpy(arr.dtype)           # refuse dtypes we do not have
     return arr

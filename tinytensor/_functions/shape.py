@@ -100,6 +100,8 @@ def _advanced_index(x, index):
             item = item._numpy()
         elif isinstance(item, list) or isinstance(item, bool):
             item = np.asarray(item)
+            if item.size == 0 and item.dtype.kind == "f":
+                item = item.astype(np.int64)      # x[[]]: an empty integer index, as PyTorch
         if isinstance(item, np.ndarray):
             if item.dtype == np.bool_:
                 if item.ndim and dim + item.ndim <= x.ndim and item.shape != x._shape[dim:dim + item.ndim]:

@@ -179,3 +179,68 @@ def test_same_padding_and_warning_match_torch(k, d):
     # filters, on every call whose total padding is odd.
     assert out[0][1] == (k % 2 == 0 and d % 2 == 1)
     assert out[0][1] or not out[1][1]
+
+
+# ---------------------------------------------------------------- unfold / fold
+
+@settings(max_examples=25)
+@given(k=st.tuples(st.integers(1, 3), st.integers(1, 3)), d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       p=st.tuples(st.integers(0, 2), st.integers(0, 2)), s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       extra=st.tuples(st.integers(0, 4), st.integers(0, 4)), n=st.integers(0, 2),
+       c=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_unfold_fold_match_torch(k, d, p, s, extra, n, c, seed):
+    size = tuple(max(1, dd * (kk - 1) + 1 - 2 * pp) + e for kk, dd, pp, e in zip(k, d, p, extra))
+    x = np.random.default_rng(seed).standard_normal((n, c) + size)
+    kw = dict(kernel_size=k, dilation=d, padding=p, stride=s)
+    mine = np.array(F.unfold(tt.tensor(x), **kw)._numpy())
+    theirs = TF.unfold(torch.tensor(x), **kw).numpy()
+    np.testing.assert_allclose(mine, theirs, rtol=0, atol=0)
+    cols = np.random.default_rng(seed + 1).standard_normal(theirs.shape)
+    np.testing.assert_allclose(np.array(F.fold(tt.tensor(cols), size, **kw)._numpy()),
+                               TF.fold(torch.tensor(cols), size, **kw).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("op,shape,args,kw", [
+    ("unfold", (1, 3, 5, 6), (0,), dict(stride=0)),
+    ("unfold", (1, 3, 5, 6), (2,), dict(stride=0, dilation=0)),
+    ("unfold", (1, 3, 5, 6), (2,), dict(stride=0, padding=-1)),
+    ("unfold", (1, 3, 5, 6), (7,), {}),
+    ("unfold", (1, 3, 5, 6), ((2, 7),), {}),
+    ("unfold", (1, 3, 5, 6), ((2, 2, 2),), {}),
+    ("unfold", (1, 3, 5, 6), (2,), dict(padding=(1, 1, 1), dilation=(1, 1, 1))),
+    ("unfold", (1, 3, 5, 6), ((2,),), {}),
+    ("unfold", (1, 1, 3, 5, 6), (2,), {}),
+    ("unfold", (1, 0, 5, 6), (2,), {}),
+    ("unfold", (1, 3, 0, 6), (2,), dict(padding=1)),
+    ("unfold", (0, 3, 5, 6), (7,), {}),
+    ("unfold", (4, 5), (2,), {}),
+    ("unfold", (5,), (2,), {}),
+    ("unfold", (3, 5, 6), (2,), {}),
+    ("fold", (2, 12, 20), ((5, 6), 2), {}),
+    ("fold", (12, 20), ((5, 6), 2), {}),
+    ("fold", (1, 2, 12, 20), ((5, 6), 2), {}),
+    ("fold", (12,), ((5, 6), 2), {}),
+    ("fold", (2, 13, 21), ((5, 6), 2), {}),
+    ("fold", (2, 12, 21), ((5, 6), 2), {}),
+    ("fold", (2, 12, 20), ((5, 6), 0), {}),
+    ("fold", (2, 12, 20), ((5, 6), 2), dict(stride=0)),
+    ("fold", (2, 12, 20), ((5, 6), 2), dict(padding=-1)),
+    ("fold", (2, 12, 20), ((0, 6), 2), {}),
+    ("fold", (2, 12, 20), ((-1, 6), 2), {}),
+    ("fold", (2, 147, 20), ((5, 6), 7), {}),
+    ("fold", (2, 12, 16), (5, 2), {}),
+    ("fold", (2, 12, 16), ((5, 5, 5), 2), {}),
+    ("fold", (0, 12, 20), ((5, 6), 2), {}),
+    ("fold", (1, 0, 20), ((5, 6), 2), {}),
+    ("fold", (1, 12, 0), ((5, 6), 2), {}),
+    ("fold", (2, 9, 1), ((1, 1), 3), {}),
+    ("fold", (1, 18, 6), ((4, 5), (2, 3)), dict(stride=(2, 1), padding=1, dilation=(1, 2))),
+])
+def test_unfold_fold_bad_calls_match_torch(op, shape, args, kw):
+    outcomes = []
+    for lib, mod in ((tt, F), (torch, TF)):
+        try:
+            outcomes.append(("ok", tuple(getattr(mod, op)(lib.zeros(*shape), *args, **kw).shape)))
+        except (RuntimeError, TypeError, ValueError, IndexError) as e:
+            outcomes.append((type(e).__name__, str(e).split("\n")[0]))
+    assert outcomes[0] == outcomes[1]

@@ -458,7 +458,8 @@ def binary(op, a, b, n_threads=None):
     else:
         # no kernel: true division of integers, bool subtraction (NumPy raises, as PyTorch),
         # other integer widths
-        return np.asarray(_NP_BINARY[code](a, b), order="C")
+        with np.errstate(all="ignore"):          # as PyTorch: no warnings (1 / 0 is inf)
+            return np.asarray(_NP_BINARY[code](a, b), order="C")
     return _compute(code, a, b, dt, n_threads)
 
 

@@ -524,17 +524,18 @@ class Tensor(TensorBase):
     def _inplace_binary(self, fn, other):
         """self = fn(self, other), written into self's memory.
 
-        Under autograd the op runs out of place on an alias that carries self's history, and self
-        takes over the result's history; a node that saved the old value then sees the version
-        bump and refuses to backward, as PyTorch's version counter does.
+        Under autograd the op runs out of place on a copy of self's old value that carries self's
+        history (PyTorch's "original self": `y.mul_(x)` needs the old y for x's gradient), and
+        self takes over the result's history; a node that saved self before this write sees the
+        version bump and refuses to backward, as PyTorch's version counter does.
         """
         from tinytensor.autograd.grad_mode import _state
         recording = self._check_inplace() or (
             _state.enabled and isinstance(other, Tensor) and other._requires_grad)
         src = self
         if recording:
-            src = self._make_view(self._shape, self._stride, self._offset)
-            src._base, src.grad_fn, src._output_nr = self._base, self.grad_fn, self._output_nr
+            src = _wrap(np.array(self._numpy(), order="C", copy=True))
+            src.grad_fn, src._output_nr = self.grad_fn, self._output_nr
             src._requires_grad = self._requires_grad
         res = fn(src, other)
         if res._shape != self._shape:

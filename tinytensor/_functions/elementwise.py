@@ -215,11 +215,13 @@ class Unary(Function):
                                "`logical_not()` operator instead.")
         y = K.unary(op, a)
         ctx.op = op
+        out = _wrap(y)
         if ctx.needs_input_grad[0]:
-            # the gradient of these is cheapest from the output; of the rest from the input
-            ctx.save_for_backward(_wrap(y) if op in ("exp", "sqrt", "tanh", "sigmoid", "relu") else x)
+            # the gradient of these is cheapest from the output; of the rest from the input.
+            # Save the returned tensor itself, so an in-place change to it bumps the version seen here
+            ctx.save_for_backward(out if op in ("exp", "sqrt", "tanh", "sigmoid", "relu") else x)
             ctx.out = op in ("exp", "sqrt", "tanh", "sigmoid", "relu")
-        return _wrap(y)
+        return out
 
     @staticmethod
     def backward(ctx, g):

@@ -77,8 +77,9 @@ class AMax(Function):
         fn = np.max if kind == "max" else np.min
         out = _c(fn(a, axis=axes, keepdims=keepdim))
         ctx.axes, ctx.keepdim = axes, keepdim
-        ctx.save_for_backward(x, _wrap(out))
-        return _wrap(out)
+        result = _wrap(out)
+        ctx.save_for_backward(x, result)      # the returned tensor: in-place changes are seen
+        return result
 
     @staticmethod
     def backward(ctx, g):

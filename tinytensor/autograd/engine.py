@@ -83,8 +83,10 @@ def run_backward(roots, root_grads, retain_graph, inputs=None):
     buffers = {}                        # id(node) -> list of summed gradients, one per output
     wanted = None
     if inputs is not None:
-        wanted = {(id(grad_sink(t)), t._output_nr if t.grad_fn is not None else 0): None
-                  for t in inputs}
+        # keep the sinks alive: an unused leaf's AccumulateGrad is held only weakly by the leaf,
+        # and a freed node's id could be reused by another node
+        sinks = [(grad_sink(t), t._output_nr if t.grad_fn is not None else 0) for t in inputs]
+        wanted = {(id(node), nr): None for node, nr in sinks}
 
     ready = []
     for t, node, g in zip(roots, root_nodes, root_grads):
@@ -138,8 +140,7 @@ def run_backward(roots, root_grads, retain_graph, inputs=None):
     finally:
         _state.enabled = prev_mode
     if wanted is not None:
-        return [wanted[(id(grad_sink(t)), t._output_nr if t.grad_fn is not None else 0)]
-                for t in inputs]
+        return [wanted[(id(node), nr)] for node, nr in sinks]
     return None
 
 

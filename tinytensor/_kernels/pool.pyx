@@ -20,7 +20,8 @@ Notes:
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from libc.math cimport INFINITY
+from libc.stdint cimport int64_t, INT64_MIN
 from libc.string cimport memset
 
 from tinytensor._kernels._pool_common cimport (pool_out_size, first_tap, end_tap, bin_start,
@@ -116,6 +117,7 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
     cdef Py_ssize_t OD = y.shape[1], OH = y.shape[2], OW = y.shape[3]
     cdef Py_ssize_t p, od, oh, ow, a, b, c, d0, h0, w0, a0, a1, b0, b1, c0, c1, best_pos
     cdef Py_ssize_t row, ow_lo, ow_hi, n_in, wl, start, q
+    cdef bint row_ok
     cdef bint has_idx = idx is not None
     cdef pool_t v, best
     if (min(kd, kh, kw, sd, sh, sw, dd, dh, dw) < 1 or min(pd, ph, pw) < 0
@@ -138,7 +140,8 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
         if D * H * W >= 2147483647:
             n_in = 0            # _max_chunk keeps float32 positions in int32
     # pad <= eff // 2 and the drop rule make every window start inside the input or the left
-    # padding and reach at least one input element, so [first_tap, end_tap) is never empty.
+    # padding; with dilation, all its taps can still fall in the padding ([first_tap, end_tap)
+    # empty), which is handled apart.
     for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
         for od in range(OD):
             d0 = od * sd - pd
@@ -148,13 +151,25 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
                 h0 = oh * sh - ph
                 b0 = first_tap(h0, dh)
                 b1 = end_tap(h0, kh, dh, H)
+                row_ok = a0 < a1 and b0 < b1
                 for ow in range(OW):
-                    if ow >= ow_lo and ow < ow_lo + n_in:
+                    if row_ok and ow >= ow_lo and ow < ow_lo + n_in:
                         continue
                     w0 = ow * sw - pw
                     c0 = first_tap(w0, dw)
                     c1 = end_tap(w0, kw, dw, W)
                     best_pos = ((d0 + a0 * dd) * H + h0 + b0 * dh) * W + w0 + c0 * dw
+                    if not row_ok or c0 >= c1:
+                        # Every tap in the padding (dilation can skip over a small input):
+                        # PyTorch returns -inf (lowest for integers) and the position of the
+                        # first tap past the padding, which lies outside the plane.
+                        if pool_t is int64_t:
+                            y[p, od, oh, ow] = INT64_MIN
+                        else:
+                            y[p, od, oh, ow] = -INFINITY
+                        if has_idx:
+                            idx[p, od, oh, ow] = best_pos
+                        continue
                     best = x[p, d0 + a0 * dd, h0 + b0 * dh, w0 + c0 * dw]
                     for a in range(a0, a1):
                         for b in range(b0, b1):
@@ -168,7 +183,7 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
                     y[p, od, oh, ow] = best
                     if has_idx:
                         idx[p, od, oh, ow] = best_pos
-                if n_in > 0:
+                if row_ok and n_in > 0:
                     start = ((d0 + a0 * dd) * H + h0 + b0 * dh) * W + ow_lo * sw - pw
                     for q in range(0, n_in, CHUNK):
                         _max_chunk(&x[p, 0, 0, 0], &y[p, od, oh, ow_lo + q],
@@ -183,17 +198,20 @@ def max_pool_backward(const floating[:, ::1] go,      # IN  (P, L_out) gradient 
                       int n_threads):
     """Scatter-add go into gi at idx, plane by plane (overlapping windows accumulate).
 
-    idx was produced by max_pool_forward or adaptive_max_forward on a plane of L_in elements,
-    so every entry lies in [0, L_in).
+    idx was produced by max_pool_forward or adaptive_max_forward on a plane of L_in elements;
+    entries outside [0, L_in) (windows entirely in the padding) are skipped.
     """
-    cdef Py_ssize_t P = go.shape[0], L = go.shape[1], LI = gi.shape[1], p, o
-    if idx.shape[0] != P or idx.shape[1] != L or gi.shape[0] != P or (L > 0 and LI == 0):
+    cdef Py_ssize_t P = go.shape[0], L = go.shape[1], LI = gi.shape[1], p, o, i
+    if idx.shape[0] != P or idx.shape[1] != L or gi.shape[0] != P:
         _bad("max_pool_backward")
     for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
         if LI > 0:
             memset(&gi[p, 0], 0, LI * sizeof(floating))
         for o in range(L):
-            gi[p, idx[p, o]] = gi[p, idx[p, o]] + go[p, o]
+            i = idx[p, o]
+            # a window with every tap in the padding has an index outside the plane: no grad
+            if i >= 0 and i < LI:
+                gi[p, i] = gi[p, i] + go[p, o]
 
 
 def avg_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)

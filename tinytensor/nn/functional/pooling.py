@@ -480,7 +480,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
         idx = indices._numpy()
         bad = (idx < 0) | (idx >= oh * ow)
         if bad.any():
-            first = int(idx[bad].flat[0])
-            raise RuntimeError(f"Found an invalid max index: {first} (output volumes are of size "
+            last = int(idx[bad].flat[-1])          # PyTorch reports the last bad one
+            raise RuntimeError(f"Found an invalid max index: {last} (output volumes are of size "
                                f"{oh}x{ow})")
     return MaxUnpoolFunction.apply(input, indices, (oh, ow), 2)

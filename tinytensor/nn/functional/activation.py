@@ -79,8 +79,8 @@ def _softmax_args(name, input, dim, dtype):
     if dtype is not None:
         input = input.to(dtype)
     if not input.is_floating_point():
-        raise RuntimeError(f'"{name}_lastdim_kernel_impl" not implemented for '
-                           f"'{_SCALAR_NAMES[input._dtype.name]}'")
+        raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for '
+                                  f"'{_SCALAR_NAMES[input._dtype.name]}'")
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
         raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
     d = wrap_dim(int(dim), input.ndim) if input.ndim else wrap_dim(int(dim), 0)

@@ -266,7 +266,7 @@ REPRS = [
     (lambda: nn.Dropout(), "Dropout(p=0.5, inplace=False)"),
     (lambda: nn.Identity(), "Identity()"),
     (lambda: nn.BatchNorm2d(16), "BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, "
-                                 "track_running_stats=True)"),
+                                 "bias=True, track_running_stats=True)"),
     (lambda: nn.CrossEntropyLoss(label_smoothing=0.1, ignore_index=3), "CrossEntropyLoss()"),
     (lambda: nn.MSELoss(), "MSELoss()"),
     (lambda: nn.Sequential(), "Sequential()"),

@@ -126,8 +126,7 @@ def checked_numel(shape, Py_ssize_t itemsize=1):
             return 0
     for s in shape:
         if n > _MAX_BYTES // itemsize // s:
-            raise RuntimeError(f"tensor of shape {list(shape)} is too large: its size in bytes "
-                               "overflows 64-bit arithmetic")
+            raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}")
         n *= s
     return n
 
@@ -416,6 +415,9 @@ cdef class TensorBase:
             raise IndexError("an index can only have a single ellipsis ('...')")
         ndim = len(self._shape)
         if n_real > ndim:
+            if ndim == 0:
+                raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                                 "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
             raise IndexError(f"too many indices for tensor of dimension {ndim}")
         shape, stride = [], []
         cdef Py_ssize_t offset = self._offset, size, st, start, stop, step, length
@@ -432,7 +434,8 @@ cdef class TensorBase:
             elif isinstance(item, slice):
                 size, st = self._shape[d], self._stride[d]
                 if item.step is not None and item.step <= 0:
-                    raise ValueError("step must be greater than zero")
+                    raise ValueError("slice step cannot be zero" if item.step == 0
+                                     else "step must be greater than zero")
                 start, stop, step = item.indices(size)
                 length = max(0, (stop - start + step - 1) // step)
                 if length > 0:

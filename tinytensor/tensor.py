@@ -542,8 +542,9 @@ class Tensor(TensorBase):
             raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast "
                                f"shape {list(res._shape)}")
         if res._dtype.category > self._dtype.category:
-            raise RuntimeError(f"result type {res._dtype.name} can't be cast to the desired output "
-                               f"type {self._dtype.name}")
+            names = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+            raise RuntimeError(f"result type {names[res._dtype.name]} can't be cast to the desired "
+                               f"output type {names[self._dtype.name]}")
         np.copyto(self._numpy(), res._numpy(), casting="unsafe")
         self._bump_version()
         if recording:

@@ -42,32 +42,67 @@ class MatMul(Function):
         return ga, gb
 
 
+_MM_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
+
+
+def _broadcast_batch(sa, sb):
+    """Broadcast two batch shapes with PyTorch's message (dims counted in the batch shapes)."""
+    n = max(len(sa), len(sb))
+    out = []
+    for i in range(n):
+        x = sa[i - n + len(sa)] if i - n + len(sa) >= 0 else 1
+        y = sb[i - n + len(sb)] if i - n + len(sb) >= 0 else 1
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
+                               f"at non-singleton dimension {i}")
+        out.append(x if y == 1 else y)
+    return tuple(out)
+
+
 def matmul(a, b):
+    """Validate as torch.matmul does, with its messages for each path (dot, mv, mm, folded mm,
+    bmm), then run MatMul."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul(): argument 'other' (position 1) must be Tensor, not "
                         f"{type(b if isinstance(a, Tensor) else a).__name__}")
-    if a.ndim == 0 or b.ndim == 0:
+    da, db = a.ndim, b.ndim
+    if da == 0 or db == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
-                           f"{a.ndim}D and {b.ndim}D")
+                           f"{da}D and {db}D")
     if a._dtype is not b._dtype:
+        if da == 1 and db == 1:
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                               f"{_legacy(a)} and {_legacy(b)}")
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{a._dtype.name} != {b._dtype.name}")
-    if not a._dtype.is_floating_point and a._dtype.name == "bool":
-        raise RuntimeError('"addmm_impl_cpu_" not implemented for \'Bool\'')
-    k_a = a._shape[-1]
-    k_b = b._shape[-2] if b.ndim > 1 else b._shape[0]
-    if k_a != k_b:
-        if a.ndim <= 2 and b.ndim <= 2:
-            sa = a._shape if a.ndim == 2 else (1,) + a._shape
-            sb = b._shape if b.ndim == 2 else b._shape + (1,)
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and "
-                               f"{sb[0]}x{sb[1]})")
-        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                           f"[{a._shape[-1]}] but got: [{k_b}] (matmul of {list(a._shape)} and "
-                           f"{list(b._shape)}).")
-    try:
-        np.broadcast_shapes(a._shape[:-2], b._shape[:-2])
-    except ValueError:
-        raise RuntimeError(f"The size of tensor a must match the size of tensor b at the batch "
-                           f"dimensions: matmul of {list(a._shape)} and {list(b._shape)}") from None
+                           f"{_MM_NAMES[a._dtype.name]} != {_MM_NAMES[b._dtype.name]}")
+    if a._dtype.name == "bool":
+        raise NotImplementedError('"addmm_impl_cpu_" not implemented for \'Bool\'')
+    sa, sb = a._shape, b._shape
+    k_a = sa[-1]
+    k_b = sb[-2] if db > 1 else sb[0]
+    if da == 1 and db == 1:
+        if k_a != k_b:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{k_a}] and src [{k_b}] "
+                               f"to have the same number of elements, but got {k_a} and {k_b} "
+                               f"elements respectively")
+    elif db == 1:                                   # mv, with a's leading dims folded into rows
+        if k_a != k_b:
+            rows = a.numel() // k_a if k_a else int(np.prod(sa[:-1]))
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k_a}), "
+                               f"vec ({k_b})")
+    elif db == 2 and da != 1 or da == 1 and db == 2:   # mm, with a's leading dims folded
+        if k_a != k_b:
+            rows = 1 if da == 1 else int(np.prod(sa[:-1]))
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k_a} and "
+                               f"{k_b}x{sb[-1]})")
+    else:                                           # bmm over broadcast batch dims
+        batch = _broadcast_batch(sa[:-2], sb[:-2])
+        if k_a != k_b:
+            n = int(np.prod(batch))
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                               f"[{n}, {k_a}] but got: [{n}, {k_b}].")
     return MatMul.apply(a, b)
+
+
+def _legacy(t):
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}[t._dtype.name]

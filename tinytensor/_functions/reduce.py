@@ -155,7 +155,8 @@ def mean(x, dim, keepdim, dtype):
     dt = None if dtype is None else as_dtype(dtype)
     if not (x._dtype.is_floating_point or (dt is not None and dt.is_floating_point)):
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {x._dtype.name.capitalize()}")
+                           f"floating point or complex dtype. Got: "
+                           f"{ {'int64': 'Long', 'bool': 'Bool'}.get(x._dtype.name, x._dtype.name)}")
     return Mean.apply(x, _dims(x, dim), keepdim, dt)
 
 

@@ -105,9 +105,10 @@ def _advanced_index(x, index):
         if isinstance(item, np.ndarray):
             if item.dtype == np.bool_:
                 if item.ndim and dim + item.ndim <= x.ndim and item.shape != x._shape[dim:dim + item.ndim]:
-                    raise IndexError(f"The shape of the mask {list(item.shape)} at index {dim} does "
+                    j = next(k for k in range(item.ndim) if item.shape[k] != x._shape[dim + k])
+                    raise IndexError(f"The shape of the mask {list(item.shape)} at index {j} does "
                                      f"not match the shape of the indexed tensor "
-                                     f"{list(x._shape[dim:dim + item.ndim])} at index {dim}")
+                                     f"{list(x._shape)} at index {dim + j}")
                 dim += item.ndim
             elif item.dtype.kind in "iu":
                 if dim >= x.ndim:
@@ -126,7 +127,8 @@ def _advanced_index(x, index):
             dim = x.ndim - sum(1 for it in index[index.index(Ellipsis) + 1:] if it is not None)
         elif isinstance(item, slice):
             if item.step is not None and item.step <= 0:
-                raise ValueError("step must be greater than zero")
+                raise ValueError("slice step cannot be zero" if item.step == 0
+                                 else "step must be greater than zero")
             dim += 1
         elif isinstance(item, (int, np.integer)):
             if dim >= x.ndim:

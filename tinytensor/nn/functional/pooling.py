@@ -212,6 +212,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                                        bool(ceil_mode), True, 1)
     shape = tuple(input.shape)
     nd = len(shape)
+    if input.dtype.name == "int64":
+        raise NotImplementedError("\"max_pool1d_impl\" not implemented for 'Long'")
     if not ((nd == 2 and shape[0] != 0 and shape[1] != 0)
             or (nd == 3 and shape[1] != 0 and shape[2] != 0)):
         raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim "

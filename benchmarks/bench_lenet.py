@@ -136,11 +136,24 @@ def initial_weights():
 # ---------------------------------------------------------------------------------- RSS child
 
 def rss_child(lib, threads, steps):
-    import resource
     r = Runner(lib, initial_weights() if lib == "tinytensor" else _torch_weights(), threads)
     for _ in range(steps):
         r.train_step(64)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)      # MiB (Linux: KiB)
+    print(_peak_rss_mib())
+
+
+def _peak_rss_mib():
+    """This process's peak RSS. VmHWM, not getrusage: after fork + exec, ru_maxrss starts at
+    the parent's peak, which would charge the parent's memory to the child."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _torch_weights():

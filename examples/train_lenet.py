@@ -180,7 +180,7 @@ def main(argv=None):
 
     model = Net()
     print(model)
-    tt.utils.summary(model, (1, 28, 28))
+    print(tt.utils.summary(model, (1, 28, 28)))
 
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size,
                         shuffle=True)

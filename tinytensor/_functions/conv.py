@@ -30,6 +30,10 @@ _CHUNK_COLUMNS = 512
 _MAX_PARTS = 8
 # Direct kernels when a group has one input channel and at most this many outputs.
 _DIRECT_MAX_OUT_PER_GROUP = 4
+# The fused depthwise backward parallelises over groups; below this many, the separate
+# kernels (parallel over samples x channels) keep both threads busy. Same bits either way
+# for gx and gw; gb is summed by the kernel or by NumPy, chosen by shape alone.
+_FUSED_MIN_GROUPS = 4
 
 _scratch_lock = threading.Lock()
 _scratch = {}          # dtype -> 1-D array reused by calls that hold _scratch_lock
@@ -142,9 +146,19 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     cg, og = w.shape[1], o // groups
     gx = np.zeros(x.shape, x.dtype) if need_x else None
     gw = None
-    gb = go.sum(axis=(0, 2, 3, 4)) if need_b else None
     if n == 0 or o == 0:
-        return gx, (np.zeros(w.shape, w.dtype) if need_w else None), gb
+        return (gx, np.zeros(w.shape, w.dtype) if need_w else None,
+                go.sum(axis=(0, 2, 3, 4)) if need_b else None)
+    if _use_direct(cg, og) and groups >= _FUSED_MIN_GROUPS:
+        # one pass over grad_output for all three gradients (memory-bound depthwise)
+        gw = np.empty(w.shape, w.dtype) if need_w else np.empty((0,) * 5, w.dtype)
+        gb = np.empty(o, w.dtype) if need_b else np.empty(0, w.dtype)
+        rows = np.empty((n_threads, og * (w.shape[2] * w.shape[3] * w.shape[4] + 1)
+                         * go.shape[4]), w.dtype)
+        _k.direct_backward(x, w, go, gx if need_x else np.empty((0,) * 5, x.dtype), gw, gb,
+                           need_x, need_w, need_b, rows, geo, groups, n_threads)
+        return gx, gw if need_w else None, gb if need_b else None
+    gb = go.sum(axis=(0, 2, 3, 4)) if need_b else None
     if _use_direct(cg, og):
         if need_x:
             _k.direct_backward_input(w, go, gx, geo, groups, n_threads)

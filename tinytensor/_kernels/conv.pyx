@@ -565,6 +565,104 @@ def direct_backward_weight(const floating[:, :, :, :, ::1] x,   # IN  (N, C, D, 
                     gw[o, 0, i, j, k] = acc
 
 
+def direct_backward(const floating[:, :, :, :, ::1] x,    # IN  (N, C, D, H, W)
+                    const floating[:, :, :, :, ::1] w,    # IN  (O, 1, KD, KH, KW), C == groups
+                    const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH, OW)
+                    floating[:, :, :, :, ::1] gx,         # OUT (N, C, D, H, W), zero-filled
+                    floating[:, :, :, :, ::1] gw,         # OUT (O, 1, KD, KH, KW)
+                    floating[::1] gb,                     # OUT (O,)
+                    bint need_gx, bint need_gw, bint need_gb,
+                    floating[:, ::1] scratch,             # SCRATCH (n_threads, Og*(K+1)*OW)
+                    Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
+    """All three depthwise gradients in one pass over grad_output: one thread owns a group
+    (its input channel c and its Og output channels), and walks the samples in order. The
+    sums run in the same order as direct_backward_input/_weight (gx per plane: m, tap, row;
+    gw per tap: n, row, then the row), so either kernel gives the same bits."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
+    cdef Py_ssize_t KW = w.shape[4], OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
+    cdef Py_ssize_t sd = geo[0, 0], sh = geo[0, 1], sw = geo[0, 2], pd = geo[1, 0]
+    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], dd = geo[2, 0], dh = geo[2, 1], dw = geo[2, 2]
+    cdef Py_ssize_t n, o, m, c, i, j, k, od, oh, ow, d, h, off, lo, hi, Og, tid, tap, K, r0
+    cdef floating wv, acc
+    cdef floating* row
+    cdef floating* xgrow
+    cdef const floating* xrow
+    cdef const floating* grow
+    K = KD * KH * KW
+    if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], go.shape[1], OD, OH, OW,
+                   geo, groups) or Cg != 1 or n_threads < 1 or scratch.shape[0] < n_threads \
+            or scratch.shape[1] < (O // groups) * (K + 1) * OW:
+        raise ValueError("direct_backward: inconsistent shapes (a tinytensor bug)")
+    if (need_gx and (gx.shape[0] != N or gx.shape[1] != C or gx.shape[2] != D
+                     or gx.shape[3] != H or gx.shape[4] != W)) \
+            or (need_gw and (gw.shape[0] != O or gw.shape[1] != 1 or gw.shape[2] != KD
+                             or gw.shape[3] != KH or gw.shape[4] != KW)) \
+            or (need_gb and gb.shape[0] != O):
+        raise ValueError("direct_backward: inconsistent outputs (a tinytensor bug)")
+    Og = O // groups
+    for c in prange(C, nogil=True, schedule='static', num_threads=n_threads):
+        tid = threadid()
+        for ow in range(Og * (K + 1) * OW):
+            scratch[tid, ow] = 0
+        for n in range(N):
+            for m in range(Og):
+                o = c * Og + m
+                r0 = m * (K + 1) * OW
+                if need_gb:
+                    row = &scratch[tid, r0 + K * OW]
+                    for od in range(OD):
+                        for oh in range(OH):
+                            grow = &go[n, o, od, oh, 0]
+                            for ow in range(OW):
+                                row[ow] = row[ow] + grow[ow]
+                for i in range(KD):
+                    for j in range(KH):
+                        for k in range(KW):
+                            wv = w[o, 0, i, j, k]
+                            off = k * dw - pw
+                            lo = _lo(off, sw, W, OW)
+                            hi = _hi(off, sw, W, OW)
+                            row = &scratch[tid, r0 + ((i * KH + j) * KW + k) * OW]
+                            for od in range(OD):
+                                d = od * sd - pd + i * dd
+                                if d < 0 or d >= D:
+                                    continue
+                                for oh in range(OH):
+                                    h = oh * sh - ph + j * dh
+                                    if h < 0 or h >= H:
+                                        continue
+                                    grow = &go[n, o, od, oh, 0]
+                                    if need_gx:
+                                        xgrow = &gx[n, c, d, h, 0] + off
+                                        if sw == 1:
+                                            for ow in range(lo, hi):
+                                                xgrow[ow] = xgrow[ow] + wv * grow[ow]
+                                        else:
+                                            for ow in range(lo, hi):
+                                                xgrow[ow * sw] = xgrow[ow * sw] + wv * grow[ow]
+                                    if need_gw:
+                                        xrow = &x[n, c, d, h, 0] + off
+                                        if sw == 1:
+                                            for ow in range(lo, hi):
+                                                row[ow] = row[ow] + grow[ow] * xrow[ow]
+                                        else:
+                                            for ow in range(lo, hi):
+                                                row[ow] = row[ow] + grow[ow] * xrow[ow * sw]
+        for m in range(Og):
+            o = c * Og + m
+            r0 = m * (K + 1) * OW
+            for tap in range(K + 1):
+                acc = 0
+                for ow in range(OW):
+                    acc = acc + scratch[tid, r0 + tap * OW + ow]
+                if tap < K:
+                    if need_gw:
+                        gw[o, 0, tap // (KH * KW), (tap // KW) % KH, tap % KW] = acc
+                elif need_gb:
+                    gb[o] = acc
+
+
 # --------------------------------------------------------------------------------------------
 # unfold / fold (im2col and col2im on 2-D images)
 # --------------------------------------------------------------------------------------------

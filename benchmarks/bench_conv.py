@@ -1,0 +1,218 @@
+"""Convolution benchmark: tinytensor vs PyTorch (issue 3, cases S1-S8), same process, alternating.
+
+Run only under the shared lock (other engineers benchmark on the same cores):
+
+    flock /tmp/bench.lock python benchmarks/bench_conv.py [--threads 1 2] [--cases S1 S4]
+                                                          [--reps 7] [--rss]
+
+Prints, per thread count and case: median forward and forward+backward times (ms) of both
+libraries, tinytensor's GFLOP/s (forward flops = 2 * N * C_out * prod(out) * C_in/groups *
+prod(kernel); forward+backward counts three times that), and the ratios tinytensor / PyTorch.
+Also NumPy's float32 2048x2048 matmul rate (the GEMM ceiling) at each thread count and the
+S4 forward rate as a fraction of it. `--rss` measures peak resident memory of S4 forward+backward
+in fresh subprocesses for both libraries.
+
+OpenBLAS picks its kernels at load time; on a CPU with AVX-512 that it does not recognise (AMD
+under KVM here) it falls back to its Haswell (AVX2) kernels, about half the GEMM rate PyTorch's
+oneDNN gets. `--openblas-coretype SkylakeX` sets OPENBLAS_CORETYPE before NumPy loads (only if
+the CPU has avx512f), which is what a user can do too; the default leaves it alone.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+
+def _parse():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--cases", nargs="+", default=None)
+    ap.add_argument("--reps", type=int, default=7, help="minimum timed repetitions per cell")
+    ap.add_argument("--min-time", type=float, default=0.4,
+                    help="keep repeating a cell until its runs add up to this many seconds")
+    ap.add_argument("--rss", action="store_true", help="peak RSS of S4 fwd+bwd, both libraries")
+    ap.add_argument("--openblas-coretype", default=None,
+                    help="set OPENBLAS_CORETYPE (e.g. SkylakeX) before NumPy loads")
+    ap.add_argument("--_rss-child", nargs=2, metavar=("LIB", "CASE"), help=argparse.SUPPRESS)
+    return ap.parse_args()
+
+
+ARGS = _parse() if __name__ == "__main__" else None
+if ARGS is not None and ARGS.openblas_coretype:
+    with open("/proc/cpuinfo") as f:
+        if "avx512f" in f.read():
+            os.environ["OPENBLAS_CORETYPE"] = ARGS.openblas_coretype
+
+import numpy as np  # noqa: E402
+
+#         input shape            weight shape        stride pad dil groups
+CASES = {
+    "S1": ((128, 3, 20, 20), (5, 3, 5, 5), 1, 0, 1, 1),
+    "S2": ((64, 1, 28, 28), (32, 1, 5, 5), 1, 0, 1, 1),
+    "S3": ((64, 32, 8, 8), (64, 32, 5, 5), 1, 0, 1, 1),
+    "S4": ((32, 64, 56, 56), (64, 64, 3, 3), 1, 1, 1, 1),
+    "S5": ((16, 32, 32, 32), (32, 8, 3, 3), 2, 2, 2, 4),
+    "S6": ((32, 64, 56, 56), (64, 1, 3, 3), 1, 1, 1, 64),
+    "S7": ((32, 16, 1024), (32, 16, 7), 1, 3, 1, 1),
+    "S8": ((4, 8, 16, 32, 32), (16, 8, 3, 3, 3), 1, 1, 1, 1),
+}
+DESC = {"S1": "lecture", "S2": "LeNet conv1", "S3": "LeNet conv2", "S4": "ResNet 3x3",
+        "S5": "strided/dilated/grouped", "S6": "depthwise", "S7": "conv1d", "S8": "conv3d"}
+
+
+def out_shape(case):
+    xs, ws, s, p, d, _ = case
+    sp = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k in zip(xs[2:], ws[2:])]
+    return (xs[0], ws[0], *sp)
+
+
+def flops(case):
+    _, ws, *_ = case
+    return 2 * int(np.prod(out_shape(case))) * int(np.prod(ws[1:]))
+
+
+class Runner:
+    """Forward and forward+backward closures for one library and case (inputs made once)."""
+
+    def __init__(self, lib, case, seed=0):
+        xs, ws, s, p, d, g = case
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(np.float32)
+        b = rng.standard_normal(ws[0]).astype(np.float32)
+        go = np.ones(out_shape(case), np.float32)
+        nsp = len(xs) - 2
+        if lib == "tt":
+            import tinytensor as mod
+            import tinytensor.nn.functional as fn
+        else:
+            import torch as mod
+            import torch.nn.functional as fn
+        self.mod = mod
+        self.conv = getattr(fn, f"conv{nsp}d")
+        self.args = dict(stride=s, padding=p, dilation=d, groups=g)
+        self.x = mod.tensor(x, requires_grad=True)
+        self.w = mod.tensor(w, requires_grad=True)
+        self.b = mod.tensor(b, requires_grad=True)
+        self.go = mod.tensor(go)
+
+    def forward(self):
+        with self.mod.no_grad():
+            self.conv(self.x, self.w, self.b, **self.args)
+
+    def forward_backward(self):
+        for t in (self.x, self.w, self.b):
+            t.grad = None
+        y = self.conv(self.x, self.w, self.b, **self.args)
+        y.backward(self.go)
+
+
+def set_threads(n):
+    import tinytensor as tt
+    import torch
+    tt.set_num_threads(n)
+    torch.set_num_threads(n)
+
+
+def time_alternating(fns, reps, min_time):
+    """Run each fn in turn, round after round; return each one's median seconds."""
+    for f in fns:
+        f()                                          # warm-up: specialisations, buffers
+    times = [[] for _ in fns]
+    start = time.perf_counter()
+    while len(times[0]) < reps or (time.perf_counter() - start < min_time * len(fns)
+                                   and len(times[0]) < 200):
+        for i, f in enumerate(fns):
+            t0 = time.perf_counter()
+            f()
+            times[i].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
+def gemm_rate(n_threads, reps=5):
+    from threadpoolctl import threadpool_limits
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    c = np.empty_like(a)
+    with threadpool_limits(n_threads, user_api="blas"):
+        np.matmul(a, a, out=c)
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            np.matmul(a, a, out=c)
+            ts.append(time.perf_counter() - t0)
+    return 2 * 2048 ** 3 / float(np.median(ts)) / 1e9
+
+
+def rss_child(lib, name):
+    import resource
+    r = Runner(lib, CASES[name])
+    for _ in range(3):
+        r.forward_backward()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def peak_rss(name):
+    out = {}
+    for lib in ("tt", "torch"):
+        res = subprocess.run([sys.executable, __file__, "--_rss-child", lib, name],
+                             capture_output=True, text=True, env=os.environ.copy())
+        out[lib] = float(res.stdout.strip().splitlines()[-1]) if res.returncode == 0 else None
+    # the baseline: importing the library alone
+    for lib, mod in (("tt", "tinytensor"), ("torch", "torch")):
+        res = subprocess.run([sys.executable, "-c", f"import resource, numpy, {mod}; print("
+                              "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
+                             capture_output=True, text=True)
+        out[lib + "_import"] = float(res.stdout.strip()) if res.returncode == 0 else None
+    return out
+
+
+def main(args):
+    import torch
+    from threadpoolctl import threadpool_info
+    import tinytensor as tt  # noqa: F401
+    names = args.cases or list(CASES)
+    blas = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')}"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    print(f"torch {torch.__version__}; numpy {np.__version__}; BLAS: {'; '.join(blas)}; "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print("times: median ms, alternating tinytensor/PyTorch in one process; "
+          "ratio = tinytensor / PyTorch (lower is better)\n")
+    ceilings, s4 = {}, {}
+    for n in args.threads:
+        set_threads(n)
+        ceilings[n] = gemm_rate(n)
+        print(f"== {n} thread(s); NumPy 2048^2 float32 matmul: {ceilings[n]:.0f} GFLOP/s")
+        print(f"{'case':<4} {'':<24} {'tt fwd':>8} {'pt fwd':>8} {'ratio':>6} {'tt GF/s':>8}"
+              f"   {'tt f+b':>8} {'pt f+b':>8} {'ratio':>6} {'tt GF/s':>8}")
+        for name in names:
+            case = CASES[name]
+            a, b = Runner("tt", case), Runner("torch", case)
+            tf, pf, tfb, pfb = time_alternating(
+                [a.forward, b.forward, a.forward_backward, b.forward_backward],
+                args.reps, args.min_time)
+            fl = flops(case)
+            print(f"{name:<4} {DESC[name]:<24} {tf * 1e3:8.2f} {pf * 1e3:8.2f} {tf / pf:6.2f} "
+                  f"{fl / tf / 1e9:8.1f}   {tfb * 1e3:8.2f} {pfb * 1e3:8.2f} {tfb / pfb:6.2f} "
+                  f"{3 * fl / tfb / 1e9:8.1f}", flush=True)
+            if name == "S4":
+                s4[n] = (tf, tfb, pf, pfb)
+                print(f"     S4 forward = {fl / tf / 1e9 / ceilings[n]:.0%} of the GEMM ceiling")
+            del a, b
+        print()
+    if 1 in s4 and 2 in s4:
+        print(f"S4 speed-up 1 -> 2 threads: tinytensor forward {s4[1][0] / s4[2][0]:.2f}x, "
+              f"forward+backward {s4[1][1] / s4[2][1]:.2f}x; PyTorch {s4[1][2] / s4[2][2]:.2f}x, "
+              f"{s4[1][3] / s4[2][3]:.2f}x")
+    if args.rss:
+        r = peak_rss("S4")
+        print(f"peak RSS, S4 forward+backward x3 in a fresh process: tinytensor {r['tt']:.0f} MB "
+              f"(import alone {r['tt_import']:.0f} MB), PyTorch {r['torch']:.0f} MB "
+              f"(import alone {r['torch_import']:.0f} MB)")
+
+
+if __name__ == "__main__":
+    if ARGS._rss_child:
+        rss_child(*ARGS._rss_child)
+    else:
+        main(ARGS)

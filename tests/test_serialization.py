@@ -241,3 +241,17 @@ def test_module_docstring_documents_layout():
     doc = serialization.__doc__
     for word in ("__tinytensor__.npy", "dotted path", "allow_pickle=False", '"type": "tensor"'):
         assert word in doc
+
+
+def test_parameters_and_module_state_dicts(tmp_path):
+    import tinytensor.nn as nn
+    p = nn.Parameter(tt.randn(3))
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    tt.save({"p": p, "model": model.state_dict()}, tmp_path / "m.npz")
+    back = tt.load(tmp_path / "m.npz")
+    assert isinstance(back["p"], nn.Parameter) and back["p"].requires_grad
+    assert list(back["model"]) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    fresh = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    fresh.load_state_dict(back["model"])
+    x = tt.randn(4, 2)
+    np.testing.assert_array_equal(fresh(x).detach().numpy(), model(x).detach().numpy())

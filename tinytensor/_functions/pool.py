@@ -44,36 +44,40 @@ class MaxPoolNdFunction(Function):
                     for n, k, s, p, d in zip(x.shape[1:], kernel, stride, padding, dilation))
         out = np.empty((x.shape[0],) + osp, x.dtype)       # the kernel writes every element
         need_idx = return_indices or ctx.needs_input_grad[0]
-        idx = np.empty(out.shape, np.int64) if need_idx else None
+        # backward alone needs only positions within a plane: int32 halves their traffic
+        idx_dtype = np.int64 if return_indices or x[0].size >= 2**31 else np.int32
+        idx = np.empty(out.shape, idx_dtype) if need_idx else None
         _k.max_pool_forward(x, out, idx, *kernel, *stride, *padding, *dilation, ceil_mode,
                             get_num_threads())
         shape = lead + osp[3 - nsp:]
         y = from_numpy(out.reshape(shape))
         if not need_idx:
             return y
-        indices = from_numpy(idx.reshape(shape))
-        ctx.save_for_backward(indices)                     # the winners, not the input
         ctx.input_shape = tuple(input.shape)
         ctx.n_planes = x.shape[0]
-        if return_indices:
-            ctx.mark_non_differentiable(indices)
-            return y, indices
-        return y
+        if not return_indices:
+            ctx.winners = idx                              # the winners, not the input
+            return y
+        indices = from_numpy(idx.reshape(shape))
+        ctx.save_for_backward(indices)                     # in-place edits get detected
+        ctx.winners = None
+        ctx.mark_non_differentiable(indices)
+        return y, indices
 
     @staticmethod
     def backward(ctx, grad_output, grad_indices=None):
         if not ctx.needs_input_grad[0]:
             return (None,) * 8
-        (indices,) = ctx.saved_tensors
-        return (_max_scatter(grad_output, indices, ctx.input_shape, ctx.n_planes),) + (None,) * 7
+        idx = ctx.winners if ctx.winners is not None else ctx.saved_tensors[0]._numpy()
+        return (_max_scatter(grad_output, idx, ctx.input_shape, ctx.n_planes),) + (None,) * 7
 
 
-def _max_scatter(grad_output, indices, input_shape, n_planes):
+def _max_scatter(grad_output, idx, input_shape, n_planes):
     """Gradient of a max pool: grad_output added at the winners' flat positions, per plane."""
     if n_planes == 0:
         return from_numpy(np.zeros(input_shape, grad_output._numpy().dtype))
     go = np.ascontiguousarray(grad_output._numpy()).reshape(n_planes, -1)
-    idx = np.ascontiguousarray(indices._numpy()).reshape(n_planes, -1)
+    idx = np.ascontiguousarray(idx).reshape(n_planes, -1)
     gi = np.empty((n_planes, int(np.prod(input_shape, dtype=np.int64)) // n_planes),
                   go.dtype)                               # the kernel zeroes each plane
     _k.max_pool_backward(go, idx, gi, get_num_threads())
@@ -92,15 +96,17 @@ class AvgPoolNdFunction(Function):
         out = np.empty((x.shape[0],) + osp, x.dtype)
         dov = 0 if divisor_override is None else int(divisor_override)
         nt = get_num_threads()
-        if (nsp == 2 and kernel == (1, 2, 2) and stride == (1, 2, 2) and padding == (0, 0, 0)
-                and dov == 0 and x.dtype != np.int64
-                and osp == (1, x.shape[2] // 2, x.shape[3] // 2)):
+        fast = (nsp == 2 and kernel == (1, 2, 2) and stride == (1, 2, 2)
+                and padding == (0, 0, 0) and dov == 0 and x.dtype != np.int64
+                and osp == (1, x.shape[2] // 2, x.shape[3] // 2))
+        if fast:
             _k.avg_pool2d_forward_k2s2(x.reshape(x.shape[0], x.shape[2], x.shape[3]),
                                        out.reshape(out.shape[0], osp[1], osp[2]), nt)
         else:
             _k.avg_pool_forward(x, out, *kernel, *stride, *padding, ceil_mode,
                                 count_include_pad, dov, nt)
         ctx.params = (kernel, stride, padding, ceil_mode, count_include_pad, dov)
+        ctx.fast = fast
         ctx.input_shape = tuple(input.shape)
         ctx.planes_shape = x.shape
         return from_numpy(out.reshape(lead + osp[3 - nsp:]))
@@ -114,9 +120,13 @@ class AvgPoolNdFunction(Function):
         go = np.ascontiguousarray(grad_output._numpy())
         go = go.reshape((P,) + tuple(pool_out_size(n, k, s, p, 1, ceil_mode)
                                      for n, k, s, p in zip((D, H, W), kernel, stride, padding)))
-        gi = np.empty((P, D, H, W), go.dtype)              # the kernel zeroes each plane
-        _k.avg_pool_backward(go, gi, *kernel, *stride, *padding, ceil_mode, cip, dov,
-                             get_num_threads())
+        gi = np.empty((P, D, H, W), go.dtype)              # the kernels write every cell
+        if ctx.fast:
+            _k.avg_pool2d_backward_k2s2(go.reshape(P, go.shape[2], go.shape[3]),
+                                        gi.reshape(P, H, W), get_num_threads())
+        else:
+            _k.avg_pool_backward(go, gi, *kernel, *stride, *padding, ceil_mode, cip, dov,
+                                 get_num_threads())
         return (from_numpy(gi.reshape(ctx.input_shape)),) + (None,) * 7
 
 
@@ -168,7 +178,7 @@ class AdaptiveMaxPoolFunction(Function):
         if not ctx.needs_input_grad[0]:
             return None, None, None
         (indices,) = ctx.saved_tensors
-        return _max_scatter(grad_output, indices, ctx.input_shape, ctx.n_planes), None, None
+        return _max_scatter(grad_output, indices._numpy(), ctx.input_shape, ctx.n_planes), None, None
 
 
 class MaxUnpoolFunction(Function):

@@ -21,7 +21,7 @@ Notes:
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport INFINITY
-from libc.stdint cimport int64_t, INT64_MIN
+from libc.stdint cimport int32_t, int64_t, INT64_MIN
 from libc.string cimport memset
 
 from tinytensor._kernels._pool_common cimport (pool_out_size, first_tap, end_tap, bin_start,
@@ -32,6 +32,12 @@ ctypedef fused pool_t:
     double
     int64_t
 
+# Max-pool winners: int64 when the user asked for indices, int32 when only backward needs them
+# (half the memory traffic; the Function picks int32 only for planes under 2**31 elements).
+ctypedef fused idx_t:
+    int32_t
+    int64_t
+
 
 def _bad(name):
     raise ValueError(name + ": inconsistent shapes or parameters (a tinytensor bug)")
@@ -40,7 +46,7 @@ def _bad(name):
 DEF CHUNK = 64
 
 
-cdef inline void _max_chunk(const pool_t* xp, pool_t* y, int64_t* idx, Py_ssize_t n,
+cdef inline void _max_chunk(const pool_t* xp, pool_t* y, idx_t* idx, Py_ssize_t n,
                             Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,
                             Py_ssize_t nc, Py_ssize_t ja, Py_ssize_t jb,
                             Py_ssize_t jc) noexcept nogil:
@@ -93,14 +99,14 @@ cdef inline void _max_chunk(const pool_t* xp, pool_t* y, int64_t* idx, Py_ssize_
     if idx != NULL:
         for i in range(n):
             if pool_t is float:
-                idx[i] = bp32[i]
+                idx[i] = <idx_t>bp32[i]
             else:
-                idx[i] = bp64[i]
+                idx[i] = <idx_t>bp64[i]
 
 
 def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
                      pool_t[:, :, :, ::1] y,            # OUT (P, OD, OH, OW)
-                     int64_t[:, :, :, ::1] idx,         # OUT (P, OD, OH, OW) or None
+                     idx_t[:, :, :, ::1] idx,           # OUT (P, OD, OH, OW) or None
                      Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
                      Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
                      Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
@@ -193,7 +199,7 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
 
 
 def max_pool_backward(const floating[:, ::1] go,      # IN  (P, L_out) gradient of the output
-                      const int64_t[:, ::1] idx,      # IN  (P, L_out) winners, from a forward
+                      const idx_t[:, ::1] idx,        # IN  (P, L_out) winners, from a forward
                       floating[:, ::1] gi,            # OUT (P, L_in) fully written
                       int n_threads):
     """Scatter-add go into gi at idx, plane by plane (overlapping windows accumulate).
@@ -284,6 +290,34 @@ def avg_pool2d_forward_k2s2(const floating[:, :, ::1] x,  # IN  (P, H, W)
                 # the general kernel's summation order, so both paths agree bitwise
                 y[p, oh, ow] = (((x[p, 2 * oh, 2 * ow] + x[p, 2 * oh, 2 * ow + 1])
                                  + x[p, 2 * oh + 1, 2 * ow]) + x[p, 2 * oh + 1, 2 * ow + 1]) / 4
+
+
+def avg_pool2d_backward_k2s2(const floating[:, :, ::1] go,  # IN  (P, H // 2, W // 2)
+                             floating[:, :, ::1] gi,        # OUT (P, H, W) fully written
+                             int n_threads):
+    """Backward of avg_pool2d_forward_k2s2: each input cell gets its one window's go / 4.
+
+    Windows tile the input without overlap, so each cell is written once (no zeroing pass and
+    no read-modify-write); an odd last row or column, which no window covers, is zeroed.
+    """
+    cdef Py_ssize_t P = gi.shape[0], H = gi.shape[1], W = gi.shape[2]
+    cdef Py_ssize_t OH = go.shape[1], OW = go.shape[2], p, oh, ow, h
+    cdef floating g
+    if go.shape[0] != P or OH != H // 2 or OW != W // 2:
+        _bad("avg_pool2d_backward_k2s2")
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        for oh in range(OH):
+            for ow in range(OW):
+                g = go[p, oh, ow] / 4
+                gi[p, 2 * oh, 2 * ow] = g
+                gi[p, 2 * oh, 2 * ow + 1] = g
+                gi[p, 2 * oh + 1, 2 * ow] = g
+                gi[p, 2 * oh + 1, 2 * ow + 1] = g
+            if W % 2:
+                gi[p, 2 * oh, W - 1] = 0
+                gi[p, 2 * oh + 1, W - 1] = 0
+        if H % 2:
+            memset(&gi[p, H - 1, 0], 0, W * sizeof(floating))
 
 
 def avg_pool_backward(const floating[:, :, :, ::1] go,  # IN  (P, OD, OH, OW)

@@ -144,12 +144,21 @@ def gemm_rate(n_threads, reps=5):
     return 2 * 2048 ** 3 / float(np.median(ts)) / 1e9
 
 
+def _vm_hwm_mb():
+    """Peak resident set of this process (VmHWM; ru_maxrss would include the parent's peak,
+    which Linux carries across fork + exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def rss_child(lib, name):
-    import resource
     r = Runner(lib, CASES[name])
     for _ in range(3):
         r.forward_backward()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(_vm_hwm_mb())
 
 
 def peak_rss(name):
@@ -160,9 +169,9 @@ def peak_rss(name):
         out[lib] = float(res.stdout.strip().splitlines()[-1]) if res.returncode == 0 else None
     # the baseline: importing the library alone
     for lib, mod in (("tt", "tinytensor"), ("torch", "torch")):
-        res = subprocess.run([sys.executable, "-c", f"import resource, numpy, {mod}; print("
-                              "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
-                             capture_output=True, text=True)
+        res = subprocess.run([sys.executable, "-c", f"import numpy, {mod}; print([int(l.split()[1])"
+                              " / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM:')]"
+                              "[0])"], capture_output=True, text=True)
         out[lib + "_import"] = float(res.stdout.strip()) if res.returncode == 0 else None
     return out
 

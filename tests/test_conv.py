@@ -9,6 +9,7 @@ from hypothesis import assume, example, given, settings, strategies as st
 
 import tinytensor as tt
 import tinytensor.nn.functional as F
+from tinytensor._functions import conv as conv_fn
 from tinytensor._kernels import conv as K
 import reference_conv as ref
 
@@ -260,15 +261,18 @@ def test_uncovered_positions_get_zero_grad():
 # ---------------------------------------------------------------- threads
 
 @pytest.mark.parametrize("xs,ws,kw", [
-    ((5, 4, 9, 8), (6, 2, 3, 2), dict(groups=2, padding=1)),       # GEMM path
-    ((70, 3, 4, 5), (4, 3, 2, 3), dict(stride=(2, 1))),             # chunked GEMM
-    ((3, 6, 9, 8), (12, 1, 3, 3), dict(groups=6, padding=1)),       # direct path
-    ((2, 8, 40), (16, 8, 5), dict(padding=2)),                      # 1-D
+    ((4, 8, 20, 20), (16, 4, 3, 3), dict(groups=2, padding=1)),   # GEMM path
+    ((70, 3, 8, 9), (8, 3, 2, 3), dict(stride=(1, 1))),           # chunked GEMM
+    ((4, 12, 30, 30), (24, 1, 3, 3), dict(groups=12, padding=1)), # fused depthwise backward
+    ((4, 2, 48, 48), (4, 1, 3, 3), dict(groups=2, padding=1)),    # direct, separate backward
+    ((4, 8, 200), (16, 8, 5), dict(padding=2)),                   # 1-D
 ])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_one_and_two_threads_bitwise_equal(xs, ws, kw, dtype, threads):
     rng = np.random.default_rng(11)
     x0, w0 = rng.standard_normal(xs), rng.standard_normal(ws)
+    y_shape = tuple(CONV[len(xs) - 2](tt.zeros(*xs), tt.zeros(*ws), **kw).shape)
+    assert conv_fn._threads_for(2, y_shape, ws) == 2, "too small to run on two threads"
     b0 = rng.standard_normal(ws[0])
     results = []
     for n in (1, 2):

@@ -34,6 +34,8 @@ _DIRECT_MAX_OUT_PER_GROUP = 4
 # kernels (parallel over samples x channels) keep both threads busy. Same bits either way
 # for gx and gw; gb is summed by the kernel or by NumPy, chosen by shape alone.
 _FUSED_MIN_GROUPS = 4
+# Below this many multiply-adds per thread, use fewer threads.
+_MIN_MACS_PER_THREAD = 100_000
 
 _scratch_lock = threading.Lock()
 _scratch = {}          # dtype -> 1-D array reused by calls that hold _scratch_lock
@@ -117,11 +119,24 @@ def _use_direct(cg, og):
     return cg == 1 and og <= _DIRECT_MAX_OUT_PER_GROUP
 
 
+def _threads_for(n_threads, out_shape, w_shape):
+    """Fewer threads for small convolutions: a parallel region costs microseconds when idle
+    and far more on a loaded machine. Safe for reproducibility: every kernel gives the same
+    bits for any thread count."""
+    macs = 1
+    for v in out_shape:
+        macs *= v
+    for v in w_shape[1:]:
+        macs *= v
+    return max(1, min(n_threads, macs // _MIN_MACS_PER_THREAD))
+
+
 def conv_forward(x, w, b, geo, groups, n_threads):
     """y = conv(x, w) + b on contiguous 5-D arrays of one float dtype (b may be None)."""
     n, o = x.shape[0], w.shape[0]
     out_sp = tuple((x.shape[2 + a] + geo[1, a] + geo[3, a] - geo[2, a] * (w.shape[2 + a] - 1) - 1)
                    // geo[0, a] + 1 for a in range(3))
+    n_threads = _threads_for(n_threads, (n, o) + out_sp, w.shape)
     y = np.empty((n, o) + out_sp, dtype=x.dtype)
     has_bias = b is not None
     bias = b if has_bias else np.empty(0, x.dtype)
@@ -144,6 +159,7 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     """(grad_x, grad_w, grad_b) for contiguous 5-D arrays; None where not needed."""
     n, o = x.shape[0], w.shape[0]
     cg, og = w.shape[1], o // groups
+    n_threads = _threads_for(n_threads, go.shape, w.shape)
     gx = np.zeros(x.shape, x.dtype) if need_x else None
     gw = None
     if n == 0 or o == 0:

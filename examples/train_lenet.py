@@ -172,8 +172,11 @@ def main(argv=None):
         tt.set_num_threads(args.threads)
     tt.manual_seed(args.seed)
 
-    x_train, y_train, stats = load_split(args.data, True, args.limit)
-    x_test, y_test, _ = load_split(args.data, False, args.limit, stats)
+    try:
+        x_train, y_train, stats = load_split(args.data, True, args.limit)
+        x_test, y_test, _ = load_split(args.data, False, args.limit, stats)
+    except (OSError, ValueError) as e:          # missing or malformed MNIST files
+        sys.exit(f"train_lenet.py: cannot load MNIST: {e}")
     source = args.data or "the bundled 5,000-digit sample"
     print(f"MNIST from {source}: {len(y_train)} training / {len(y_test)} test images "
           f"(mean {stats[0]:.4f}, std {stats[1]:.4f}); {tt.get_num_threads()} thread(s)")

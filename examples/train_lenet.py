@@ -143,6 +143,7 @@ def plot_curves(history, path):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         print("matplotlib is not installed: no training-curves PNG. Get it with "
               "`pip install .[plot]` (or `pip install matplotlib`).")
@@ -159,6 +160,8 @@ def plot_curves(history, path):
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy (%)")
     ax2.legend()
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.suptitle("LeNet-like network on MNIST (tinytensor)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

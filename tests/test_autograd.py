@@ -346,7 +346,8 @@ def test_requires_grad_():
     for bad in (tt.ones(2, dtype=tt.int64), tt.tensor([True])):
         with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require gradients"):
             bad.requires_grad_()
-    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require gradients"):
+    with pytest.raises(RuntimeError, match="Only Tensors of floating point and complex dtype can "
+                                           "require gradients"):
         tt.tensor([1, 2], requires_grad=True)
     y = x * 2
     with pytest.raises(RuntimeError, match="you can only change requires_grad flags of leaf variables"):

@@ -425,7 +425,8 @@ cdef class TensorBase:
         for item in index:
             if item is None:
                 shape.append(1)
-                stride.append(1)
+                # PyTorch's unsqueeze stride: size * stride of the dim that follows (1 at the end)
+                stride.append(self._shape[d] * self._stride[d] if d < ndim else 1)
             elif item is Ellipsis:
                 for _ in range(ndim - n_real):
                     shape.append(self._shape[d])

@@ -5,12 +5,14 @@ import numpy as np
 
 from tinytensor import _tensor, random
 from tinytensor._tensor import as_dtype, float32, int64
-from tinytensor.tensor import Tensor, _shape_arg, _wrap, get_default_dtype
+from tinytensor.tensor import Tensor, _check_creation_grad, _shape_arg, _wrap, get_default_dtype
 
 
-def _new(shape, dtype, fill, requires_grad):
-    shape = _shape_arg(shape, "size")
+def _new(shape, dtype, fill, requires_grad, name="empty"):
+    shape = _shape_arg(shape, name)
     dt = get_default_dtype() if dtype is None else as_dtype(dtype)
+    if requires_grad:
+        _check_creation_grad(dt)
     storage = _tensor.allocate(shape, dt, zero=(fill == 0))
     if fill is not None and fill != 0:
         storage.data[...] = fill
@@ -22,11 +24,11 @@ def _new(shape, dtype, fill, requires_grad):
 
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
-    return _new(size, dtype, 0, requires_grad)
+    return _new(size, dtype, 0, requires_grad, "zeros")
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
-    return _new(size, dtype, 1, requires_grad)
+    return _new(size, dtype, 1, requires_grad, "ones")
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
@@ -39,7 +41,7 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
             dtype = _tensor.bool_
         elif isinstance(fill_value, int):
             dtype = int64
-    return _new((size,) if isinstance(size, int) else size, dtype, fill_value, requires_grad)
+    return _new((size,) if isinstance(size, int) else size, dtype, fill_value, requires_grad, "full")
 
 
 def _like(t, dtype):
@@ -134,4 +136,6 @@ def randperm(n, dtype=None, requires_grad=False, device=None):
 
 def _finish(arr, requires_grad):
     t = _wrap(np.asarray(arr, order='C'))
+    if requires_grad:
+        _check_creation_grad(t._dtype)
     return t.requires_grad_(True) if requires_grad else t

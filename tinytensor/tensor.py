@@ -495,7 +495,7 @@ class Tensor(TensorBase):
         return _red.var(self, dim, unbiased, keepdim, correction)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        return _ew.unary("sqrt", _red.var(self, dim, unbiased, keepdim, correction))
+        return _red.std(self, dim, unbiased, keepdim, correction)
 
     def all(self):
         return tensor(bool(np.all(self._numpy())))
@@ -630,14 +630,18 @@ _tensor._set_tensor_class(Tensor)
 
 def _shape_arg(args, name):
     """Accept f(2, 3), f((2, 3)), f([2, 3]) or f(Size) as PyTorch does."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
-        args = tuple(args[0])
+    single = len(args) == 1
+    if single and isinstance(args[0], (tuple, list, Size)):
+        args, single = tuple(args[0]), False
     out = []
-    for a in args:
+    for i, a in enumerate(args):
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)) and not (
                 isinstance(a, Tensor) and a.numel() == 1 and not a.is_floating_point()):
-            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found element "
-                            f"of type {type(a).__name__}")
+            if single:
+                raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
+                                f"not {type(a).__name__}")
+            raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, but "
+                            f"found element of type {type(a).__name__} at pos {i}")
         out.append(int(a))
     return tuple(out)
 
@@ -714,8 +718,15 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     arr = np.array(_infer_numpy(data, dtype), order="C", copy=True)
     t = _wrap(arr)
     if requires_grad:
+        _check_creation_grad(t._dtype)
         t.requires_grad_(True)
     return t
+
+
+def _check_creation_grad(dt):
+    """Factory functions' wording (requires_grad_() on an existing tensor says it differently)."""
+    if not dt.is_floating_point:
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
 
 
 def as_tensor(data, dtype=None):

@@ -64,6 +64,12 @@ class Sub(_Binary):
         if dt is bool_:
             raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                                "supported. Use the `^` or `logical_xor()` operator instead.")
+        if any(x._dtype is bool_ if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_))
+               for x in (a, b)):
+            # PyTorch refuses a bool operand on either side, whatever the result type
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                               "supported. If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
         return _wrap(K.binary("sub", _operand(a, dt), _operand(b, dt)))
 
     @staticmethod

@@ -145,6 +145,26 @@ class Var(Function):
         return _wrap(_c(gx.astype(a.dtype))), None, None, None
 
 
+class Std(Function):
+    """sqrt(var); where the result is 0 the gradient is 0, as PyTorch's std_backward (the chain
+    rule through sqrt would give 0 * inf = nan)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        var = Var.forward(ctx, x, axes, keepdim, correction)._numpy()
+        with np.errstate(invalid="ignore"):
+            out = _c(np.sqrt(var))
+        ctx.std = out
+        return _wrap(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        gy, s = g._numpy(), ctx.std
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gv = np.where(s == 0, gy.dtype.type(0), gy / (gy.dtype.type(2) * s))
+        return Var.backward(ctx, _wrap(_c(gv.astype(gy.dtype, copy=False))))
+
+
 # ---------------------------------------------------------------------- entry points
 
 def sum(x, dim, keepdim, dtype):
@@ -215,3 +235,13 @@ def var(x, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):                 # var(False) in the old positional form
         dim, correction = None, (1 if dim else 0)
     return Var.apply(x, _dims(x, dim), keepdim, correction)
+
+
+def std(x, dim, unbiased, keepdim, correction):
+    if not x._dtype.is_floating_point:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    if isinstance(dim, bool):
+        dim, correction = None, (1 if dim else 0)
+    return Std.apply(x, _dims(x, dim), keepdim, correction)

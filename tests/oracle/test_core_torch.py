@@ -1,0 +1,276 @@
+"""PyTorch 2.13 as a second oracle for the core: promotion, repr, reductions, matmul shapes,
+views and strides, and the messages of the same bad calls."""
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+torch = pytest.importorskip("torch")
+
+import tinytensor as tt  # noqa: E402
+import strategies as S  # noqa: E402
+from test_errors import CORE_ERRORS  # noqa: E402
+
+DT = {tt.float32: torch.float32, tt.float64: torch.float64, tt.int64: torch.int64,
+      tt.bool: torch.bool}
+BACK = {v: k for k, v in DT.items()}
+
+
+def to_torch(x):
+    return torch.tensor(x.detach().numpy().copy()) if isinstance(x, tt.Tensor) else x
+
+
+# ------------------------------------------------------------------------------ promotion
+
+def _operands(kind, dtype, lib):
+    if kind == "scalar":
+        return {tt.bool: True, tt.int64: 3, tt.float32: 2.5}[dtype]
+    shape = (2,) if kind == "dim" else ()
+    return lib.ones(shape, dtype=dtype if lib is tt else DT[dtype])
+
+
+@pytest.mark.parametrize("op", ["add", "mul", "truediv", "sub", "eq", "maximum", "where"])
+def test_promotion_matches_torch(op):
+    kinds = ["dim", "zero", "scalar"]
+    checked = 0
+    for ka in kinds:
+        for kb in kinds:
+            for da in S.ALL_DTYPES:
+                for db in S.ALL_DTYPES:
+                    if (ka == "scalar" and da is tt.float64) or (kb == "scalar" and db is tt.float64):
+                        continue
+                    if ka == "scalar" and kb == "scalar":
+                        continue
+                    if op in ("maximum", "where") and (ka == "scalar" or kb == "scalar"):
+                        continue
+                    res = []
+                    for lib in (torch, tt):
+                        a, b = _operands(ka, da, lib), _operands(kb, db, lib)
+                        try:
+                            if op == "maximum":
+                                r = lib.maximum(a, b)
+                            elif op == "where":
+                                c = lib.tensor([True, False]) if lib is tt else torch.tensor([True, False])
+                                r = lib.where(c, a, b)
+                            elif op == "eq":
+                                r = a == b
+                            else:
+                                r = getattr(a if isinstance(a, (tt.Tensor, torch.Tensor)) else b,
+                                            f"__{op}__" if isinstance(a, (tt.Tensor, torch.Tensor))
+                                            else f"__r{op}__")(b if isinstance(a, (tt.Tensor, torch.Tensor)) else a)
+                            res.append(str(r.dtype).split(".")[-1])
+                        except (RuntimeError, TypeError) as e:
+                            res.append(type(e).__name__)
+                    assert res[0] == res[1], (op, ka, da, kb, db, res)
+                    checked += 1
+    assert checked > 50
+
+
+# ------------------------------------------------------------------------------ repr
+
+REPR_CASES = [
+    lambda L: L.tensor([[1.0, 2.0]], requires_grad=True),
+    lambda L: L.tensor(3.5),
+    lambda L: L.tensor([1.0, 2.0], dtype=L.float64),
+    lambda L: L.tensor([[1.0, 2.0]], requires_grad=True) * 2,
+    lambda L: L.tensor([1.0, 2.0], requires_grad=True).sum(),
+    lambda L: L.tensor([1, 2, 3]),
+    lambda L: L.tensor([True, False]),
+    lambda L: L.tensor([1.5, -2.25]),
+    lambda L: L.zeros(0, 3),
+    lambda L: L.zeros(0, 3, dtype=L.float64),
+    lambda L: L.tensor([]),
+    lambda L: L.tensor([[1, -20], [300, 4]]),
+    lambda L: L.tensor([1e-5, 1.0]),
+    lambda L: L.tensor([1e9, 1.0]),
+    lambda L: L.tensor([123456789.0, 0.5]),
+    lambda L: L.tensor(2, dtype=L.float64),
+    lambda L: L.tensor(float("nan")),
+    lambda L: L.tensor([float("inf"), -float("inf"), 0.0]),
+    lambda L: L.tensor([float("nan"), 0.25]),
+    lambda L: L.arange(2000.0),
+    lambda L: L.arange(1, 2001),
+    lambda L: L.arange(0, 3000, dtype=L.float64).view(30, 100) / 7,
+    lambda L: L.arange(24.0).view(2, 3, 4),
+    lambda L: L.arange(24).view(2, 3, 4) - 12,
+    lambda L: L.arange(5000.0).view(10, 10, 50),
+    lambda L: L.ones(2, 3, dtype=L.bool),
+    lambda L: L.tensor([[0.1, 0.2], [0.3, 100.0]]),
+    lambda L: L.arange(40.0).view(2, 20) / 3,
+    lambda L: L.tensor([-0.0, 0.0]),
+    lambda L: L.tensor([[1.0]], dtype=L.float64, requires_grad=True).exp(),
+    lambda L: L.tensor([2.0, 3.0], requires_grad=True).max(0)[0],
+]
+
+
+@pytest.mark.parametrize("i", range(len(REPR_CASES)))
+def test_repr_matches_torch(i):
+    make = REPR_CASES[i]
+    expected = repr(make(torch)).replace("torch.", "tinytensor.")
+    assert repr(make(tt)) == expected
+
+
+# ------------------------------------------------------------------------------ values
+
+@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin", "var", "std", "argmax", "argmin",
+                                "max", "min", "logsumexp_like"])
+@given(data=st.data())
+def test_reductions_match_torch(op, data):
+    dtype = data.draw(S.dtypes(floating_only=True))
+    shape = data.draw(S.shapes(min_dims=1))
+    a = data.draw(S.arrays(shape, dtype, -3, 3))
+    d = data.draw(st.integers(-a.ndim, a.ndim - 1))
+    keepdim = data.draw(st.booleans())
+    x, y = tt.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    if op in ("argmax", "argmin"):
+        r1, r2 = getattr(x, op)(d, keepdim), getattr(y, op)(d, keepdim)
+        np.testing.assert_array_equal(r1.numpy(), r2.numpy())
+        return
+    if op in ("max", "min"):
+        (v1, i1), (v2, i2) = getattr(x, op)(d, keepdim), getattr(y, op)(d, keepdim)
+        np.testing.assert_array_equal(i1.numpy(), i2.numpy())
+        r1, r2 = v1, v2
+    elif op == "logsumexp_like":
+        r1 = (x.exp().sum(d, keepdim=keepdim) + 1).log()
+        r2 = (y.exp().sum(d, keepdim=keepdim) + 1).log()
+    elif op in ("var", "std"):
+        c = data.draw(st.sampled_from([0, 1]))
+        r1 = getattr(x, op)(d, keepdim=keepdim, correction=c)
+        r2 = getattr(y, op)(d, keepdim=keepdim, correction=c)
+    else:
+        r1, r2 = getattr(x, op)(d, keepdim=keepdim), getattr(y, op)(d, keepdim=keepdim)
+    assert tuple(r1.shape) == tuple(r2.shape) and BACK[r2.dtype] is r1.dtype
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype is tt.float32 else dict(rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(r1.detach().numpy(), r2.detach().numpy(), equal_nan=True, **tol)
+    if np.all(np.isfinite(r2.detach().numpy())) and not (op == "std" and r2.min() < 1e-3):
+        # (std's gradient is singular at 0: float32 underflow decides it there)
+        g = np.random.default_rng(0).standard_normal(tuple(r2.shape)).astype(a.dtype)
+        r1.backward(tt.tensor(g))
+        r2.backward(torch.tensor(g))
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), **tol)
+
+
+@given(data=st.data())
+def test_full_reductions_and_ties_match_torch(data):
+    a = data.draw(S.arrays(data.draw(S.shapes()), tt.float64, -1, 1))
+    a = np.round(a)                                     # many ties
+    for op in ("sum", "mean", "amax", "amin", "max", "min"):
+        x, y = tt.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        r1, r2 = getattr(x, op)(), getattr(y, op)()
+        np.testing.assert_allclose(r1.item(), r2.item(), rtol=1e-12, equal_nan=True)
+        r1.backward()
+        r2.backward()
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-12)
+    if a.size:
+        assert tt.tensor(a).argmax().item() == torch.tensor(a).argmax().item()
+        assert tt.tensor(a).argmin().item() == torch.tensor(a).argmin().item()
+
+
+MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)),
+                 ((5, 2, 3), (3,)), ((3,), (5, 3, 4)), ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)),
+                 ((1, 2, 3), (5, 3, 4)), ((5, 1, 2, 3), (4, 3, 2)), ((2, 1, 1, 3), (1, 6, 3, 1)),
+                 ((0, 3), (3, 2)), ((2, 0), (0, 3)), ((4, 0, 2, 3), (3, 1))]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
+def test_matmul_shapes_values_grads_match_torch(sa, sb):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    x, y = tt.tensor(a, requires_grad=True), tt.tensor(b, requires_grad=True)
+    p, q = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    r1, r2 = x @ y, p @ q
+    assert tuple(r1.shape) == tuple(r2.shape)
+    np.testing.assert_allclose(r1.detach().numpy(), r2.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(tuple(r2.shape))
+    r1.backward(tt.tensor(g))
+    r2.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.numpy(), p.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.grad.numpy(), q.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+VIEW_CHAINS = [
+    lambda t: t.view(6, 4), lambda t: t.permute(2, 0, 1), lambda t: t.transpose(0, 2),
+    lambda t: t.unsqueeze(1), lambda t: t.unsqueeze(-1), lambda t: t[:, None, 1:, ::2],
+    lambda t: t[..., 1], lambda t: t[1].t(), lambda t: t[:, :1].expand(2, 5, 4),
+    lambda t: t[:, :1].squeeze(), lambda t: t.permute(1, 0, 2).reshape(3, 2, 4),
+    lambda t: t.flatten(1), lambda t: t.transpose(1, 2).flatten(0, 1), lambda t: t[1:, 2:, 3:],
+    lambda t: t.unsqueeze(0).expand(3, 2, 3, 4).permute(3, 1, 0, 2),
+    lambda t: t[:, 1:2].transpose(0, 1).reshape(8), lambda t: t.T,
+    lambda t: t[:, :, :1].contiguous(), lambda t: t.reshape(-1, 2)[::3],
+    lambda t: t.view(1, 24, 1).squeeze(0).unsqueeze(0),
+]
+
+
+@pytest.mark.parametrize("i", range(len(VIEW_CHAINS)))
+def test_views_shapes_strides_offsets_match_torch(i):
+    fn = VIEW_CHAINS[i]
+    a = fn(tt.arange(24.0).view(2, 3, 4))
+    b = fn(torch.arange(24.0).view(2, 3, 4))
+    assert tuple(a.shape) == tuple(b.shape)
+    assert a.stride() == b.stride()
+    assert a.storage_offset() == b.storage_offset()
+    assert a.is_contiguous() == b.is_contiguous()
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# ------------------------------------------------------------------------------ errors
+
+@pytest.mark.parametrize("name", [r[0] for r in CORE_ERRORS])
+def test_same_bad_calls_fail_like_torch(name):
+    """Run each row of the core error table on PyTorch too (`tt` -> torch): the same exception
+    type, and the row's pattern (PyTorch's text) matches PyTorch's message, except where
+    TORCH_DIFFERS says why tinytensor deliberately differs."""
+    import test_errors
+    _, call, exc, pattern = next(r for r in CORE_ERRORS if r[0] == name)
+    saved = test_errors.tt, test_errors.T
+    shim = _TorchShim()
+    test_errors.tt, test_errors.T = shim, shim.ones
+    try:
+        try:
+            call()
+            raised = None
+        except Exception as e:      # noqa: BLE001  (any exception; checked below)
+            raised = e
+    finally:
+        test_errors.tt, test_errors.T = saved
+    if name in TORCH_DIFFERS:
+        return
+    assert raised is not None, "PyTorch accepts this call"
+    assert isinstance(raised, exc), (type(raised), raised)
+    msg = str(raised).replace("torch.", "tinytensor.")
+    assert re.match(pattern, msg), msg
+
+
+# Rows where tinytensor deliberately differs from PyTorch, and why.
+TORCH_DIFFERS = {
+    "negative_size_zeros": "torch.zeros says 'zeros: Dimension size must be non-negative.'; every "
+                           "tinytensor factory uses torch.empty's text",
+    "read_only_write": "PyTorch warns and then writes into the read-only array; we refuse",
+    "read_only_setitem": "PyTorch warns and then writes into the read-only array; we refuse",
+    "from_numpy_dtype": "PyTorch has int32; tinytensor has no int32 dtype",
+    "bad_dtype_name": "same TypeError; we accept names and NumPy dtypes too, so our text lists "
+                      "the supported dtypes instead of 'must be torch.dtype, not str'",
+    "bad_dtype_object": "same TypeError; text as for bad_dtype_name",
+    "set_num_threads_zero": "PyTorch: RuntimeError 'set_num_threads expects a positive integer'",
+    "size_element_not_int": "same TypeError; PyTorch's text is 'failed to unpack the object at pos 2'",
+}
+
+
+class _TorchShim:
+    """`tt` for the error rows, forwarding to torch (with tinytensor's dtype objects mapped)."""
+
+    float32, float64, int64, bool = torch.float32, torch.float64, torch.int64, torch.bool
+    Tensor = torch.Tensor
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+    def ones(self, *size, **kw):
+        return torch.ones(*size, **kw)
+
+    def tensor(self, data, **kw):
+        return torch.tensor(data, **kw)
+
+    def from_numpy(self, a):
+        return torch.from_numpy(a)

@@ -411,3 +411,15 @@ def test_init_is_repeatable_with_seed():
     b = Net()
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert np.array_equal(pa.detach().numpy(), pb.detach().numpy())
+
+
+def test_deepcopy_and_pickle_keep_parameters():
+    import copy
+    import pickle
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert repr(clone) == repr(net)
+        assert type(clone[0].weight).__name__ == "Parameter" and clone[0].weight.requires_grad
+        assert clone[0].weight is not net[0].weight
+        assert np.array_equal(clone[0].weight.detach().numpy(), net[0].weight.detach().numpy())
+        assert list(clone.state_dict()) == list(net.state_dict())

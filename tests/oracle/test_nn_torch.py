@@ -291,3 +291,12 @@ def test_init_distribution_bounds_match_torch_rules():
             assert nn.init._calculate_fan_in_and_fan_out(ours.weight)[0] == fan_in
             assert p.detach().abs().max().item() <= 1 / np.sqrt(fan_in) + 1e-7
             assert bound <= 1 / np.sqrt(fan_in) + 1e-7
+
+
+def test_load_torch_tensors_directly():
+    theirs = tnn.Sequential(tnn.Conv2d(1, 2, 3), tnn.BatchNorm2d(2))
+    theirs(torch.randn(2, 1, 5, 5))                 # moves the running statistics
+    ours = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    assert repr(ours.load_state_dict(theirs.state_dict())) == "<All keys matched successfully>"
+    for (n, a), (_, b) in zip(ours.state_dict().items(), theirs.state_dict().items()):
+        assert np.array_equal(a.numpy(), b.numpy()), n

@@ -465,8 +465,14 @@ class Module:
             value = state_dict[key]
             if isinstance(value, Tensor):
                 arr = value.detach()._numpy()
-            elif isinstance(value, (np.ndarray, np.generic, int, float, bool, list)):
-                arr = np.asarray(value)
+            elif isinstance(value, (np.ndarray, np.generic, int, float, bool, list)) or \
+                    hasattr(value, "__array__"):
+                try:
+                    arr = np.asarray(value)     # NumPy arrays, other libraries' CPU tensors
+                except Exception as exc:        # e.g. a foreign tensor that requires grad
+                    error_msgs.append(f'While copying the parameter named "{key}", an '
+                                      f"exception occurred : {exc!r}.")
+                    continue
             else:
                 error_msgs.append(f'While copying the parameter named "{key}", expected '
                                   f"torch.Tensor or Tensor-like object from checkpoint but "

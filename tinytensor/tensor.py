@@ -174,7 +174,7 @@ class Tensor(TensorBase):
                 dt = as_dtype(a)
         if dt is None or as_dtype(dt) is self._dtype:
             return self
-        return _shape.ToDtype.apply(self, as_dtype(dt))
+        return _named(_shape.ToDtype.apply(self, as_dtype(dt)), "ToCopyBackward0")
 
     def type(self, dtype=None):
         if dtype is None:
@@ -246,7 +246,7 @@ class Tensor(TensorBase):
         shape = self._infer_shape(_shape_arg(shape, "reshape"))
         if self._view_shape(shape) is not None:
             return _shape.View.apply(self, shape)
-        return _shape.View.apply(self.clone(), shape)
+        return _named(_shape.View.apply(self.clone(), shape), "UnsafeViewBackward0")
 
     def reshape_as(self, other):
         return self.reshape(other.shape)
@@ -280,20 +280,21 @@ class Tensor(TensorBase):
             perm[d0], perm[d1] = perm[d1], perm[d0]
         else:
             wrap_dim(dim0, 0), wrap_dim(dim1, 0)
-        return _shape.Permute.apply(self, tuple(perm))
+        return _named(_shape.Permute.apply(self, tuple(perm)), "TransposeBackward0")
 
     swapaxes = transpose
 
     def t(self):
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
-        return self.transpose(0, 1) if self.ndim == 2 else self
+        return _named(self.transpose(0, 1), "TBackward0") if self.ndim == 2 else self
 
     def unsqueeze(self, dim):
-        return _shape.View.apply(self, None, ("unsqueeze", dim))
+        return _named(_shape.View.apply(self, None, ("unsqueeze", dim)), "UnsqueezeBackward0")
 
     def squeeze(self, dim=None):
-        return _shape.View.apply(self, None, ("squeeze", dim))
+        return _named(_shape.View.apply(self, None, ("squeeze", dim)),
+                      "SqueezeBackward0" if dim is None else "SqueezeBackward1")
 
     def expand(self, *sizes):
         return _shape.Expand.apply(self, _shape_arg(sizes, "expand"))
@@ -334,10 +335,11 @@ class Tensor(TensorBase):
         return _ew.div(other, self)
 
     def __pow__(self, other):
-        return _ew.pow(self, other)
+        return _named(_ew.pow(self, other),
+                      "PowBackward1" if isinstance(other, Tensor) else "PowBackward0")
 
     def __rpow__(self, other):
-        return _ew.pow(other, self)
+        return _named(_ew.pow(other, self), "PowBackward2")
 
     def __matmul__(self, other):
         return matmul(self, other)
@@ -403,7 +405,7 @@ class Tensor(TensorBase):
     ge = __ge__
 
     def pow(self, exponent):
-        return _ew.pow(self, exponent)
+        return self.__pow__(exponent)
 
     def exp(self):
         return _ew.unary("exp", self)
@@ -442,7 +444,9 @@ class Tensor(TensorBase):
         return _ew.div(1.0, self)
 
     def clamp(self, min=None, max=None):
-        return _ew.clamp(self, min, max)
+        out = _ew.clamp(self, min, max)
+        return out if isinstance(min, Tensor) or isinstance(max, Tensor) else \
+            _named(out, "ClampBackward1")
 
     clip = clamp
 
@@ -464,26 +468,29 @@ class Tensor(TensorBase):
     # ------------------------------------------------------------------ reductions
 
     def sum(self, dim=None, keepdim=False, dtype=None):
-        return _red.sum(self, dim, keepdim, dtype)
+        return _named(_red.sum(self, dim, keepdim, dtype), None if dim is None else "SumBackward1")
 
     def mean(self, dim=None, keepdim=False, dtype=None):
-        return _red.mean(self, dim, keepdim, dtype)
+        return _named(_red.mean(self, dim, keepdim, dtype),
+                      None if dim is None else "MeanBackward1")
 
     def amax(self, dim=(), keepdim=False):
-        return _red.amax(self, dim, keepdim, "max")
+        return _named(_red.amax(self, dim, keepdim, "max"), "AmaxBackward0")
 
     def amin(self, dim=(), keepdim=False):
-        return _red.amax(self, dim, keepdim, "min")
+        return _named(_red.amax(self, dim, keepdim, "min"), "AminBackward0")
 
     def max(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):
             return _ew.maximum(self, dim)
-        return _red.max_min(self, dim, keepdim, "max")
+        return _named(_red.max_min(self, dim, keepdim, "max"),
+                      "MaxBackward1" if dim is None else "MaxBackward0")
 
     def min(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):
             return _ew.minimum(self, dim)
-        return _red.max_min(self, dim, keepdim, "min")
+        return _named(_red.max_min(self, dim, keepdim, "min"),
+                      "MinBackward1" if dim is None else "MinBackward0")
 
     def argmax(self, dim=None, keepdim=False):
         return _red.argmax(self, dim, keepdim, "max")
@@ -617,6 +624,15 @@ class Tensor(TensorBase):
 
     def new_tensor(self, data, dtype=None):
         return tensor(data, dtype=dtype or self._dtype)
+
+
+def _named(out, name):
+    """Give the node that made `out` (or `out[0]`, for max(dim)) PyTorch's name for the op,
+    where one tinytensor Function serves several PyTorch ops (repr shows it)."""
+    t = out[0] if isinstance(out, tuple) else out
+    if name is not None and t.grad_fn is not None:
+        t.grad_fn._name = name
+    return out
 
 
 def _rebuild(array, requires_grad):

@@ -200,9 +200,37 @@ def index(x, idx):
     view = x._basic_index(idx)
     if view is not None:
         if _state.enabled and x._requires_grad:
-            return BasicIndex.apply(x, idx)
+            return _named(BasicIndex.apply(x, idx), _basic_index_name(x, idx))
         return view
-    return AdvancedIndex.apply(x, _advanced_index(x, idx))
+    return _named(AdvancedIndex.apply(x, _advanced_index(x, idx)), "IndexBackward0")
+
+
+def _named(out, name):
+    """Give out's node PyTorch's name for the op that made it (repr shows it)."""
+    if name is not None and isinstance(out, Tensor) and out.grad_fn is not None:
+        out.grad_fn._name = name
+    return out
+
+
+def _basic_index_name(x, idx):
+    """PyTorch applies a basic index item by item; the node is the last op that did something:
+    select (int), slice (unless it keeps the whole dim), unsqueeze (None); none: an alias."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    n_real = sum(1 for it in items if it is not None and it is not Ellipsis)
+    name, d = "AliasBackward0", 0
+    for it in items:
+        if it is None:
+            name = "UnsqueezeBackward0"
+        elif it is Ellipsis:
+            d += x.ndim - n_real
+        elif isinstance(it, slice):
+            if it.indices(x._shape[d]) != (0, x._shape[d], 1):
+                name = "SliceBackward0"
+            d += 1
+        else:
+            name = "SelectBackward0"
+            d += 1
+    return name
 
 
 def setitem(x, idx, value):
@@ -301,4 +329,4 @@ def stack(tensors, dim=0):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(first)} "
                                f"at entry 0 and {list(t._shape)} at entry {i}")
     d = wrap_dim(dim, len(first) + 1)
-    return cat([t.unsqueeze(d) for t in tensors], d)
+    return _named(cat([t.unsqueeze(d) for t in tensors], d), "StackBackward0")

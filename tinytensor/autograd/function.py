@@ -57,6 +57,14 @@ class Function(Node):
         self._materialize = bool(value)
 
     def name(self):
+        """PyTorch's node name where tinytensor knows it (`_name`, set where one Function
+        serves several PyTorch ops; `op` for the elementwise unary node), else from the class."""
+        named = self.__dict__.get("_name")
+        if named is not None:
+            return named
+        op = self.__dict__.get("op")
+        if type(self).__name__ == "Unary" and isinstance(op, str):
+            return op.capitalize() + "Backward0"
         name = type(self).__name__
         if name.endswith("Function"):
             name = name[:-len("Function")]

@@ -150,10 +150,30 @@ def test_depthwise_and_channel_multiplier(groups, mult, kh, kw, sh, sw, ph, pw, 
     check_against_reference(case, 2, "float64")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(case=conv_cases(nsp=2, max_terms=6_000))
+def test_row_blocks_and_single_sample_chunks(case, dtype):
+    """Force the blocked path (one sample per chunk, one output row per col block) that large
+    images take, on small cases the reference can check."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_fn, "_CHUNK_COLUMNS", 1)
+        mp.setattr(conv_fn, "_COL_BLOCK_BYTES", 1)
+        check_against_reference(case, 2, dtype)
+
+
+@settings(max_examples=10)
+@given(case=conv_cases(nsp=3, max_terms=6_000))
+def test_row_blocks_conv3d(case):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_fn, "_CHUNK_COLUMNS", 1)
+        mp.setattr(conv_fn, "_COL_BLOCK_BYTES", 1)
+        check_against_reference(case, 3, "float64")
+
+
 def test_batch_larger_than_a_chunk():
-    """Many small samples share one GEMM (the chunked path), with several partitions."""
+    """Many small samples share one GEMM (the chunked path; 71 = 35 + 35 + a 1-sample tail)."""
     rng = np.random.default_rng(0)
-    case = dict(x=rng.uniform(-1, 1, (70, 3, 4, 5)), w=rng.uniform(-1, 1, (4, 3, 2, 3)),
+    case = dict(x=rng.uniform(-1, 1, (71, 3, 4, 5)), w=rng.uniform(-1, 1, (4, 3, 2, 3)),
                 b=rng.uniform(-1, 1, 4), stride=(1, 1), padding=(1, 0), pad=((1, 1), (0, 0)),
                 dilation=(1, 1), groups=1, batched=True, seed=1)
     check_against_reference(case, 2, "float64")
@@ -450,10 +470,10 @@ def test_kernels_check_their_invariants():
     bad_y = np.zeros((1, 3, 1, 4, 3), np.float32)           # should be (1, 3, 1, 3, 3)
     scratch = np.zeros((1, 1000), np.float32)
     with pytest.raises(ValueError, match="a tinytensor bug"):
-        K.gemm_forward(x, w, np.zeros(3, np.float32), True, bad_y, scratch, geo, 1, 1, 1)
+        K.gemm_forward(x, w, np.zeros(3, np.float32), True, bad_y, scratch, geo, 1, 1, 1, 1)
     with pytest.raises(ValueError, match="a tinytensor bug"):
         K.gemm_forward(x, w, np.zeros(3, np.float32), True, np.zeros((1, 3, 1, 3, 3), np.float32),
-                       np.zeros((1, 10), np.float32), geo, 1, 1, 1)   # scratch too small
+                       np.zeros((1, 10), np.float32), geo, 1, 1, 3, 1)   # scratch too small
     with pytest.raises(ValueError, match="a tinytensor bug"):
         K.direct_forward(x, w, np.zeros(3, np.float32), True,
                          np.zeros((1, 3, 1, 3, 3), np.float32), geo, 1, 1)   # Cg != 1

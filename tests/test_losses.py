@@ -58,9 +58,15 @@ def test_cross_entropy_reduction_none_and_ignore():
 
 
 def test_cross_entropy_all_ignored_and_empty():
-    x = tt.randn(4, 3)
+    x = tt.randn(4, 3, requires_grad=True)
     t = tt.full((4,), -100, dtype=tt.int64)
-    assert math.isnan(F.cross_entropy(x, t).item())
+    loss = F.cross_entropy(x, t)
+    assert math.isnan(loss.item())
+    loss.backward()
+    assert (npy(x.grad) == 0).all()             # as PyTorch: 0, not nan
+    lp = tt.randn(4, 3, requires_grad=True)
+    F.nll_loss(lp, t).backward()
+    assert (npy(lp.grad) == 0).all()
     assert F.cross_entropy(x, t, reduction="sum").item() == 0
     e = tt.zeros(0, 3)
     assert math.isnan(F.cross_entropy(e, tt.zeros(0, dtype=tt.int64)).item())

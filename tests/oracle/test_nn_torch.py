@@ -300,3 +300,18 @@ def test_load_torch_tensors_directly():
     assert repr(ours.load_state_dict(theirs.state_dict())) == "<All keys matched successfully>"
     for (n, a), (_, b) in zip(ours.state_dict().items(), theirs.state_dict().items()):
         assert np.array_equal(a.numpy(), b.numpy()), n
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("kw", [{}, {"label_smoothing": 0.2}, {"reduction": "sum"}])
+def test_all_targets_ignored_match_torch(fn, kw):
+    if fn == "nll_loss" and "label_smoothing" in kw:
+        return
+    x = RNG.standard_normal((3, 4))
+    xo, xt = tt.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    lo = getattr(F, fn)(xo, tt.tensor([1, 1, 1]), ignore_index=1, **kw)
+    lt = getattr(TF, fn)(xt, torch.tensor([1, 1, 1]), ignore_index=1, **kw)
+    assert np.allclose(lo.detach().numpy(), lt.detach().numpy(), equal_nan=True)
+    lo.backward()
+    lt.backward()
+    assert np.array_equal(xo.grad.numpy(), xt.grad.numpy())

@@ -110,6 +110,8 @@ class CrossEntropyFunction(Function):
                 w = w.astype(dt)
                 grad += (p * w.sum(dtype=dt) - w) * vm
         grad *= scale
+        if not valid.all():
+            grad[~valid] = 0         # ignored rows get 0, also when the mean is 0/0 (nan)
         return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 6
 
 
@@ -173,7 +175,7 @@ class NLLLossFunction(Function):
         denom = wt.sum(dtype=dt)
         if ctx.needs_input_grad[0]:
             ctx.ti, ctx.wt, ctx.reduction, ctx.denom = ti, wt, reduction, denom
-            ctx.shape, ctx.rows_shape = a.shape, x2.shape
+            ctx.shape, ctx.rows_shape, ctx.valid = a.shape, x2.shape, valid
         return _wrap(_c(_reduce(loss, denom, reduction, out_shape)))
 
     @staticmethod
@@ -182,5 +184,8 @@ class NLLLossFunction(Function):
         dt = ctx.wt.dtype
         scale = _grad_scale(g, ctx.reduction, ctx.denom, rows, dt)
         grad = np.zeros((rows, c), dt)
-        grad[np.arange(rows), ctx.ti] = -ctx.wt * (scale.reshape(-1) if np.ndim(scale) else scale)
+        with np.errstate(invalid="ignore"):
+            vals = -ctx.wt * (scale.reshape(-1) if np.ndim(scale) else scale)
+        vals[~ctx.valid] = 0         # ignored rows get 0, also when the mean is 0/0 (nan)
+        grad[np.arange(rows), ctx.ti] = vals
         return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 5

@@ -109,7 +109,8 @@ class CrossEntropyFunction(Function):
             else:
                 w = w.astype(dt)
                 grad += (p * w.sum(dtype=dt) - w) * vm
-        grad *= scale
+        with np.errstate(invalid="ignore"):
+            grad *= scale
         if not valid.all():
             grad[~valid] = 0         # ignored rows get 0, also when the mean is 0/0 (nan)
         return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 6

@@ -250,6 +250,10 @@ BAD_LOSS_CALLS = [
     ("nll_loss", lambda L: (L.randn(4, 3), L.tensor([0, 1, 2])), {}),
     ("nll_loss", lambda L: (L.randn(4, 3), L.tensor([0, 1, 3, 1])), {}),
     ("linear", lambda L: (L.randn(4, 3), L.randn(2, 5)), {}),
+    ("linear", lambda L: (L.randn(4, 3), L.randn(2, 3), L.randn(3)), {}),
+    ("linear", lambda L: (L.randn(4, 3), L.randn(2, 3).double()), {}),
+    ("linear", lambda L: (L.randn(4, 3).double(), L.randn(2, 3), L.randn(2)), {}),
+    ("linear", lambda L: (L.randn(4, 3), L.randn(2, 3), L.randn(2).double()), {}),
     ("dropout", lambda L: (L.randn(4, 3), 1.5), {}),
     ("log_softmax", lambda L: (L.tensor([[1, 2]]), 1), {}),
 ]

@@ -5,6 +5,7 @@ from tinytensor.tensor import Tensor
 __all__ = ["linear"]
 
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
 
 
 def linear(input, weight, bias=None):
@@ -42,7 +43,11 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and "
                            f"{weight.shape[1]}x{weight.shape[0]})")
     if input._dtype is not weight._dtype:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+        if bias is None:         # PyTorch's matmul path
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                               f"{_C_NAMES[input._dtype.name]} != "
+                               f"{_C_NAMES[weight._dtype.name]}")
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "        # addmm
                            f"{_SCALAR_NAMES[input._dtype.name]} and "
                            f"{_SCALAR_NAMES[weight._dtype.name]}")
     if bias is not None:
@@ -50,10 +55,13 @@ def linear(input, weight, bias=None):
             raise RuntimeError(f"self and mat2 must have the same dtype, but got "
                                f"{_SCALAR_NAMES[bias._dtype.name]} and "
                                f"{_SCALAR_NAMES[input._dtype.name]}")
-        if bias.numel() != weight.shape[0] and bias.numel() != 1 or bias.ndim > 1:
-            raise RuntimeError(f"The size of tensor a ({bias.shape[-1] if bias.ndim else 1}) "
-                               f"must match the size of tensor b ({weight.shape[0]}) at "
-                               f"non-singleton dimension 1")
+        out_features = weight.shape[0]
+        if bias.ndim > 1 or (bias.numel() != out_features and bias.numel() != 1):
+            target = list(input.shape[:-1]) + [out_features]
+            raise RuntimeError(f"The expanded size of the tensor ({out_features}) must match "
+                               f"the existing size ({bias.shape[-1] if bias.ndim else 1}) at "
+                               f"non-singleton dimension {len(target) - 1}.  Target sizes: "
+                               f"{target}.  Tensor sizes: {list(bias.shape)}")
         if bias.numel() == 1 and weight.shape[0] != 1:
             return LinearFunction.apply(input, weight, None) + bias
     return LinearFunction.apply(input, weight, bias)

@@ -752,20 +752,15 @@ THREAD_OPS = {
     "amax": lambda a, b: a.amax(0),
     "argmax": lambda a, b: a.argmax(1),
     "matmul": lambda a, b: a @ b.t(),
+    "matmul_batched": lambda a, b: a[:256].reshape(8, 32, 257) @ b[:256].reshape(8, 257, 32),
+    "matmul_broadcast": lambda a, b: (a[:256].reshape(2, 1, 128, 257)
+                                      @ b[:257, :192].t().reshape(3, 64, 257).transpose(1, 2)),
+    "matvec": lambda a, b: a @ b[0],
     "permuted_add": lambda a, b: a.t() + b.t(),
 }
 
 
-def _thread_param(name):
-    if name == "matmul":
-        return pytest.param(name, marks=pytest.mark.xfail(
-            strict=True, reason="matmul runs NumPy's OpenBLAS GEMM with a thread pool capped at "
-            "tt.get_num_threads(); OpenBLAS's threaded GEMM is not bitwise equal to its "
-            "single-threaded one"))
-    return name
-
-
-@pytest.mark.parametrize("name", [_thread_param(n) for n in sorted(THREAD_OPS)])
+@pytest.mark.parametrize("name", sorted(THREAD_OPS))
 @pytest.mark.parametrize("dtype", S.FLOAT_DTYPES, ids=lambda d: d.name)
 def test_threads_bitwise(name, dtype, threads):
     rng = np.random.default_rng(0)

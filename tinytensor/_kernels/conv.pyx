@@ -20,7 +20,7 @@ Notes:
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
@@ -134,26 +134,29 @@ cdef void _im2col(const floating* x, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, P
                     lo = _lo(off, sw, W, OW)
                     hi = _hi(off, sw, W, OW)
                     dst = col + r * ldcol
+                    od = q0 // OH
+                    oh = q0 - od * OH
                     for q in range(q0, q1):
-                        od = q // OH
-                        oh = q - od * OH
                         d = od * sd - pd + i * dd
                         h = oh * sh - ph + j * dh
                         if d < 0 or d >= D or h < 0 or h >= H:
                             memset(dst, 0, OW * sizeof(floating))
                         else:
                             src = x + ((c * D + d) * H + h) * W + off
-                            for ow in range(lo):
-                                dst[ow] = 0
+                            if lo > 0:
+                                memset(dst, 0, lo * sizeof(floating))
                             if sw == 1:
-                                for ow in range(lo, hi):
-                                    dst[ow] = src[ow]
+                                memcpy(dst + lo, src + lo, (hi - lo) * sizeof(floating))
                             else:
                                 for ow in range(lo, hi):
                                     dst[ow] = src[ow * sw]
-                            for ow in range(hi, OW):
-                                dst[ow] = 0
+                            if hi < OW:
+                                memset(dst + hi, 0, (OW - hi) * sizeof(floating))
                         dst = dst + OW
+                        oh = oh + 1
+                        if oh == OH:
+                            oh = 0
+                            od = od + 1
                     r = r + 1
 
 
@@ -178,9 +181,9 @@ cdef void _col2im(const floating* col, Py_ssize_t ldcol,
                     lo = _lo(off, sw, W, OW)
                     hi = _hi(off, sw, W, OW)
                     src = col + r * ldcol
+                    od = q0 // OH
+                    oh = q0 - od * OH
                     for q in range(q0, q1):
-                        od = q // OH
-                        oh = q - od * OH
                         d = od * sd - pd + i * dd
                         h = oh * sh - ph + j * dh
                         if d >= 0 and d < D and h >= 0 and h < H:
@@ -192,6 +195,10 @@ cdef void _col2im(const floating* col, Py_ssize_t ldcol,
                                 for ow in range(lo, hi):
                                     dst[ow * sw] = dst[ow * sw] + src[ow]
                         src = src + OW
+                        oh = oh + 1
+                        if oh == OH:
+                            oh = 0
+                            od = od + 1
                     r = r + 1
 
 

@@ -780,3 +780,28 @@ def test_threads_bitwise(name, dtype, threads):
     assert (g1 is None) == (g2 is None)
     if g1 is not None:
         assert g1.tobytes() == g2.tobytes()
+
+
+def test_reductions_of_zero_dim_over_dim_0_and_minus_1():
+    # PyTorch: a 0-d tensor reduced over dim 0 or -1 is itself (var with correction 1: nan)
+    for x in (tt.tensor(2.5), tt.tensor(3), tt.tensor(True)):
+        for d in (0, -1, (0,), [-1]):
+            assert x.sum(d).shape == () and x.sum(d, keepdim=True).shape == ()
+            assert x.sum(d).item() == (x.item() if x.is_floating_point() else int(x.item()))
+            assert x.amax(d).item() == x.item() and x.amin(d).item() == x.item()
+    s = tt.tensor(2.5, requires_grad=True)
+    assert s.mean(0).item() == 2.5 and s.std(0, correction=0).item() == 0.0
+    assert np.isnan(s.var(-1).item())
+    s.sum(0).backward()
+    assert s.grad.item() == 1.0
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        tt.tensor(1.0).sum(1)
+
+
+def test_integer_pow_with_negative_tensor_exponents():
+    # PyTorch's integer pow: base 1 -> 1, base -1 -> +-1, any other base -> 0
+    base = tt.tensor([-3, -1, 0, 1, 2, 2, -1])
+    exp = tt.tensor([-2, -1, -1, -5, 3, -1, -4])
+    assert (base ** exp).tolist() == [0, -1, 0, 1, 8, 0, 1]
+    assert (2 ** tt.tensor([-1, 0, 3])).tolist() == [0, 1, 8]
+    assert (2 ** tt.tensor([-1, 0, 3])).dtype is tt.int64

@@ -131,7 +131,14 @@ class Pow(_Binary):
         if dt.category < 2 and isinstance(b, Tensor) is False and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         xa, xb = _operand(a, dt), _operand(b, dt)
-        out = np.power(xa, xb)
+        if dt.category < 2 and np.any(xb < 0):
+            # integer tensor exponents may be negative (PyTorch: 1, +-1 for base -1, else 0)
+            neg = xb < 0
+            out = np.power(xa, np.where(neg, 0, xb))
+            out = np.where(neg, np.where(xa == 1, 1, np.where(xa == -1, 1 - 2 * (xb & 1), 0)),
+                           out).astype(out.dtype)
+        else:
+            out = np.power(xa, xb)
         ctx.xa, ctx.xb = xa, xb
         ctx.save_for_backward(*(t for t in (a, b) if isinstance(t, Tensor)))
         ctx.out = out if ctx.needs_input_grad[1] else None

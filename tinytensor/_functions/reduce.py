@@ -17,9 +17,13 @@ def _dims(x, dim):
     if isinstance(dim, (tuple, list)):
         axes = tuple(wrap_dim(d, n) for d in dim)
         if len(set(axes)) != len(axes):
-            raise RuntimeError(f"dim {axes[0]} appears multiple times in the list of dims")
+            dup = next(a for i, a in enumerate(axes) if a in axes[:i])
+            raise RuntimeError(f"dim {dup} appears multiple times in the list of dims")
+        if n == 0:
+            return ()                 # a 0-d tensor reduced over dim 0 or -1 is itself (PyTorch)
         return tuple(sorted(axes)) if axes else tuple(range(n))
-    return (wrap_dim(dim, n),)
+    wrap_dim(dim, n)
+    return (wrap_dim(dim, n),) if n else ()
 
 
 def _kept_shape(shape, axes):

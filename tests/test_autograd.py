@@ -534,6 +534,33 @@ def test_non_leaf_inplace_history():
         y.sum().backward()
 
 
+@pytest.mark.parametrize("op,expected", [
+    (lambda y, x: y.zero_(), [0.0, 0.0]),
+    (lambda y, x: y.fill_(3.0), [0.0, 0.0]),
+    (lambda y, x: y.copy_(tt.tensor([5.0, 5.0], dtype=tt.float64)), [0.0, 0.0]),
+    (lambda y, x: y.clamp_(0.0, 3.0), [2.0, 0.0]),
+    (lambda y, x: y.relu_(), [2.0, 2.0]),
+    (lambda y, x: y.sub_(x), [1.0, 1.0]),
+    (lambda y, x: y.__setitem__(0, 7.0), [0.0, 2.0]),
+])
+def test_overwriting_inplace_ops_on_non_leaf_cut_the_gradient(op, expected):
+    # PyTorch: the overwritten part of y's old value gets a zero gradient
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    op(y, x)
+    y.sum().backward()
+    assert x.grad.tolist() == expected
+
+
+def test_fill_with_tensor_value_records():
+    v = leaf(2.0)
+    z = tt.zeros(3, dtype=tt.float64)
+    z.fill_(v)
+    assert z.grad_fn.name() == "FillBackward3"
+    (z * tt.tensor([1.0, 2.0, 3.0], dtype=tt.float64)).sum().backward()
+    assert v.grad.item() == 6.0
+
+
 def test_inplace_with_grad_operand_records():
     a = tt.zeros(2, dtype=tt.float64)
     w = leaf([3.0, 4.0])

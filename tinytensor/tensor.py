@@ -579,23 +579,35 @@ class Tensor(TensorBase):
         return self._inplace_binary(_ew.pow, other)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace_binary(lambda a, _: _ew.clamp(a, min, max), None)
+        return _named(self._inplace_binary(lambda a, _: _ew.clamp(a, min, max), None),
+                      "ClampBackward1")
 
     def relu_(self):
         return self._inplace_binary(lambda a, _: _ew.unary("relu", a), None)
 
     def copy_(self, src):
         src = src if isinstance(src, Tensor) else tensor(src)
-        return self._inplace_binary(lambda a, s: _shape.CopyInto.apply(a, s), src)
+        return _named(self._inplace_binary(_shape.CopyInto.apply, src), "CopyBackwards")
 
     def zero_(self):
-        self._check_inplace()
+        if self._check_inplace():
+            return _named(self._inplace_binary(_shape.CopyInto.apply,
+                                               tensor(0, dtype=self._dtype)), "ZeroBackward0")
         self._numpy()[...] = 0
         self._bump_version()
         return self
 
     def fill_(self, value):
-        self._check_inplace()
+        from tinytensor.autograd.grad_mode import _state
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value.ndim} dimensions.")
+        if self._check_inplace() or (_state.enabled and isinstance(value, Tensor)
+                                     and value._requires_grad):
+            # recorded: the old value gets a zero gradient, a tensor value the summed gradient
+            v = value if isinstance(value, Tensor) else tensor(value, dtype=self._dtype)
+            return _named(self._inplace_binary(_shape.CopyInto.apply, v),
+                          "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
         self._numpy()[...] = value.item() if isinstance(value, Tensor) else value
         self._bump_version()
         return self

@@ -294,3 +294,33 @@ class _TorchShim:
 
     def from_numpy(self, a):
         return torch.from_numpy(a)
+
+
+# ------------------------------------------------------------------------------ in place, autograd
+
+INPLACE = [
+    lambda L, y, x: y.zero_(), lambda L, y, x: y.fill_(3.0), lambda L, y, x: y.add_(x),
+    lambda L, y, x: y.mul_(x), lambda L, y, x: y.div_(x), lambda L, y, x: y.sub_(x, alpha=2),
+    lambda L, y, x: y.pow_(2), lambda L, y, x: y.clamp_(0.0, 3.0), lambda L, y, x: y.relu_(),
+    lambda L, y, x: y.copy_(L.tensor([5.0, 5.0, 5.0], dtype=L.float64)),
+    lambda L, y, x: y.__setitem__(slice(1, 3), x[:2] * 10),
+    lambda L, y, x: y.__setitem__(0, 7.0),
+    lambda L, y, x: y.__setitem__(y > 2.5, 0.0),
+    lambda L, y, x: y.mul_(y),
+]
+
+
+@pytest.mark.parametrize("i", range(len(INPLACE)))
+def test_inplace_autograd_matches_torch(i):
+    res = []
+    for L in (torch, tt):
+        x = L.tensor([1.0, 2.0, 3.0], dtype=L.float64, requires_grad=True)
+        y = x * 2
+        INPLACE[i](L, y, x)
+        try:
+            (y * y).sum().backward()
+            res.append(("ok", y.detach().numpy().tolist(), x.grad.numpy().tolist(),
+                        type(y.grad_fn).__name__ if L is torch else y.grad_fn.name()))
+        except RuntimeError as e:
+            res.append(("err", str(e).split(":")[0]))
+    assert res[0] == res[1]

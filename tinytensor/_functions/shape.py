@@ -79,11 +79,19 @@ class CopyInto(Function):
         except ValueError:
             raise RuntimeError(f"The size of tensor a ({list(dst._shape)}) must match the size of "
                                f"tensor b ({list(src._shape)}): src is not broadcastable to dst") from None
+        ctx.dst_meta = dst._shape, g_dtype(dst)
         return _wrap(out)
 
     @staticmethod
     def backward(ctx, g):
-        return None, g
+        # the old value of dst is overwritten: it gets a zero gradient (PyTorch's CopyBackwards)
+        shape, dt = ctx.dst_meta
+        gd = _wrap(np.zeros(shape, dt)) if ctx.needs_input_grad[0] else None
+        return gd, g
+
+
+def g_dtype(t):
+    return t._dtype.np_dtype
 
 
 # ---------------------------------------------------------------------- indexing
@@ -249,6 +257,7 @@ def setitem(x, idx, value):
         if not isinstance(src, Tensor):
             src = from_numpy(_c(src))
         x._inplace_binary(lambda a, v: IndexPut.apply(a, v, norm), src)
+        _named(x, "CopySlices" if basic is not None else None)   # PyTorch's node names
         return
     dst = basic._numpy() if basic is not None else None
     val = src._numpy() if isinstance(src, Tensor) else src

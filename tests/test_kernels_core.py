@@ -179,6 +179,30 @@ def test_unary_backward_matches_numpy(shape, op, dtype, lg, ls, seed, special, d
     np.testing.assert_allclose(r, expected, rtol=tol, atol=tol, equal_nan=True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid"])
+def test_unary_full_range(op, dtype):
+    """exp/log/tanh/sigmoid are our own branch-free forms: check overflow, underflow to
+    subnormals and zero, subnormal inputs, and the branch points, against NumPy."""
+    fi = np.finfo(dtype)
+    rng = np.random.default_rng(3)
+    lim = 110.0 if dtype == np.float32 else 750.0
+    if op == "log":
+        x = np.concatenate([np.exp(rng.uniform(-80, 80, 20000)), rng.uniform(0, 3, 20000),
+                            [fi.tiny, fi.tiny / 3, fi.smallest_subnormal, fi.max, 1, 2, 0.5,
+                             np.sqrt(0.5), np.sqrt(2), 1 - fi.eps, 1 + fi.eps, 0, -0.0, -1,
+                             np.inf, -np.inf, np.nan]])
+    else:
+        x = np.concatenate([rng.uniform(-lim, lim, 20000), rng.uniform(-2, 2, 20000),
+                            [0, -0.0, 0.625, -0.625, 88.72283935546875, 88.72284, -87.3,
+                             -103.97, -104, 709.78, -708.4, -745.1, np.inf, -np.inf, np.nan]])
+    x = x.astype(dtype)
+    r, expected = E.unary(op, x), np_unary(op, x)
+    tol = 4e-7 if dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(r, expected, rtol=tol, atol=4 * fi.smallest_subnormal,
+                               equal_nan=True)
+
+
 @pytest.mark.parametrize("op", ["neg", "abs", "relu", "exp"])
 def test_unary_integer_inputs_follow_numpy(op):
     a = np.arange(-3, 3, dtype=np.int64)

@@ -27,34 +27,37 @@ Notes:
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS_RO, PyBUF_RECORDS
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport log, logf, sqrt, sqrtf, fabs, fabsf
-from libc.math cimport sin, sinf, cos, cosf, INFINITY
+from libc.math cimport log, sqrt, sqrtf, fabs, fabsf
+from libc.math cimport sin, sinf, cos, cosf, INFINITY, NAN
 from libc.stdint cimport int64_t
 
 import numpy as np
 
 cdef extern from *:
     """
-    /* The kernels never read floating-point exception flags or errno. Without no-trapping-math
-       GCC refuses to turn the selects of exp/tanh (x > limit ? ... : ...) into vector blends
-       (a compare could raise FE_INVALID) and those loops stay scalar, ~4x slower; without
-       no-math-errno sqrt and log of negative numbers go through a libm call to set errno. */
+    /* The kernels never read floating-point exception flags. Without no-trapping-math GCC
+       refuses to turn the selects of exp/log/tanh (x > limit ? ... : ...) into vector blends
+       (a compare could raise FE_INVALID) and those loops stay scalar, ~4x slower. */
     #if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC optimize("no-trapping-math", "no-math-errno")
+    #pragma GCC optimize("no-trapping-math")
     #endif
     /* Byte-sized C type for NumPy's bool (values are exactly 0 or 1). */
     typedef unsigned char tt_bool;
-    /* 2**n as a float / double from the exponent bits (n within the normal range). A union is
-       the C way to reinterpret bits without breaking strict aliasing; it vectorizes. */
-    static inline float tt_pow2f(int n) {
-        union { int i; float f; } u; u.i = (n + 127) << 23; return u.f;
-    }
-    static inline double tt_pow2d(int n) {
-        union { long long i; double d; } u; u.i = (long long)(n + 1023) << 52; return u.d;
-    }
+    /* Bit casts between floats and integers (memcpy: the C way to reinterpret bits without
+       breaking strict aliasing; GCC turns it into a register move, and it vectorizes). */
+    #include <string.h>
+    static inline int tt_fbits(float f) { int i; memcpy(&i, &f, 4); return i; }
+    static inline float tt_bitsf(int i) { float f; memcpy(&f, &i, 4); return f; }
+    static inline double tt_bitsd(long long i) { double d; memcpy(&d, &i, 8); return d; }
+    /* 2**n from the exponent bits (n within the normal range) */
+    static inline float tt_pow2f(int n) { return tt_bitsf((n + 127) << 23); }
+    static inline double tt_pow2d(int n) { return tt_bitsd((long long)(n + 1023) << 52); }
     """
     ctypedef unsigned char tt_bool
     float tt_pow2f(int n) noexcept nogil
+    int tt_fbits(float f) noexcept nogil
+    float tt_bitsf(int i) noexcept nogil
+    double tt_bitsd(long long i) noexcept nogil
     double tt_pow2d(int n) noexcept nogil
 
 ctypedef fused num_t:
@@ -173,6 +176,36 @@ cdef inline floating _vtanh(floating x) noexcept nogil:
     return small if a < <floating> 0.625 else (big if a == a else x)
 
 
+cdef inline float _logf(float x) noexcept nogil:
+    """fdlibm's logf (e_logf.c): x = 2**k * m with m in [sqrt(1/2), sqrt(2)),
+    f = m - 1, s = f / (2 + f), log(1 + f) = f - s * (f - R(s*s)) with a minimax R; k * ln 2
+    added in two parts. Branch-free (the exponent read from the bits; integer selects written
+    as arithmetic, which GCC would otherwise turn into table loads), so it vectorizes."""
+    cdef float xs, m, f, s, z, w, R, hfsq, r, kf
+    cdef int k, i
+    # subnormals: scale into the normal range first
+    xs = x * <float>33554432.0 if x < <float>1.17549435e-38 else x
+    i = tt_fbits(xs)
+    k = ((i >> 23) & 0xff) - 127 - 25 * <int> (x < <float>1.17549435e-38)
+    m = tt_bitsf((i & 0x7fffff) | 0x3f800000)                  # in [1, 2)
+    k = k + <int> (m > <float>1.41421356)
+    m = m * <float>0.5 if m > <float>1.41421356 else m
+    f = m - <float>1
+    s = f / (f + <float>2)
+    z = s * s
+    w = z * z
+    R = (w * (<float>0.40000972152 + w * <float>0.24279078841)
+         + z * (<float>0.66666662693 + w * <float>0.28498786688))
+    hfsq = <float>0.5 * f * f
+    kf = <float>k
+    r = (kf * <float>6.9313812256e-01
+         - ((hfsq - (s * (hfsq + R) + kf * <float>9.0580006145e-06)) - f))
+    r = -INFINITY if x == 0 else r
+    r = NAN if x < 0 else r
+    r = x if x == INFINITY else r
+    return x if x != x else r                       # NaN in, NaN out
+
+
 # ---------------------------------------------------------------------------------------------
 # inner loops: one contiguous run of the output
 
@@ -213,7 +246,9 @@ cdef inline void _loop_f(Op op, const floating* x, const floating* y, floating* 
             o[i] = _vexp(x[i * sx])
     elif op == LOG:
         for i in range(n):
-            o[i] = logf(x[i * sx]) if floating is float else log(x[i * sx])
+            # float32: branch-free, vectorizes; float64 needs 64-bit integer vector ops that
+            # SSE2 lacks, and there glibc's log is faster than the scalar branch-free form
+            o[i] = _logf(x[i * sx]) if floating is float else log(x[i * sx])
     elif op == SQRT:
         for i in range(n):
             o[i] = sqrtf(x[i * sx]) if floating is float else sqrt(x[i * sx])

@@ -43,6 +43,32 @@ def _bad(name):
     raise ValueError(name + ": inconsistent shapes or parameters (a tinytensor bug)")
 
 
+cdef extern from *:
+    """
+    /* One window tap over a chunk of float32 outputs (see _max_chunk). Plain C so that it can
+       carry restrict and, on x86-64 Linux with GCC, an AVX2 clone picked at load time by the
+       CPU (the build itself targets baseline SSE2); elsewhere it is the same loop, unversioned. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define TT_POOL_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define TT_POOL_CLONES
+    #endif
+    TT_POOL_CLONES
+    static void tt_max_tap_f32(const float *__restrict xr, float *__restrict bv,
+                               int *__restrict bp, Py_ssize_t n, Py_ssize_t s, int off) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            float v = xr[i * s], u = bv[i];
+            /* last NaN wins, as PyTorch: (v > best) or isnan(v); m: all ones if taken */
+            int m = -(int)((v > u) | (v != v));
+            bv[i] = m ? v : u;
+            bp[i] = (bp[i] & ~m) | ((off + (int)(i * s)) & m);
+        }
+    }
+    """
+    void tt_max_tap_f32(const float* xr, float* bv, int* bp, Py_ssize_t n, Py_ssize_t s,
+                        int off) noexcept nogil
+
+
 DEF CHUNK = 64
 
 
@@ -81,12 +107,7 @@ cdef inline void _max_chunk(const pool_t* xp, pool_t* y, idx_t* idx, Py_ssize_t 
                 xr = xp + off
                 # last NaN wins, as PyTorch: (v > best) or isnan(v); m: all ones if taken
                 if pool_t is float:
-                    for i in range(n):
-                        v = xr[i * sw]
-                        u = bv[i]
-                        m32 = -<int>((v > u) | (v != v))
-                        bv[i] = v if m32 else u
-                        bp32[i] = (bp32[i] & ~m32) | (<int>(off + i * sw) & m32)
+                    tt_max_tap_f32(xr, bv, bp32, n, sw, <int>off)
                 else:
                     for i in range(n):
                         v = xr[i * sw]

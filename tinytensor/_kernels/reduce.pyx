@@ -40,7 +40,7 @@ ctypedef fused sum_t:
 cdef enum:
     MAXDIM = 64
     PARALLEL_MIN = 32768     # input elements below which one thread does everything
-    PW_BLOCK = 512           # pairwise-sum leaf size
+    PW_BLOCK = 4096          # pairwise-sum leaf: W accumulators x 128 (float32) or 256 adds each
     BLOCK = 16384            # full reductions: elements per partial sum (fixed, not per thread)
     CB = 512                 # column mode: outputs per work item
 

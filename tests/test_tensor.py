@@ -469,3 +469,28 @@ def test_size_and_misc_attributes():
     assert x.to(tt.float64).dtype is tt.float64 and x.to(tt.float32) is x
     assert x.long().dtype is tt.int64 and x.float() is x and x.bool().dtype is tt.bool
     assert [r.tolist() for r in x] == [[0.0] * 3, [0.0] * 3]
+
+
+def test_tensor_refuses_ints_beyond_int64():
+    assert tt.tensor(-2 ** 63).item() == -2 ** 63 and tt.tensor(2 ** 63 - 1).item() == 2 ** 63 - 1
+    for v in (2 ** 63, [1, 2 ** 63], [[-2 ** 64]]):
+        with pytest.raises(ValueError, match="Overflow when unpacking long long"):
+            tt.tensor(v)
+    with pytest.raises(RuntimeError, match="Could not infer dtype of NoneType"):
+        tt.tensor(None)
+
+
+def test_arange_integer_dtype_truncates_arguments_first():
+    # PyTorch converts start/end/step to the integer type before computing the length
+    assert tt.arange(0.5, 3.7, 1, dtype=tt.int64).tolist() == [0, 1, 2]
+    assert tt.arange(0, 5, 1.5, dtype=tt.int64).tolist() == [0, 1, 2, 3, 4]
+    assert tt.arange(-2.5, 2, 1, dtype=tt.int64).tolist() == [-2, -1, 0, 1]
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        tt.arange(0, 2, 0.5, dtype=tt.int64)
+
+
+def test_invert():
+    assert (~tt.tensor([1, -2, 0])).tolist() == [-2, 1, -1]
+    assert (~tt.tensor([True, False])).tolist() == [False, True]
+    with pytest.raises(TypeError):
+        ~tt.tensor([1.0])

@@ -75,14 +75,18 @@ def randn_like(input, dtype=None, requires_grad=False):
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
     if end is None:
         start, end = 0, start
-    if step == 0:
-        raise RuntimeError("step must be nonzero")
-    if (end - start) / step < 0:
-        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if is_int else get_default_dtype()
     dt = as_dtype(dtype)
+    if dt is int64:
+        # PyTorch converts start, end and step to the integer type first (truncation):
+        # arange(0, 2, 0.5, dtype=long) has step 0
+        start, end, step = int(start), int(end), int(step)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) / step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = max(0, math.ceil((end - start) / step))
     arr = (np.arange(n, dtype=np.float64) * step + start).astype(dt.np_dtype)
     if dt is int64:

@@ -375,8 +375,10 @@ class Tensor(TensorBase):
         return _ew.compare("ge", self, other)
 
     def __invert__(self):
+        if self._dtype is int64:
+            return _wrap(_c(np.invert(self._numpy())))        # bitwise not, as PyTorch
         if self._dtype is not bool_:
-            raise TypeError("~ (logical not) is only supported for bool tensors in tinytensor")
+            raise TypeError("~ (logical not) is only supported for bool and integer tensors")
         return _ew.compare("eq", self, False)
 
     def __and__(self, other):
@@ -728,7 +730,11 @@ def _infer_numpy(data, dtype):
     elif isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)            # NumPy arrays and scalars keep their dtype, as PyTorch
     else:
+        if data is None:
+            raise RuntimeError("Could not infer dtype of NoneType")
         arr = np.asarray(data)
+        if arr.dtype.kind == "u" or arr.dtype == object and _has_big_int(data):
+            raise ValueError("Overflow when unpacking long long")     # beyond int64, as PyTorch
         if arr.dtype == object:
             raise TypeError(f"tensor(): could not infer a dtype from {type(data).__name__} data")
         if dtype is None and arr.dtype.kind == "f":
@@ -739,6 +745,18 @@ def _infer_numpy(data, dtype):
         return arr.astype(np.int64)
     dtype_from_numpy(arr.dtype)           # refuse dtypes we do not have
     return arr
+
+
+def _has_big_int(data):
+    """True when nested Python data holds an int outside int64 (NumPy makes it an object)."""
+    stack = [data]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, (list, tuple)):
+            stack.extend(d)
+        elif isinstance(d, int) and not isinstance(d, bool) and not -2**63 <= d < 2**63:
+            return True
+    return False
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):

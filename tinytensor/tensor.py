@@ -733,7 +733,8 @@ def _infer_numpy(data, dtype):
         if data is None:
             raise RuntimeError("Could not infer dtype of NoneType")
         arr = np.asarray(data)
-        if arr.dtype.kind == "u" or arr.dtype == object and _has_big_int(data):
+        if arr.dtype.kind == "u" or (arr.dtype == object or arr.dtype.kind == "f"
+                                     and np.any(np.abs(arr) >= 2.0 ** 63)) and _has_big_int(data):
             raise ValueError("Overflow when unpacking long long")     # beyond int64, as PyTorch
         if arr.dtype == object:
             raise TypeError(f"tensor(): could not infer a dtype from {type(data).__name__} data")

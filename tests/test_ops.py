@@ -805,3 +805,17 @@ def test_integer_pow_with_negative_tensor_exponents():
     assert (base ** exp).tolist() == [0, -1, 0, 1, 8, 0, 1]
     assert (2 ** tt.tensor([-1, 0, 3])).tolist() == [0, 1, 8]
     assert (2 ** tt.tensor([-1, 0, 3])).dtype is tt.int64
+
+
+@pytest.mark.parametrize("op", ["sum", "amax", "amin"])
+@given(data=st.data())
+def test_integer_and_bool_reductions(op, data):
+    a, dims, keepdim = data.draw(reduce_case(dtypes=(tt.int64, tt.bool)))
+    if op == "sum" and dims == ():
+        dims = None
+    x = data.draw(S.layouts(a))
+    out = _call_reduce(x, op, dims, keepdim)
+    dtype = tt.int64 if op == "sum" or a.dtype != np.bool_ else tt.bool
+    assert out.dtype is dtype                    # sum of bool/int is int64; amax keeps the dtype
+    expected = ref.reduce(op, a.astype(np.float64), dims, keepdim)
+    assert_close(out, expected if dtype is not tt.bool else expected != 0, dtype)

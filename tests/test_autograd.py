@@ -628,3 +628,29 @@ def test_no_cycles_without_backward():
         assert x_ref() is None
     finally:
         gc.enable()
+
+
+# ------------------------------------------------------------------------------ views and in place
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
+    "in-place ops on a view of a non-leaf that requires grad are refused (PyTorch rebases the "
+    "base's history through CopySlices); tinytensor raises 'not supported by tinytensor'"))
+def test_inplace_on_view_of_non_leaf():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 1
+    y[0:2].mul_(2)
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 1.0]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a view taken before its non-leaf base is modified in place keeps its old history: PyTorch "
+    "regenerates the view's grad_fn from the base's new history; tinytensor gives the gradient "
+    "of the old graph (here [1, 0] instead of [2, 0]) without an error"))
+def test_view_used_after_its_base_was_modified_in_place():
+    x = leaf([1.0, 2.0])
+    y = x * 1
+    v = y[0:1]
+    y.mul_(2)
+    v.sum().backward()
+    assert x.grad.tolist() == [2.0, 0.0]

@@ -213,6 +213,10 @@ CORE_ERRORS = [
      r"after they have already been freed\)"),
     ("leaf_inplace", lambda: _leaf().add_(1), RuntimeError,
      r"a leaf Variable that requires grad is being used in an in-place operation\."),
+    ("leaf_view_inplace", lambda: _leaf()[0:1].mul_(2), RuntimeError,
+     r"a view of a leaf Variable that requires grad is being used in an in-place operation\."),
+    ("leaf_setitem", lambda: _leaf().__setitem__(0, 2.0), RuntimeError,
+     r"a view of a leaf Variable that requires grad is being used in an in-place operation\."),
     ("version_counter", _saved_then_modified, RuntimeError,
      r"one of the variables needed for gradient computation has been modified by an inplace "
      r"operation: \[tinytensor\.(float32|FloatTensor) \[2\]\]"),

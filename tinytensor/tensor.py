@@ -287,7 +287,9 @@ class Tensor(TensorBase):
     def t(self):
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
-        return _named(self.transpose(0, 1), "TBackward0") if self.ndim == 2 else self
+        if self.ndim < 2:       # a view of itself, as PyTorch (an in-place op on it is a view op)
+            return _named(_shape.Permute.apply(self, tuple(range(self.ndim))), "TBackward0")
+        return _named(self.transpose(0, 1), "TBackward0")
 
     def unsqueeze(self, dim):
         return _named(_shape.View.apply(self, None, ("unsqueeze", dim)), "UnsqueezeBackward0")
@@ -525,6 +527,9 @@ class Tensor(TensorBase):
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                    "in-place operation.")
             if self._base is not None:
+                if self._base.grad_fn is None and self._base._requires_grad:
+                    raise RuntimeError("a view of a leaf Variable that requires grad is being used "
+                                       "in an in-place operation.")
                 raise RuntimeError("an in-place operation on a view of a tensor that requires grad "
                                    "is not supported by tinytensor; use the out-of-place form")
             return True

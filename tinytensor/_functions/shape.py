@@ -251,6 +251,10 @@ def setitem(x, idx, value):
         src = np.asarray(value)
         if src.dtype == object:
             raise TypeError(f"can't assign a {type(value).__name__} to a tensor")
+    if _state.enabled and x._requires_grad and x.grad_fn is None and x._storage.writeable:
+        # PyTorch's wording: indexing a leaf makes a view of it first
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
     recording = x._check_inplace() or (
         _state.enabled and isinstance(value, Tensor) and value._requires_grad)
     if recording:

@@ -143,15 +143,18 @@ cdef void _im2col(const floating* x, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, P
                             memset(dst, 0, OW * sizeof(floating))
                         else:
                             src = x + ((c * D + d) * H + h) * W + off
-                            if lo > 0:
-                                memset(dst, 0, lo * sizeof(floating))
-                            if sw == 1:
-                                memcpy(dst + lo, src + lo, (hi - lo) * sizeof(floating))
-                            else:
+                            for ow in range(lo):
+                                dst[ow] = 0
+                            if sw != 1:
                                 for ow in range(lo, hi):
                                     dst[ow] = src[ow * sw]
-                            if hi < OW:
-                                memset(dst + hi, 0, (OW - hi) * sizeof(floating))
+                            elif hi - lo > 8:
+                                memcpy(dst + lo, src + lo, (hi - lo) * sizeof(floating))
+                            else:             # short rows: a call costs more than the copy
+                                for ow in range(lo, hi):
+                                    dst[ow] = src[ow]
+                            for ow in range(hi, OW):
+                                dst[ow] = 0
                         dst = dst + OW
                         oh = oh + 1
                         if oh == OH:

@@ -78,3 +78,22 @@ def test_sequential_model_and_state_restored():
 def test_linear_only_model_adds_batch():
     s = tt.utils.summary(nn.Sequential(nn.Linear(3, 4), nn.Tanh()), (3,))
     assert [(r.output_size, r.products) for r in s.rows] == [((4,), 12), ((4,), 0)]
+
+
+def test_patches_restored_when_forward_fails():
+    import pytest
+
+    class Broken(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return F.relu(self.fc(x)).view(-1, 7)
+
+    view, relu = tt.Tensor.view, F.relu
+    with pytest.raises(RuntimeError):
+        tt.utils.summary(Broken(), (3,))
+    assert tt.Tensor.view is view and F.relu is relu
+    with pytest.raises(TypeError, match="model must be a tinytensor.nn.Module"):
+        tt.utils.summary(lambda x: x, (3,))

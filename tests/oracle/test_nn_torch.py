@@ -319,3 +319,15 @@ def test_all_targets_ignored_match_torch(fn, kw):
     lo.backward()
     lt.backward()
     assert np.array_equal(xo.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("text,shape", [("BatchNorm2d(3)", (1, 3, 1, 1)),
+                                        ("BatchNorm2d(3)", (2, 3, 4)),
+                                        ("BatchNorm2d(3)", (2, 4, 2, 2)),
+                                        ("BatchNorm1d(3)", (2, 3, 4, 4))])
+def test_batchnorm_errors_match_torch(text, shape):
+    with pytest.raises(Exception) as theirs:
+        build(tnn, text)(torch.zeros(shape))
+    with pytest.raises(type(theirs.value)) as ours:
+        build(nn, text)(tt.zeros(shape))
+    assert str(ours.value) == str(theirs.value)

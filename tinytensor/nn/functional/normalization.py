@@ -34,7 +34,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             size_prods *= s
         if size_prods == 1:
             raise ValueError("Expected more than 1 value per channel when training, got input "
-                             f"size {list(input.shape)}")
+                             f"size torch.Size({list(input.shape)})")
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (c,):
@@ -48,7 +48,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         rv = running_var.detach()._numpy().astype(np.float64)
         mean = running_mean.detach()._numpy()
         invstd = 1.0 / np.sqrt(rv + eps)
-
     stats = {}
     out = BatchNormFunction.apply(input, weight, bias, mean, invstd, bool(training), float(eps),
                                   stats)

@@ -425,3 +425,12 @@ def test_deepcopy_and_pickle_keep_parameters():
         assert clone[0].weight is not net[0].weight
         assert np.array_equal(clone[0].weight.detach().numpy(), net[0].weight.detach().numpy())
         assert list(clone.state_dict()) == list(net.state_dict())
+
+
+def test_module_dict():
+    d = nn.ModuleDict({"conv": nn.Conv2d(1, 2, 3)})
+    d["act"] = nn.ReLU()
+    d.update([("fc", nn.Linear(2, 2))])
+    assert list(d) == ["conv", "act", "fc"] and len(d) == 3 and "act" in d
+    assert list(d.state_dict()) == ["conv.weight", "conv.bias", "fc.weight", "fc.bias"]
+    assert isinstance(d.pop("act"), nn.ReLU) and list(d.keys()) == ["conv", "fc"]

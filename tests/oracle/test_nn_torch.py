@@ -40,6 +40,7 @@ CONSTRUCTORS = [
     "Flatten(), Linear(64, 10))",
     "ModuleList([ReLU(), ReLU(), Linear(2, 2), Linear(2, 2), Tanh()])",
     "Sequential(ModuleList([ReLU(), ReLU()]), BatchNorm2d(2))",
+    "ModuleDict({'conv': Conv2d(1, 2, 3), 'act': ReLU()})", "ModuleDict([('a', Linear(2, 3))])",
 ]
 
 

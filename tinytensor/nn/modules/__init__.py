@@ -1,6 +1,6 @@
 """The layers of tinytensor.nn, one file per family."""
 from tinytensor.nn.modules.module import Module
-from tinytensor.nn.modules.container import ModuleList, Sequential
+from tinytensor.nn.modules.container import ModuleDict, ModuleList, Sequential
 from tinytensor.nn.modules.linear import Flatten, Identity, Linear
 from tinytensor.nn.modules.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytensor.nn.modules.dropout import Dropout
@@ -11,7 +11,7 @@ from tinytensor.nn.modules.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d,
 from tinytensor.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from tinytensor.nn.modules.loss import CrossEntropyLoss, MSELoss, NLLLoss
 
-__all__ = ["Module", "Sequential", "ModuleList", "Linear", "Identity", "Flatten", "ReLU",
+__all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identity", "Flatten", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "Conv1d",
            "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d",
            "AvgPool3d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d", "BatchNorm1d",

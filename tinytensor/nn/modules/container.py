@@ -4,7 +4,7 @@ from collections import OrderedDict
 
 from tinytensor.nn.modules.module import Module, _addindent
 
-__all__ = ["Sequential", "ModuleList"]
+__all__ = ["Sequential", "ModuleList", "ModuleDict"]
 
 
 def _index(idx, size, kind):
@@ -199,3 +199,66 @@ class ModuleList(Module):
                 local_repr = f"({start_id}-{end_id}): {n} x {b}"
             lines.append(_addindent(local_repr, 2))
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class ModuleDict(Module):
+    """An ordered dict of modules, registered under their keys (like ModuleList, not called)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def clear(self):
+        self._modules.clear()
+
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def update(self, modules):
+        """Add (key, module) pairs from a mapping or an iterable of pairs."""
+        if hasattr(modules, "items"):
+            for key, module in modules.items():
+                self[key] = module
+            return
+        for j, m in enumerate(modules):
+            if not isinstance(m, (list, tuple)):
+                raise TypeError("ModuleDict update sequence element #" + str(j)
+                                + " should be Iterable; is" + type(m).__name__)
+            if len(m) != 2:
+                raise ValueError("ModuleDict update sequence element #" + str(j)
+                                 + " has length " + str(len(m)) + "; 2 is required")
+            self[m[0]] = m[1]
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict is a container and has no forward(); "
+                                  "look its modules up by key and call them")

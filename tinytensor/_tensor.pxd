@@ -27,6 +27,7 @@ cdef class TensorBase:
     cdef public Py_ssize_t _output_nr
     cdef public object _accumulator       # weak reference to this leaf's AccumulateGrad node
     cdef public object _base              # the tensor this one is a view of, or None
+    cdef public object _view_of_fn        # the base's grad_fn when this view was made
     cdef object __weakref__
 
     cpdef TensorBase _make_view(self, tuple shape, tuple stride, Py_ssize_t offset)

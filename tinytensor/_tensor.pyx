@@ -173,7 +173,11 @@ cdef class TensorBase:
         """A new tensor (of the Tensor class, never a subclass) on this storage."""
         cdef TensorBase t = _tensor_class.__new__(_tensor_class)
         t._init(self._storage, shape, stride, offset, self._dtype)
-        t._base = self if self._base is None else self._base
+        root = self if self._base is None else self._base
+        t._base = root
+        # an in-place op on the base later replaces its grad_fn; autograd then sees this view's
+        # history is stale and re-derives it (tinytensor.autograd.function.refresh_view)
+        t._view_of_fn = (<TensorBase>root).grad_fn
         return t
 
     # ---- layout questions

@@ -324,3 +324,53 @@ def test_inplace_autograd_matches_torch(i):
         except RuntimeError as e:
             res.append(("err", str(e).split(":")[0]))
     assert res[0] == res[1]
+
+
+def _vti_0(L, x):
+    y = x * 1
+    v = y[0:2]
+    y.mul_(2)
+    return v.sum()
+
+
+def _vti_1(L, x):
+    y = x * 1
+    v = y.view(3, 1).t()
+    y.mul_(x)
+    return (v * 3).sum()
+
+
+def _vti_2(L, x):
+    y = x * 1
+    v = y[1:]
+    w = v * 1
+    y.mul_(2)
+    return (w + v).sum()
+
+
+def _vti_3(L, x):
+    y = x * 1
+    v = y[0:1].expand(2, 2)
+    y[0] = 5.0
+    return (v * v).sum()
+
+
+def _vti_4(L, x):
+    y = x * 3
+    v = y.unsqueeze(0)[:, 1:]
+    y.add_(x)
+    y[2] = x[0] * x[1]
+    return (v ** 2).sum()
+
+
+VIEW_THEN_INPLACE = [_vti_0, _vti_1, _vti_2, _vti_3, _vti_4]
+
+
+@pytest.mark.parametrize("i", range(len(VIEW_THEN_INPLACE)))
+def test_views_of_bases_modified_in_place_match_torch(i):
+    grads = []
+    for L in (torch, tt):
+        x = L.tensor([1.0, 2.0, 3.0], dtype=L.float64, requires_grad=True)
+        VIEW_THEN_INPLACE[i](L, x).backward()
+        grads.append(x.grad.numpy().tolist())
+    assert grads[0] == grads[1]

@@ -38,6 +38,14 @@ def _root_grads(outputs, grads):
     return out
 
 
+def _refresh_roots(tensors):
+    from tinytensor.autograd.function import refresh_view, stale_view
+    from tinytensor.tensor import Tensor
+    for t in tensors:
+        if isinstance(t, Tensor) and stale_view(t):
+            refresh_view(t)
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(tensors)/d(leaf) into every leaf's `.grad`."""
     from tinytensor.autograd.engine import run_backward
@@ -46,6 +54,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         raise RuntimeError("backward(inputs=...) is not supported by tinytensor; use autograd.grad")
     tensors = _as_list(tensors)
+    _refresh_roots(tensors)
     run_backward(tensors, _root_grads(tensors, _as_list(grad_tensors)), bool(retain_graph))
 
 
@@ -57,6 +66,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if create_graph:
         raise RuntimeError("create_graph=True (higher-order gradients) is not supported by tinytensor")
     outputs, inputs = _as_list(outputs), _as_list(inputs)
+    _refresh_roots(outputs)
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"One of the differentiated Tensors does not require grad")

@@ -11,6 +11,10 @@ import weakref
 from tinytensor._tensor cimport TensorBase
 from tinytensor.autograd.grad_mode import _state
 
+# set by tinytensor.autograd.function: re-derives the history of a view whose base was modified
+# in place after the view was made (kept in a list so that Python code can fill it in)
+_refresh_view = [None]
+
 
 cdef class AccumulateGrad:
     """The sink of a leaf tensor's gradients. Holds the leaf; the leaf holds it only weakly,
@@ -73,6 +77,9 @@ cdef class Node:
         for a, n in zip(args, needs):
             if n:
                 t = <TensorBase>a
+                if (t._base is not None and t.grad_fn is not None
+                        and (<TensorBase>t._base).grad_fn is not t._view_of_fn):
+                    _refresh_view[0](t)     # its base was modified in place since: new history
                 edges.append((grad_sink(t), t._output_nr if t.grad_fn is not None else 0,
                               t._shape, t._dtype))
             else:

@@ -5,6 +5,7 @@ instance of the Function subclass. It holds the saved tensors (with the storage 
 when saved), `needs_input_grad`, and one edge per forward argument: where that argument's
 gradient goes next (another node, or the AccumulateGrad of a leaf), with its shape and dtype.
 """
+from tinytensor.autograd import _node
 from tinytensor.autograd._node import AccumulateGrad, Node, grad_sink  # noqa: F401
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
@@ -84,3 +85,21 @@ class Function(Node):
     @staticmethod
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("a Function subclass must implement backward(ctx, *grad_outputs)")
+
+
+def refresh_view(t):
+    """Give the view `t` a history through its base's current one (PyTorch regenerates a view's
+    grad_fn the same way once its base was modified in place): an as_strided view of the base."""
+    from tinytensor._functions.shape import AsStrided
+    base = t._base
+    new = AsStrided.apply(base, t._shape, t._stride, t._offset)
+    t.grad_fn, t._output_nr = new.grad_fn, 0
+    t._requires_grad = new._requires_grad
+    t._view_of_fn = base.grad_fn
+
+
+def stale_view(t):
+    return t._base is not None and t.grad_fn is not None and t._base.grad_fn is not t._view_of_fn
+
+
+_node._refresh_view[0] = refresh_view

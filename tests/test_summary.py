@@ -97,3 +97,8 @@ def test_patches_restored_when_forward_fails():
     assert tt.Tensor.view is view and F.relu is relu
     with pytest.raises(TypeError, match="model must be a tinytensor.nn.Module"):
         tt.utils.summary(lambda x: x, (3,))
+
+
+def test_float64_model():
+    s = tt.utils.summary(LeNet().double(), (1, 28, 28))
+    assert [(r.params, r.products) for r in s.rows][0] == (832, 460800)

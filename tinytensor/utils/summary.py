@@ -174,7 +174,7 @@ def summary(model, input_size, dtype=None):
         input_size: the shape of one sample, e.g. (1, 28, 28), or of a whole batch,
             (64, 1, 28, 28); a batch dimension is added when the first conv/linear layer
             needs one.
-        dtype: the input dtype (default float32).
+        dtype: the input dtype (default: that of the model's first parameter, else float32).
 
     Returns:
         ModelSummary: `.rows` (LayerRow: name, output_size, params, products), totals, and
@@ -189,6 +189,8 @@ def summary(model, input_size, dtype=None):
     if not isinstance(model, Module):
         raise TypeError(f"summary(): model must be a tinytensor.nn.Module, got "
                         f"{type(model).__name__}")
+    if dtype is None:
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
     shape = _with_batch(model, input_size)
     batch = shape[0]
     tracer = _Tracer(batch)

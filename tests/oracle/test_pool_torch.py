@@ -1,13 +1,16 @@
 """PyTorch 2.13 as a second oracle for pooling and F.pad: values, indices, gradients, errors."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import settings, given, strategies as st
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as TF  # noqa: E402
 
 import tinytensor as tt  # noqa: E402
 import tinytensor.nn.functional as F  # noqa: E402
+
+# the reference loops are slow: cap the examples (never raise the profile's count)
+FEW = settings(max_examples=min(settings().max_examples, 30))
 
 LIBS = ((tt, F), (torch, TF))
 
@@ -60,6 +63,7 @@ def cases(draw, nsp, dilation=True):
 
 @pytest.mark.parametrize("nsp", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@FEW
 @given(data=st.data())
 def test_max_pool_matches_torch(nsp, dtype, data):
     x, k, s, p, d, ceil = data.draw(cases(nsp))
@@ -69,6 +73,7 @@ def test_max_pool_matches_torch(nsp, dtype, data):
 
 @pytest.mark.parametrize("nsp", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@FEW
 @given(data=st.data())
 def test_avg_pool_matches_torch(nsp, dtype, data):
     x, k, s, p, _, ceil = data.draw(cases(nsp, dilation=False))
@@ -83,6 +88,7 @@ def test_avg_pool_matches_torch(nsp, dtype, data):
 
 @pytest.mark.parametrize("name", ["adaptive_avg_pool2d", "adaptive_max_pool2d",
                                   "adaptive_avg_pool1d", "adaptive_max_pool1d"])
+@FEW
 @given(data=st.data())
 def test_adaptive_matches_torch(name, data):
     nsp = int(name[-2])
@@ -94,6 +100,7 @@ def test_adaptive_matches_torch(name, data):
     assert_same(run(name, x, arg, **kw))
 
 
+@FEW
 @given(data=st.data())
 def test_max_unpool2d_matches_torch(data):
     x, k, s, p, _, ceil = data.draw(cases(2, dilation=False))
@@ -140,6 +147,7 @@ def pad_cases(draw):
     return np.random.default_rng(draw(st.integers(0, 99))).standard_normal(shape), pads, mode
 
 
+@FEW
 @given(case=pad_cases())
 def test_pad_matches_torch_values_grads_and_errors(case):
     x, pads, mode = case

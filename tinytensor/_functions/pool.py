@@ -45,7 +45,8 @@ class MaxPoolNdFunction(Function):
         out = np.empty((x.shape[0],) + osp, x.dtype)       # the kernel writes every element
         need_idx = return_indices or ctx.needs_input_grad[0]
         # backward alone needs only positions within a plane: int32 halves their traffic
-        idx_dtype = np.int64 if return_indices or x[0].size >= 2**31 else np.int32
+        plane = x.shape[1] * x.shape[2] * x.shape[3]
+        idx_dtype = np.int64 if return_indices or plane >= 2**31 else np.int32
         idx = np.empty(out.shape, idx_dtype) if need_idx else None
         _k.max_pool_forward(x, out, idx, *kernel, *stride, *padding, *dilation, ceil_mode,
                             get_num_threads())

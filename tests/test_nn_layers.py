@@ -1,5 +1,4 @@
 """Every layer forward and backward against float64 references; gradchecks."""
-import math
 import warnings
 
 import numpy as np

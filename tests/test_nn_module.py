@@ -1,6 +1,5 @@
 """Module system: registration, names, state_dict, strict loading, train/eval, repr, init."""
 import math
-import re
 import warnings
 from collections import OrderedDict
 
@@ -9,7 +8,6 @@ import pytest
 
 import tinytensor as tt
 import tinytensor.nn as nn
-import tinytensor.nn.functional as F
 
 
 class Net(nn.Module):
@@ -293,7 +291,8 @@ def test_repr_nested_containers():
   (4): Flatten(start_dim=1, end_dim=-1)
   (5): Linear(in_features=64, out_features=10, bias=True)
 )"""
-    assert repr(nn.Sequential(nn.ReLU(), nn.ReLU())) == "Sequential(\n  (0): ReLU()\n  (1): ReLU()\n)"
+    assert repr(nn.Sequential(nn.ReLU(), nn.ReLU())) == \
+        "Sequential(\n  (0): ReLU()\n  (1): ReLU()\n)"
     assert repr(nn.ModuleList([nn.ReLU(), nn.ReLU()])) == "ModuleList(\n  (0-1): 2 x ReLU()\n)"
     assert repr(nn.ModuleList([nn.ReLU(), nn.ReLU(), nn.Tanh()])) == \
         "ModuleList(\n  (0-1): 2 x ReLU()\n  (2): Tanh()\n)"

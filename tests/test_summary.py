@@ -2,7 +2,7 @@
 import tinytensor as tt
 import tinytensor.nn as nn
 import tinytensor.nn.functional as F
-import tinytensor.utils
+import tinytensor.utils  # noqa: F401  (makes tt.utils available)
 
 
 class LeNet(nn.Module):

@@ -9,8 +9,6 @@ GEMM is too small for BLAS to split, and entering the cap costs ~14 us.
 """
 import contextlib
 
-import numpy as np
-
 from tinytensor.autograd.function import Function
 from tinytensor.tensor import _c, _wrap
 

@@ -77,17 +77,24 @@ class CrossEntropyFunction(Function):
         x2 = _to_rows(a)
         rows, c = x2.shape
         logp, p = _log_softmax_rows(x2)
-        valid = target != ignore_index
-        ti = np.where(valid, target, 0)
         ar = np.arange(rows)
-        wt = (weight[ti] * valid).astype(dt) if weight is not None else valid.astype(dt)
-        loss = -logp[ar, ti] * wt
-        if eps > 0:
-            smooth = -(logp @ weight.astype(dt)) if weight is not None else -logp.sum(axis=1)
-            loss = loss * dt.type(1 - eps) + smooth * valid * dt.type(eps / c)
-        denom = wt.sum(dtype=dt)
+        valid = target != ignore_index
+        # the common case (no weights, no smoothing, nothing ignored) skips the masks
+        simple = weight is None and eps == 0 and bool(valid.all())
+        if simple:
+            ti, wt = target, None
+            loss = -logp[ar, ti]
+            denom = dt.type(rows)
+        else:
+            ti = np.where(valid, target, 0)
+            wt = (weight[ti] * valid).astype(dt) if weight is not None else valid.astype(dt)
+            loss = -logp[ar, ti] * wt
+            if eps > 0:
+                smooth = -(logp @ weight.astype(dt)) if weight is not None else -logp.sum(axis=1)
+                loss = loss * dt.type(1 - eps) + smooth * valid * dt.type(eps / c)
+            denom = wt.sum(dtype=dt)
         if ctx.needs_input_grad[0]:
-            ctx.p, ctx.ti, ctx.wt, ctx.valid = p, ti, wt, valid
+            ctx.p, ctx.ti, ctx.wt, ctx.valid, ctx.simple = p, ti, wt, valid, simple
             ctx.weight, ctx.eps, ctx.reduction, ctx.denom = weight, eps, reduction, denom
             ctx.shape = a.shape
         return _wrap(_c(_reduce(loss, denom, reduction, out_shape)))
@@ -98,6 +105,11 @@ class CrossEntropyFunction(Function):
         rows, c = p.shape
         dt = p.dtype
         scale = _grad_scale(g, ctx.reduction, ctx.denom, rows, dt)
+        if ctx.simple:                   # (softmax - onehot) * dL/dloss
+            grad = p.copy()
+            grad[np.arange(rows), ti] -= 1
+            grad *= scale
+            return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 6
         k = wt * dt.type(1 - eps)
         grad = p * k[:, None]
         grad[np.arange(rows), ti] -= k

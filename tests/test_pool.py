@@ -302,6 +302,17 @@ def _ar(n, shape, dtype=np.float32):
     return _t(np.arange(1, n + 1, dtype=dtype).reshape(shape))
 
 
+def test_empty_batch_forward_and_backward():
+    for fn, shape in [(F.max_pool2d, (0, 3, 5, 5)), (F.max_pool3d, (0, 2, 4, 4, 4)),
+                      (F.max_pool1d, (0, 3, 5)), (F.avg_pool2d, (0, 3, 5, 5)),
+                      (F.adaptive_avg_pool2d, (0, 3, 5, 5)), (F.adaptive_max_pool2d, (0, 3, 5, 5))]:
+        x = tt.randn(*shape).requires_grad_()
+        y = fn(x, 2)
+        assert y.shape[0] == 0
+        y.sum().backward()
+        assert x.grad.shape == x.shape
+
+
 def test_lecture_example_shape():
     assert F.max_pool2d(tt.randn(32, 24, 24), 3).shape == (32, 8, 8)
 

@@ -29,11 +29,6 @@ def _planes(t, nsp):
     return x.reshape((int(np.prod(lead, dtype=np.int64)),) + sp), lead
 
 
-def _grad_array(grad, shape):
-    g = np.ascontiguousarray(grad._numpy())
-    return g.reshape(shape)
-
-
 class MaxPoolNdFunction(Function):
     """Max pooling over the last `nsp` dims; returns (values, indices) or values."""
 

@@ -632,15 +632,40 @@ def test_no_cycles_without_backward():
 
 # ------------------------------------------------------------------------------ views and in place
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "in-place ops on a view of a non-leaf that requires grad are refused (PyTorch rebases the "
-    "base's history through CopySlices); tinytensor raises 'not supported by tinytensor'"))
 def test_inplace_on_view_of_non_leaf():
+    # the base takes a new history (PyTorch's CopySlices); the view reads through it
     x = leaf([1.0, 2.0, 3.0])
     y = x * 1
     y[0:2].mul_(2)
     y.sum().backward()
     assert x.grad.tolist() == [2.0, 2.0, 1.0]
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 1
+    v = y[1:]
+    v.mul_(x[1:])
+    (y * y).sum().backward()
+    assert y.tolist() == [1.0, 4.0, 9.0] and v.tolist() == [4.0, 9.0]
+    assert x.grad.tolist() == [2.0, 32.0, 108.0]
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    y = x * 1
+    y.t()[0].add_(10)                        # a view of a view: column 0 of y
+    (y ** 2).sum().backward()
+    assert x.grad.tolist() == [[22.0, 4.0], [26.0, 8.0]]
+
+
+def test_inplace_through_view_gives_base_a_history():
+    a = tt.zeros(3, dtype=tt.float64)
+    w = leaf([1.0, 2.0])
+    a[1:].add_(w * w)
+    assert a.requires_grad and not a.is_leaf
+    a.sum().backward()
+    assert w.grad.tolist() == [2.0, 4.0] and a.tolist() == [0.0, 1.0, 4.0]
+
+
+def test_inplace_on_expanded_tensor_refused():
+    with pytest.raises(RuntimeError, match="unsupported operation: more than one element of the "
+                                           "written-to tensor refers to a single memory location"):
+        tt.zeros(3, 1).expand(3, 4).add_(1)
 
 
 def test_view_used_after_its_base_was_modified_in_place():

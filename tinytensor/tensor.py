@@ -526,12 +526,9 @@ class Tensor(TensorBase):
             if self.grad_fn is None:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                    "in-place operation.")
-            if self._base is not None:
-                if self._base.grad_fn is None and self._base._requires_grad:
-                    raise RuntimeError("a view of a leaf Variable that requires grad is being used "
-                                       "in an in-place operation.")
-                raise RuntimeError("an in-place operation on a view of a tensor that requires grad "
-                                   "is not supported by tinytensor; use the out-of-place form")
+            if self._base is not None and self._base.grad_fn is None and self._base._requires_grad:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used "
+                                   "in an in-place operation.")
             return True
         return False
 
@@ -546,7 +543,15 @@ class Tensor(TensorBase):
         from tinytensor.autograd.grad_mode import _state
         recording = self._check_inplace() or (
             _state.enabled and isinstance(other, Tensor) and other._requires_grad)
+        if any(st == 0 and n > 1 for n, st in zip(self._shape, self._stride)):
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location. Please clone() the "
+                               "tensor before performing the operation.")
         src = self
+        if recording and self._base is not None:
+            from tinytensor.autograd.function import refresh_view, stale_view
+            if stale_view(self):
+                refresh_view(self)
         if recording:
             src = _wrap(np.array(self._numpy(), order="C", copy=True))
             src.grad_fn, src._output_nr = self.grad_fn, self._output_nr
@@ -559,9 +564,20 @@ class Tensor(TensorBase):
             names = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
             raise RuntimeError(f"result type {names[res._dtype.name]} can't be cast to the desired "
                                f"output type {names[self._dtype.name]}")
+        if recording and self._base is not None:
+            # the base takes a new history: its old value with this view's elements replaced
+            base = self._base
+            alias = base._make_view(base._shape, base._stride, base._offset)
+            alias.grad_fn, alias._output_nr = base.grad_fn, base._output_nr
+            alias._requires_grad = base._requires_grad
         np.copyto(self._numpy(), res._numpy(), casting="unsafe")
         self._bump_version()
-        if recording:
+        if recording and self._base is not None:
+            from tinytensor.autograd.function import refresh_view
+            new = _shape.ScatterView.apply(alias, res, self._shape, self._stride, self._offset)
+            base.grad_fn, base._output_nr, base._requires_grad = new.grad_fn, 0, new._requires_grad
+            refresh_view(self)             # this view now reads through the base's new history
+        elif recording:
             self.grad_fn, self._output_nr = res.grad_fn, res._output_nr
             self._requires_grad = res._requires_grad
         return self

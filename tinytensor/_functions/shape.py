@@ -96,6 +96,32 @@ class AsStrided(Function):
         return _wrap(_c(flat[_positions(*ctx.base_layout)])), None, None, None
 
 
+class ScatterView(Function):
+    """The new value of a base after an in-place write through one of its views: the base's old
+    value with the view's elements replaced by `src` (PyTorch's CopySlices). Elements are matched
+    through their storage positions."""
+
+    @staticmethod
+    def forward(ctx, base, src, shape, stride, offset):
+        pos_base = _positions(base._shape, base._stride, base._offset).reshape(-1)
+        inverse = np.full(base._storage.size, -1, np.int64)
+        inverse[pos_base] = np.arange(pos_base.size)
+        idx = inverse[_positions(shape, stride, offset).reshape(-1)]
+        if idx.size and idx.min() < 0:
+            raise RuntimeError("in-place write through a view that reaches outside its base")
+        ctx.idx, ctx.base_shape, ctx.view_shape = idx, base._shape, shape
+        out = np.array(base._numpy(), order="C", copy=True)
+        out.reshape(-1)[idx] = src._numpy().reshape(-1)
+        return _wrap(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        gy = np.array(g._numpy(), order="C", copy=True).reshape(-1)
+        gsrc = gy[ctx.idx].reshape(ctx.view_shape)
+        gy[ctx.idx] = 0
+        return _wrap(gy.reshape(ctx.base_shape)), _wrap(_c(gsrc)), None, None, None
+
+
 class CopyInto(Function):
     """The value of `dst.copy_(src)`: src broadcast to dst's shape and cast to its dtype."""
 

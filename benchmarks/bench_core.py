@@ -11,8 +11,15 @@ forward plus backward. The libraries alternate inside one process (each repeat t
 library once, in turn), many repeats, and the table shows medians and median ratios.
 Targets (issue 2): elementwise and reductions within 1.2x NumPy, matmul within 1.1x NumPy,
 per-op overhead at most PyTorch's.
+
+At 2 threads three thread pools share the cores (tinytensor's libgomp, PyTorch's own libgomp,
+OpenBLAS); with libgomp's default spin-waiting, threads of one library spin while the next
+library runs, and on a machine with other load the 2-thread numbers swing by 10-100x.
+`GOMP_SPINCOUNT=10000` (both libgomps read it) makes them repeatable; the header prints the
+environment and the load average.
 """
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -113,8 +120,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=41)
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     args = parser.parse_args()
+    env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                                                    "OMP_NUM_THREADS") if k in os.environ)
     print(f"numpy {np.__version__}, torch {torch.__version__ if torch else 'absent'}, "
-          f"python {sys.version.split()[0]}, openmp {tt._kernels._parallel.openmp_enabled()}")
+          f"python {sys.version.split()[0]}, openmp {tt._kernels._parallel.openmp_enabled()}, "
+          f"env: {env or 'default'}, load average {os.getloadavg()[0]:.2f}")
     cases = make_cases()
     for n in args.threads:
         set_threads(n)

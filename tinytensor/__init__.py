@@ -46,6 +46,5 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def numel(input):
-    return input.numel()
 from tinytensor.serialization import load, save  # noqa: E402
+from tinytensor import datasets, nn, optim, utils  # noqa: E402,F401  (they build on the above)

@@ -10,3 +10,4 @@ from tinytensor.nn.functional.fold import *        # noqa: F401,F403  unfold, fo
 from tinytensor.nn.functional.activation import *  # noqa: F401,F403  relu, softmax, dropout, ...
 from tinytensor.nn.functional.linear import *      # noqa: F401,F403  linear
 from tinytensor.nn.functional.loss import *        # noqa: F401,F403  cross_entropy, nll_loss, mse_loss
+from tinytensor.nn.functional.normalization import *  # noqa: F401,F403  batch_norm

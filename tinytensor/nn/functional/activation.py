@@ -10,8 +10,7 @@ from tinytensor._functions.activation import (DropoutFunction, LeakyReLUFunction
 from tinytensor._tensor import wrap_dim
 from tinytensor.tensor import Tensor
 
-__all__ = ["relu", "relu_", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
-           "batch_norm"]
+__all__ = ["relu", "relu_", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
 
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
 
@@ -129,14 +128,3 @@ def dropout(input, p=0.5, training=True, inplace=False):
         mask = keep.astype(dt) * dt.type(1.0 / (1.0 - p))
     out = DropoutFunction.apply(input, mask)
     return _inplace_result(input, out) if inplace else out
-
-
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
-    """Batch normalisation over every dim but 1 (see `tinytensor.nn.BatchNorm2d`).
-
-    Training uses the batch statistics (biased variance) and, when running buffers are given,
-    updates them in place with the unbiased variance. Otherwise the running statistics are used.
-    """
-    from tinytensor.nn.functional.normalization import batch_norm as _bn
-    return _bn(input, running_mean, running_var, weight, bias, training, momentum, eps)

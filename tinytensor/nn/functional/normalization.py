@@ -1,4 +1,4 @@
-"""batch_norm: PyTorch's F.batch_norm (exported through tinytensor.nn.functional.activation)."""
+"""batch_norm: PyTorch's F.batch_norm."""
 import numpy as np
 
 from tinytensor._functions.batchnorm import BatchNormFunction

@@ -55,6 +55,131 @@ def blas_backend():
     return "cblas64" if _cblas_sgemm != NULL else "scipy"
 
 
+cdef extern from *:
+    """
+    /* Depthwise (one input channel per group) plane kernels in plain C, for float and double,
+       so that on x86-64 Linux with GCC they carry an AVX2+FMA clone picked at load time by
+       the CPU (the build targets baseline SSE2); elsewhere the same loops, unversioned. They
+       trust their arguments: direct_forward/direct_backward check the shapes first. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define TT_CONV_CLONES __attribute__((target_clones("arch=haswell", "default")))
+    #else
+    #define TT_CONV_CLONES
+    #endif
+    static inline Py_ssize_t tt_conv_hi(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n,
+                                        Py_ssize_t out) {
+        Py_ssize_t b = n - off > 0 ? (n - off + s - 1) / s : 0;
+        return b < out ? b : out;
+    }
+    static inline Py_ssize_t tt_conv_lo(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n,
+                                        Py_ssize_t out) {
+        Py_ssize_t b = tt_conv_hi(off, s, n, out), a = off < 0 ? (-off + s - 1) / s : 0;
+        return a < b ? a : b;
+    }
+    #define TT_DW_DEFINE(T, SUF)                                                              \
+    /* y = bias + sum over taps of w[tap] * shifted x, for one (n, o) plane */               \
+    TT_CONV_CLONES static void tt_dw_fwd_##SUF(                                              \
+            T *__restrict y, const T *__restrict x, const T *__restrict w, T bias,           \
+            Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t KD, Py_ssize_t KH,          \
+            Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t sd,       \
+            Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,       \
+            Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw) {                                   \
+        for (Py_ssize_t l = 0; l < OD * OH * OW; l++) y[l] = bias;                           \
+        for (Py_ssize_t i = 0; i < KD; i++)                                                  \
+        for (Py_ssize_t j = 0; j < KH; j++)                                                  \
+        for (Py_ssize_t k = 0; k < KW; k++) {                                                \
+            T wv = w[(i * KH + j) * KW + k];                                                 \
+            Py_ssize_t off = k * dw - pw;                                                    \
+            Py_ssize_t lo = tt_conv_lo(off, sw, W, OW), hi = tt_conv_hi(off, sw, W, OW);     \
+            for (Py_ssize_t od = 0; od < OD; od++) {                                         \
+                Py_ssize_t d = od * sd - pd + i * dd;                                        \
+                if (d < 0 || d >= D) continue;                                               \
+                for (Py_ssize_t oh = 0; oh < OH; oh++) {                                     \
+                    Py_ssize_t h = oh * sh - ph + j * dh;                                    \
+                    if (h < 0 || h >= H) continue;                                           \
+                    T *yr = y + (od * OH + oh) * OW;                                         \
+                    const T *xr = x + (d * H + h) * W + off;                                 \
+                    if (sw == 1) for (Py_ssize_t q = lo; q < hi; q++) yr[q] += wv * xr[q];   \
+                    else for (Py_ssize_t q = lo; q < hi; q++) yr[q] += wv * xr[q * sw];      \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+    /* For one (n, o) plane of grad_output: gx plane += w[tap] * go shifted back; rows +=   \
+       go * shifted x per tap (K rows of OW) and go itself (row K), summed by the caller */ \
+    TT_CONV_CLONES static void tt_dw_bwd_##SUF(                                              \
+            const T *__restrict go, const T *__restrict x, const T *__restrict w,            \
+            T *__restrict gx, T *__restrict rows, int need_gx, int need_gw, int need_gb,     \
+            Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t KD, Py_ssize_t KH,          \
+            Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t sd,       \
+            Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,       \
+            Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw) {                                   \
+        Py_ssize_t K = KD * KH * KW;                                                         \
+        if (need_gb) {                                                                       \
+            T *row = rows + K * OW;                                                          \
+            for (Py_ssize_t r = 0; r < OD * OH; r++)                                         \
+                for (Py_ssize_t q = 0; q < OW; q++) row[q] += go[r * OW + q];                \
+        }                                                                                    \
+        for (Py_ssize_t i = 0; i < KD; i++)                                                  \
+        for (Py_ssize_t j = 0; j < KH; j++)                                                  \
+        for (Py_ssize_t k = 0; k < KW; k++) {                                                \
+            T wv = w[(i * KH + j) * KW + k];                                                 \
+            T *row = rows + ((i * KH + j) * KW + k) * OW;                                    \
+            Py_ssize_t off = k * dw - pw;                                                    \
+            Py_ssize_t lo = tt_conv_lo(off, sw, W, OW), hi = tt_conv_hi(off, sw, W, OW);     \
+            for (Py_ssize_t od = 0; od < OD; od++) {                                         \
+                Py_ssize_t d = od * sd - pd + i * dd;                                        \
+                if (d < 0 || d >= D) continue;                                               \
+                for (Py_ssize_t oh = 0; oh < OH; oh++) {                                     \
+                    Py_ssize_t h = oh * sh - ph + j * dh;                                    \
+                    if (h < 0 || h >= H) continue;                                           \
+                    const T *gr = go + (od * OH + oh) * OW;                                  \
+                    Py_ssize_t base = (d * H + h) * W + off;                                 \
+                    if (need_gx) {                                                           \
+                        T *xg = gx + base;                                                   \
+                        if (sw == 1) for (Py_ssize_t q = lo; q < hi; q++) xg[q] += wv * gr[q]; \
+                        else for (Py_ssize_t q = lo; q < hi; q++) xg[q * sw] += wv * gr[q];  \
+                    }                                                                        \
+                    if (need_gw) {                                                           \
+                        const T *xr = x + base;                                              \
+                        if (sw == 1) for (Py_ssize_t q = lo; q < hi; q++) row[q] += gr[q] * xr[q]; \
+                        else for (Py_ssize_t q = lo; q < hi; q++) row[q] += gr[q] * xr[q * sw]; \
+                    }                                                                        \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    }
+    TT_DW_DEFINE(float, f32)
+    TT_DW_DEFINE(double, f64)
+    """
+    void tt_dw_fwd_f32(float* y, const float* x, const float* w, float bias,
+                       Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t KD, Py_ssize_t KH,
+                       Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                       Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd,
+                       Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh,
+                       Py_ssize_t dw) noexcept nogil
+    void tt_dw_fwd_f64(double* y, const double* x, const double* w, double bias,
+                       Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t KD, Py_ssize_t KH,
+                       Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                       Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd,
+                       Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh,
+                       Py_ssize_t dw) noexcept nogil
+    void tt_dw_bwd_f32(const float* go, const float* x, const float* w, float* gx, float* rows,
+                       int need_gx, int need_gw, int need_gb,
+                       Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t KD, Py_ssize_t KH,
+                       Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                       Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd,
+                       Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh,
+                       Py_ssize_t dw) noexcept nogil
+    void tt_dw_bwd_f64(const double* go, const double* x, const double* w, double* gx,
+                       double* rows, int need_gx, int need_gw, int need_gb,
+                       Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t KD, Py_ssize_t KH,
+                       Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                       Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd,
+                       Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh,
+                       Py_ssize_t dw) noexcept nogil
+
+
 cdef inline Py_ssize_t _out_size(Py_ssize_t n, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p,
                                  Py_ssize_t q, Py_ssize_t d) noexcept nogil:
     """Output length for padding p at the start and q at the end."""
@@ -442,53 +567,30 @@ def direct_forward(const floating[:, :, :, :, ::1] x,    # IN  (N, C, D, H, W)
                    bint has_bias,
                    floating[:, :, :, :, ::1] y,          # OUT (N, O, OD, OH, OW)
                    Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
-    """Tap by tap: y[n, o] += w[o, tap] * shifted x[n, c(o)], rows vectorised over ow.
-    One thread owns one (n, o) output plane."""
+    """Tap by tap: y[n, o] += w[o, tap] * shifted x[n, c(o)], rows vectorised over ow
+    (tt_dw_fwd_*: C with an AVX2+FMA clone). One thread owns one (n, o) output plane."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
     cdef Py_ssize_t KW = w.shape[4], OD = y.shape[2], OH = y.shape[3], OW = y.shape[4]
     cdef Py_ssize_t sd = geo[0, 0], sh = geo[0, 1], sw = geo[0, 2], pd = geo[1, 0]
     cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], dd = geo[2, 0], dh = geo[2, 1], dw = geo[2, 2]
-    cdef Py_ssize_t t, n, o, c, i, j, k, od, oh, ow, d, h, off, lo, hi, L, Og
-    cdef floating wv, bv
-    cdef floating* yrow
-    cdef const floating* xrow
+    cdef Py_ssize_t t, n, o, c, Og
+    cdef floating bv
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
                    geo, groups) or Cg != 1 or (has_bias and bias.shape[0] != O):
         raise ValueError("direct_forward: inconsistent shapes (a tinytensor bug)")
-    L = OD * OH * OW
     Og = O // groups
     for t in prange(N * O, nogil=True, schedule='static', num_threads=n_threads):
         n = t // O
         o = t % O
         c = o // Og
         bv = bias[o] if has_bias else 0
-        yrow = &y[n, o, 0, 0, 0]
-        for ow in range(L):
-            yrow[ow] = bv
-        for i in range(KD):
-            for j in range(KH):
-                for k in range(KW):
-                    wv = w[o, 0, i, j, k]
-                    off = k * dw - pw
-                    lo = _lo(off, sw, W, OW)
-                    hi = _hi(off, sw, W, OW)
-                    for od in range(OD):
-                        d = od * sd - pd + i * dd
-                        if d < 0 or d >= D:
-                            continue
-                        for oh in range(OH):
-                            h = oh * sh - ph + j * dh
-                            if h < 0 or h >= H:
-                                continue
-                            yrow = &y[n, o, od, oh, 0]
-                            xrow = &x[n, c, d, h, 0] + off
-                            if sw == 1:
-                                for ow in range(lo, hi):
-                                    yrow[ow] = yrow[ow] + wv * xrow[ow]
-                            else:
-                                for ow in range(lo, hi):
-                                    yrow[ow] = yrow[ow] + wv * xrow[ow * sw]
+        if floating is float:
+            tt_dw_fwd_f32(&y[n, o, 0, 0, 0], &x[n, c, 0, 0, 0], &w[o, 0, 0, 0, 0], bv, D, H, W,
+                          KD, KH, KW, OD, OH, OW, sd, sh, sw, pd, ph, pw, dd, dh, dw)
+        else:
+            tt_dw_fwd_f64(&y[n, o, 0, 0, 0], &x[n, c, 0, 0, 0], &w[o, 0, 0, 0, 0], bv, D, H, W,
+                          KD, KH, KW, OD, OH, OW, sd, sh, sw, pd, ph, pw, dd, dh, dw)
 
 
 def direct_backward_input(const floating[:, :, :, :, ::1] w,   # IN  (O, 1, KD, KH, KW)
@@ -614,20 +716,16 @@ def direct_backward(const floating[:, :, :, :, ::1] x,    # IN  (N, C, D, H, W)
                     floating[:, ::1] scratch,             # SCRATCH (n_threads, Og*(K+1)*OW)
                     Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
     """All three depthwise gradients in one pass over grad_output: one thread owns a group
-    (its input channel c and its Og output channels), and walks the samples in order. The
-    sums run in the same order as direct_backward_input/_weight (gx per plane: m, tap, row;
-    gw per tap: n, row, then the row), so either kernel gives the same bits."""
+    (its input channel c and its Og output channels) and walks the samples in order (gx per
+    plane: m, tap, row; gw per tap: n, row into a row of scratch, then the row), so the bits
+    do not depend on the thread count. The plane work is tt_dw_bwd_* (C, AVX2+FMA clone)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
     cdef Py_ssize_t KW = w.shape[4], OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
     cdef Py_ssize_t sd = geo[0, 0], sh = geo[0, 1], sw = geo[0, 2], pd = geo[1, 0]
     cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], dd = geo[2, 0], dh = geo[2, 1], dw = geo[2, 2]
-    cdef Py_ssize_t n, o, m, c, i, j, k, od, oh, ow, d, h, off, lo, hi, Og, tid, tap, K, r0
-    cdef floating wv, acc
-    cdef floating* row
-    cdef floating* xgrow
-    cdef const floating* xrow
-    cdef const floating* grow
+    cdef Py_ssize_t n, o, m, c, ow, Og, tid, tap, K, r0
+    cdef floating acc
     K = KD * KH * KW
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], go.shape[1], OD, OH, OW,
                    geo, groups) or Cg != 1 or n_threads < 1 or scratch.shape[0] < n_threads \
@@ -648,46 +746,16 @@ def direct_backward(const floating[:, :, :, :, ::1] x,    # IN  (N, C, D, H, W)
             for m in range(Og):
                 o = c * Og + m
                 r0 = m * (K + 1) * OW
-                if need_gb:
-                    row = &scratch[tid, r0 + K * OW]
-                    for od in range(OD):
-                        for oh in range(OH):
-                            grow = &go[n, o, od, oh, 0]
-                            for ow in range(OW):
-                                row[ow] = row[ow] + grow[ow]
-                for i in range(KD):
-                    for j in range(KH):
-                        for k in range(KW):
-                            wv = w[o, 0, i, j, k]
-                            off = k * dw - pw
-                            lo = _lo(off, sw, W, OW)
-                            hi = _hi(off, sw, W, OW)
-                            row = &scratch[tid, r0 + ((i * KH + j) * KW + k) * OW]
-                            for od in range(OD):
-                                d = od * sd - pd + i * dd
-                                if d < 0 or d >= D:
-                                    continue
-                                for oh in range(OH):
-                                    h = oh * sh - ph + j * dh
-                                    if h < 0 or h >= H:
-                                        continue
-                                    grow = &go[n, o, od, oh, 0]
-                                    if need_gx:
-                                        xgrow = &gx[n, c, d, h, 0] + off
-                                        if sw == 1:
-                                            for ow in range(lo, hi):
-                                                xgrow[ow] = xgrow[ow] + wv * grow[ow]
-                                        else:
-                                            for ow in range(lo, hi):
-                                                xgrow[ow * sw] = xgrow[ow * sw] + wv * grow[ow]
-                                    if need_gw:
-                                        xrow = &x[n, c, d, h, 0] + off
-                                        if sw == 1:
-                                            for ow in range(lo, hi):
-                                                row[ow] = row[ow] + grow[ow] * xrow[ow]
-                                        else:
-                                            for ow in range(lo, hi):
-                                                row[ow] = row[ow] + grow[ow] * xrow[ow * sw]
+                if floating is float:
+                    tt_dw_bwd_f32(&go[n, o, 0, 0, 0], &x[n, c, 0, 0, 0], &w[o, 0, 0, 0, 0],
+                                  &gx[n, c, 0, 0, 0] if need_gx else NULL, &scratch[tid, r0],
+                                  need_gx, need_gw, need_gb, D, H, W, KD, KH, KW, OD, OH, OW,
+                                  sd, sh, sw, pd, ph, pw, dd, dh, dw)
+                else:
+                    tt_dw_bwd_f64(&go[n, o, 0, 0, 0], &x[n, c, 0, 0, 0], &w[o, 0, 0, 0, 0],
+                                  &gx[n, c, 0, 0, 0] if need_gx else NULL, &scratch[tid, r0],
+                                  need_gx, need_gw, need_gb, D, H, W, KD, KH, KW, OD, OH, OW,
+                                  sd, sh, sw, pd, ph, pw, dd, dh, dw)
         for m in range(Og):
             o = c * Og + m
             r0 = m * (K + 1) * OW

@@ -406,3 +406,101 @@ def test_views_of_bases_modified_in_place_match_torch(i):
         except RuntimeError as e:          # e.g. a saved value modified in place: both refuse
             outcome.append(str(e).split(":")[0])
     assert outcome[0] == outcome[1]
+
+
+# ------------------------------------------------------------------------------ random programs
+
+def _program_ops():
+    def iadd(L, a, b):
+        c = a * 1
+        return (c.add_(b), c)[1] if tuple(np.broadcast_shapes(a.shape, b.shape)) == tuple(a.shape) else c
+
+    def imul_view(L, a, b):
+        c = a * 1
+        if c.ndim:
+            c[..., :1].mul_(2)
+        return c
+
+    def setitem(L, a, b):
+        c = a * 1
+        if c.ndim:
+            c[..., 0] = 0.5
+        return c
+
+    def view_then_base(L, a, b):
+        c = a * 1
+        if not c.ndim:
+            return c
+        v = c[..., :1]
+        c.mul_(3)
+        return v * 1
+
+    return {
+        "add": lambda L, a, b: a + b, "sub": lambda L, a, b: a - b, "mul": lambda L, a, b: a * b,
+        "div": lambda L, a, b: a / (b.abs() + 1), "pow": lambda L, a, b: (a.abs() + 0.5) ** b,
+        "maximum": lambda L, a, b: L.maximum(a, b), "where": lambda L, a, b: L.where(a > b, a, b),
+        "exp": lambda L, a, b: (a * 0.3).exp(), "tanh": lambda L, a, b: a.tanh(),
+        "sigmoid": lambda L, a, b: a.sigmoid(), "relu": lambda L, a, b: a.relu(),
+        "sqrt": lambda L, a, b: (a.abs() + 1).sqrt(), "log": lambda L, a, b: (a.abs() + 1).log(),
+        "sum": lambda L, a, b: a.sum(0, keepdim=True) if a.ndim else a.sum(),
+        "mean": lambda L, a, b: a.mean(-1, keepdim=True) if a.ndim else a,
+        "amax": lambda L, a, b: a.amax(-1, keepdim=True) if a.ndim else a,
+        "var": lambda L, a, b: a.var(-1, keepdim=True, correction=0) if a.ndim else a,
+        "transpose": lambda L, a, b: a.transpose(0, -1) if a.ndim >= 2 else a,
+        "permute": lambda L, a, b: a.permute(*reversed(range(a.ndim))) if a.ndim else a,
+        "slice": lambda L, a, b: a[..., ::2] if a.ndim and a.shape[-1] > 1 else a,
+        "unsqueeze": lambda L, a, b: a.unsqueeze(0).squeeze(0),
+        "reshape": lambda L, a, b: a.reshape(-1).reshape(a.shape),
+        "contiguous": lambda L, a, b: a.mT.contiguous().mT if a.ndim >= 2 else a,
+        "clamp": lambda L, a, b: a.clamp(-0.5, 0.7),
+        "matmul": lambda L, a, b: (a @ b.transpose(-1, -2) if a.ndim >= 2 and b.ndim >= 2
+                                   and a.shape[-1] == b.shape[-1] else a),
+        "iadd": iadd, "imul_view": imul_view, "setitem": setitem, "view_then_base": view_then_base,
+        "cat": lambda L, a, b: L.cat([a, a], -1) if a.ndim else a,
+        "stack": lambda L, a, b: L.stack([a, a]).sum(0),
+        "expand": lambda L, a, b: a[..., :1].expand(*a.shape) * 1 if a.ndim else a,
+        "index": lambda L, a, b: a[L.tensor([0, 0])] if a.ndim else a,
+        "max_dim": lambda L, a, b: a.max(-1, keepdim=True)[0] if a.ndim else a,
+    }
+
+
+PROGRAM_OPS = _program_ops()
+
+
+def _run_program(L, program, arrays):
+    env = [L.tensor(a, requires_grad=True) for a in arrays]
+    leaves = list(env)
+    for name, i, j in program:
+        try:
+            env.append(PROGRAM_OPS[name](L, env[i % len(env)], env[j % len(env)]))
+        except (RuntimeError, IndexError, ValueError):
+            return ("error", name)
+    out = env[0].sum() * 0
+    for k, e in enumerate(env[len(arrays):]):
+        out = out + (e * (k + 1)).sum()
+    try:
+        out.backward()
+    except RuntimeError:
+        return ("backward error",)
+    return ("ok", out.item(), [None if t.grad is None else t.grad.numpy().copy() for t in leaves])
+
+
+@given(data=st.data())
+def test_random_programs_match_torch(data):
+    """Random chains of ops, views, in-place writes through views and reductions: the value and
+    every leaf's gradient agree with PyTorch (float64)."""
+    shape = data.draw(S.shapes(max_dims=3, max_side=3))
+    other = tuple(s if data.draw(st.booleans()) else 1 for s in shape)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    arrays = [rng.standard_normal(shape), rng.standard_normal(other)]
+    program = data.draw(st.lists(st.tuples(st.sampled_from(sorted(PROGRAM_OPS)),
+                                           st.integers(0, 9), st.integers(0, 9)),
+                                 min_size=1, max_size=6))
+    a, b = _run_program(torch, program, arrays), _run_program(tt, program, arrays)
+    assert a[0] == b[0], (a, b)
+    if a[0] == "ok":
+        np.testing.assert_allclose(b[1], a[1], rtol=1e-9, atol=1e-9)
+        for ga, gb in zip(a[2], b[2]):
+            assert (ga is None) == (gb is None)
+            if ga is not None:
+                np.testing.assert_allclose(gb, ga, rtol=1e-8, atol=1e-9)

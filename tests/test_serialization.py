@@ -255,3 +255,22 @@ def test_parameters_and_module_state_dicts(tmp_path):
     fresh.load_state_dict(back["model"])
     x = tt.randn(4, 2)
     np.testing.assert_array_equal(fresh(x).detach().numpy(), model(x).detach().numpy())
+
+
+def test_compressed_members_are_read_and_impossible_sizes_refused(tmp_path):
+    buf = io.BytesIO()
+    tt.save({"z": tt.zeros(1000, 100)}, buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src:
+        members = {n: src.read(n) for n in src.namelist()}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    back = load_bytes(out.getvalue(), tmp_path)            # a re-compressed checkpoint loads
+    assert back["z"].shape == (1000, 100)
+    data = bytearray(out.getvalue())
+    # claim 4 GiB of uncompressed data for z.npy in the central directory
+    cd = data.rfind(b"PK\x01\x02", 0, data.rfind(b"z.npy"))
+    data[cd + 24:cd + 28] = (0xFFFFFF00).to_bytes(4, "little")
+    with pytest.raises(ValueError, match="more than deflate can produce"):
+        load_bytes(bytes(data), tmp_path)

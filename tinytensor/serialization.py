@@ -59,6 +59,7 @@ _MAX_HEADER = 1 << 16          # bytes of one .npy header (NumPy's default limit
 _MAX_MANIFEST = 64 << 20       # bytes of the JSON manifest
 _MAX_DEPTH = 200               # nesting of dicts and lists
 _CHUNK = 16 << 20
+_MAX_DEFLATE_RATIO = 1100      # deflate expands at most ~1032x: larger claims cannot be honest
 _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
 
@@ -201,6 +202,11 @@ def _read_member(zf, info, name, key, kinds="biuf"):
                 raise ValueError(f"tt.load: {name}: array {key!r} has an invalid shape {shape}")
             count *= s
         nbytes = count * dt.itemsize
+        if info.compress_type != zipfile.ZIP_STORED and \
+                info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + (1 << 20):
+            raise ValueError(f"tt.load: {name}: array {key!r} claims {info.file_size} bytes from "
+                             f"{info.compress_size} compressed bytes, more than deflate can "
+                             "produce (a corrupted or malicious archive)")
         if header_len + nbytes != info.file_size:
             raise ValueError(f"tt.load: {name}: array {key!r} describes {nbytes} bytes of data "
                              f"(shape {list(shape)}, {dt}) but its member holds "

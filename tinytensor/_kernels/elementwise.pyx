@@ -70,7 +70,7 @@ cdef enum:
     MAXDIM = 64             # NumPy's own limit (NPY_MAXDIMS) is 64
     PARALLEL_MIN = 32768    # below this many outputs, one thread (OpenMP start-up ~ 2-5 us)
 
-cdef enum Op:
+cdef enum Op:                # the four binary ops first: `op <= DIV` tests for them
     ADD, SUB, MUL, DIV,
     NEG, EXP, LOG, SQRT, ABS, TANH, SIGMOID, RELU, SIN, COS,
     B_NEG, B_EXP, B_LOG, B_SQRT, B_ABS, B_TANH, B_SIGMOID, B_RELU, B_SIN, B_COS
@@ -225,7 +225,40 @@ cdef inline void _loop_f(Op op, const floating* x, const floating* y, floating* 
     """o[i] = op(x[i*sx], y[i*sy]) for i < n; called with literal strides for the common
     layouts so each copy specialises (unit stride vectorizes)."""
     cdef Py_ssize_t i
-    cdef floating v, s
+    cdef floating v, s, c
+    # A stride-0 (broadcast scalar) operand is read once into a local: read through its
+    # pointer, the compiler must assume each store to o may change it and the loop stays
+    # scalar (a (64,32,24,24) + (32,1,1) bias add ran 1.4x slower than NumPy).
+    if op <= DIV and (sx == 0 or sy == 0):
+        if sy == 0:
+            c = y[0]
+            if op == ADD:
+                for i in range(n):
+                    o[i] = x[i * sx] + c
+            elif op == SUB:
+                for i in range(n):
+                    o[i] = x[i * sx] - c
+            elif op == MUL:
+                for i in range(n):
+                    o[i] = x[i * sx] * c
+            else:
+                for i in range(n):
+                    o[i] = x[i * sx] / c
+        else:
+            c = x[0]
+            if op == ADD:
+                for i in range(n):
+                    o[i] = c + y[i * sy]
+            elif op == SUB:
+                for i in range(n):
+                    o[i] = c - y[i * sy]
+            elif op == MUL:
+                for i in range(n):
+                    o[i] = c * y[i * sy]
+            else:
+                for i in range(n):
+                    o[i] = c / y[i * sy]
+        return
     if op == ADD:
         for i in range(n):
             o[i] = x[i * sx] + y[i * sy]
@@ -347,13 +380,9 @@ cdef inline void _loop(Op op, const num_t* x, const num_t* y, num_t* o, Py_ssize
 
 cdef void _inner(Op op, const num_t* x, const num_t* y, num_t* o, Py_ssize_t n,
                  Py_ssize_t sx, Py_ssize_t sy) noexcept nogil:
-    # literal strides: the compiler specialises each copy (contiguous, scalar operand)
+    # literal strides where the compiler inlines (it versions the rest for unit stride)
     if sx == 1 and sy == 1:
         _loop(op, x, y, o, n, 1, 1)
-    elif sx == 1 and sy == 0:
-        _loop(op, x, y, o, n, 1, 0)
-    elif sx == 0 and sy == 1:
-        _loop(op, x, y, o, n, 0, 1)
     else:
         _loop(op, x, y, o, n, sx, sy)
 

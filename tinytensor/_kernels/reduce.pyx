@@ -154,9 +154,27 @@ cdef inline Py_ssize_t _offset(Py_ssize_t j, const Py_ssize_t* shape, const Py_s
 
 cdef void _rows(const sum_t* x, sum_t* out, const Red* r, Py_ssize_t start,
                 Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t j
+    """Outputs [start, stop): the input offset follows the kept index as an odometer (one
+    division per range, not per output: many short rows are common, e.g. (N, 10).sum(1))."""
+    cdef Py_ssize_t idx[MAXDIM]
+    cdef Py_ssize_t j, rem = start, off = 0
+    cdef int d = r.nk - 1
+    while d >= 0:
+        idx[d] = rem % r.kshape[d]
+        rem = rem // r.kshape[d]
+        off = off + idx[d] * r.ks[d]
+        d = d - 1
     for j in range(start, stop):
-        out[j] = _reduce_all(x + _offset(j, r.kshape, r.ks, r.nk), r)
+        out[j] = _reduce_all(x + off, r)
+        d = r.nk - 1
+        while d >= 0:
+            idx[d] = idx[d] + 1
+            off = off + r.ks[d]
+            if idx[d] < r.kshape[d]:
+                break
+            off = off - r.kshape[d] * r.ks[d]
+            idx[d] = 0
+            d = d - 1
 
 
 cdef inline void _col_add4(sum_t* o, const sum_t* a, const sum_t* b, const sum_t* c,

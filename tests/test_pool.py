@@ -522,3 +522,28 @@ BAD_CALLS = [
 def test_bad_calls_raise_pytorch_errors(call, exc, message):
     with pytest.raises(exc, match=re.escape(message)):
         call()
+
+
+def test_recycled_scratch_never_overwrites_live_gradients(monkeypatch):
+    from tinytensor._functions import pool as fpool
+    monkeypatch.setattr(fpool, "_REUSE_MIN_BYTES", 0)          # recycle even tiny buffers
+    monkeypatch.setattr(fpool, "_reuse", {})
+    rng = np.random.default_rng(5)
+    x1 = _t(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    (g1,) = tt.autograd.grad(F.max_pool2d(x1, 2).sum(), (x1,))
+    (a1,) = tt.autograd.grad(F.avg_pool2d(x1, 3, 1, 1).sum(), (x1,))
+    kept_g, kept_a = _np(g1).copy(), _np(a1).copy()
+    for _ in range(3):                                          # same shapes: same cache keys
+        x2 = _t(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+        F.max_pool2d(x2, 2).sum().backward()
+        F.avg_pool2d(x2, 3, 1, 1).sum().backward()
+        y = F.max_pool2d(x2 * 2, 2)                             # graph alive: winners in use
+        z = F.max_pool2d(x2 * 3, 2)
+        (y.sum() + z.sum()).backward()
+        np.testing.assert_array_equal(_np(x2.grad), ref.max_pool_backward(
+            np.full((2, 3, 3, 3), 6.0), ref.max_pool(_np(x2), 2, [2, 2], [2, 2], [0, 0], [1, 1],
+                                                     False)[1], x2.shape, 2)
+            + ref.avg_pool_backward(np.ones((2, 3, 6, 6)), x2.shape, 2, [3, 3], [1, 1], [1, 1],
+                                    False, True, None))
+    np.testing.assert_array_equal(_np(g1), kept_g)
+    np.testing.assert_array_equal(_np(a1), kept_a)

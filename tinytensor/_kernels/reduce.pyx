@@ -416,7 +416,7 @@ def sum(a, axes, keepdim, n_threads=None):
             if n_threads is None:
                 from tinytensor._threads import get_num_threads
                 n_threads = get_num_threads()
-            nt = n_threads
+            nt = n_threads          # (the import is a dict lookup after the first call)
         PyObject_GetBuffer(out, &bo, PyBUF_RECORDS)
         try:
             if bo.len != r.n_out * b.itemsize:

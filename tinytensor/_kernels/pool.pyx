@@ -69,7 +69,8 @@ cdef extern from *:
                         int off) noexcept nogil
 
 
-DEF CHUNK = 64
+cdef enum:
+    CHUNK = 64                  # outputs per _max_chunk call (its stack arrays)
 
 
 cdef inline void _max_chunk(const pool_t* xp, pool_t* y, idx_t* idx, Py_ssize_t n,
@@ -143,7 +144,7 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
     cdef Py_ssize_t P = x.shape[0], D = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t OD = y.shape[1], OH = y.shape[2], OW = y.shape[3]
     cdef Py_ssize_t p, od, oh, ow, a, b, c, d0, h0, w0, a0, a1, b0, b1, c0, c1, best_pos
-    cdef Py_ssize_t row, ow_lo, ow_hi, n_in, wl, start, q
+    cdef Py_ssize_t row, ow_lo, ow_hi, n_in, wl, start, q, qq
     cdef bint row_ok
     cdef bint has_idx = idx is not None
     cdef pool_t v, best
@@ -212,7 +213,8 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
                         idx[p, od, oh, ow] = best_pos
                 if row_ok and n_in > 0:
                     start = ((d0 + a0 * dd) * H + h0 + b0 * dh) * W + ow_lo * sw - pw
-                    for q in range(0, n_in, CHUNK):
+                    for qq in range((n_in + CHUNK - 1) // CHUNK):
+                        q = qq * CHUNK
                         _max_chunk(&x[p, 0, 0, 0], &y[p, od, oh, ow_lo + q],
                                    &idx[p, od, oh, ow_lo + q] if has_idx else NULL,
                                    min(CHUNK, n_in - q), sw, start + q * sw,

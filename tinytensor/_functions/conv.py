@@ -6,10 +6,16 @@ tinytensor.nn.functional.conv has validated every argument (PyTorch's messages) 
 
 Paths:
 - direct (one input channel per group, at most 4 outputs per group: depthwise): tap-by-tap
-  kernels, one thread per output plane.
-- GEMM: im2col of a chunk of samples into a per-thread buffer, then one single-threaded BLAS
-  GEMM per group, one OpenMP thread per chunk. Scratch is (threads x bounded chunk), never
-  batch-sized, and is reused across calls.
+  kernels, one thread per output plane; backward fused into one pass when groups >= 4.
+- GEMM: im2col of a chunk (several small samples, or a block of output rows of one large
+  sample) into a per-thread buffer, then single-threaded BLAS GEMMs, one OpenMP thread per
+  chunk. Scratch is (threads x bounded chunk), never batch-sized, and reused across calls.
+
+Reproducibility: chunks, row blocks and weight-gradient partitions depend on the shapes only,
+and every GEMM runs on one BLAS thread, so results are bitwise identical for any thread count
+(tests/test_conv.py checks 1 vs 2). They can differ between machines or BLAS builds (kernel
+choice, FMA), as any BLAS result can. While a kernel runs, BLAS is capped at one thread for the
+whole process (threadpoolctl); a concurrent NumPy matmul in another Python thread sees the cap.
 """
 import ctypes
 import os

@@ -52,7 +52,30 @@ cdef extern from *:
     /* 2**n from the exponent bits (n within the normal range) */
     static inline float tt_pow2f(int n) { return tt_bitsf((n + 127) << 23); }
     static inline double tt_pow2d(int n) { return tt_bitsd((long long)(n + 1023) << 52); }
+    /* Contiguous + - * / : the memory-bound loops of every model. GCC's target_clones compiles
+       them twice (baseline SSE2 and AVX2) and picks at load time (ifunc, glibc), as NumPy
+       dispatches its own loops; AVX2 halves the instructions per byte (add of 1M float32:
+       108 -> 98 us, NumPy 95, on the benchmark machine). Results are bitwise the same either
+       way: each element is one correctly rounded IEEE operation. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define TT_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define TT_CLONES
+    #endif
+    #define TT_BINARY_CONTIG(NAME, T)                                                        \
+    TT_CLONES static void NAME(int op, const T* x, const T* y, T* o, Py_ssize_t n) {          \
+        Py_ssize_t i;                                                                        \
+        if (op == 0) for (i = 0; i < n; i++) o[i] = x[i] + y[i];                             \
+        else if (op == 1) for (i = 0; i < n; i++) o[i] = x[i] - y[i];                        \
+        else if (op == 2) for (i = 0; i < n; i++) o[i] = x[i] * y[i];                        \
+        else for (i = 0; i < n; i++) o[i] = x[i] / y[i];                                     \
+    }
+    TT_BINARY_CONTIG(tt_binary_contig_f, float)
+    TT_BINARY_CONTIG(tt_binary_contig_d, double)
     """
+    void tt_binary_contig_f(int op, const float* x, const float* y, float* o, Py_ssize_t n) nogil
+    void tt_binary_contig_d(int op, const double* x, const double* y, double* o,
+                            Py_ssize_t n) nogil
     ctypedef unsigned char tt_bool
     float tt_pow2f(int n) noexcept nogil
     int tt_fbits(float f) noexcept nogil
@@ -229,6 +252,12 @@ cdef inline void _loop_f(Op op, const floating* x, const floating* y, floating* 
     # A stride-0 (broadcast scalar) operand is read once into a local: read through its
     # pointer, the compiler must assume each store to o may change it and the loop stays
     # scalar (a (64,32,24,24) + (32,1,1) bias add ran 1.4x slower than NumPy).
+    if op <= DIV and sx == 1 and sy == 1:          # op codes 0-3: ADD SUB MUL DIV
+        if floating is float:
+            tt_binary_contig_f(op, x, y, o, n)
+        else:
+            tt_binary_contig_d(op, x, y, o, n)
+        return
     if op <= DIV and (sx == 0 or sy == 0):
         if sy == 0:
             c = y[0]

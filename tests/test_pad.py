@@ -11,7 +11,7 @@ import tinytensor.nn.functional as F
 from tests import reference_pool as ref
 
 # the reference loops are slow: cap the examples (never raise the profile's count)
-FEW = settings(max_examples=min(settings().max_examples, 30))
+FEW = settings(max_examples=min(settings().max_examples, 20))
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-9, atol=1e-9)}
 

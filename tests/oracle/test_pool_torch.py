@@ -10,7 +10,7 @@ import tinytensor as tt  # noqa: E402
 import tinytensor.nn.functional as F  # noqa: E402
 
 # the reference loops are slow: cap the examples (never raise the profile's count)
-FEW = settings(max_examples=min(settings().max_examples, 30))
+FEW = settings(max_examples=min(settings().max_examples, 20))
 
 LIBS = ((tt, F), (torch, TF))
 

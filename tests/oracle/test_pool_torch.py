@@ -259,3 +259,27 @@ def test_bad_calls_match_torch(i):
             BAD[i](lib, mod)
         outcomes.append((type(info.value), str(info.value)))
     assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("name", ["adaptive_avg_pool2d", "adaptive_max_pool2d",
+                                  "adaptive_avg_pool1d", "adaptive_max_pool1d"])
+def test_adaptive_edge_grid_matches_torch(name):
+    """Ranks, empty dims, None/zero/negative/1x1 sizes and dtypes: same result or same error."""
+    d2 = name.endswith("2d")
+    shapes = [(1, 0, 5, 5), (0, 5, 5), (0, 1, 5, 5), (1, 0, 5), (0, 5), (0, 1, 5), (1, 1, 5, 0),
+              (5,), (1, 1, 1, 5, 5), (1, 1, 0), (2, 3, 7, 5), (3, 4, 6), (5, 7)]
+    sizes = [2, -1, (2, -1) if d2 else (1, 2), 0, (None, 3) if d2 else 3,
+             (1, 2, 3) if d2 else -3, (0, 2) if d2 else 1, 1]
+    for shape in shapes:
+        for o in sizes:
+            for dt in ("float32", "int64", "bool"):
+                res = []
+                for lib, mod in LIBS:
+                    xs = lib.tensor(np.arange(int(np.prod(shape))).reshape(shape).astype(dt) % 3)
+                    try:
+                        y = getattr(mod, name)(xs, o)
+                        y = np.array(y.numpy() if lib is torch else y._numpy())
+                        res.append(("ok", y.shape, y.dtype.name, y.tolist()))
+                    except Exception as e:                          # noqa: BLE001
+                        res.append((type(e).__name__, str(e)))
+                assert str(res[0]) == str(res[1]), (shape, o, dt)

@@ -168,7 +168,10 @@ class AdaptiveAvgPoolFunction(Function):
         x, lead = _planes(input, nsp)
         P, _, H, W = x.shape
         out = np.empty((P,) + tuple(output_size), x.dtype)
-        _k.adaptive_avg_forward(x.reshape(P, H, W), out, get_num_threads())
+        if out.size and x.size:
+            _k.adaptive_avg_forward(x.reshape(P, H, W), out, get_num_threads())
+        elif out.size:
+            out.fill(np.nan)                     # the mean of an empty plane, as PyTorch's
         ctx.planes_shape = (P, H, W)
         ctx.out_hw = tuple(output_size)
         ctx.input_shape = tuple(input.shape)
@@ -180,6 +183,8 @@ class AdaptiveAvgPoolFunction(Function):
             return None, None, None
         P, H, W = ctx.planes_shape
         go = np.ascontiguousarray(grad_output._numpy()).reshape((P,) + ctx.out_hw)
+        if H * W == 0:
+            return from_numpy(np.zeros(ctx.input_shape, go.dtype)), None, None
         gi = np.empty((P, H, W), go.dtype)
         _k.adaptive_avg_backward(go, gi, get_num_threads())
         return from_numpy(gi.reshape(ctx.input_shape)), None, None

@@ -360,35 +360,91 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 # adaptive pooling
 
 
-def _adaptive_size(name, input, output_size, nsp):
-    if isinstance(output_size, numbers.Integral) and not isinstance(output_size, bool):
-        sizes = [int(output_size)] * nsp
-    else:
-        sizes = list(output_size)
-        if len(sizes) != nsp:
-            raise RuntimeError(f"{name}: output_size must be {nsp}")
-    shape = tuple(input.shape)
-    sizes = [shape[len(shape) - nsp + i] if v is None else int(v) for i, v in enumerate(sizes)]
-    return sizes
-
-
-def _adaptive(name, input, output_size, nsp, colon):
-    _check_tensor(name, input)
-    shape = tuple(input.shape)
-    if input.ndim not in (nsp + 1, nsp + 2):
-        lo = f"{nsp + 1}D or {nsp + 2}D tensor"
-        sep = ": " if colon else " "
-        raise RuntimeError(f"{name}(): Expected {lo}, but got{sep}{_shape_str(shape)}")
-    sizes = _adaptive_size(name, input, output_size, nsp)
-    for i in range(1, input.ndim):
+def _nonzero_dims(name, shape, dims):
+    for i in dims:
         if shape[i] == 0:
             raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch "
                                f"dimensions, but input has sizes {_shape_str(shape)} with "
                                f"dimension {i} being empty")
-    if any(v < 0 for v in sizes):
-        raise RuntimeError(f"{name}: elements of output_size must be greater than or equal to 0 "
-                           f"but received {{{', '.join(str(v) for v in sizes)}}}")
+
+
+def _adaptive2d(kind, input, sizes, shown):
+    """PyTorch's adaptive_{kind}_pool2d checks, in its order, on the (possibly unsqueezed)
+    input; `shown` is the shape its messages print."""
+    name = f"adaptive_{kind}_pool2d"
+    shape = tuple(input.shape)
+    nd = len(shape)
+    if kind == "avg":
+        if any(v < 0 for v in sizes):
+            raise RuntimeError(f"{name}: elements of output_size must be greater than or equal "
+                               f"to 0 but received {{{', '.join(str(v) for v in sizes)}}}")
+        if sizes == [1, 1]:
+            # PyTorch's shortcut: input.mean((-1, -2), keepdim=True), with mean's own checks
+            if input.dtype.name in ("bool", "int64"):
+                raise RuntimeError("mean(): could not infer output dtype. Input dtype must be "
+                                   "either a floating point or complex dtype. Got: "
+                                   f"{'Bool' if input.dtype.name == 'bool' else 'Long'}")
+            if nd < 2:
+                raise _dim_index_error(nd, -2)
+            return
+        if nd not in (3, 4):
+            raise RuntimeError(f"{name}(): Expected 3D or 4D tensor, but got {_shape_str(shape)}")
+        _nonzero_dims(name, shape, range(nd - 2, nd))
+    else:
+        if nd not in (3, 4):
+            raise RuntimeError(f"{name}(): Expected 3D or 4D tensor, but got: "
+                               f"{_shape_str(shape)}")
+        _nonzero_dims(name, shape, range(1, nd))
+        if len(sizes) != 2:
+            raise RuntimeError(f"{name}(): internal error: output_size.size() must be 2")
+        neg = [v for v in sizes if v < 0]
+        if neg:
+            out = list(shown[:-2]) + list(sizes)
+            raise RuntimeError(f"Trying to create tensor with negative dimension {neg[0]}: "
+                               f"{_shape_str(out)}")
+    dt = input.dtype.name
+    out_numel = int(np.prod(shown[:-2], dtype=np.int64)) * sizes[0] * sizes[1]
+    # avg: PyTorch skips the (float-only) kernel, and so its dtype check, on empty tensors
+    if dt in ("bool", "int64") and (kind == "max" or (input.numel() > 0 and out_numel > 0)):
+        raise NotImplementedError(f'"{name}" not implemented for '
+                                  f"'{'Bool' if dt == 'bool' else 'Long'}'")
+
+
+def _adaptive_2d_entry(kind, input, output_size):
+    name = f"adaptive_{kind}_pool2d"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    shape = tuple(input.shape)
+    if isinstance(output_size, numbers.Integral) and not isinstance(output_size, bool):
+        sizes = [int(output_size)] * 2
+    else:
+        sizes = list(output_size)
+        # torch.nn.functional's _list_with_default, before the op's own checks
+        if len(shape) <= len(sizes):
+            raise ValueError(f"Input dimension should be at least {len(sizes) + 1}")
+        sizes = [shape[len(shape) - len(sizes) + i] if v is None else int(v)
+                 for i, v in enumerate(sizes)]
+        if len(sizes) != 2 and kind == "avg":
+            raise RuntimeError(f"{name}: output_size must be 2")
+    _adaptive2d(kind, input, sizes, shape)
     return sizes
+
+
+def _adaptive_1d_entry(kind, input, output_size):
+    name = f"adaptive_{kind}_pool1d"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    _check_dim_range(name, input, 2, 3)
+    o = _one_int(name, output_size, "output_size")
+    shape = tuple(input.shape)
+    if kind == "max":
+        _nonzero_dims(name, shape, range(1, len(shape)))
+    # then PyTorch runs the 2-D op on the input with a unit height
+    shown = shape[:-1] + (1, shape[-1])
+    _adaptive2d(kind, input.unsqueeze(-2), [1, o], shown)
+    return o
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -396,10 +452,8 @@ def adaptive_avg_pool1d(input, output_size):
 
     Bin i covers [floor(i*L/o), ceil((i+1)*L/o)).
     """
-    sizes = _adaptive("adaptive_avg_pool1d", input, output_size, 1, False)
-    if input.dtype.name == "int64":
-        raise NotImplementedError('"adaptive_avg_pool2d" not implemented for \'Long\'')
-    return AdaptiveAvgPoolFunction.apply(input, (1, sizes[0]), 1)
+    o = _adaptive_1d_entry("avg", input, output_size)
+    return AdaptiveAvgPoolFunction.apply(input, (1, o), 1)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -407,16 +461,14 @@ def adaptive_avg_pool2d(input, output_size):
 
     Bin i along a dim of n with o outputs covers [floor(i*n/o), ceil((i+1)*n/o)).
     """
-    sizes = _adaptive("adaptive_avg_pool2d", input, output_size, 2, False)
-    if input.dtype.name == "int64":
-        raise NotImplementedError('"adaptive_avg_pool2d" not implemented for \'Long\'')
+    sizes = _adaptive_2d_entry("avg", input, output_size)
     return AdaptiveAvgPoolFunction.apply(input, tuple(sizes), 2)
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """Adaptive max pooling of (N, C, L) or (C, L); indices are flat positions in L."""
-    sizes = _adaptive("adaptive_max_pool1d", input, output_size, 1, True)
-    out, idx = AdaptiveMaxPoolFunction.apply(input, (1, sizes[0]), 1)
+    o = _adaptive_1d_entry("max", input, output_size)
+    out, idx = AdaptiveMaxPoolFunction.apply(input, (1, o), 1)
     return (out, idx) if return_indices else out
 
 
@@ -425,7 +477,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
     Ties go to the first maximum, NaN to the last NaN, as max_pool2d.
     """
-    sizes = _adaptive("adaptive_max_pool2d", input, output_size, 2, True)
+    sizes = _adaptive_2d_entry("max", input, output_size)
     out, idx = AdaptiveMaxPoolFunction.apply(input, tuple(sizes), 2)
     return (out, idx) if return_indices else out
 

@@ -283,3 +283,34 @@ def test_adaptive_edge_grid_matches_torch(name):
                     except Exception as e:                          # noqa: BLE001
                         res.append((type(e).__name__, str(e)))
                 assert str(res[0]) == str(res[1]), (shape, o, dt)
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("fn", ["max", "avg"])
+def test_pool_argument_grid_matches_torch(nsp, fn):
+    """Shapes (batched, unbatched, empty, too small, wrong rank) x arguments (good and bad) x
+    dtypes: the same values or the same exception and message, in PyTorch's check order."""
+    name = f"{fn}_pool{nsp}d"
+    shapes = [(1, 2) + (5,) * nsp, (2,) + (5,) * nsp, (5,) * nsp, (1, 0) + (5,) * nsp,
+              (0, 2) + (5,) * nsp, (1, 1) + (2,) * nsp, (1, 1, 1) + (5,) * nsp,
+              (2, 0) + (5,) * (nsp - 1)]
+    argsets = [(2,), (3, 1, 1), (2, 2, 1), (0,), (2, 0), (3, 2, 2), (2, None, 1, False, False)]
+    if fn == "max":
+        argsets += [(2, 1, 0, 2), (2, 1, 0, 0), (2, 1, 1, 2, True), (3, 2, 1, 1, False, True)]
+    else:
+        argsets += [(2, 1, 0, True)] + ([(2, 1, 0, True, True, 0), (3, 1, 1, True, False, -2)]
+                                        if nsp > 1 else [(3, 1, 1, True, False)])
+    for shape in shapes:
+        for args in argsets:
+            for dt in ("float32", "int64", "bool"):
+                res = []
+                for lib, mod in LIBS:
+                    x = (np.arange(int(np.prod(shape))).reshape(shape) % 7).astype(dt)
+                    try:
+                        y = getattr(mod, name)(lib.tensor(x), *args)
+                        y = y[0] if isinstance(y, tuple) else y
+                        y = np.array(y.numpy() if lib is torch else y._numpy())
+                        res.append(("ok", y.shape, y.dtype.name, np.round(y.astype(float), 5).tolist()))
+                    except Exception as e:                          # noqa: BLE001
+                        res.append((type(e).__name__, str(e)))
+                assert str(res[0]) == str(res[1]), (shape, args, dt)

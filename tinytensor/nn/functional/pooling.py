@@ -24,8 +24,14 @@ def _check_tensor(name, input):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, "
                         f"not {type(input).__name__}")
-    if input.dtype.name == "bool":
-        raise NotImplementedError(f'"{name}" not implemented for \'Bool\'')
+
+
+def _check_dtype(kernel, input, allow_int64=True):
+    """The kernel's dtype check, which PyTorch runs after every argument check."""
+    dt = input.dtype.name
+    if dt == "bool" or (dt == "int64" and not allow_int64):
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{'Bool' if dt == 'bool' else 'Long'}'")
 
 
 def _ints(value, name, argname, pos):
@@ -66,21 +72,23 @@ def _dim_index_error(ndim, dim):
 
 
 def _pool_args(name, nsp, kernel_size, stride, padding, dilation):
-    """Parse kernel/stride/padding/dilation of a 2-D or 3-D pool (sizes checked, values not)."""
+    """Parse kernel/stride/padding/dilation of a 2-D or 3-D pool (sizes checked, values not).
+
+    As PyTorch: the argument types are parsed first (TypeError), then the list lengths."""
     num = _NUM[nsp]
     k = _ints(kernel_size, name, "kernel_size", 2)
+    s = [] if stride is None else _ints(stride, name, "stride", 3)
+    p = _ints(padding, name, "padding", 4)
+    d = _ints(dilation, name, "dilation", 5)
     if len(k) not in (1, nsp):
         raise RuntimeError(f"{name}: kernel_size must either be a single int, or a tuple of "
                            f"{num} ints")
-    s = [] if stride is None else _ints(stride, name, "stride", 3)
     if len(s) not in (0, 1, nsp):
         raise RuntimeError(f"{name}: stride must either be omitted, a single int, or a tuple "
                            f"of {num} ints")
-    p = _ints(padding, name, "padding", 4)
     if len(p) not in (1, nsp):
         raise RuntimeError(f"{name}: padding must either be a single int, or a tuple of "
                            f"{num} ints")
-    d = _ints(dilation, name, "dilation", 5)
     if len(d) not in (1, nsp):
         raise RuntimeError(f"{name}: dilation must be either a single int, or a tuple of "
                            f"{num} ints")
@@ -208,29 +216,28 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         d = _one_int("max_pool1d", dilation, "dilation")
         x2 = input.unsqueeze(-2)
         _check2d(x2, [1, k], [1, s], [0, p], [1, d], ceil_mode)
+        _check_dtype("max_pool2d", input)
         return MaxPoolNdFunction.apply(input, (1, 1, k), (1, 1, s), (0, 0, p), (1, 1, d),
                                        bool(ceil_mode), True, 1)
     shape = tuple(input.shape)
     nd = len(shape)
-    if input.dtype.name == "int64":
-        raise NotImplementedError("\"max_pool1d_impl\" not implemented for 'Long'")
+    k = _ints(kernel_size, "max_pool1d", "kernel_size", 2)
+    s = [] if stride is None else _ints(stride, "max_pool1d", "stride", 3)
+    p = _ints(padding, "max_pool1d", "padding", 4)
+    d = _ints(dilation, "max_pool1d", "dilation", 5)
     if not ((nd == 2 and shape[0] != 0 and shape[1] != 0)
             or (nd == 3 and shape[1] != 0 and shape[2] != 0)):
         raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim "
                            f"batch size for input, but got:{_shape_str(shape)}")
-    k = _ints(kernel_size, "max_pool1d", "kernel_size", 2)
     if len(k) != 1:
         raise RuntimeError("max_pool1d() kernel_size must be an int, list of ints or tuple of "
                            f"ints of size 1 but got size {len(k)}")
-    s = [] if stride is None else _ints(stride, "max_pool1d", "stride", 3)
     if len(s) not in (0, 1):
         raise RuntimeError("max_pool1d() stride must be None, an int, list of ints, or tuple of "
                            f"ints of size 1 but got size {len(s)}")
-    p = _ints(padding, "max_pool1d", "padding", 4)
     if len(p) != 1:
         raise RuntimeError("max_pool1d() padding must be an int, list of ints, or tuple of ints "
                            f"of size 1 but got size {len(p)}")
-    d = _ints(dilation, "max_pool1d", "dilation", 5)
     if len(d) != 1:
         raise RuntimeError("max_pool1d() dilation must be an int, list of ints, or tuple of ints "
                            f"of size 1 but got size {len(d)}")
@@ -250,6 +257,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     o = _out_sizes([shape[-1]], [k], [s], [p], [d], ceil_mode)[0]
     if o <= 0:
         raise RuntimeError(f"max_pool1d() Invalid computed output size: {o}")
+    _check_dtype("max_pool1d_impl", input, allow_int64=False)
     return MaxPoolNdFunction.apply(input, (1, 1, k), (1, 1, s), (0, 0, p), (1, 1, d),
                                    bool(ceil_mode), False, 1)
 
@@ -272,6 +280,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if input.ndim not in (3, 4):
         raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
     _check2d(input, k, s, p, d, ceil_mode)
+    _check_dtype("max_pool2d", input)
     return MaxPoolNdFunction.apply(input, (1, *k), (1, *s), (0, *p), (1, *d), bool(ceil_mode),
                                    bool(return_indices), 2)
 
@@ -287,6 +296,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if input.ndim not in (4, 5):
         raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
     _check3d(input, k, s, p, d, ceil_mode, "max_pool3d_with_indices_out_cpu_template()", False)
+    _check_dtype("max_pool3d", input)
     return MaxPoolNdFunction.apply(input, tuple(k), tuple(s), tuple(p), tuple(d),
                                    bool(ceil_mode), bool(return_indices), 3)
 
@@ -320,6 +330,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     s = k if s is None else s
     p = _one_int("avg_pool1d", padding, "padding")
     _check2d(input.unsqueeze(-2), [1, k], [1, s], [0, p], [1, 1], ceil_mode)
+    _check_dtype("avg_pool2d", input)
     return AvgPoolNdFunction.apply(input, (1, 1, k), (1, 1, s), (0, 0, p), bool(ceil_mode),
                                    bool(count_include_pad), None, 1)
 
@@ -339,6 +350,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if input.ndim < 3:
         raise _dim_index_error(input.ndim, -3)
     _check2d(input, k, s, p, [1, 1], ceil_mode)
+    _check_dtype("avg_pool2d", input)
     return AvgPoolNdFunction.apply(input, (1, *k), (1, *s), (0, *p), bool(ceil_mode),
                                    bool(count_include_pad), dov, 2)
 
@@ -348,10 +360,11 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     """3-D average pooling over (N, C, D, H, W) or (C, D, H, W), as PyTorch's avg_pool3d."""
     _check_tensor("avg_pool3d", input)
     k, s, p, _ = _pool_args("avg_pool3d", 3, kernel_size, stride, padding, 1)
-    dov = _divisor(divisor_override)
     if input.ndim not in (4, 5):
         raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    dov = _divisor(divisor_override)
     _check3d(input, k, s, p, [1, 1, 1], ceil_mode, "avg_pool3d()", True)
+    _check_dtype("avg_pool3d_out_frame", input)
     return AvgPoolNdFunction.apply(input, tuple(k), tuple(s), tuple(p), bool(ceil_mode),
                                    bool(count_include_pad), dov, 3)
 

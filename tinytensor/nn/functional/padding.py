@@ -87,9 +87,6 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"Padding size {len(pads)} is not supported for {ndim}D input "
                                   f"tensor.\n{_SUPPORTED}")
     sp = shape[ndim - npairs:]
-    if input.dtype.name == "bool" and mode != "circular":
-        raise NotImplementedError(f'"{_KERNEL_NAMES[mode]}{npairs}d" not implemented for '
-                                  "'Bool'")
     rev = list(reversed(pairs))                           # first padded dim first
     out_sp = [n + l + r for n, (l, r) in zip(sp, rev)]
     if mode == "circular":
@@ -139,4 +136,7 @@ def pad(input, pad, mode="constant", value=None):
                 raise RuntimeError("unsupported operation: some elements of the input tensor and "
                                    "the written-to tensor refer to a single memory location. "
                                    "Please clone() the tensor before performing the operation.")
+    if input.dtype.name == "bool" and mode != "circular":       # the kernel's check, last
+        raise NotImplementedError(f'"{_KERNEL_NAMES[mode]}{npairs}d" not implemented for '
+                                  "'Bool'")
     return MapPadFunction.apply(input, tuple(rev), mode, npairs)

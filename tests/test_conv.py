@@ -152,22 +152,36 @@ def test_depthwise_and_channel_multiplier(groups, mult, kh, kw, sh, sw, ph, pw, 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @given(case=conv_cases(nsp=2, max_terms=6_000))
-def test_row_blocks_and_single_sample_chunks(case, dtype):
-    """Force the blocked path (one sample per chunk, one output row per col block) that large
-    images take, on small cases the reference can check."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(conv_fn, "_CHUNK_COLUMNS", 1)
-        mp.setattr(conv_fn, "_COL_BLOCK_BYTES", 1)
-        check_against_reference(case, 2, dtype)
+def test_blocks_and_single_sample_chunks(case, dtype):
+    """Force the blocked path that large images take (one sample per chunk, col blocks of a
+    few output positions that start and end inside rows), on cases the reference can check."""
+    for columns in (1, 3):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(conv_fn, "_CHUNK_COLUMNS", columns)
+            mp.setattr(conv_fn, "_COL_BLOCK_BYTES", 1)
+            check_against_reference(case, 2, dtype)
 
 
 @settings(max_examples=10)
 @given(case=conv_cases(nsp=3, max_terms=6_000))
-def test_row_blocks_conv3d(case):
+def test_blocks_conv3d(case):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(conv_fn, "_CHUNK_COLUMNS", 1)
+        mp.setattr(conv_fn, "_CHUNK_COLUMNS", 5)
         mp.setattr(conv_fn, "_COL_BLOCK_BYTES", 1)
         check_against_reference(case, 3, "float64")
+
+
+def test_blocks_inside_a_long_row():
+    """conv1d over a long signal: blocks split the one output row (bounded scratch)."""
+    rng = np.random.default_rng(9)
+    case = dict(x=rng.uniform(-1, 1, (1, 3, 41)), w=rng.uniform(-1, 1, (4, 3, 5)),
+                b=rng.uniform(-1, 1, 4), stride=(2,), padding=(3,), pad=((3, 3),),
+                dilation=(2,), groups=1, batched=True, seed=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_fn, "_CHUNK_COLUMNS", 4)
+        mp.setattr(conv_fn, "_COL_BLOCK_BYTES", 1)
+        assert conv_fn._block(1, 15, 19, 8) == 4
+        check_against_reference(case, 1, "float64")
 
 
 def test_batch_larger_than_a_chunk():

@@ -31,9 +31,10 @@ from tinytensor.tensor import from_numpy
 # A chunk holds enough samples for about this many output columns per GEMM (small images are
 # batched into one GEMM; large ones go one sample at a time).
 _CHUNK_COLUMNS = 512
-# A single large sample is processed in blocks of output rows whose col block (CgK x columns)
-# takes about this many bytes, so it stays in cache instead of streaming through memory
-# (1 thread: S8 forward 8.9 -> 7.6 ms, backward 19.6 -> 15.2 ms; S4 unchanged).
+# A single large sample is processed in blocks of output positions whose col block (CgK x
+# columns) takes about this many bytes, so it stays in cache instead of streaming through
+# memory, and scratch stays bounded however long a row is (1 thread: S8 forward 8.9 -> 7.6
+# ms, backward 19.6 -> 15.2 ms; S4 unchanged).
 _COL_BLOCK_BYTES = 2 * 1024 * 1024
 # The weight gradient is summed over at most this many fixed partitions of the batch (not one
 # per thread), so the result does not depend on the thread count.
@@ -125,15 +126,14 @@ def _chunk(n, length):
     return max(1, min(n, -(-_CHUNK_COLUMNS // max(length, 1))))
 
 
-def _row_block(nb, ck, out_sp, itemsize):
-    """Output rows (of the flattened D x H grid) per col block: whole samples when several
-    share a GEMM, else enough rows for a col block of about _COL_BLOCK_BYTES (and at least
-    _CHUNK_COLUMNS columns, so the GEMMs stay wide)."""
-    rows = out_sp[0] * out_sp[1]
+def _block(nb, ck, length, itemsize):
+    """Output positions per col block: whole samples when several share a GEMM, else about
+    _COL_BLOCK_BYTES of col (CgK x columns) and at least _CHUNK_COLUMNS columns, so the
+    GEMMs stay wide. Any split works (a block may start or end inside an output row)."""
     if nb > 1:
-        return rows
+        return length
     cols = max(_CHUNK_COLUMNS, _COL_BLOCK_BYTES // max(1, ck * itemsize))
-    return max(1, min(rows, cols // out_sp[2]))
+    return max(1, min(length, cols))
 
 
 def _use_direct(cg, og):
@@ -170,10 +170,10 @@ def conv_forward(x, w, b, geo, groups, n_threads):
     length = out_sp[0] * out_sp[1] * out_sp[2]
     k = w.shape[2] * w.shape[3] * w.shape[4]
     nb = _chunk(n, length)
-    rb = _row_block(nb, cg * k, out_sp, x.itemsize)
-    size = _k.gemm_scratch_size(cg, og, k, out_sp[2], length, nb, rb)
+    bs = _block(nb, cg * k, length, x.itemsize)
+    size = _k.gemm_scratch_size(cg, og, k, length, nb, bs)
     with _Scratch(x.dtype, n_threads, size) as scratch, _blas_single_thread():
-        _k.gemm_forward(x, w, bias, has_bias, y, scratch, geo, groups, nb, rb, n_threads)
+        _k.gemm_forward(x, w, bias, has_bias, y, scratch, geo, groups, nb, bs, n_threads)
     return y
 
 
@@ -211,14 +211,14 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     length = go.shape[2] * go.shape[3] * go.shape[4]
     k = w.shape[2] * w.shape[3] * w.shape[4]
     nb = _chunk(n, length)
-    rb = _row_block(nb, cg * k, go.shape[2:], x.itemsize)
+    bs = _block(nb, cg * k, length, x.itemsize)
     parts = min(_MAX_PARTS, -(-n // nb))
     gw_parts = np.zeros((parts, o, cg * k), w.dtype) if need_w else np.empty((parts, 0, 0), w.dtype)
     gx_arg = gx if need_x else np.empty((0,) * 5, x.dtype)
-    size = _k.gemm_scratch_size(cg, og, k, go.shape[4], length, nb, rb)
+    size = _k.gemm_scratch_size(cg, og, k, length, nb, bs)
     with _Scratch(x.dtype, n_threads, size) as scratch, _blas_single_thread():
         _k.gemm_backward(x, w, go, gx_arg, gw_parts, need_x, need_w, scratch, geo, groups, nb,
-                         rb, n_threads)
+                         bs, n_threads)
     if need_w:
         gw = gw_parts.sum(axis=0).reshape(w.shape) if parts > 1 else gw_parts[0].reshape(w.shape)
     return gx, gw, gb

@@ -244,13 +244,14 @@ cdef void _im2col(const floating* x, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, P
                   Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
                   Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
                   Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
-                  Py_ssize_t q0, Py_ssize_t q1, floating* col, Py_ssize_t ldcol) noexcept nogil:
-    """col[(c, kd, kh, kw), (q - q0) * OW + ow] = x[c, od*sd-pd+kd*dd, oh*sh-ph+kh*dh,
-    ow*sw-pw+kw*dw] (0 in the padding) for the output rows q = od * OH + oh in [q0, q1);
-    x is one sample (C, D, H, W), col rows are ldcol apart."""
-    cdef Py_ssize_t c, i, j, k, q, od, oh, ow, d, h, off, lo, hi, r = 0
+                  Py_ssize_t p0, Py_ssize_t p1, floating* col, Py_ssize_t ldcol) noexcept nogil:
+    """col[(c, kd, kh, kw), p - p0] = x[c, od*sd-pd+kd*dd, oh*sh-ph+kh*dh, ow*sw-pw+kw*dw]
+    (0 in the padding) for the output positions p = (od * OH + oh) * OW + ow in [p0, p1)
+    (0 <= p0 < p1 <= OD*OH*OW); x is one sample (C, D, H, W), col rows are ldcol apart."""
+    cdef Py_ssize_t c, i, j, k, q, od, oh, ow, d, h, off, lo, hi, a, e, a2, e2, q1, r = 0
     cdef floating* dst
     cdef const floating* src
+    q1 = (p1 - 1) // OW
     for c in range(C):
         for i in range(KD):
             for j in range(KH):
@@ -259,28 +260,37 @@ cdef void _im2col(const floating* x, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, P
                     lo = _lo(off, sw, W, OW)
                     hi = _hi(off, sw, W, OW)
                     dst = col + r * ldcol
-                    od = q0 // OH
-                    oh = q0 - od * OH
-                    for q in range(q0, q1):
+                    q = p0 // OW
+                    od = q // OH
+                    oh = q - od * OH
+                    while q <= q1:
+                        # this row's part of the block: [a, e); its in-bounds part: [a2, e2)
+                        a = p0 - q * OW if q * OW < p0 else 0
+                        e = p1 - q * OW if q == q1 else OW
                         d = od * sd - pd + i * dd
                         h = oh * sh - ph + j * dh
                         if d < 0 or d >= D or h < 0 or h >= H:
-                            memset(dst, 0, OW * sizeof(floating))
+                            memset(dst, 0, (e - a) * sizeof(floating))
                         else:
+                            a2 = lo if lo > a else a
+                            e2 = hi if hi < e else e
+                            if e2 < a2:
+                                e2 = a2
                             src = x + ((c * D + d) * H + h) * W + off
-                            for ow in range(lo):
-                                dst[ow] = 0
+                            for ow in range(a, a2):
+                                dst[ow - a] = 0
                             if sw != 1:
-                                for ow in range(lo, hi):
-                                    dst[ow] = src[ow * sw]
-                            elif hi - lo > 8:
-                                memcpy(dst + lo, src + lo, (hi - lo) * sizeof(floating))
+                                for ow in range(a2, e2):
+                                    dst[ow - a] = src[ow * sw]
+                            elif e2 - a2 > 8:
+                                memcpy(dst + a2 - a, src + a2, (e2 - a2) * sizeof(floating))
                             else:             # short rows: a call costs more than the copy
-                                for ow in range(lo, hi):
-                                    dst[ow] = src[ow]
-                            for ow in range(hi, OW):
-                                dst[ow] = 0
-                        dst = dst + OW
+                                for ow in range(a2, e2):
+                                    dst[ow - a] = src[ow]
+                            for ow in range(e2, e):
+                                dst[ow - a] = 0
+                        dst = dst + (e - a)
+                        q = q + 1
                         oh = oh + 1
                         if oh == OH:
                             oh = 0
@@ -295,12 +305,14 @@ cdef void _col2im(const floating* col, Py_ssize_t ldcol,
                   Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
                   Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
                   Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
-                  Py_ssize_t q0, Py_ssize_t q1, floating* x) noexcept nogil:
-    """The adjoint of _im2col over output rows [q0, q1): x[c, d, h, w] += every col entry that
-    _im2col read from there. One caller thread owns x (one sample); the order is fixed."""
-    cdef Py_ssize_t c, i, j, k, q, od, oh, ow, d, h, off, lo, hi, r = 0
+                  Py_ssize_t p0, Py_ssize_t p1, floating* x) noexcept nogil:
+    """The adjoint of _im2col over output positions [p0, p1): x[c, d, h, w] += every col
+    entry that _im2col read from there. One caller thread owns x (one sample); the order of
+    the sums is fixed."""
+    cdef Py_ssize_t c, i, j, k, q, od, oh, ow, d, h, off, lo, hi, a, e, a2, e2, q1, r = 0
     cdef const floating* src
     cdef floating* dst
+    q1 = (p1 - 1) // OW
     for c in range(C):
         for i in range(KD):
             for j in range(KH):
@@ -309,20 +321,26 @@ cdef void _col2im(const floating* col, Py_ssize_t ldcol,
                     lo = _lo(off, sw, W, OW)
                     hi = _hi(off, sw, W, OW)
                     src = col + r * ldcol
-                    od = q0 // OH
-                    oh = q0 - od * OH
-                    for q in range(q0, q1):
+                    q = p0 // OW
+                    od = q // OH
+                    oh = q - od * OH
+                    while q <= q1:
+                        a = p0 - q * OW if q * OW < p0 else 0
+                        e = p1 - q * OW if q == q1 else OW
                         d = od * sd - pd + i * dd
                         h = oh * sh - ph + j * dh
                         if d >= 0 and d < D and h >= 0 and h < H:
+                            a2 = lo if lo > a else a
+                            e2 = hi if hi < e else e
                             dst = x + ((c * D + d) * H + h) * W + off
                             if sw == 1:
-                                for ow in range(lo, hi):
-                                    dst[ow] = dst[ow] + src[ow]
+                                for ow in range(a2, e2):
+                                    dst[ow] = dst[ow] + src[ow - a]
                             else:
-                                for ow in range(lo, hi):
-                                    dst[ow * sw] = dst[ow * sw] + src[ow]
-                        src = src + OW
+                                for ow in range(a2, e2):
+                                    dst[ow * sw] = dst[ow * sw] + src[ow - a]
+                        src = src + (e - a)
+                        q = q + 1
                         oh = oh + 1
                         if oh == OH:
                             oh = 0
@@ -360,14 +378,14 @@ cdef bint _bad_shapes(Py_ssize_t N, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py
 # im2col + GEMM path
 # --------------------------------------------------------------------------------------------
 
-def gemm_scratch_size(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t OW, Py_ssize_t L,
-                      Py_ssize_t nb, Py_ssize_t rb):
+def gemm_scratch_size(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t L, Py_ssize_t nb,
+                      Py_ssize_t bs):
     """Per-thread scratch (elements) of gemm_forward / gemm_backward: col (reused as dcol) for
-    a block of columns (nb whole samples, or rb output rows of one sample when nb == 1) and,
-    when nb > 1, a gathered (Og, nb*L) block."""
+    a block of columns (nb whole samples, or bs output positions of one sample when nb == 1)
+    and, when nb > 1, a gathered (Og, nb*L) block."""
     if nb > 1:
         return Cg * K * nb * L + Og * nb * L
-    return Cg * K * rb * OW
+    return Cg * K * (bs if bs < L else L)
 
 
 cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias, bint has_bias,
@@ -377,12 +395,12 @@ cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias,
                      Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
                      Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd, Py_ssize_t ph,
                      Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
-                     Py_ssize_t groups, Py_ssize_t nb, Py_ssize_t rb) noexcept nogil:
+                     Py_ssize_t groups, Py_ssize_t nb, Py_ssize_t bs) noexcept nogil:
     """Output samples [n0, n0 + nbc): per group, GEMMs (Og x CgK) @ (CgK x columns): one over
-    all nbc samples, or, for one sample, one per block of rb output rows (a col block that
-    stays in cache instead of a whole-sample col matrix streamed through memory)."""
+    all nbc samples, or, for one sample, one per block of bs output positions (a col block
+    that stays in cache instead of a whole-sample col matrix streamed through memory)."""
     cdef Py_ssize_t K = KD * KH * KW, L = OD * OH * OW, Og = O // groups, CK = Cg * K
-    cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, R = OD * OH, g, b, o, l, q0, q1
+    cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, g, b, o, l, p0, p1
     cdef floating* col = scratch
     cdef floating* tmp = scratch + CK * nb * L
     cdef floating* yp
@@ -396,18 +414,18 @@ cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias,
                     bv = bias[g * Og + o]
                     for l in range(L):
                         yp[o * L + l] = bv
-            q0 = 0
-            while q0 < R:
-                q1 = min(R, q0 + rb)
+            p0 = 0
+            while p0 < L:
+                p1 = min(L, p0 + bs)
                 _im2col(x + (n0 * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH, OW,
-                        sd, sh, sw, pd, ph, pw, dd, dh, dw, q0, q1, col, (q1 - q0) * OW)
-                _gemm(False, False, Og, (q1 - q0) * OW, CK, w + g * Og * CK, CK, col,
-                      (q1 - q0) * OW, 1 if has_bias else 0, yp + q0 * OW, L)
-                q0 = q1
+                        sd, sh, sw, pd, ph, pw, dd, dh, dw, p0, p1, col, p1 - p0)
+                _gemm(False, False, Og, p1 - p0, CK, w + g * Og * CK, CK, col, p1 - p0,
+                      1 if has_bias else 0, yp + p0, L)
+                p0 = p1
         else:
             for b in range(nbc):
                 _im2col(x + ((n0 + b) * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH,
-                        OW, sd, sh, sw, pd, ph, pw, dd, dh, dw, 0, R, col + b * L, ld)
+                        OW, sd, sh, sw, pd, ph, pw, dd, dh, dw, 0, L, col + b * L, ld)
             _gemm(False, False, Og, ld, CK, w + g * Og * CK, CK, col, ld, 0, tmp, ld)
             for b in range(nbc):
                 for o in range(Og):
@@ -425,7 +443,7 @@ def gemm_forward(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, W)
                  floating[:, :, :, :, ::1] y,            # OUT (N, O, OD, OH, OW)
                  floating[:, ::1] scratch,               # SCRATCH (n_threads, gemm_scratch_size)
                  Py_ssize_t[:, ::1] geo,                 # stride, pad start, dilation, pad end rows
-                 Py_ssize_t groups, Py_ssize_t nb, Py_ssize_t rb, int n_threads):
+                 Py_ssize_t groups, Py_ssize_t nb, Py_ssize_t bs, int n_threads):
     """Convolution forward by im2col + GEMM over chunks of nb samples; one thread per chunk."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
@@ -434,9 +452,9 @@ def gemm_forward(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, W)
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
                    geo, groups):
         raise ValueError("gemm_forward: inconsistent shapes (a tinytensor bug)")
-    if (nb < 1 or rb < 1 or n_threads < 1 or scratch.shape[0] < n_threads
-            or scratch.shape[1] < gemm_scratch_size(Cg, O // groups, KD * KH * KW, OW,
-                                                    OD * OH * OW, nb, rb)
+    if (nb < 1 or bs < 1 or n_threads < 1 or scratch.shape[0] < n_threads
+            or scratch.shape[1] < gemm_scratch_size(Cg, O // groups, KD * KH * KW,
+                                                    OD * OH * OW, nb, bs)
             or (has_bias and bias.shape[0] != O)):
         raise ValueError("gemm_forward: bad scratch, bias or chunking (a tinytensor bug)")
     if N == 0 or O == 0:
@@ -449,7 +467,7 @@ def gemm_forward(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, W)
         _fwd_chunk(&x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], &bias[0] if has_bias else NULL,
                    has_bias, &y[0, 0, 0, 0, 0], &scratch[tid, 0], n0, nbc, C, D, H, W, O, Cg,
                    KD, KH, KW, OD, OH, OW, geo[0, 0], geo[0, 1], geo[0, 2], geo[1, 0],
-                   geo[1, 1], geo[1, 2], geo[2, 0], geo[2, 1], geo[2, 2], groups, nb, rb)
+                   geo[1, 1], geo[1, 2], geo[2, 0], geo[2, 1], geo[2, 2], groups, nb, bs)
 
 
 cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
@@ -459,11 +477,11 @@ cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
                      Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
                      Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pd, Py_ssize_t ph,
                      Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
-                     Py_ssize_t groups, Py_ssize_t nb, Py_ssize_t rb) noexcept nogil:
+                     Py_ssize_t groups, Py_ssize_t nb, Py_ssize_t bs) noexcept nogil:
     """Samples [n0, n0 + nbc): gw (O, CgK) += go @ col^T; gx[n] = col2im(w^T @ go); by blocks
-    of rb output rows when nbc == 1, as in _fwd_chunk."""
+    of bs output positions when nbc == 1, as in _fwd_chunk."""
     cdef Py_ssize_t K = KD * KH * KW, L = OD * OH * OW, Og = O // groups, CK = Cg * K
-    cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, R = OD * OH, g, b, o, l, q0, q1, cols
+    cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, g, b, o, l, p0, p1, cols
     cdef floating* col = scratch
     cdef floating* dcol
     cdef floating* gtmp = scratch + CK * nb * L
@@ -476,21 +494,21 @@ cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
     if nbc == 1:
         for g in range(groups):
             gp = go + (n0 * O + g * Og) * L
-            q0 = 0
-            while q0 < R:
-                q1 = min(R, q0 + rb)
-                cols = (q1 - q0) * OW
+            p0 = 0
+            while p0 < L:
+                p1 = min(L, p0 + bs)
+                cols = p1 - p0
                 if need_gw:
                     _im2col(x + (n0 * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH, OW,
-                            sd, sh, sw, pd, ph, pw, dd, dh, dw, q0, q1, col, cols)
-                    _gemm(False, True, Og, CK, cols, gp + q0 * OW, L, col, cols, 1,
+                            sd, sh, sw, pd, ph, pw, dd, dh, dw, p0, p1, col, cols)
+                    _gemm(False, True, Og, CK, cols, gp + p0, L, col, cols, 1,
                           gw + g * Og * CK, CK)
                 if need_gx:
-                    _gemm(True, False, CK, cols, Og, w + g * Og * CK, CK, gp + q0 * OW, L, 0,
+                    _gemm(True, False, CK, cols, Og, w + g * Og * CK, CK, gp + p0, L, 0,
                           dcol, cols)
                     _col2im(dcol, cols, Cg, D, H, W, KD, KH, KW, OD, OH, OW, sd, sh, sw,
-                            pd, ph, pw, dd, dh, dw, q0, q1, gx + (n0 * C + g * Cg) * HWD)
-                q0 = q1
+                            pd, ph, pw, dd, dh, dw, p0, p1, gx + (n0 * C + g * Cg) * HWD)
+                p0 = p1
         return
     for g in range(groups):
         for o in range(Og):
@@ -503,13 +521,13 @@ cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
         if need_gw:
             for b in range(nbc):
                 _im2col(x + ((n0 + b) * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH,
-                        OW, sd, sh, sw, pd, ph, pw, dd, dh, dw, 0, R, col + b * L, ld)
+                        OW, sd, sh, sw, pd, ph, pw, dd, dh, dw, 0, L, col + b * L, ld)
             _gemm(False, True, Og, CK, ld, gp, ld, col, ld, 1, gw + g * Og * CK, CK)
         if need_gx:
             _gemm(True, False, CK, ld, Og, w + g * Og * CK, CK, gp, ld, 0, dcol, ld)
             for b in range(nbc):
                 _col2im(dcol + b * L, ld, Cg, D, H, W, KD, KH, KW, OD, OH, OW,
-                        sd, sh, sw, pd, ph, pw, dd, dh, dw, 0, R,
+                        sd, sh, sw, pd, ph, pw, dd, dh, dw, 0, L,
                         gx + ((n0 + b) * C + g * Cg) * HWD)
 
 
@@ -520,7 +538,7 @@ def gemm_backward(const floating[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                   floating[:, :, ::1] gw_parts,          # OUT (P, O, CgK), zero-filled
                   bint need_gx, bint need_gw,
                   floating[:, ::1] scratch,              # SCRATCH (n_threads, gemm_scratch_size)
-                  Py_ssize_t[:, ::1] geo, Py_ssize_t groups, Py_ssize_t nb, Py_ssize_t rb,
+                  Py_ssize_t[:, ::1] geo, Py_ssize_t groups, Py_ssize_t nb, Py_ssize_t bs,
                   int n_threads):
     """Gradients of the input (col2im of w^T @ go) and of the weight, accumulated over samples
     into P partial sums: partition p owns a fixed run of chunks, so the caller's sum over
@@ -534,9 +552,9 @@ def gemm_backward(const floating[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], go.shape[1], OD, OH, OW,
                    geo, groups):
         raise ValueError("gemm_backward: inconsistent shapes (a tinytensor bug)")
-    if (nb < 1 or rb < 1 or n_threads < 1 or P < 1 or scratch.shape[0] < n_threads
-            or scratch.shape[1] < gemm_scratch_size(Cg, O // groups, KD * KH * KW, OW,
-                                                    OD * OH * OW, nb, rb)
+    if (nb < 1 or bs < 1 or n_threads < 1 or P < 1 or scratch.shape[0] < n_threads
+            or scratch.shape[1] < gemm_scratch_size(Cg, O // groups, KD * KH * KW,
+                                                    OD * OH * OW, nb, bs)
             or (need_gx and (gx.shape[0] != N or gx.shape[1] != C or gx.shape[2] != D
                              or gx.shape[3] != H or gx.shape[4] != W))
             or (need_gw and (gw_parts.shape[1] != O or gw_parts.shape[2] != Cg * KD * KH * KW))):
@@ -555,7 +573,7 @@ def gemm_backward(const floating[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                        &gw_parts[p, 0, 0] if need_gw else NULL,
                        need_gx, need_gw, &scratch[tid, 0], n0, nbc, C, D, H, W, O, Cg,
                        KD, KH, KW, OD, OH, OW, geo[0, 0], geo[0, 1], geo[0, 2], geo[1, 0],
-                       geo[1, 1], geo[1, 2], geo[2, 0], geo[2, 1], geo[2, 2], groups, nb, rb)
+                       geo[1, 1], geo[1, 2], geo[2, 0], geo[2, 1], geo[2, 2], groups, nb, bs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -792,7 +810,7 @@ def unfold_forward(const floating[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
         return
     for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
         _im2col(&x[n, 0, 0, 0, 0], C, 1, H, W, 1, KH, KW, 1, OH, OW, 1, geo[0, 1], geo[0, 2],
-                0, geo[1, 1], geo[1, 2], 1, geo[2, 1], geo[2, 2], 0, OH, &col[n, 0, 0], OH * OW)
+                0, geo[1, 1], geo[1, 2], 1, geo[2, 1], geo[2, 2], 0, OH * OW, &col[n, 0, 0], OH * OW)
 
 
 def fold_forward(const floating[:, :, ::1] col,          # IN  (N, C*KH*KW, OH*OW)
@@ -812,5 +830,5 @@ def fold_forward(const floating[:, :, ::1] col,          # IN  (N, C*KH*KW, OH*O
         return
     for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
         _col2im(&col[n, 0, 0], OH * OW, C, 1, H, W, 1, KH, KW, 1, OH, OW, 1, geo[0, 1],
-                geo[0, 2], 0, geo[1, 1], geo[1, 2], 1, geo[2, 1], geo[2, 2], 0, OH,
+                geo[0, 2], 0, geo[1, 1], geo[1, 2], 1, geo[2, 1], geo[2, 2], 0, OH * OW,
                 &x[n, 0, 0, 0, 0])

@@ -6,9 +6,23 @@ every map built here points inside the input.
 import numpy as np
 
 from tinytensor._kernels import pad as _k
+from tinytensor._tensor import checked_numel
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
 from tinytensor.tensor import from_numpy
+
+def _alloc(shape, dtype, fill=None):
+    """np.empty / np.full with the core's RuntimeError for sizes that overflow or do not fit
+    in memory, instead of NumPy's MemoryError."""
+    shape = tuple(int(n) for n in shape)
+    dtype = np.dtype(dtype)
+    n = checked_numel(shape, dtype.itemsize)
+    try:
+        return np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+    except MemoryError:
+        raise RuntimeError(f"can't allocate memory: you tried to allocate {n * dtype.itemsize} "
+                           f"bytes for a tensor of shape {list(shape)}") from None
+
 
 
 def source_map(mode, n, left, right):
@@ -36,7 +50,7 @@ class ConstantPadFunction(Function):
     def forward(ctx, input, pads, value):
         x = input._numpy()
         out_shape = tuple(n + l + r for n, (l, r) in zip(x.shape, pads))
-        out = np.full(out_shape, value, dtype=x.dtype)
+        out = _alloc(out_shape, x.dtype, fill=value)
         src = tuple(slice(max(0, -l), n - max(0, -r)) for n, (l, r) in zip(x.shape, pads))
         dst = tuple(slice(max(0, l), o - max(0, r)) for o, (l, r) in zip(out_shape, pads))
         out[dst] = x[src]
@@ -70,13 +84,14 @@ class MapPadFunction(Function):
         out_sp = (1,) * (3 - nsp) + tuple(n + l + r for n, (l, r) in zip(sp, pads))
         if P == 0 or 0 in out_sp:                         # nothing to read or write
             ctx.maps = None
-            return from_numpy(np.empty(lead + out_sp[3 - nsp:], x.dtype))
+            return from_numpy(_alloc(lead + out_sp[3 - nsp:], x.dtype))
+        out = _alloc((P,) + out_sp, x.dtype)     # first: it is the big one
         maps = [source_map(mode, n, l, r) for n, (l, r) in zip(sp, pads)]
         maps = [np.zeros(1, np.int64)] * (3 - nsp) + maps
         if x.dtype == np.bool_:
-            out = x4[:, maps[0][:, None, None], maps[1][None, :, None], maps[2][None, None, :]]
+            out[...] = x4[:, maps[0][:, None, None], maps[1][None, :, None],
+                          maps[2][None, None, :]]
         else:
-            out = np.empty((P,) + out_sp, x.dtype)
             _k.pad_forward(x4, out, maps[0], maps[1], maps[2], get_num_threads())
         ctx.maps = maps
         return from_numpy(out.reshape(lead + out_sp[3 - nsp:]))

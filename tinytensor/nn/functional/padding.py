@@ -46,6 +46,9 @@ def pad(input, pad, mode="constant", value=None):
         if isinstance(p, bool) or not isinstance(p, numbers.Integral):
             raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but found "
                             f"element of type {type(p).__name__} at pos {i}")
+        if not -2**63 <= int(p) < 2**63:
+            raise TypeError("pad(): argument 'pad' failed to unpack the object at pos 2 with "
+                            'error "Overflow when unpacking long long')
         pads.append(int(p))
     shape = tuple(input.shape)
     ndim = len(shape)

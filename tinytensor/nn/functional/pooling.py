@@ -11,6 +11,7 @@ import numpy as np
 from tinytensor._functions.pool import (AdaptiveAvgPoolFunction, AdaptiveMaxPoolFunction,
                                         AvgPoolNdFunction, MaxPoolNdFunction, MaxUnpoolFunction,
                                         pool_out_size)
+from tinytensor.autograd import is_grad_enabled
 from tinytensor.tensor import Tensor
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -40,15 +41,22 @@ def _ints(value, name, argname, pos):
         raise TypeError(f"{name}(): argument '{argname}' (position {pos}) must be tuple of "
                         f"ints, not {type(value).__name__}")
     if isinstance(value, numbers.Integral):
-        return [int(value)]
+        value = [value]
     out = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{name}(): argument '{argname}' (position {pos}) must be tuple of "
                             f"ints, but found element of type {type(v).__name__} at pos "
                             f"{len(out)}")
-        out.append(int(v))
+        out.append(_int64(v))
     return out
+
+
+def _int64(v):
+    v = int(v)
+    if not -2**63 <= v < 2**63:
+        raise ValueError("Overflow when unpacking long long")
+    return v
 
 
 def _expand(vals, n):
@@ -92,9 +100,18 @@ def _pool_args(name, nsp, kernel_size, stride, padding, dilation):
     if len(d) not in (1, nsp):
         raise RuntimeError(f"{name}: dilation must be either a single int, or a tuple of "
                            f"{num} ints")
+    _fit_int(k, s, p, d)
     k = _expand(k, nsp)
     s = k if not s else _expand(s, nsp)
     return k, s, _expand(p, nsp), _expand(d, nsp)
+
+
+def _fit_int(*lists):
+    """PyTorch's 2-D/3-D pools narrow their arguments to C int (safe_downcast)."""
+    for vals in lists:
+        for v in vals:
+            if not -2**31 <= v < 2**31:
+                raise RuntimeError("value cannot be converted to type int without overflow")
 
 
 def _out_sizes(sizes, k, s, p, d, ceil_mode):
@@ -214,6 +231,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         s = k if s is None else s
         p = _one_int("max_pool1d", padding, "padding")
         d = _one_int("max_pool1d", dilation, "dilation")
+        _fit_int([k, s, p, d])
         x2 = input.unsqueeze(-2)
         _check2d(x2, [1, k], [1, s], [0, p], [1, d], ceil_mode)
         _check_dtype("max_pool2d", input)
@@ -257,6 +275,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     o = _out_sizes([shape[-1]], [k], [s], [p], [d], ceil_mode)[0]
     if o <= 0:
         raise RuntimeError(f"max_pool1d() Invalid computed output size: {o}")
+    if input.requires_grad and is_grad_enabled():
+        _fit_int([k, s, p, d])           # PyTorch then takes the with-indices (int) path
     _check_dtype("max_pool1d_impl", input, allow_int64=False)
     return MaxPoolNdFunction.apply(input, (1, 1, k), (1, 1, s), (0, 0, p), (1, 1, d),
                                    bool(ceil_mode), False, 1)
@@ -311,9 +331,10 @@ def _divisor(divisor_override):
     if isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Integral):
         raise TypeError("avg_pool2d(): argument 'divisor_override' must be int, not "
                         f"{type(divisor_override).__name__}")
+    divisor_override = _int64(divisor_override)
     if divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
-    return int(divisor_override)
+    return divisor_override
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -329,6 +350,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     s = _one_int("avg_pool1d", stride, "stride", allow_empty=True)
     s = k if s is None else s
     p = _one_int("avg_pool1d", padding, "padding")
+    _fit_int([k, s, p])
     _check2d(input.unsqueeze(-2), [1, k], [1, s], [0, p], [1, 1], ceil_mode)
     _check_dtype("avg_pool2d", input)
     return AvgPoolNdFunction.apply(input, (1, 1, k), (1, 1, s), (0, 0, p), bool(ceil_mode),
@@ -545,7 +567,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     oh, ow = out_hw
     if indices.numel() > 0:
         idx = indices._numpy()
-        bad = (idx < 0) | (idx >= oh * ow)
+        bad = (idx < 0) | (idx >= min(oh * ow, 2**63 - 1))
         if bad.any():
             last = int(idx[bad].flat[-1])          # PyTorch reports the last bad one
             raise RuntimeError(f"Found an invalid max index: {last} (output volumes are of size "

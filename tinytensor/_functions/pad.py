@@ -16,7 +16,11 @@ def _alloc(shape, dtype, fill=None):
     in memory, instead of NumPy's MemoryError."""
     shape = tuple(int(n) for n in shape)
     dtype = np.dtype(dtype)
-    n = checked_numel(shape, dtype.itemsize)
+    try:
+        n = checked_numel(shape, dtype.itemsize)
+    except OverflowError:                            # a size beyond int64
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}") \
+            from None
     try:
         return np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
     except MemoryError:
@@ -85,7 +89,8 @@ class MapPadFunction(Function):
         if P == 0 or 0 in out_sp:                         # nothing to read or write
             ctx.maps = None
             return from_numpy(_alloc(lead + out_sp[3 - nsp:], x.dtype))
-        out = _alloc((P,) + out_sp, x.dtype)     # first: it is the big one
+        # first: it is the big one (and errors name the shape the caller would see)
+        out = _alloc(lead + out_sp[3 - nsp:], x.dtype).reshape((P,) + out_sp)
         maps = [source_map(mode, n, l, r) for n, (l, r) in zip(sp, pads)]
         maps = [np.zeros(1, np.int64)] * (3 - nsp) + maps
         if x.dtype == np.bool_:

@@ -22,7 +22,11 @@ def _alloc(shape, dtype, fill=None):
     in memory, instead of NumPy's MemoryError."""
     shape = tuple(int(n) for n in shape)
     dtype = np.dtype(dtype)
-    n = checked_numel(shape, dtype.itemsize)
+    try:
+        n = checked_numel(shape, dtype.itemsize)
+    except OverflowError:                            # a size beyond int64
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}") \
+            from None
     try:
         return np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
     except MemoryError:

@@ -16,6 +16,11 @@ _SUPPORTED = ("Supported combinations for non-constant padding:\n"
 _KERNEL_NAMES = {"reflect": "reflection_pad", "replicate": "replication_pad"}
 
 
+def _wrap64(v):
+    """v as a C int64 would hold it (PyTorch computes padded sizes in int64)."""
+    return (v + 2**63) % 2**64 - 2**63
+
+
 def _shape_str(shape):
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
@@ -74,6 +79,10 @@ def pad(input, pad, mode="constant", value=None):
                 n += l
             if r < 0 and n + r < 0:
                 raise RuntimeError("narrow(): length must be non-negative.")
+            if _wrap64(shape[dim] + l + r) < 0:       # int64 arithmetic, as PyTorch's
+                raise RuntimeError(f"The input size {shape[dim]}, plus negative padding {l} and "
+                                   f"{r} resulted in a negative output size, which is invalid. "
+                                   f"Check dimension {dim} of your input.")
             per_dim[dim] = (l, r)
         fill = 0 if value is None else value
         if input.dtype.name == "int64":
@@ -91,7 +100,7 @@ def pad(input, pad, mode="constant", value=None):
                                   f"tensor.\n{_SUPPORTED}")
     sp = shape[ndim - npairs:]
     rev = list(reversed(pairs))                           # first padded dim first
-    out_sp = [n + l + r for n, (l, r) in zip(sp, rev)]
+    out_sp = [_wrap64(n + l + r) for n, (l, r) in zip(sp, rev)]
     if mode == "circular":
         for n, (l, r), o in zip(sp, rev, out_sp):        # outermost padded dim first
             if l > n or r > n:

@@ -467,7 +467,27 @@ BAD_CALLS = [
      "conv2d() received an invalid combination of arguments - got (list, Tensor)"),
     (lambda: F.conv2d(X, W, stride=(1, 1.0)), TypeError,
      "argument 'stride' failed to unpack the object at pos 2"),
+    (lambda: F.conv2d(X, W, stride=2 ** 63), ValueError, "Overflow when unpacking long long"),
+    (lambda: F.conv2d(X, W, groups=2 ** 63), ValueError, "Overflow when unpacking long long"),
+    (lambda: F.conv2d(X, W, padding=2 ** 62), RuntimeError,
+     "Given padding=4611686018427387904 at dimension 0 , expected padding to be at most "
+     "4611686018427387903"),
+    (lambda: F.conv2d(X, W, dilation=2 ** 62), RuntimeError,
+     "Kernel size: (9223372036854775809 x 9223372036854775809)"),
 ]
+
+
+def test_huge_strides_and_paddings_stay_in_range():
+    """Values near 2**63 must not overflow the kernels' index arithmetic."""
+    x = tt.tensor(np.arange(9.0).reshape(1, 1, 3, 3))
+    y = F.conv2d(x, tt.ones(1, 1, 1, 1, dtype=tt.float64), stride=2 ** 63 - 1)
+    assert arr(y).ravel().tolist() == [0.0]
+    y = F.conv2d(x, tt.ones(1, 1, 2, 2, dtype=tt.float64), stride=(2 ** 63 - 1, 1), padding=1)
+    assert tuple(y.shape) == (1, 1, 1, 4)
+    assert arr(y).ravel().tolist() == [0.0, 1.0, 3.0, 2.0]
+    y = F.conv1d(tt.tensor(np.ones((1, 1, 4))), tt.ones(1, 1, 3, dtype=tt.float64),
+                 stride=2 ** 62, padding=2)
+    assert arr(y).ravel().tolist() == [1.0]
 
 
 @pytest.mark.parametrize("call,exc,message", BAD_CALLS)

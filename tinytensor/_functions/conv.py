@@ -95,18 +95,35 @@ class _Scratch:
     def __enter__(self):
         need = self.shape[0] * self.shape[1]
         if _scratch_lock.acquire(blocking=False):
+            try:
+                buf = _scratch.get(self.dtype)
+                if buf is None or buf.size < need:
+                    _scratch.pop(self.dtype, None)      # free the old one first
+                    buf = alloc(need, self.dtype)
+                    _scratch[self.dtype] = buf
+            except BaseException:
+                _scratch_lock.release()
+                raise
             self.locked = True
-            buf = _scratch.get(self.dtype)
-            if buf is None or buf.size < need:
-                buf = np.empty(need, self.dtype)
-                _scratch[self.dtype] = buf
             return buf[:need].reshape(self.shape)
-        return np.empty(self.shape, self.dtype)
+        return alloc(self.shape, self.dtype)
 
     def __exit__(self, *exc):
         if self.locked:
             _scratch_lock.release()
         return False
+
+
+def alloc(shape, dtype, zero=False):
+    """np.empty/np.zeros, with PyTorch's RuntimeError (not MemoryError) when it cannot be had."""
+    try:
+        return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+    except (MemoryError, ValueError) as e:
+        n = np.dtype(dtype).itemsize
+        for v in shape:
+            n *= int(v)
+        raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                           f"{n} bytes ({e})") from None
 
 
 def as_5d(a, nspatial):
@@ -158,7 +175,7 @@ def conv_forward(x, w, b, geo, groups, n_threads):
     out_sp = tuple((x.shape[2 + a] + geo[1, a] + geo[3, a] - geo[2, a] * (w.shape[2 + a] - 1) - 1)
                    // geo[0, a] + 1 for a in range(3))
     n_threads = _threads_for(n_threads, (n, o) + out_sp, w.shape)
-    y = np.empty((n, o) + out_sp, dtype=x.dtype)
+    y = alloc((n, o) + out_sp, x.dtype)
     has_bias = b is not None
     bias = b if has_bias else np.empty(0, x.dtype)
     cg, og = w.shape[1], o // groups
@@ -182,7 +199,7 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     n, o = x.shape[0], w.shape[0]
     cg, og = w.shape[1], o // groups
     n_threads = _threads_for(n_threads, go.shape, w.shape)
-    gx = np.zeros(x.shape, x.dtype) if need_x else None
+    gx = alloc(x.shape, x.dtype, zero=True) if need_x else None
     gw = None
     if n == 0 or o == 0:
         return (gx, np.zeros(w.shape, w.dtype) if need_w else None,

@@ -6,7 +6,7 @@ here: (N, C, H, W) for unfold, (N, C*kh*kw, L) for fold.
 """
 import numpy as np
 
-from tinytensor._functions.conv import geometry
+from tinytensor._functions.conv import alloc, geometry
 from tinytensor._kernels import conv as _k
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
@@ -23,7 +23,7 @@ def im2col(x, kernel_size, dilation, padding, stride):
     (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel_size, dilation, padding, stride
     oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    cols = np.empty((n, c * kh * kw, oh * ow), x.dtype)
+    cols = alloc((n, c * kh * kw, oh * ow), x.dtype)
     _k.unfold_forward(x.reshape(n, c, 1, h, w), cols, kh, kw, _geo(dilation, padding, stride),
                       get_num_threads())
     return cols
@@ -33,7 +33,7 @@ def col2im(cols, output_size, kernel_size, dilation, padding, stride):
     """(N, C*kh*kw, L) contiguous -> (N, C, H, W), overlapping blocks summed."""
     n, ck, _ = cols.shape
     (h, w), (kh, kw) = output_size, kernel_size
-    out = np.zeros((n, ck // (kh * kw), 1, h, w), cols.dtype)
+    out = alloc((n, ck // (kh * kw), 1, h, w), cols.dtype, zero=True)
     _k.fold_forward(cols, out, kh, kw, _geo(dilation, padding, stride), get_num_threads())
     return out.reshape(n, ck // (kh * kw), h, w)
 

@@ -68,12 +68,12 @@ cdef extern from *:
     #endif
     static inline Py_ssize_t tt_conv_hi(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n,
                                         Py_ssize_t out) {
-        Py_ssize_t b = n - off > 0 ? (n - off + s - 1) / s : 0;
+        Py_ssize_t b = n - off > 0 ? (n - off - 1) / s + 1 : 0;   /* s may be ~2**63 */
         return b < out ? b : out;
     }
     static inline Py_ssize_t tt_conv_lo(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n,
                                         Py_ssize_t out) {
-        Py_ssize_t b = tt_conv_hi(off, s, n, out), a = off < 0 ? (-off + s - 1) / s : 0;
+        Py_ssize_t b = tt_conv_hi(off, s, n, out), a = off < 0 ? (-off - 1) / s + 1 : 0;
         return a < b ? a : b;
     }
     #define TT_DW_DEFINE(T, SUF)                                                              \
@@ -224,7 +224,7 @@ cdef inline Py_ssize_t _hi(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n,
     """End of the outputs o in [0, out) with o * s + off < n."""
     cdef Py_ssize_t b = 0
     if n - off > 0:
-        b = (n - off + s - 1) // s
+        b = (n - off - 1) // s + 1          # ceil without s - 1 in the sum: s may be ~2**63
     return b if b < out else out
 
 
@@ -234,7 +234,7 @@ cdef inline Py_ssize_t _lo(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n,
     Values, not out-pointers: a prange body must assign its locals to keep them private."""
     cdef Py_ssize_t a = 0, b = _hi(off, s, n, out)
     if off < 0:
-        a = (-off + s - 1) // s
+        a = (-off - 1) // s + 1
     return a if a < b else b
 
 

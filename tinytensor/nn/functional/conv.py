@@ -11,6 +11,7 @@ from tinytensor._functions.conv import ConvNdFunction
 
 __all__ = ["conv1d", "conv2d", "conv3d"]
 
+_MAX_PADDING = 2 ** 62 - 1
 _DTYPE_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
 _DTYPE_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
 _ARGS_SIGNATURE = ("(Tensor input, Tensor weight, Tensor bias = None, tuple of ints stride = 1, "
@@ -40,10 +41,18 @@ def _bad_args(name, input, weight, bias, **kw):
                      f"({', '.join(got)}), but expected one of:\n * {_ARGS_SIGNATURE}")
 
 
+def _int64(v):
+    """PyTorch's parser reads int64 ('long long'); beyond it, its error."""
+    v = int(v)
+    if not -2 ** 63 <= v < 2 ** 63:
+        raise ValueError("Overflow when unpacking long long")
+    return v
+
+
 def _int_list(name, argname, value, nsp, input, weight, bias):
     """An int becomes nsp copies (PyTorch's argument parser); a tuple/list of ints stays."""
     if _is_int(value):
-        return [int(value)] * nsp
+        return [_int64(value)] * nsp
     if isinstance(value, (tuple, list)):
         out = []
         for pos, v in enumerate(value, 1):
@@ -51,7 +60,7 @@ def _int_list(name, argname, value, nsp, input, weight, bias):
                 raise TypeError(f"{name}(): argument '{argname}' failed to unpack the object at "
                                 f"pos {pos} with error \"type must be tuple of ints,but got "
                                 f"{type(v).__name__}\"")
-            out.append(int(v))
+            out.append(_int64(v))
         return out
     raise _bad_args(name, input, weight, bias, **{argname: value})
 
@@ -73,7 +82,7 @@ def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):
         raise _bad_args(name, input, weight, bias)
     if not _is_int(groups):
         raise _bad_args(name, input, weight, bias, groups=groups)
-    groups = int(groups)
+    groups = _int64(groups)
     stride = _int_list(name, "stride", stride, nsp, input, weight, bias)
     dilation = _int_list(name, "dilation", dilation, nsp, input, weight, bias)
     pad_str = None
@@ -129,6 +138,10 @@ def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):
         raise RuntimeError("non-positive groups is not supported")
     if any(p < 0 for p in pad_begin + pad_end):
         raise RuntimeError("negative padding is not supported")
+    for i, p in enumerate(pad_end):
+        if p > _MAX_PADDING:            # PyTorch's bound; it also keeps kernel sums in int64
+            raise RuntimeError(f"Given padding={p} at dimension {i} , expected padding to be at "
+                               f"most {_MAX_PADDING}")
     if any(s <= 0 for s in stride):
         raise RuntimeError("non-positive stride is not supported")
     if any(d < 0 for d in dilation):

@@ -27,6 +27,9 @@ def _pair(op, argname, position, value):
         if not _is_int(v):
             raise TypeError(f"{op}(): argument '{argname}' (position {position}) must be tuple of "
                             f"ints, but found element of type {type(v).__name__} at pos {pos}")
+        if not -2 ** 63 <= int(v) < 2 ** 63:
+            raise TypeError(f"{op}(): argument '{argname}' failed to unpack the object at pos "
+                            f"{pos + 1} with error \"Overflow when unpacking long long")
     return tuple(int(v) for v in value)
 
 

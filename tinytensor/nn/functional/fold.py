@@ -10,6 +10,7 @@ from tinytensor._functions.fold import FoldFunction, UnfoldFunction
 
 __all__ = ["unfold", "fold"]
 
+_MAX_PADDING = 2 ** 62 - 1
 _SCALAR_NAMES = {"int64": "Long", "bool": "Bool"}
 
 
@@ -58,6 +59,9 @@ def _common(op, input, named):
     if sh <= 0 or sw <= 0:
         raise RuntimeError(f"stride should be greater than zero, but got stride_height: {sh} "
                            f"stride_width: {sw}")
+    if max(ph, pw) > _MAX_PADDING:      # keeps the kernels' index sums within int64
+        raise RuntimeError(f"padding should be at most {_MAX_PADDING}, but got pad_height: {ph} "
+                           f"pad_width: {pw}")
     return vals
 
 

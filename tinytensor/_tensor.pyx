@@ -12,6 +12,8 @@ Shapes and strides are validated here in Python-level code before any kernel see
 whose elements would fall outside its storage is refused (`_check_in_bounds`), so kernels that run
 with bounds checks off never read past a storage.
 """
+from cpython.pyport cimport PY_SSIZE_T_MAX
+
 import numpy as np
 
 # ------------------------------------------------------------------------------------ dtypes
@@ -132,11 +134,13 @@ def checked_numel(shape, Py_ssize_t itemsize=1):
 
 
 def contiguous_strides(shape):
-    cdef Py_ssize_t acc = 1
+    acc = 1
     strides = []
     for s in reversed(shape):
         strides.append(acc)
         acc *= max(s, 1)
+    if acc > PY_SSIZE_T_MAX:      # only an empty shape can get here: (0, 2**62, 2**62)
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}")
     return tuple(reversed(strides))
 
 
@@ -199,7 +203,11 @@ cdef class TensorBase:
 
     def numel(self):
         cdef Py_ssize_t n = 1, s
+        if 0 in self._shape:
+            return 0
         for s in self._shape:
+            if n > PY_SSIZE_T_MAX // s:     # an expanded view can describe 2**64 elements
+                raise RuntimeError("numel: integer multiplication overflow")
             n *= s
         return n
 
@@ -296,7 +304,8 @@ cdef class TensorBase:
     def _infer_shape(self, shape):
         """Resolve one -1 in `shape` and check the element count matches."""
         shape = tuple(shape)
-        cdef Py_ssize_t numel = self.numel(), known = 1, s
+        cdef Py_ssize_t numel = self.numel()
+        known = 1                  # a Python int: a product beyond int64 must not wrap to a match
         infer = -1
         for i, s in enumerate(shape):
             if s == -1:
@@ -441,7 +450,8 @@ cdef class TensorBase:
                 if item.step is not None and item.step <= 0:
                     raise ValueError("slice step cannot be zero" if item.step == 0
                                      else "step must be greater than zero")
-                start, stop, step = item.indices(size)
+                start, stop, py_step = item.indices(size)
+                step = min(py_step, max(size, 1))    # a step past the end picks one element
                 length = max(0, (stop - start + step - 1) // step)
                 if length > 0:
                     offset += start * st

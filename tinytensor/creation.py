@@ -85,12 +85,21 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
         start, end, step = int(start), int(end), int(step)
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
     if (end - start) / step < 0:
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = max(0, math.ceil((end - start) / step))
-    arr = (np.arange(n, dtype=np.float64) * step + start).astype(dt.np_dtype)
-    if dt is int64:
-        arr = np.arange(start, end, step, dtype=np.int64)
+    if n > 2 ** 62 // 8:                      # before NumPy allocates (or overflows) it
+        raise RuntimeError(f"Storage size calculation overflowed with sizes=[{n}]")
+    try:
+        if dt is int64:
+            arr = np.arange(start, end, step, dtype=np.int64)
+        else:
+            arr = (np.arange(n, dtype=np.float64) * step + start).astype(dt.np_dtype)
+    except MemoryError:
+        raise RuntimeError(f"can't allocate memory: you tried to allocate {n * 8} bytes for "
+                           f"a tensor of shape [{n}]") from None
     return _finish(arr, requires_grad)
 
 

@@ -693,7 +693,11 @@ def _shape_arg(args, name):
                                 f"not {type(a).__name__}")
             raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, but "
                             f"found element of type {type(a).__name__} at pos {i}")
-        out.append(int(a))
+        a = int(a)
+        if not -2 ** 63 <= a < 2 ** 63:
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                            f"{i + 1} with error \"Overflow when unpacking long long\"")
+        out.append(a)
     return tuple(out)
 
 

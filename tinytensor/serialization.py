@@ -40,6 +40,7 @@ truncated, corrupted) or `ValueError` (a manifest that does not match the arrays
 import json
 import math
 import os
+import tokenize
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -58,7 +59,7 @@ _ARRAY_DTYPES = _TENSOR_DTYPES + ("uint8", "int8", "int16", "int32", "uint16", "
 _MAX_HEADER = 1 << 16          # bytes of one .npy header (NumPy's default limit is 10000)
 _MAX_MANIFEST = 64 << 20       # bytes of the JSON manifest
 _MAX_DEPTH = 200               # nesting of dicts and lists
-_CHUNK = 16 << 20
+_CHUNK = 1 << 20              # read size: transient copies stay small next to the array
 _MAX_DEFLATE_RATIO = 1100      # deflate expands at most ~1032x: larger claims cannot be honest
 _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
@@ -184,7 +185,9 @@ def _read_header(member, name, key, kinds):
                 member, max_header_size=_MAX_HEADER)
         else:
             raise ValueError(f"unsupported .npy format version {major}.{minor}")
-    except ValueError as e:
+    except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as e:
+        # NumPy parses the header dict with ast.literal_eval: damaged bytes there surface as
+        # SyntaxError or TokenError, not ValueError
         raise ValueError(f"tt.load: {name}: array {key!r} has a malformed header: {e}") from None
     if dt.hasobject or dt.kind not in kinds or (dt.kind != "U" and dt.name not in _ARRAY_DTYPES):
         raise ValueError(f"tt.load: {name}: array {key!r} has dtype {dt}, which a tinytensor "

@@ -36,8 +36,8 @@ def _alloc(shape, dtype, fill=None):
 
 # Large NumPy arrays are fresh mmaps: their first touch costs page faults (PERFORMANCE.md:
 # ~6 ms per 100 MB even with huge pages, far more without). Below glibc's mmap threshold the
-# allocator already recycles memory, so only big scratch is kept for reuse.
-_REUSE_MIN_BYTES = 32 << 20
+# allocator mostly recycles memory, so only big scratch (16 MB and more) is kept for reuse.
+_REUSE_MIN_BYTES = 16 << 20
 _REUSE_SLOTS = 4
 _reuse = {}                                       # (shape, dtype) -> ndarray, oldest first
 

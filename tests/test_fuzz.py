@@ -1,0 +1,489 @@
+"""Fuzzing: often-invalid argument combinations never crash the interpreter.
+
+Hypothesis draws batches of calls to conv1d/conv2d, pad, max/avg pool, unfold, view, reshape,
+indexing and matmul with arguments that are often invalid: negative, zero, huge (beyond 32 and
+64 bits), mismatched, of the wrong type or dtype, on non-contiguous, expanded and zero-sized
+tensors. Every batch runs in one persistent child process (this file run as a script), so a
+segfault or an abort kills only the child: the parent sees the pipe close, restarts the child,
+and fails the example, which hypothesis then shrinks to the smallest crashing call.
+
+Each call must either raise ValueError, TypeError, IndexError or RuntimeError (a
+NotImplementedError is a RuntimeError), or return a result that equals PyTorch's for the same
+call (forward, and the gradient of a weighted sum where the input is floating point). The child
+runs with an address-space limit, so a call that tries to allocate far more than its result
+needs fails with MemoryError, which counts as a failure too.
+
+Examples per test: 3x the profile's max_examples (ci 300, nightly 6000), each a batch of 1-8
+calls.
+"""
+import os
+import pickle
+import resource
+import select
+import struct
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+
+ALLOWED = ("ValueError", "TypeError", "IndexError", "RuntimeError", "NotImplementedError")
+HUGE = [2 ** 31 - 1, 2 ** 31, -2 ** 31, 2 ** 32 + 1, 2 ** 62, 2 ** 63 - 1, -2 ** 63, 2 ** 63,
+        2 ** 64, -2 ** 62]
+DTYPES = ("float32", "float64", "int64", "bool")
+CHILD_MEMORY = 2 << 30      # address-space limit of the child, bytes (it idles at ~0.5 GB)
+BATCH_TIMEOUT = 120         # seconds a batch may take before the child counts as hung
+
+
+# ---------------------------------------------------------------------------------------------
+# Building inputs: the same spec gives the same values in tinytensor (child) and torch (parent).
+
+def _array(spec):
+    shape, dtype, layout, seed = spec
+    rng = np.random.default_rng(seed)
+    base_shape = list(shape)
+    if layout == "transposed" and len(shape) >= 2:
+        base_shape[-1], base_shape[-2] = base_shape[-2], base_shape[-1]
+    elif layout == "strided" and len(shape) >= 1:
+        base_shape[-1] = base_shape[-1] * 2
+    elif layout == "expanded" and len(shape) >= 1:
+        base_shape[0] = 1
+    a = rng.integers(-3, 4, size=base_shape)
+    if dtype == "bool":
+        a = a > 0
+    return a.astype(dtype)
+
+
+def build(lib, spec):
+    """A tensor of `lib` (tinytensor or torch) for a spec (shape, dtype, layout, seed)."""
+    shape, dtype, layout, seed = spec
+    a = _array(spec)
+    t = lib.from_numpy(np.array(a, order="C"))       # (ascontiguousarray makes 0-d 1-d)
+    if layout == "transposed" and len(shape) >= 2:
+        t = t.transpose(-1, -2)
+    elif layout == "strided" and len(shape) >= 1:
+        t = t[..., ::2]
+    elif layout == "expanded" and len(shape) >= 1:
+        t = t.expand(*shape)
+    assert tuple(t.shape) == tuple(shape)
+    return t
+
+
+def _resolve(lib, v):
+    """Replace ("T", spec) markers by tensors, recursively through tuples and lists."""
+    if isinstance(v, tuple) and len(v) == 2 and v[0] == "T":
+        return build(lib, v[1])
+    if isinstance(v, tuple) and len(v) == 2 and v[0] == "IDX":
+        return lib.tensor(v[1], dtype=lib.int64)
+    if isinstance(v, tuple) and len(v) == 3 and v[0] == "SLICE":
+        return slice(*v[1:][0])
+    if isinstance(v, tuple):
+        return tuple(_resolve(lib, x) for x in v)
+    if isinstance(v, list):
+        return [_resolve(lib, x) for x in v]
+    return v
+
+
+def _call(lib, F, op, args, kwargs):
+    if op == "view":
+        return args[0].view(args[1])
+    if op == "reshape":
+        return args[0].reshape(args[1])
+    if op == "__segfault__":      # only the harness self-test sends this
+        import ctypes
+        return ctypes.string_at(0)
+    if op == "getitem":
+        return args[0][args[1]]
+    if op == "matmul":
+        return args[0] @ args[1]
+    return getattr(F, op)(*args, **kwargs)
+
+
+def run_call(lib, F, call):
+    """(outputs, grad) as NumPy arrays; grad is None unless the call asks for one."""
+    op, args, kwargs, want_grad = call
+    args = _resolve(lib, args)
+    kwargs = _resolve(lib, kwargs)
+    x = args[0]
+    grad_on = want_grad and x.dtype in (lib.float32, lib.float64)
+    if grad_on:
+        x = x.detach().requires_grad_(True)
+        args = (x,) + tuple(args[1:])
+    out = _call(lib, F, op, args, kwargs)
+    outs = out if isinstance(out, tuple) else (out,)
+    grad = None
+    if grad_on and outs[0].requires_grad:
+        w = lib.from_numpy(np.array(
+            _array((tuple(outs[0].shape), np.dtype(str(outs[0].dtype).split(".")[-1]).name,
+                    "contig", 12345)), order="C"))
+        (outs[0] * w).sum().backward()
+        grad = x.grad.numpy().copy() if x.grad is not None else None
+    return [o.detach().numpy().copy() for o in outs], grad
+
+
+# ---------------------------------------------------------------------------------------------
+# The child process: reads pickled batches on stdin, answers one pickled list per batch.
+
+def _read_msg(f):
+    head = f.read(8)
+    if len(head) < 8:
+        return None
+    (n,) = struct.unpack("<Q", head)
+    return pickle.loads(f.read(n))
+
+
+def _write_msg(f, obj):
+    data = pickle.dumps(obj, protocol=4)
+    f.write(struct.pack("<Q", len(data)) + data)
+    f.flush()
+
+
+def child_main():
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)                  # stray prints go to stderr, never into the protocol
+    warnings.simplefilter("ignore")
+    import tinytensor as tt
+    import tinytensor.nn.functional as F
+    inp = sys.stdin.buffer
+    while True:
+        batch = _read_msg(inp)
+        if batch is None:
+            return
+        answers = []
+        for call in batch:
+            try:
+                answers.append(("ok",) + run_call(tt, F, call))
+            except BaseException as e:  # noqa: BLE001  (the parent judges the type)
+                answers.append(("err", type(e).__name__, str(e)[:300]))
+        _write_msg(out, answers)
+
+
+class Child:
+    """One persistent worker; `run(batch)` returns its answers or raises ChildDied."""
+
+    def __init__(self):
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, OMP_NUM_THREADS="2")
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=env)
+
+    def stop(self):
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def run(self, batch):
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        try:
+            _write_msg(self.proc.stdin, batch)
+            ready, _, _ = select.select([self.proc.stdout], [], [], BATCH_TIMEOUT)
+            answer = _read_msg(self.proc.stdout) if ready else None
+        except (BrokenPipeError, OSError, EOFError, pickle.UnpicklingError):
+            answer = None
+        if answer is None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            code = self.proc.wait()
+            self.proc = None
+            raise ChildDied(f"the child died (exit code {code}) or hung on batch {batch!r}")
+        return answer
+
+
+class ChildDied(AssertionError):
+    pass
+
+
+if __name__ == "__main__" and "--child" in sys.argv:
+    child_main()
+    sys.exit(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests (parent side).
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:  # the no-crash and exception-type checks still run without torch
+    torch = TF = None
+
+_CHILD = Child()
+STATS = {"batches": 0, "calls": 0, "raised": 0, "compared": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _child():
+    yield
+    _CHILD.stop()
+    print(f"\nfuzz: {STATS['batches']} batches, {STATS['calls']} calls, {STATS['raised']} raised "
+          f"an allowed error, {STATS['compared']} results compared with torch")
+
+
+# three times the profile's count: a batch is cheap (ci: 300 examples per test, ~30 s in all)
+FUZZ = settings(max_examples=3 * settings().max_examples,
+                suppress_health_check=list(HealthCheck), deadline=None)
+
+small = st.integers(-2, 5)
+huge = st.sampled_from(HUGE)
+anyint = st.one_of(small, small, small, huge)
+posint = st.one_of(st.integers(1, 4), st.integers(1, 4), anyint)
+
+
+def int_arg(n):
+    """An int, an n-tuple, a wrongly-sized tuple, or occasionally a wrong type."""
+    return st.one_of(posint, st.tuples(*[posint] * n), st.tuples(posint),
+                     st.lists(posint, min_size=0, max_size=n + 1).map(tuple),
+                     st.sampled_from([1.5, None, "1", -1.0]))
+
+
+def shapes(ranks, lo=0, hi=6):
+    return st.sampled_from(ranks).flatmap(
+        lambda r: st.lists(st.integers(lo, hi), min_size=r, max_size=r).map(tuple))
+
+
+def tensors(ranks, dtypes=("float32",) * 6 + DTYPES, lo=0, hi=6):
+    return st.tuples(shapes(ranks, lo, hi), st.sampled_from(dtypes),
+                     st.sampled_from(["contig"] * 4 + ["transposed", "strided", "expanded"]),
+                     st.integers(0, 2 ** 16)).map(lambda s: ("T", s))
+
+
+def conv_calls(nsp):
+    op = f"conv{nsp}d"
+
+    @st.composite
+    def draw(d):
+        x = d(tensors([nsp + 2] * 5 + [nsp + 1, nsp, nsp + 3], lo=0, hi=7))
+        rank = d(st.sampled_from([nsp + 2] * 6 + [nsp + 1, nsp + 3]))
+        wshape = tuple(d(st.integers(0, 4)) for _ in range(rank))
+        if d(st.booleans()) and len(x[1][0]) == nsp + 2 and rank == nsp + 2:
+            wshape = (wshape[0], x[1][0][1]) + wshape[2:]       # often a matching channel count
+        wdt = d(st.sampled_from([x[1][1]] * 5 + list(DTYPES)))
+        w = ("T", (wshape, wdt, "contig", d(st.integers(0, 999))))
+        kw = {}
+        if d(st.booleans()):
+            kw["bias"] = ("T", ((d(st.integers(0, 5)),), wdt, "contig", 7))
+        if d(st.booleans()):
+            kw["stride"] = d(int_arg(nsp))
+        if d(st.booleans()):
+            kw["padding"] = d(st.one_of(int_arg(nsp), st.sampled_from(["same", "valid", "x"])))
+        if d(st.booleans()):
+            kw["dilation"] = d(int_arg(nsp))
+        if d(st.booleans()):
+            kw["groups"] = d(st.one_of(st.integers(-1, 4), huge))
+        return (op, (x, w), kw, d(st.booleans()))
+    return draw()
+
+
+@st.composite
+def pad_calls(d):
+    x = d(tensors([1, 2, 3, 4, 5], lo=0, hi=5))
+    n = d(st.sampled_from([0, 1, 2, 2, 4, 4, 6, 8]))
+    widths = tuple(d(st.one_of(st.integers(-3, 4), st.integers(-3, 4), huge)) for _ in range(n))
+    kw = {"mode": d(st.sampled_from(["constant", "constant", "reflect", "replicate", "circular",
+                                     "bad"]))}
+    if d(st.booleans()):
+        kw["value"] = d(st.sampled_from([0.0, 2.5, -1, None]))
+    return ("pad", (x, widths), kw, d(st.booleans()))
+
+
+def pool_calls(kind, nsp):
+    op = f"{kind}_pool{nsp}d"
+
+    @st.composite
+    def draw(d):
+        x = d(tensors([nsp + 2] * 4 + [nsp + 1, nsp, nsp + 3], lo=0, hi=7))
+        kw = {"kernel_size": d(int_arg(nsp))}
+        if d(st.booleans()):
+            kw["stride"] = d(st.one_of(int_arg(nsp), st.just(())))
+        if d(st.booleans()):
+            kw["padding"] = d(int_arg(nsp))
+        if d(st.booleans()):
+            kw["ceil_mode"] = d(st.booleans())
+        if kind == "max":
+            if d(st.booleans()):
+                kw["dilation"] = d(int_arg(nsp))
+            if d(st.booleans()):
+                kw["return_indices"] = True
+        else:
+            if d(st.booleans()):
+                kw["count_include_pad"] = d(st.booleans())
+            if nsp == 2 and d(st.booleans()):
+                kw["divisor_override"] = d(st.one_of(st.integers(-2, 3), huge))
+        return (op, (x,), kw, d(st.booleans()))
+    return draw()
+
+
+@st.composite
+def unfold_calls(d):
+    x = d(tensors([4] * 4 + [3, 2, 5], lo=0, hi=7))
+    kw = {"kernel_size": d(int_arg(2))}
+    for name in ("dilation", "padding", "stride"):
+        if d(st.booleans()):
+            kw[name] = d(int_arg(2))
+    return ("unfold", (x,), kw, d(st.booleans()))
+
+
+@st.composite
+def view_calls(d):
+    x = d(tensors([0, 1, 2, 3, 4], lo=0, hi=5))
+    n = d(st.integers(0, 5))
+    shape = tuple(d(st.one_of(st.integers(-2, 8), st.integers(-1, 6), huge)) for _ in range(n))
+    return (d(st.sampled_from(["view", "reshape"])), (x, shape), {}, d(st.booleans()))
+
+
+@st.composite
+def index_calls(d):
+    x = d(tensors([0, 1, 2, 3, 4], lo=0, hi=5))
+    idx_int = st.one_of(st.integers(-6, 6), huge)
+    bound = st.one_of(st.none(), st.integers(-7, 7), huge)
+    item = st.one_of(
+        idx_int,
+        st.tuples(bound, bound, st.one_of(st.none(), st.integers(-2, 3), huge)).map(
+            lambda t: ("SLICE", t, None)),
+        st.just(None), st.just(Ellipsis),
+        st.lists(st.one_of(st.integers(-6, 6), huge), min_size=0, max_size=4).map(
+            lambda v: ("IDX", v)),
+        tensors([0, 1, 2], dtypes=("bool", "int64", "float32"), lo=0, hi=5),
+        st.sampled_from([1.5, "a"]))
+    index = d(st.one_of(item, st.lists(item, min_size=0, max_size=5).map(tuple)))
+    return ("getitem", (x, index), {}, d(st.booleans()))
+
+
+@st.composite
+def matmul_calls(d):
+    a = d(tensors([0, 1, 1, 2, 2, 3, 4], lo=0, hi=5))
+    if d(st.booleans()) and len(a[1][0]) >= 1:
+        k = a[1][0][-1]          # often a matching inner dimension
+        r = d(st.sampled_from([1, 2, 2, 3]))
+        bshape = ((k,) if r == 1 else (k, d(st.integers(0, 5))))
+        if r == 3:
+            bshape = (d(st.integers(1, 3)),) + bshape
+        b = ("T", (bshape, d(st.sampled_from([a[1][1]] * 4 + list(DTYPES))),
+                   d(st.sampled_from(["contig", "transposed"])), 3))
+    else:
+        b = d(tensors([0, 1, 2, 3], lo=0, hi=5))
+    return ("matmul", (a, b), {}, d(st.booleans()))
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _torch_answer(call):
+    try:
+        return ("ok",) + run_call(torch, TF, call)
+    except Exception as e:  # noqa: BLE001
+        return ("err", type(e).__name__, str(e)[:300])
+
+
+def _same(a, b):
+    if a is None or b is None:
+        return (a is None) == (b is None)
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        return np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=1e-4, atol=1e-3,
+                           equal_nan=True)
+    return np.array_equal(a, b)
+
+
+def check(batch):
+    answers = _CHILD.run(batch)
+    assert len(answers) == len(batch)
+    STATS["batches"] += 1
+    STATS["calls"] += len(batch)
+    for call, ans in zip(batch, answers):
+        if ans[0] == "err":
+            assert ans[1] in ALLOWED, f"{call!r} raised {ans[1]}: {ans[2]}"
+            STATS["raised"] += 1
+            continue
+        if torch is None:
+            continue
+        ref = _torch_answer(call)
+        if ref[0] == "err":
+            # tinytensor computes some things torch does not implement (e.g. int64 pooling
+            # paths), and torch refuses sizes beyond its int32 fields that tinytensor's 64-bit
+            # sizes handle; anything else that torch rejects, tinytensor must reject too.
+            assert (ref[1] == "NotImplementedError" or "not implemented for" in ref[2]
+                    or "overflow" in ref[2].lower()), \
+                f"{call!r} returned a result but torch raised {ref[1]}: {ref[2]}"
+            continue
+        STATS["compared"] += 1
+        outs, grad = ans[1], ans[2]
+        routs, rgrad = ref[1], ref[2]
+        assert len(outs) == len(routs), call
+        for o, r in zip(outs, routs):
+            assert _same(o, r), f"{call!r}: result {o!r} differs from torch's {r!r}"
+        if grad is not None and rgrad is not None:
+            assert _same(grad, rgrad), f"{call!r}: grad {grad!r} differs from torch's {rgrad!r}"
+
+
+def batches(calls):
+    return st.lists(calls, min_size=1, max_size=8)
+
+
+@FUZZ
+@given(batches(st.one_of(conv_calls(1), conv_calls(2))))
+def test_fuzz_conv(batch):
+    check(batch)
+
+
+@FUZZ
+@given(batches(pad_calls()))
+def test_fuzz_pad(batch):
+    check(batch)
+
+
+@FUZZ
+@given(batches(st.one_of(pool_calls("max", 2), pool_calls("avg", 2), pool_calls("max", 1),
+                         pool_calls("avg", 1))))
+def test_fuzz_pool(batch):
+    check(batch)
+
+
+@FUZZ
+@given(batches(unfold_calls()))
+def test_fuzz_unfold(batch):
+    check(batch)
+
+
+@FUZZ
+@given(batches(view_calls()))
+def test_fuzz_view_reshape(batch):
+    check(batch)
+
+
+@FUZZ
+@given(batches(index_calls()))
+def test_fuzz_indexing(batch):
+    check(batch)
+
+
+@FUZZ
+@given(batches(matmul_calls()))
+def test_fuzz_matmul(batch):
+    check(batch)
+
+
+def test_child_crash_is_detected_and_recovered():
+    """The harness itself: a segfaulting call fails the batch, and the next batch runs."""
+    child = Child()
+    try:
+        child.start()
+        with pytest.raises(ChildDied, match="exit code -11"):
+            child.run([("__segfault__", (("T", ((2, 3), "float32", "contig", 1)),), {}, False)])
+        ans = child.run([("view", (("T", ((2, 3), "float32", "contig", 1)), (6,)), {}, False)])
+        assert ans[0][0] == "ok" and ans[0][1][0].shape == (6,)
+    finally:
+        child.stop()

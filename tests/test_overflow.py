@@ -94,6 +94,25 @@ CASES = [
     ("setitem_far", "tt.ones(3).__setitem__(2 ** 62, 1.0)", True),
 ]
 
+# results that fit int64 but not the child's memory: PyTorch's RuntimeError, not MemoryError
+TOO_BIG = [
+    ("big_matmul", "tt.ones(1, 1).expand(2 ** 20, 2 ** 10) @ tt.ones(1, 1).expand(2 ** 10, 2 ** 20)"),
+    ("big_add", "tt.ones(2 ** 16, 1) + tt.ones(1, 2 ** 16)"),
+    ("big_cat", "tt.cat([e16, e16, e16])"),
+    ("big_conv", "F.conv2d(e16, tt.ones(4, 1, 1, 1))"),
+    ("big_pool", "F.max_pool2d(e16, 1)"),
+    ("big_unfold", "F.unfold(e16, 3)"),
+    ("big_clone", "e16.clone()"),
+    ("big_softmax", "F.softmax(e16, 3)"),
+    ("big_pad", "F.pad(x4, (2 ** 15, 2 ** 15, 2 ** 15, 2 ** 15))"),
+    ("big_randn", "tt.randn(2 ** 31)"),
+    ("big_randperm", "tt.randperm(2 ** 31)"),
+    ("big_randint", "tt.randint(0, 3, (2 ** 31,))"),
+    ("big_eye", "tt.eye(2 ** 16)"),
+    ("big_linspace", "tt.linspace(0, 1, 2 ** 31)"),
+    ("big_arange", "tt.arange(2 ** 31 + 0.0)"),
+]
+
 # calls on the same objects that are valid and must still work (no false alarms)
 VALID = [
     ("expanded_view", "tuple(e.shape)", (B62, 4)),
@@ -114,6 +133,7 @@ DRIVER = textwrap.dedent("""
     cases = json.loads(sys.stdin.read())
     x4, w = tt.ones(1, 1, 4, 4), tt.ones(1, 1, 3, 3)
     e = tt.ones(1, 4).expand(2 ** 62, 4)
+    e16 = tt.ones(1, 1, 1, 1).expand(1, 1, 2 ** 16, 2 ** 16)   # a 16 GB result when copied
     out = {}
     for name, expr in cases:
         try:
@@ -127,7 +147,7 @@ DRIVER = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def outcomes():
-    cases = [(n, x) for n, x, _ in CASES] + [(n, x) for n, x, _ in VALID]
+    cases = [(n, x) for n, x, _ in CASES] + [(n, x) for n, x, _ in VALID] + TOO_BIG
     res = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(cases),
                          capture_output=True, text=True, timeout=600)
     got = {}
@@ -157,3 +177,9 @@ def test_valid_extremes_still_work(outcomes, name, expr, expected):
     kind, msg = outcomes[name]
     assert kind == "ok", f"{expr} -> {kind}: {msg}"
     assert msg == repr(expected)
+
+
+@pytest.mark.parametrize("name,expr", TOO_BIG, ids=[c[0] for c in TOO_BIG])
+def test_too_big_to_allocate_is_runtime_error(outcomes, name, expr):
+    kind, msg = outcomes[name]
+    assert kind == "RuntimeError" and "can't allocate memory" in msg, f"{expr} -> {kind}: {msg}"

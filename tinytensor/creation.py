@@ -1,4 +1,5 @@
 """Creation functions with PyTorch's signatures: zeros, ones, full, arange, rand, ..."""
+import contextlib
 import math
 
 import numpy as np
@@ -103,27 +104,40 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     return _finish(arr, requires_grad)
 
 
+@contextlib.contextmanager
+def _oom():
+    """NumPy's MemoryError as the core allocator's RuntimeError (PyTorch's type)."""
+    try:
+        yield
+    except MemoryError as e:
+        raise RuntimeError(f"can't allocate memory: {e}") from None
+
+
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dt = get_default_dtype() if dtype is None else as_dtype(dtype)
-    return _finish(np.linspace(start, end, steps).astype(dt.np_dtype), requires_grad)
+    with _oom():
+        return _finish(np.linspace(start, end, steps).astype(dt.np_dtype), requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     dt = get_default_dtype() if dtype is None else as_dtype(dtype)
-    return _finish(np.eye(n, m, dtype=dt.np_dtype), requires_grad)
+    with _oom():
+        return _finish(np.eye(n, m, dtype=dt.np_dtype), requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
     t = empty(*size, dtype=dtype)
-    t._numpy()[...] = random.uniform(0.0, 1.0, t._shape, t._dtype.np_dtype)
+    with _oom():
+        t._numpy()[...] = random.uniform(0.0, 1.0, t._shape, t._dtype.np_dtype)
     return t.requires_grad_(requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
     t = empty(*size, dtype=dtype)
-    t._numpy()[...] = random.normal(0.0, 1.0, t._shape, t._dtype.np_dtype)
+    with _oom():
+        t._numpy()[...] = random.normal(0.0, 1.0, t._shape, t._dtype.np_dtype)
     return t.requires_grad_(requires_grad)
 
 
@@ -139,12 +153,16 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False, generato
     shape = _shape_arg((size,), "size")
     dt = int64 if dtype is None else as_dtype(dtype)
     _tensor.checked_numel(shape)
-    return _finish(random.generator().integers(low, high, shape).astype(dt.np_dtype), requires_grad)
+    with _oom():
+        return _finish(random.generator().integers(low, high, shape).astype(dt.np_dtype),
+                       requires_grad)
 
 
 def randperm(n, dtype=None, requires_grad=False, device=None):
     dt = int64 if dtype is None else as_dtype(dtype)
-    return _finish(random.generator().permutation(n).astype(dt.np_dtype), requires_grad)
+    _tensor.checked_numel((n,), 8)        # negative or overflowing n: PyTorch's errors
+    with _oom():
+        return _finish(random.generator().permutation(n).astype(dt.np_dtype), requires_grad)
 
 
 def _finish(arr, requires_grad):

@@ -66,13 +66,17 @@ cdef class Node:
             else:
                 needs.append(False)
         ctx.needs_input_grad = tuple(needs)
-        if not record:
-            return cls.forward(ctx, *args)
-        _state.enabled = False
         try:
-            out = cls.forward(ctx, *args)
-        finally:
-            _state.enabled = True
+            if not record:
+                return cls.forward(ctx, *args)
+            _state.enabled = False
+            try:
+                out = cls.forward(ctx, *args)
+            finally:
+                _state.enabled = True
+        except MemoryError as e:
+            # a result NumPy could not allocate: PyTorch's RuntimeError, as the core allocator
+            raise RuntimeError(f"can't allocate memory: {e}") from None
         edges = []
         for a, n in zip(args, needs):
             if n:

@@ -6,6 +6,12 @@
 
 The API mirrors PyTorch's: a model written for `torch` runs after changing the import.
 """
+import os as _os
+
+# OpenMP workers sleep between parallel regions instead of spinning: libgomp reads this when it
+# loads (with the first extension below), and spinning workers starve BLAS, NumPy and the main
+# thread on small machines. See tinytensor/_threads.py for the numbers.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int64  # noqa: A001
 from tinytensor._threads import get_num_threads, set_num_threads
 from tinytensor.tensor import (Tensor, as_tensor, from_dlpack, from_numpy, get_default_dtype,
@@ -48,3 +54,5 @@ def is_tensor(obj):
 
 from tinytensor.serialization import load, save  # noqa: E402
 from tinytensor import datasets, nn, optim, utils  # noqa: E402,F401  (they build on the above)
+
+get_num_threads()      # apply the thread policy now that every BLAS library is loaded

@@ -1,16 +1,26 @@
-"""One thread setting for every kernel: OpenMP loops and the BLAS behind matmul.
+"""One thread setting for every kernel: `tt.set_num_threads(n)`.
 
-Kernels receive `get_num_threads()` as an argument (their `prange(..., num_threads=n)`), and
-the BLAS pool is capped at the same number, so the two never run more threads than the user
-asked for. The OpenMP loops and BLAS calls never overlap in time (a kernel finishes before a
-GEMM starts), so the cap is the total.
+The policy, in one place:
+- OpenMP kernels run `prange(..., num_threads=n)` with n = get_num_threads().
+- The BLAS library (NumPy's and SciPy's OpenBLAS) is kept at ONE thread for the whole process.
+  tinytensor splits GEMM work itself into pieces fixed by the shapes (a GEMM per OpenMP thread
+  in the convolutions, a piece per worker in matmul/linear), so results are bitwise identical
+  for any thread count, and at most n threads ever compute. A multi-threaded OpenBLAS is not
+  reproducible across thread counts, and on 2 cores its pool fought our OpenMP threads (a
+  64x256 @ 256x200 GEMM took 6-80 ms right after a conv instead of 46 us).
+  Side effect: NumPy's own matmul in the same process runs on one thread too; wrap such code
+  in `threadpoolctl.threadpool_limits(k)` to change that locally.
+- OpenMP workers sleep between parallel regions (OMP_WAIT_POLICY=PASSIVE, set by
+  tinytensor/__init__.py unless the user set it): spinning workers stole the second core from
+  the main thread, NumPy and BLAS (a parallel add + sum took 10-18 ms with the default policy
+  and 0.45 ms with PASSIVE on a loaded 2-core machine).
 """
 import os
 
 from tinytensor._kernels import _parallel
 
 _num_threads = None
-_blas_limiter = None
+_blas_capped = False
 
 
 def _default_threads():
@@ -23,14 +33,14 @@ def _default_threads():
         return os.cpu_count() or 1
 
 
-def _cap_blas(n):
-    """Cap NumPy's BLAS pool at n threads (threadpoolctl finds the library NumPy loaded)."""
-    global _blas_limiter
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:          # an optional nicety: without it BLAS keeps its own default
+def _cap_blas_once():
+    """Set every loaded BLAS to one thread (threadpoolctl finds NumPy's and SciPy's)."""
+    global _blas_capped
+    if _blas_capped:
         return
-    _blas_limiter = threadpool_limits(limits=n, user_api="blas")
+    _blas_capped = True
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def set_num_threads(n):
@@ -39,10 +49,10 @@ def set_num_threads(n):
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads(): argument 'n' must be int, not {type(n).__name__}")
     if n < 1:
-        raise ValueError(f"set_num_threads(): expected a positive number of threads, but got {n}")
+        raise RuntimeError("set_num_threads expects a positive integer")
     _num_threads = n
     _parallel.set_openmp_threads(n)
-    _cap_blas(n)
+    _cap_blas_once()
 
 
 def get_num_threads():

@@ -21,20 +21,8 @@ _PIECE = 1 << 22         # target multiply-adds per piece above that
 _MIN_ROWS = 128          # a row block never gets smaller than this (GEMM efficiency: 1024^3
                          # float32 at 1 thread, 64 rows 1.25x NumPy's time, 128 rows 0.94x)
 
-_blas_libs = None
 _pool = None
 _pool_size = 0
-
-
-def _blas_controllers():
-    global _blas_libs
-    if _blas_libs is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _blas_libs = ThreadpoolController().select(user_api="blas").lib_controllers
-        except ImportError:
-            _blas_libs = []
-    return _blas_libs
 
 
 def _executor(n):
@@ -69,21 +57,13 @@ def _mm(x, y):
     shape = np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-1])
     out = np.empty(shape, np.result_type(x, y))
     pieces = _pieces(x, y, out)
-    libs = _blas_controllers()
-    n_threads = _threads.get_num_threads()
-    for lib in libs:
-        lib.set_num_threads(1)
-    try:
-        if n_threads == 1 or len(pieces) == 1:
-            for xp, yp, op in pieces:
-                np.matmul(xp, yp, out=op)
-        else:
-            list(_executor(min(n_threads, len(pieces))).map(
-                lambda p: np.matmul(p[0], p[1], out=p[2]), pieces))
-    finally:
-        blas_threads = _threads._num_threads or 1     # the cap tt.set_num_threads chose
-        for lib in libs:
-            lib.set_num_threads(blas_threads)
+    n_threads = _threads.get_num_threads()      # BLAS itself is kept at one thread (_threads)
+    if n_threads == 1 or len(pieces) == 1:
+        for xp, yp, op in pieces:
+            np.matmul(xp, yp, out=op)
+    else:
+        list(_executor(min(n_threads, len(pieces))).map(
+            lambda p: np.matmul(p[0], p[1], out=p[2]), pieces))
     return out
 
 

@@ -184,6 +184,22 @@ def test_blocks_inside_a_long_row():
         check_against_reference(case, 1, "float64")
 
 
+def test_scipy_blas_fallback():
+    """Without NumPy's 64-bit CBLAS the GEMMs go through scipy's cython_blas: same values."""
+    rng = np.random.default_rng(4)
+    case = dict(x=rng.uniform(-1, 1, (3, 4, 6, 7)), w=rng.uniform(-1, 1, (6, 2, 3, 2)),
+                b=rng.uniform(-1, 1, 6), stride=(1, 2), padding=(1, 1), pad=((1, 1), (1, 1)),
+                dilation=(1, 1), groups=2, batched=True, seed=5)
+    check_against_reference(case, 2, "float64")          # loads the BLAS controller
+    try:
+        K.set_cblas64(0, 0)
+        assert K.blas_backend() == "scipy"
+        for dtype in ("float32", "float64"):
+            check_against_reference(case, 2, dtype)
+    finally:
+        conv_fn._use_numpy_cblas(conv_fn._blas)
+
+
 def test_batch_larger_than_a_chunk():
     """Many small samples share one GEMM (the chunked path; 71 = 35 + 35 + a 1-sample tail)."""
     rng = np.random.default_rng(0)

@@ -42,8 +42,8 @@ _MAX_PARTS = 8
 # Direct kernels when a group has one input channel and at most this many outputs.
 _DIRECT_MAX_OUT_PER_GROUP = 4
 # The fused depthwise backward parallelises over groups; below this many, the separate
-# kernels (parallel over samples x channels) keep both threads busy. Same bits either way
-# for gx and gw; gb is summed by the kernel or by NumPy, chosen by shape alone.
+# kernels (parallel over samples x channels) keep both threads busy. The choice depends on
+# the shape alone, so the bits never depend on the thread count.
 _FUSED_MIN_GROUPS = 4
 # Below this many multiply-adds per thread, use fewer threads.
 _MIN_MACS_PER_THREAD = 100_000

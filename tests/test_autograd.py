@@ -701,3 +701,46 @@ def test_old_uses_of_a_view_keep_their_history():
     y[0] = 5.0
     v.backward(tt.ones(2, 2, dtype=tt.float64))
     assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_leaf_grad_takes_memory_only_when_nothing_else_sees_it():
+    """The engine hands a fresh gradient to .grad without a copy, but never aliases a gradient
+    that another leaf, the caller or a Function can still see."""
+    from tinytensor.autograd._node import owns_memory
+    from tinytensor.tensor import _wrap
+    fresh = _wrap(np.ones((3, 4), np.float32))
+    assert owns_memory(fresh)
+    view = fresh._numpy()
+    assert not owns_memory(fresh)                 # an outside NumPy view sees the memory
+    del view
+    kept = np.ones((2, 3))
+    held = _wrap(kept)
+    assert not owns_memory(held)                  # the array behind it is held elsewhere
+    assert not owns_memory(tt.from_numpy(np.ones(3, np.float32)))
+
+    a = tt.randn(3, requires_grad=True)
+    b = tt.randn(3, requires_grad=True)
+    (a + b).sum().backward()                      # one gradient tensor flows to both leaves
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    a.grad.numpy()[0] = 100.0
+    assert b.grad.tolist() == [1.0, 1.0, 1.0]
+
+    c = tt.randn(3, requires_grad=True)
+    g = tt.ones(3)
+    (c * 1.0).backward(g)                         # the caller's gradient is copied
+    assert not np.shares_memory(c.grad.numpy(), g.numpy())
+
+    class Keep(tt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            ctx.kept = np.ones(3, np.float32)
+            return tt.from_numpy(ctx.kept)
+
+    d = tt.randn(3, requires_grad=True)
+    out = Keep.apply(d)
+    out.sum().backward()
+    assert not np.shares_memory(d.grad.numpy(), out.grad_fn.kept)

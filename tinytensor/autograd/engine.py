@@ -8,6 +8,9 @@
    broadcast-compatible (an op broadcast the input) is summed back to the input's shape.
 4. Leaves accumulate into `.grad`; without retain_graph, saved tensors are freed as nodes run.
 """
+import sys
+
+from tinytensor.autograd._node import owns_memory
 from tinytensor.autograd.function import _FREED, AccumulateGrad, grad_sink
 from tinytensor.autograd.grad_mode import _state
 from tinytensor.tensor import Tensor
@@ -66,8 +69,15 @@ def _materialize(node, grads):
 
 def _accumulate(leaf, grad):
     if leaf.grad is None:
-        # a copy: the same gradient tensor may also be flowing to other leaves
-        leaf.grad = grad.detach().clone()
+        # Take the gradient's memory when nothing else can see it: the engine's buffer list and
+        # this frame are the only references to the tensor (getrefcount adds its own), and
+        # owns_memory vouches for its storage. Otherwise copy: the same tensor may be flowing
+        # to other leaves, or be held by a Function.
+        if (sys.getrefcount(grad) <= 3 and owns_memory(grad) and grad.is_contiguous()
+                and grad.grad_fn is None):
+            leaf.grad = grad
+        else:
+            leaf.grad = grad.detach().clone()
     else:
         leaf.grad._numpy()[...] += grad._numpy()
 

@@ -197,7 +197,8 @@ def test_scipy_blas_fallback():
         for dtype in ("float32", "float64"):
             check_against_reference(case, 2, dtype)
     finally:
-        conv_fn._use_numpy_cblas(conv_fn._blas)
+        from threadpoolctl import ThreadpoolController
+        conv_fn._use_numpy_cblas(ThreadpoolController().select(user_api="blas"))
 
 
 def test_batch_larger_than_a_chunk():

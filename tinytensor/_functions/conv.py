@@ -14,8 +14,8 @@ Paths:
 Reproducibility: chunks, row blocks and weight-gradient partitions depend on the shapes only,
 and every GEMM runs on one BLAS thread, so results are bitwise identical for any thread count
 (tests/test_conv.py checks 1 vs 2). They can differ between machines or BLAS builds (kernel
-choice, FMA), as any BLAS result can. While a kernel runs, BLAS is capped at one thread for the
-whole process (threadpoolctl); a concurrent NumPy matmul in another Python thread sees the cap.
+choice, FMA), as any BLAS result can. BLAS runs on one thread process-wide (see
+tinytensor/_threads.py), so each OpenMP thread's GEMMs are serial.
 """
 import ctypes
 import os
@@ -50,18 +50,18 @@ _MIN_MACS_PER_THREAD = 100_000
 
 _scratch_lock = threading.Lock()
 _scratch = {}          # dtype -> 1-D array reused by calls that hold _scratch_lock
-_blas = None
+_blas_chosen = False
 
 
-def _blas_single_thread():
-    """A context capping every BLAS pool at 1 thread: each OpenMP thread runs its own GEMMs."""
-    global _blas
-    if _blas is None:
+def _choose_blas():
+    """Once: prefer NumPy's OpenBLAS over scipy's cython_blas when NumPy bundles one."""
+    global _blas_chosen
+    if _blas_chosen:
+        return
+    _blas_chosen = True
+    if os.environ.get("TINYTENSOR_CONV_BLAS", "") != "scipy":
         from threadpoolctl import ThreadpoolController
-        _blas = ThreadpoolController().select(user_api="blas")
-        if os.environ.get("TINYTENSOR_CONV_BLAS", "") != "scipy":
-            _use_numpy_cblas(_blas)
-    return _blas.limit(limits=1)
+        _use_numpy_cblas(ThreadpoolController().select(user_api="blas"))
 
 
 def _use_numpy_cblas(controller):
@@ -189,7 +189,8 @@ def conv_forward(x, w, b, geo, groups, n_threads):
     nb = _chunk(n, length)
     bs = _block(nb, cg * k, length, x.itemsize)
     size = _k.gemm_scratch_size(cg, og, k, length, nb, bs)
-    with _Scratch(x.dtype, n_threads, size) as scratch, _blas_single_thread():
+    _choose_blas()
+    with _Scratch(x.dtype, n_threads, size) as scratch:
         _k.gemm_forward(x, w, bias, has_bias, y, scratch, geo, groups, nb, bs, n_threads)
     return y
 
@@ -233,7 +234,8 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     gw_parts = np.zeros((parts, o, cg * k), w.dtype) if need_w else np.empty((parts, 0, 0), w.dtype)
     gx_arg = gx if need_x else np.empty((0,) * 5, x.dtype)
     size = _k.gemm_scratch_size(cg, og, k, length, nb, bs)
-    with _Scratch(x.dtype, n_threads, size) as scratch, _blas_single_thread():
+    _choose_blas()
+    with _Scratch(x.dtype, n_threads, size) as scratch:
         _k.gemm_backward(x, w, go, gx_arg, gw_parts, need_x, need_w, scratch, geo, groups, nb,
                          bs, n_threads)
     if need_w:

@@ -18,7 +18,8 @@ import tinytensor.nn.functional as F
 
 SOAK = textwrap.dedent("""
     import gc, json, os, sys, time
-    import tinytensor as tt, tinytensor.nn as nn, tinytensor.nn.functional as F, tinytensor.optim as optim
+    import tinytensor as tt, tinytensor.nn as nn, tinytensor.nn.functional as F
+    import tinytensor.optim as optim
 
     def rss():
         gc.collect()

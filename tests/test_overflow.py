@@ -96,7 +96,8 @@ CASES = [
 
 # results that fit int64 but not the child's memory: PyTorch's RuntimeError, not MemoryError
 TOO_BIG = [
-    ("big_matmul", "tt.ones(1, 1).expand(2 ** 20, 2 ** 10) @ tt.ones(1, 1).expand(2 ** 10, 2 ** 20)"),
+    ("big_matmul",
+     "tt.ones(1, 1).expand(2 ** 20, 2 ** 10) @ tt.ones(1, 1).expand(2 ** 10, 2 ** 20)"),
     ("big_add", "tt.ones(2 ** 16, 1) + tt.ones(1, 2 ** 16)"),
     ("big_cat", "tt.cat([e16, e16, e16])"),
     ("big_conv", "F.conv2d(e16, tt.ones(4, 1, 1, 1))"),

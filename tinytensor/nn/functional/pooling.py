@@ -564,6 +564,11 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
         raise RuntimeError("Expected shape of indices to be same as that of the input tensor "
                            f"({_shape_str(shape)}) but got indices tensor with shape: "
                            f"{_shape_str(indices.shape)}")
+    for d in range(1, input.ndim):
+        if shape[d] == 0:
+            raise RuntimeError("max_unpooling2d_forward_out_cpu(): Expected input to have non-zero "
+                               f"size for non-batch dimensions, but got {_shape_str(shape)} with "
+                               f"dimension {d} being empty.")
     oh, ow = out_hw
     if indices.numel() > 0:
         idx = indices._numpy()

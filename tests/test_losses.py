@@ -12,7 +12,7 @@ import tinytensor.nn as nn
 import tinytensor.nn.functional as F
 from tinytensor.autograd import gradcheck
 
-from tests import reference_nn as ref
+import reference_nn as ref
 
 RNG = np.random.default_rng(99)
 

@@ -8,7 +8,7 @@ from hypothesis import settings, assume, given, strategies as st
 
 import tinytensor as tt
 import tinytensor.nn.functional as F
-from tests import reference_pool as ref
+import reference_pool as ref
 
 # the reference loops are slow: cap the examples (never raise the profile's count)
 FEW = settings(max_examples=min(settings().max_examples, 20))

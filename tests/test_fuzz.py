@@ -141,8 +141,15 @@ def _write_msg(f, obj):
     f.flush()
 
 
+def limit_memory(limit):
+    """Cap the address space. Under AddressSanitizer (its shadow memory needs terabytes of
+    address space) ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=N does it."""
+    if "asan" not in os.environ.get("LD_PRELOAD", ""):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def child_main():
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+    limit_memory(CHILD_MEMORY)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)                  # stray prints go to stderr, never into the protocol
     warnings.simplefilter("ignore")

@@ -6,12 +6,17 @@ running kernel returns: the latency is bounded by the longest single kernel call
 """
 import json
 import signal
+import os
 import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
+
+# `python -c` children put the current directory on sys.path: from the repo root that is the
+# source tree, without compiled modules. They run from this folder instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 CHILD = textwrap.dedent("""
     import json, math, sys, time
@@ -62,7 +67,7 @@ CHILD = textwrap.dedent("""
 
 
 def _interrupt_once(batch, run_for):
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(batch)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(batch)], cwd=_HERE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()

@@ -5,6 +5,7 @@ not to whatever the rest of the suite left in the pytest process.
 """
 import gc
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,10 @@ import pytest
 import tinytensor as tt
 import tinytensor.nn as nn
 import tinytensor.nn.functional as F
+
+# `python -c` children put the current directory on sys.path: from the repo root that is the
+# source tree, without compiled modules. They run from this folder instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 SOAK = textwrap.dedent("""
     import gc, json, os, sys, time
@@ -56,7 +61,7 @@ SOAK = textwrap.dedent("""
 
 def test_lenet_soak_resident_memory_flat():
     """2,000 LeNet steps (batch 8): RSS after warm-up grows < 5%, live objects do not pile up."""
-    res = subprocess.run([sys.executable, "-c", SOAK, "1"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-c", SOAK, "1"], cwd=_HERE, capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     r = json.loads(res.stdout.strip().splitlines()[-1])

@@ -7,11 +7,16 @@ wrapped around would show up as a wrong result (the calls that are valid are che
 read outside the storage crashes the child, which fails the test instead of pytest.
 """
 import json
+import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+# `python -c` children put the current directory on sys.path: from the repo root that is the
+# source tree, without compiled modules. They run from this folder instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 B62, B63, B64 = 2 ** 62, 2 ** 63, 2 ** 64
 
@@ -150,7 +155,7 @@ DRIVER = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def outcomes():
     cases = [(n, x) for n, x, _ in CASES] + [(n, x) for n, x, _ in VALID] + TOO_BIG
-    res = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(cases),
+    res = subprocess.run([sys.executable, "-c", DRIVER], cwd=_HERE, input=json.dumps(cases),
                          capture_output=True, text=True, timeout=600)
     got = {}
     for line in res.stdout.splitlines():

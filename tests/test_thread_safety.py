@@ -19,6 +19,10 @@ import tinytensor.nn as nn
 import tinytensor.nn.functional as F
 import tinytensor.optim as optim
 
+# `python -c` children put the current directory on sys.path: from the repo root that is the
+# source tree, without compiled modules. They run from this folder instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
 N_MODELS = 4
 STEPS = 12
 
@@ -227,7 +231,7 @@ OPENMP_PROBE = textwrap.dedent("""
 def test_openmp_threads_capped_at_get_num_threads(n):
     """With OMP_NUM_THREADS=8 in the environment, set_num_threads(n) still caps the pool."""
     env = dict(os.environ, OMP_NUM_THREADS="8", OPENBLAS_NUM_THREADS="8")
-    res = subprocess.run([sys.executable, "-c", OPENMP_PROBE, str(n)], capture_output=True,
+    res = subprocess.run([sys.executable, "-c", OPENMP_PROBE, str(n)], cwd=_HERE, capture_output=True,
                          text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     r = json.loads(res.stdout.strip().splitlines()[-1])

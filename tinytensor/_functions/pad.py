@@ -42,7 +42,9 @@ def source_map(mode, n, left, right):
         return ip - o_start + i_start
     if mode == "replicate":
         ip = np.clip(j, left, n + left - 1)
-        return ip - o_start + i_start
+        # = ip - o_start + i_start = ip - left, which lies in [0, n): computed modulo 2**64 so
+        # that a crop of 2**63 (left = -2**63) does not overflow int64
+        return (ip.astype(np.uint64) - np.uint64(left % 2 ** 64)).astype(np.int64)
     m = n + min(left, 0) + min(right, 0)                  # circular: the cropped core
     return i_start + (j - o_start) % m
 

@@ -1,12 +1,11 @@
 """Creation functions with PyTorch's signatures: zeros, ones, full, arange, rand, ..."""
-import contextlib
 import math
 
 import numpy as np
 
 from tinytensor import _tensor, random
 from tinytensor._tensor import as_dtype, float32, int64
-from tinytensor.tensor import Tensor, _check_creation_grad, _shape_arg, _wrap, get_default_dtype
+from tinytensor.tensor import Tensor, _check_creation_grad, _oom, _shape_arg, _wrap, get_default_dtype
 
 
 def _new(shape, dtype, fill, requires_grad, name="empty"):
@@ -102,15 +101,6 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
         raise RuntimeError(f"can't allocate memory: you tried to allocate {n * 8} bytes for "
                            f"a tensor of shape [{n}]") from None
     return _finish(arr, requires_grad)
-
-
-@contextlib.contextmanager
-def _oom():
-    """NumPy's MemoryError as the core allocator's RuntimeError (PyTorch's type)."""
-    try:
-        yield
-    except MemoryError as e:
-        raise RuntimeError(f"can't allocate memory: {e}") from None
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):

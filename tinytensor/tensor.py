@@ -5,6 +5,7 @@ every operation that computes is a `Function` in `tinytensor._functions`, which 
 autograd graph and calls a kernel. This file connects names to those functions, converts
 arguments, and applies PyTorch's type promotion.
 """
+import contextlib
 import numbers
 
 import numpy as np
@@ -18,6 +19,22 @@ _DEFAULT_DTYPE = float32
 
 def get_default_dtype():
     return _DEFAULT_DTYPE
+
+
+class _OutOfMemory(contextlib.ContextDecorator):
+    """NumPy's MemoryError as the core allocator's RuntimeError (PyTorch's type), for results
+    computed outside Function.apply (which converts it itself)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is not None and issubclass(kind, MemoryError):
+            raise RuntimeError(f"can't allocate memory: {exc}") from None
+        return False
+
+
+_oom = _OutOfMemory
 
 
 class Tensor(TensorBase):
@@ -106,6 +123,7 @@ class Tensor(TensorBase):
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
         return self._numpy().reshape(-1)[0].item()
 
+    @_oom()
     def tolist(self):
         return self._numpy().tolist()
 

@@ -9,7 +9,7 @@ import numpy as np
 from tinytensor._kernels import elementwise as K
 from tinytensor._tensor import bool_, float32, float64
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import Tensor, _scalar_or_tensor, _c, _wrap, get_default_dtype, result_type
+from tinytensor.tensor import Tensor, _oom, _scalar_or_tensor, _c, _wrap, get_default_dtype, result_type
 
 
 def _operand(x, dt):
@@ -332,6 +332,7 @@ _COMPARE = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equ
 _LOGICAL = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
 
 
+@_oom()
 def compare(op, a, b):
     """Comparisons give bool tensors and carry no gradient."""
     try:
@@ -343,6 +344,7 @@ def compare(op, a, b):
     return _wrap(_c(_COMPARE[op](_operand(a, dt), _operand(b, dt))))
 
 
+@_oom()
 def logical(op, a, b):
     b = _scalar_or_tensor(b)
     _check_broadcast(a, b)

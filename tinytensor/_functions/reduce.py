@@ -6,7 +6,7 @@ import numpy as np
 from tinytensor._kernels import reduce as K
 from tinytensor._tensor import as_dtype, bool_, int64, wrap_dim
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import Tensor, _c, _wrap, get_default_dtype
+from tinytensor.tensor import Tensor, _oom, _c, _wrap, get_default_dtype
 
 
 def _dims(x, dim):
@@ -216,6 +216,7 @@ def max_min(x, dim, keepdim, kind):
     return (MaxResult if kind == "max" else MinResult)(vals, idx)
 
 
+@_oom()
 def argmax(x, dim, keepdim, kind):
     a = x._numpy()
     fn = np.argmax if kind == "max" else np.argmin

@@ -295,6 +295,9 @@ class _Evil:
 
 
 CREATION_ERRORS = [
+    ("eye_negative", lambda: tt.eye(-1), RuntimeError, r"n must be greater or equal to 0, got -1"),
+    ("zeros_like_not_tensor", lambda: tt.zeros_like(5), TypeError,
+     r"argument 'input' \(position 1\) must be Tensor, not int"),
     ('tt_ones_3_2', lambda: tt.ones(3, -2), RuntimeError,
      r'Trying to create tensor with negative dimension \-2: \[3, \-2\]'),
     ('tt_full_2_1_1_0', lambda: tt.full((2, -1), 1.0), RuntimeError,

@@ -45,31 +45,39 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
 
 
 def _like(t, dtype):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"argument 'input' (position 1) must be Tensor, not {type(t).__name__}")
     return t._dtype if dtype is None else dtype
 
 
 def zeros_like(input, dtype=None, requires_grad=False):
-    return zeros(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    dt = _like(input, dtype)
+    return zeros(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
 def ones_like(input, dtype=None, requires_grad=False):
-    return ones(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    dt = _like(input, dtype)
+    return ones(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
 def empty_like(input, dtype=None, requires_grad=False):
-    return empty(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    dt = _like(input, dtype)
+    return empty(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, dtype=None, requires_grad=False):
-    return full(input._shape, fill_value, dtype=_like(input, dtype), requires_grad=requires_grad)
+    dt = _like(input, dtype)
+    return full(input._shape, fill_value, dtype=dt, requires_grad=requires_grad)
 
 
 def rand_like(input, dtype=None, requires_grad=False):
-    return rand(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    dt = _like(input, dtype)
+    return rand(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
 def randn_like(input, dtype=None, requires_grad=False):
-    return randn(input._shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+    dt = _like(input, dtype)
+    return randn(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
@@ -113,6 +121,10 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     dt = get_default_dtype() if dtype is None else as_dtype(dtype)
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     with _oom():
         return _finish(np.eye(n, m, dtype=dt.np_dtype), requires_grad)
 

@@ -6,12 +6,6 @@
 
 The API mirrors PyTorch's: a model written for `torch` runs after changing the import.
 """
-import os as _os
-
-# OpenMP workers sleep between parallel regions instead of spinning: libgomp reads this when it
-# loads (with the first extension below), and spinning workers starve BLAS, NumPy and the main
-# thread on small machines. See tinytensor/_threads.py for the numbers.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int64  # noqa: A001
 from tinytensor._threads import get_num_threads, set_num_threads
 from tinytensor.tensor import (Tensor, as_tensor, from_dlpack, from_numpy, get_default_dtype,

@@ -23,6 +23,7 @@ import threading
 
 import numpy as np
 
+from tinytensor._functions._memory import alloc
 from tinytensor._kernels import conv as _k
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
@@ -114,18 +115,6 @@ class _Scratch:
         return False
 
 
-def alloc(shape, dtype, zero=False):
-    """np.empty/np.zeros, with PyTorch's RuntimeError (not MemoryError) when it cannot be had."""
-    try:
-        return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
-    except (MemoryError, ValueError) as e:
-        n = np.dtype(dtype).itemsize
-        for v in shape:
-            n *= int(v)
-        raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate "
-                           f"{n} bytes ({e})") from None
-
-
 def as_5d(a, nspatial):
     """View a C-contiguous (N, C, *spatial) array as (N, C, D, H, W)."""
     return a.reshape(a.shape[:2] + (1,) * (3 - nspatial) + a.shape[2:])
@@ -200,7 +189,7 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     n, o = x.shape[0], w.shape[0]
     cg, og = w.shape[1], o // groups
     n_threads = _threads_for(n_threads, go.shape, w.shape)
-    gx = alloc(x.shape, x.dtype, zero=True) if need_x else None
+    gx = alloc(x.shape, x.dtype, fill=0) if need_x else None
     gw = None
     if n == 0 or o == 0:
         return (gx, np.zeros(w.shape, w.dtype) if need_w else None,

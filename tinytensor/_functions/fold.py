@@ -6,7 +6,8 @@ here: (N, C, H, W) for unfold, (N, C*kh*kw, L) for fold.
 """
 import numpy as np
 
-from tinytensor._functions.conv import alloc, geometry
+from tinytensor._functions._memory import alloc
+from tinytensor._functions.conv import geometry
 from tinytensor._kernels import conv as _k
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
@@ -33,7 +34,7 @@ def col2im(cols, output_size, kernel_size, dilation, padding, stride):
     """(N, C*kh*kw, L) contiguous -> (N, C, H, W), overlapping blocks summed."""
     n, ck, _ = cols.shape
     (h, w), (kh, kw) = output_size, kernel_size
-    out = alloc((n, ck // (kh * kw), 1, h, w), cols.dtype, zero=True)
+    out = alloc((n, ck // (kh * kw), 1, h, w), cols.dtype, fill=0)
     _k.fold_forward(cols, out, kh, kw, _geo(dilation, padding, stride), get_num_threads())
     return out.reshape(n, ck // (kh * kw), h, w)
 

@@ -5,28 +5,11 @@ every map built here points inside the input.
 """
 import numpy as np
 
+from tinytensor._functions._memory import alloc
 from tinytensor._kernels import pad as _k
-from tinytensor._tensor import checked_numel
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
 from tinytensor.tensor import from_numpy
-
-def _alloc(shape, dtype, fill=None):
-    """np.empty / np.full with the core's RuntimeError for sizes that overflow or do not fit
-    in memory, instead of NumPy's MemoryError."""
-    shape = tuple(int(n) for n in shape)
-    dtype = np.dtype(dtype)
-    try:
-        n = checked_numel(shape, dtype.itemsize)
-    except OverflowError:                            # a size beyond int64
-        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}") \
-            from None
-    try:
-        return np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
-    except MemoryError:
-        raise RuntimeError(f"can't allocate memory: you tried to allocate {n * dtype.itemsize} "
-                           f"bytes for a tensor of shape {list(shape)}") from None
-
 
 
 def source_map(mode, n, left, right):
@@ -56,7 +39,7 @@ class ConstantPadFunction(Function):
     def forward(ctx, input, pads, value):
         x = input._numpy()
         out_shape = tuple(n + l + r for n, (l, r) in zip(x.shape, pads))
-        out = _alloc(out_shape, x.dtype, fill=value)
+        out = alloc(out_shape, x.dtype, fill=value)
         src = tuple(slice(max(0, -l), n - max(0, -r)) for n, (l, r) in zip(x.shape, pads))
         dst = tuple(slice(max(0, l), o - max(0, r)) for o, (l, r) in zip(out_shape, pads))
         out[dst] = x[src]
@@ -90,9 +73,9 @@ class MapPadFunction(Function):
         out_sp = (1,) * (3 - nsp) + tuple(n + l + r for n, (l, r) in zip(sp, pads))
         if P == 0 or 0 in out_sp:                         # nothing to read or write
             ctx.maps = None
-            return from_numpy(_alloc(lead + out_sp[3 - nsp:], x.dtype))
+            return from_numpy(alloc(lead + out_sp[3 - nsp:], x.dtype))
         # first: it is the big one (and errors name the shape the caller would see)
-        out = _alloc(lead + out_sp[3 - nsp:], x.dtype).reshape((P,) + out_sp)
+        out = alloc(lead + out_sp[3 - nsp:], x.dtype).reshape((P,) + out_sp)
         maps = [source_map(mode, n, l, r) for n, (l, r) in zip(sp, pads)]
         maps = [np.zeros(1, np.int64)] * (3 - nsp) + maps
         if x.dtype == np.bool_:

@@ -10,28 +10,11 @@ import sys
 
 import numpy as np
 
+from tinytensor._functions._memory import alloc
 from tinytensor._kernels import pool as _k
-from tinytensor._tensor import checked_numel
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
 from tinytensor.tensor import from_numpy
-
-
-def _alloc(shape, dtype, fill=None):
-    """np.empty / np.full with the core's RuntimeError for sizes that overflow or do not fit
-    in memory, instead of NumPy's MemoryError."""
-    shape = tuple(int(n) for n in shape)
-    dtype = np.dtype(dtype)
-    try:
-        n = checked_numel(shape, dtype.itemsize)
-    except OverflowError:                            # a size beyond int64
-        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}") \
-            from None
-    try:
-        return np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
-    except MemoryError:
-        raise RuntimeError(f"can't allocate memory: you tried to allocate {n * dtype.itemsize} "
-                           f"bytes for a tensor of shape {list(shape)}") from None
 
 
 # Large NumPy arrays are fresh mmaps: their first touch costs page faults (PERFORMANCE.md:
@@ -53,11 +36,11 @@ def _scratch(shape, dtype):
     dtype = np.dtype(dtype)
     shape = tuple(int(n) for n in shape)
     if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize < _REUSE_MIN_BYTES:
-        return _alloc(shape, dtype)
+        return alloc(shape, dtype)
     key = (shape, dtype.str)
     a = _reuse.pop(key, None)
     if a is None or sys.getrefcount(a) != 2:      # 2: the local name and getrefcount's argument
-        a = _alloc(shape, dtype)
+        a = alloc(shape, dtype)
     _reuse[key] = a                               # most recently used last
     while len(_reuse) > _REUSE_SLOTS:
         del _reuse[next(iter(_reuse))]
@@ -88,14 +71,14 @@ class MaxPoolNdFunction(Function):
         x, lead = _planes(input, nsp)
         osp = tuple(pool_out_size(n, k, s, p, d, ceil_mode)
                     for n, k, s, p, d in zip(x.shape[1:], kernel, stride, padding, dilation))
-        out = _alloc((x.shape[0],) + osp, x.dtype)          # the kernel writes every element
+        out = alloc((x.shape[0],) + osp, x.dtype)          # the kernel writes every element
         need_idx = return_indices or ctx.needs_input_grad[0]
         # backward alone needs only positions within a plane: int32 halves their traffic
         plane = x.shape[1] * x.shape[2] * x.shape[3]
         idx_dtype = np.int64 if return_indices or plane >= 2**31 else np.int32
         # internal winners are recycled; indices handed to the user are not
         idx = None if not need_idx else (
-            _alloc(out.shape, idx_dtype) if return_indices else _scratch(out.shape, idx_dtype))
+            alloc(out.shape, idx_dtype) if return_indices else _scratch(out.shape, idx_dtype))
         _k.max_pool_forward(x, out, idx, *kernel, *stride, *padding, *dilation, ceil_mode,
                             get_num_threads())
         shape = lead + osp[3 - nsp:]
@@ -142,7 +125,7 @@ class AvgPoolNdFunction(Function):
         x, lead = _planes(input, nsp)
         osp = tuple(pool_out_size(n, k, s, p, 1, ceil_mode)
                     for n, k, s, p in zip(x.shape[1:], kernel, stride, padding))
-        out = _alloc((x.shape[0],) + osp, x.dtype)
+        out = alloc((x.shape[0],) + osp, x.dtype)
         dov = 0 if divisor_override is None else int(divisor_override)
         nt = get_num_threads()
         fast = (nsp == 2 and kernel == (1, 2, 2) and stride == (1, 2, 2)
@@ -186,7 +169,7 @@ class AdaptiveAvgPoolFunction(Function):
     def forward(ctx, input, output_size, nsp):
         x, lead = _planes(input, nsp)
         P, _, H, W = x.shape
-        out = _alloc((P,) + tuple(output_size), x.dtype)
+        out = alloc((P,) + tuple(output_size), x.dtype)
         if out.size and x.size:
             _k.adaptive_avg_forward(x.reshape(P, H, W), out, get_num_threads())
         elif out.size:
@@ -216,8 +199,8 @@ class AdaptiveMaxPoolFunction(Function):
     def forward(ctx, input, output_size, nsp):
         x, lead = _planes(input, nsp)
         P, _, H, W = x.shape
-        out = _alloc((P,) + tuple(output_size), x.dtype)
-        idx = _alloc(out.shape, np.int64)
+        out = alloc((P,) + tuple(output_size), x.dtype)
+        idx = alloc(out.shape, np.int64)
         _k.adaptive_max_forward(x.reshape(P, H, W), out, idx, get_num_threads())
         shape = lead + tuple(output_size)[2 - nsp:]
         indices = from_numpy(idx.reshape(shape))
@@ -249,7 +232,7 @@ class MaxUnpoolFunction(Function):
         L = int(np.prod(x.shape[x.ndim - nsp:], dtype=np.int64))
         x = x.reshape(P, L)
         idx = np.ascontiguousarray(indices._numpy()).reshape(P, L)
-        out = _alloc((P, math.prod(out_sp)), x.dtype)
+        out = alloc((P, math.prod(out_sp)), x.dtype)
         _k.max_unpool_forward(x, idx, out, get_num_threads())
         ctx.save_for_backward(indices)
         ctx.input_shape = tuple(input.shape)

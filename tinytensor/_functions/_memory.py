@@ -1,0 +1,24 @@
+"""Outputs and scratch for the kernels: NumPy arrays (large ones come with huge pages), with
+PyTorch's RuntimeError, not NumPy's MemoryError or an overflow, when a size cannot be had."""
+import numpy as np
+
+from tinytensor._tensor import checked_numel
+
+
+def alloc(shape, dtype, fill=None):
+    """np.empty(shape, dtype), or filled with `fill` (0 uses np.zeros: lazily zeroed pages)."""
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+    dtype = np.dtype(dtype)
+    try:
+        n = checked_numel(shape, dtype.itemsize)
+    except OverflowError:                            # a size beyond int64
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}") from None
+    try:
+        if fill is None:
+            return np.empty(shape, dtype)
+        if fill == 0:
+            return np.zeros(shape, dtype)
+        return np.full(shape, fill, dtype)
+    except MemoryError:
+        raise RuntimeError(f"can't allocate memory: you tried to allocate {n * dtype.itemsize} "
+                           f"bytes for a tensor of shape {list(shape)}") from None

@@ -31,10 +31,8 @@ BATCHES = (1, 64, 256)
 
 # ---------------------------------------------------------------------------------- models
 
-def tt_model():
-    import tinytensor.nn as nn
-    import tinytensor.nn.functional as F
-
+def lenet(nn, F):
+    """The lecture's LeNet-like network, written once for either library's nn and F."""
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
@@ -50,27 +48,18 @@ def tt_model():
             x = F.relu(self.fc1(x))
             return self.fc2(x)
     return Net()
+
+
+def tt_model():
+    import tinytensor.nn as nn
+    import tinytensor.nn.functional as F
+    return lenet(nn, F)
 
 
 def torch_model():
     import torch.nn as nn
     import torch.nn.functional as F
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 5)
-            self.conv2 = nn.Conv2d(32, 64, 5)
-            self.fc1 = nn.Linear(256, 200)
-            self.fc2 = nn.Linear(200, 10)
-
-        def forward(self, x):
-            x = F.relu(F.max_pool2d(self.conv1(x), 3))
-            x = F.relu(F.max_pool2d(self.conv2(x), 2))
-            x = x.view(-1, 256)
-            x = F.relu(self.fc1(x))
-            return self.fc2(x)
-    return Net()
+    return lenet(nn, F)
 
 
 class Runner:

@@ -66,7 +66,10 @@ def extensions():
     exts = []
     for path in sorted(glob.glob("tinytensor/**/*.pyx", recursive=True)):
         module = path[:-4].replace(os.sep, ".")
-        exts.append(Extension(module, [path]))
+        # C headers beside a .pyx (tt_sgemm.h) are found, and their edits trigger a rebuild
+        folder = os.path.dirname(path)
+        exts.append(Extension(module, [path], include_dirs=[folder],
+                              depends=sorted(glob.glob(os.path.join(folder, "*.h")))))
     return cythonize(exts, compiler_directives=DIRECTIVES, build_dir=f"build/cython-{MODE}",
                      annotate=ANNOTATE, force=ANNOTATE)
 

@@ -24,6 +24,27 @@ from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
+cdef extern from "tt_sgemm.h" nogil:
+    enum: TT_SGEMM_WORK
+    int tt_sgemm_available()
+    void tt_sgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t rsa,
+                  Py_ssize_t csa, const float* b, Py_ssize_t rsb, Py_ssize_t csb, int accumulate,
+                  float* c, Py_ssize_t ldc, float* work)
+
+# float32 GEMMs use tt_sgemm.h's AVX-512 kernel where the CPU has AVX-512 (set once at import;
+# use_own_sgemm(False) returns to BLAS, for comparisons); float64 and other CPUs use BLAS.
+cdef bint _own_sgemm = tt_sgemm_available()
+
+
+def use_own_sgemm(bint on):
+    """Route float32 GEMMs to tt_sgemm (when the CPU allows) or, with False, to BLAS."""
+    global _own_sgemm
+    _own_sgemm = on and tt_sgemm_available()
+
+
+def own_sgemm():
+    return bool(_own_sgemm)
+
 # Optional CBLAS with 64-bit ints (NumPy's bundled OpenBLAS), found at import time by
 # tinytensor/_functions/conv.py: measured 61 ms vs 72 ms for S4's 32 forward GEMMs on one
 # thread (OpenBLAS 0.3.31 vs scipy's 0.3.30). NULL: scipy's cython_blas.
@@ -188,9 +209,9 @@ cdef inline Py_ssize_t _out_size(Py_ssize_t n, Py_ssize_t k, Py_ssize_t s, Py_ss
 
 cdef inline void _gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                        const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb,
-                       floating beta, floating* c, Py_ssize_t ldc) noexcept nogil:
-    """Row-major c (m x n, ldc) = op(a) (m x k) @ op(b) (k x n) + beta * c; op transposes
-    when trans_ is set."""
+                       floating beta, floating* c, Py_ssize_t ldc, floating* work) noexcept nogil:
+    """Row-major c (m x n, ldc) = op(a) (m x k) @ op(b) (k x n) + beta * c (beta 0 or 1); op
+    transposes when trans_ is set. work: TT_SGEMM_WORK elements for tt_sgemm."""
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
     cdef int im = <int> m, in_ = <int> n, ik = <int> k
@@ -199,6 +220,11 @@ cdef inline void _gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, P
     cdef double done = 1.0, dbeta
     if m == 0 or n == 0:
         return
+    if floating is float:
+        if _own_sgemm:
+            tt_sgemm(m, n, k, a, 1 if trans_a else lda, lda if trans_a else 1,
+                     b, 1 if trans_b else ldb, ldb if trans_b else 1, beta != 0, c, ldc, work)
+            return
     if _cblas_sgemm != NULL:
         if floating is float:
             _cblas_sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS if trans_a else CBLAS_NO_TRANS,
@@ -382,10 +408,10 @@ def gemm_scratch_size(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t L, 
                       Py_ssize_t bs):
     """Per-thread scratch (elements) of gemm_forward / gemm_backward: col (reused as dcol) for
     a block of columns (nb whole samples, or bs output positions of one sample when nb == 1)
-    and, when nb > 1, a gathered (Og, nb*L) block."""
+    and, when nb > 1, a gathered (Og, nb*L) block, after tt_sgemm's packing workspace."""
     if nb > 1:
-        return Cg * K * nb * L + Og * nb * L
-    return Cg * K * (bs if bs < L else L)
+        return TT_SGEMM_WORK + Cg * K * nb * L + Og * nb * L
+    return TT_SGEMM_WORK + Cg * K * (bs if bs < L else L)
 
 
 cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias, bint has_bias,
@@ -401,8 +427,9 @@ cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias,
     that stays in cache instead of a whole-sample col matrix streamed through memory)."""
     cdef Py_ssize_t K = KD * KH * KW, L = OD * OH * OW, Og = O // groups, CK = Cg * K
     cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, g, b, o, l, p0, p1
-    cdef floating* col = scratch
-    cdef floating* tmp = scratch + CK * nb * L
+    cdef floating* work = scratch                 # tt_sgemm's packed blocks
+    cdef floating* col = scratch + TT_SGEMM_WORK
+    cdef floating* tmp = col + CK * nb * L
     cdef floating* yp
     cdef const floating* tp
     cdef floating bv
@@ -420,13 +447,13 @@ cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias,
                 _im2col(x + (n0 * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH, OW,
                         sd, sh, sw, pd, ph, pw, dd, dh, dw, p0, p1, col, p1 - p0)
                 _gemm(False, False, Og, p1 - p0, CK, w + g * Og * CK, CK, col, p1 - p0,
-                      1 if has_bias else 0, yp + p0, L)
+                      1 if has_bias else 0, yp + p0, L, work)
                 p0 = p1
         else:
             for b in range(nbc):
                 _im2col(x + ((n0 + b) * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH,
                         OW, sd, sh, sw, pd, ph, pw, dd, dh, dw, 0, L, col + b * L, ld)
-            _gemm(False, False, Og, ld, CK, w + g * Og * CK, CK, col, ld, 0, tmp, ld)
+            _gemm(False, False, Og, ld, CK, w + g * Og * CK, CK, col, ld, 0, tmp, ld, work)
             for b in range(nbc):
                 for o in range(Og):
                     yp = y + ((n0 + b) * O + g * Og + o) * L
@@ -482,9 +509,10 @@ cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
     of bs output positions when nbc == 1, as in _fwd_chunk."""
     cdef Py_ssize_t K = KD * KH * KW, L = OD * OH * OW, Og = O // groups, CK = Cg * K
     cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, g, b, o, l, p0, p1, cols
-    cdef floating* col = scratch
+    cdef floating* work = scratch                 # tt_sgemm's packed blocks
+    cdef floating* col = scratch + TT_SGEMM_WORK
     cdef floating* dcol
-    cdef floating* gtmp = scratch + CK * nb * L
+    cdef floating* gtmp = col + CK * nb * L
     cdef const floating* gp
     cdef const floating* src
     cdef floating* dst
@@ -502,10 +530,10 @@ cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
                     _im2col(x + (n0 * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH, OW,
                             sd, sh, sw, pd, ph, pw, dd, dh, dw, p0, p1, col, cols)
                     _gemm(False, True, Og, CK, cols, gp + p0, L, col, cols, 1,
-                          gw + g * Og * CK, CK)
+                          gw + g * Og * CK, CK, work)
                 if need_gx:
                     _gemm(True, False, CK, cols, Og, w + g * Og * CK, CK, gp + p0, L, 0,
-                          dcol, cols)
+                          dcol, cols, work)
                     _col2im(dcol, cols, Cg, D, H, W, KD, KH, KW, OD, OH, OW, sd, sh, sw,
                             pd, ph, pw, dd, dh, dw, p0, p1, gx + (n0 * C + g * Cg) * HWD)
                 p0 = p1
@@ -522,9 +550,9 @@ cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
             for b in range(nbc):
                 _im2col(x + ((n0 + b) * C + g * Cg) * HWD, Cg, D, H, W, KD, KH, KW, OD, OH,
                         OW, sd, sh, sw, pd, ph, pw, dd, dh, dw, 0, L, col + b * L, ld)
-            _gemm(False, True, Og, CK, ld, gp, ld, col, ld, 1, gw + g * Og * CK, CK)
+            _gemm(False, True, Og, CK, ld, gp, ld, col, ld, 1, gw + g * Og * CK, CK, work)
         if need_gx:
-            _gemm(True, False, CK, ld, Og, w + g * Og * CK, CK, gp, ld, 0, dcol, ld)
+            _gemm(True, False, CK, ld, Og, w + g * Og * CK, CK, gp, ld, 0, dcol, ld, work)
             for b in range(nbc):
                 _col2im(dcol + b * L, ld, Cg, D, H, W, KD, KH, KW, OD, OH, OW,
                         sd, sh, sw, pd, ph, pw, dd, dh, dw, 0, L,

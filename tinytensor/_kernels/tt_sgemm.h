@@ -1,0 +1,220 @@
+/* tt_sgemm.h: a single-threaded float32 GEMM with an AVX-512 micro-kernel, for conv.pyx.
+ *
+ * Why our own: OpenBLAS chooses its kernels when it loads, and on this kind of machine
+ * (AMD Zen 5 under KVM) the environment pins it to its AVX2 ones (OPENBLAS_CORETYPE=Haswell):
+ * 118 GFLOP/s on one core where the CPU does 233 with AVX-512. PyTorch's oneDNN uses AVX-512
+ * for its convolutions whatever OpenBLAS does, so on the conv GEMMs we must too. Where the
+ * CPU or the compiler has no AVX-512, tt_sgemm_available() is 0 and conv.pyx calls BLAS.
+ *
+ * C (m x n, row stride ldc) = A B            when accumulate == 0 (C is never read)
+ *                           = C + A B        when accumulate == 1
+ * with A(i, p) = a[i * rsa + p * csa] and B(p, j) = b[p * rsb + j * csb]: any strides, so a
+ * transposed operand is just swapped strides.
+ *
+ * The structure is the one of Goto's and BLIS's GEMMs (Van Zee & van de Geijn, "BLIS: A
+ * Framework for Rapidly Instantiating BLAS Functionality", 2015):
+ *
+ *   for jc over n in steps of NC:
+ *     for pc over k in steps of KC:
+ *       pack B[pc:pc+KC, jc:jc+NC] into panels of NR columns    (the block sits in L2)
+ *       for ic over m in steps of MC:
+ *         pack A[ic:ic+MC, pc:pc+KC] into panels of MR rows     (streams from L2)
+ *         for each NR panel of B (KC x NR = 32 KiB, stays in L1):
+ *           for each MR panel of A:
+ *             micro-kernel: an MR x NR tile of C += panel of A (MR x KC) x panel of B
+ *
+ * The micro-kernel keeps the MR x NR tile in MR * NR / 16 = 24 zmm registers: for every p
+ * it loads two vectors of B and broadcasts MR values of A, 24 FMAs per 14 loads. m and n
+ * need not be multiples of MR and NR: rows past m are never computed (one kernel per row
+ * count, each fully unrolled) and columns past n are masked off when C is read and written.
+ *
+ * Results depend only on (m, n, k) and the data, never on the thread that runs the call.
+ * The caller gives TT_SGEMM_WORK floats of workspace (per thread) for the packed blocks. */
+#ifndef TT_SGEMM_H
+#define TT_SGEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TT_SGEMM_MR 12
+#define TT_SGEMM_NR 32
+#define TT_SGEMM_KC 256
+#define TT_SGEMM_MC 144            /* 12 panels of MR rows: 144 KiB of A in L2 */
+#define TT_SGEMM_NC 512            /* 16 panels of NR columns: 512 KiB of B in L2 */
+/* packed A + packed B + slack to align both to 64 bytes */
+#define TT_SGEMM_WORK (TT_SGEMM_MC * TT_SGEMM_KC + TT_SGEMM_KC * TT_SGEMM_NC + 32)
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(_MSC_VER)
+#define TT_SGEMM_X86 1
+#include <immintrin.h>
+#else
+#define TT_SGEMM_X86 0
+#endif
+
+/* 1 when the kernels below may run: compiled for x86-64 and the CPU has AVX-512F. */
+static int tt_sgemm_available(void)
+{
+#if TT_SGEMM_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+#else
+    return 0;
+#endif
+}
+
+#if TT_SGEMM_X86
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+
+/* Pack rows [0, mc) x columns [0, kc) of A (already offset to the block) into panels of MR
+   rows; panel r holds A(r*MR + i, p) at [p * MR + i]. Rows of a short last panel are left
+   unset: the kernel for that row count never reads them. */
+static void tt_sgemm_pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rsa,
+                            ptrdiff_t csa, ptrdiff_t mc, ptrdiff_t kc)
+{
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += TT_SGEMM_MR) {
+        ptrdiff_t mr = mc - i0 < TT_SGEMM_MR ? mc - i0 : TT_SGEMM_MR;
+        for (ptrdiff_t i = 0; i < mr; i++) {
+            const float *src = a + (i0 + i) * rsa;
+            float *d = dst + i;
+            if (csa == 1)
+                for (ptrdiff_t p = 0; p < kc; p++) d[p * TT_SGEMM_MR] = src[p];
+            else
+                for (ptrdiff_t p = 0; p < kc; p++) d[p * TT_SGEMM_MR] = src[p * csa];
+        }
+        dst += kc * TT_SGEMM_MR;
+    }
+}
+
+/* Pack rows [0, kc) x columns [0, nc) of B into panels of NR columns; panel r holds
+   B(p, r*NR + j) at [p * NR + j], zeros past nc (so no stray denormal or NaN is ever
+   multiplied, even in lanes that are masked off later). */
+static void tt_sgemm_pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rsb,
+                            ptrdiff_t csb, ptrdiff_t kc, ptrdiff_t nc)
+{
+    for (ptrdiff_t j0 = 0; j0 < nc; j0 += TT_SGEMM_NR) {
+        ptrdiff_t nr = nc - j0 < TT_SGEMM_NR ? nc - j0 : TT_SGEMM_NR;
+        if (csb == 1) {                                     /* rows of B are contiguous */
+            for (ptrdiff_t p = 0; p < kc; p++) {
+                float *d = dst + p * TT_SGEMM_NR;
+                memcpy(d, b + p * rsb + j0, (size_t)nr * sizeof(float));
+                for (ptrdiff_t j = nr; j < TT_SGEMM_NR; j++) d[j] = 0.0f;
+            }
+        } else {                                            /* e.g. a transposed operand */
+            for (ptrdiff_t j = 0; j < nr; j++) {
+                const float *src = b + (j0 + j) * csb;
+                for (ptrdiff_t p = 0; p < kc; p++) dst[p * TT_SGEMM_NR + j] = src[p * rsb];
+            }
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (ptrdiff_t j = nr; j < TT_SGEMM_NR; j++) dst[p * TT_SGEMM_NR + j] = 0.0f;
+        }
+        dst += kc * TT_SGEMM_NR;
+    }
+}
+
+/* The micro-kernel for a tile of MR_ rows (a compile-time constant at every call, so the
+   loops over rows unroll and the accumulators live in registers) and nr <= NR columns. */
+static inline __attribute__((always_inline)) void
+tt_sgemm_tile(const int MR_, ptrdiff_t kc, const float *restrict a, const float *restrict b,
+              float *restrict c, ptrdiff_t ldc, int nr, int accumulate)
+{
+    __m512 c0[TT_SGEMM_MR], c1[TT_SGEMM_MR];
+    for (int i = 0; i < MR_; i++) {
+        c0[i] = _mm512_setzero_ps();
+        c1[i] = _mm512_setzero_ps();
+    }
+#pragma GCC unroll 2
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        for (int i = 0; i < MR_; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+        }
+        a += TT_SGEMM_MR;
+        b += TT_SGEMM_NR;
+    }
+    __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
+    __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF
+                 : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1u);
+    for (int i = 0; i < MR_; i++) {
+        float *ci = c + i * ldc;
+        if (accumulate) {
+            c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, ci));
+            c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, ci + 16));
+        }
+        _mm512_mask_storeu_ps(ci, m0, c0[i]);
+        _mm512_mask_storeu_ps(ci + 16, m1, c1[i]);
+    }
+}
+
+static void tt_sgemm_tile_rows(int mr, ptrdiff_t kc, const float *a, const float *b, float *c,
+                               ptrdiff_t ldc, int nr, int accumulate)
+{
+    switch (mr) {
+    case 12: tt_sgemm_tile(12, kc, a, b, c, ldc, nr, accumulate); break;
+    case 11: tt_sgemm_tile(11, kc, a, b, c, ldc, nr, accumulate); break;
+    case 10: tt_sgemm_tile(10, kc, a, b, c, ldc, nr, accumulate); break;
+    case 9:  tt_sgemm_tile(9,  kc, a, b, c, ldc, nr, accumulate); break;
+    case 8:  tt_sgemm_tile(8,  kc, a, b, c, ldc, nr, accumulate); break;
+    case 7:  tt_sgemm_tile(7,  kc, a, b, c, ldc, nr, accumulate); break;
+    case 6:  tt_sgemm_tile(6,  kc, a, b, c, ldc, nr, accumulate); break;
+    case 5:  tt_sgemm_tile(5,  kc, a, b, c, ldc, nr, accumulate); break;
+    case 4:  tt_sgemm_tile(4,  kc, a, b, c, ldc, nr, accumulate); break;
+    case 3:  tt_sgemm_tile(3,  kc, a, b, c, ldc, nr, accumulate); break;
+    case 2:  tt_sgemm_tile(2,  kc, a, b, c, ldc, nr, accumulate); break;
+    default: tt_sgemm_tile(1,  kc, a, b, c, ldc, nr, accumulate); break;
+    }
+}
+
+static void tt_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                     const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                     const float *b, ptrdiff_t rsb, ptrdiff_t csb,
+                     int accumulate, float *c, ptrdiff_t ldc, float *work)
+{
+    float *pa = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    float *pb = pa + TT_SGEMM_MC * TT_SGEMM_KC;          /* a multiple of 16 floats on */
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {                                        /* A B is zero */
+        if (!accumulate)
+            for (ptrdiff_t i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    for (ptrdiff_t jc = 0; jc < n; jc += TT_SGEMM_NC) {
+        ptrdiff_t nc = n - jc < TT_SGEMM_NC ? n - jc : TT_SGEMM_NC;
+        for (ptrdiff_t pc = 0; pc < k; pc += TT_SGEMM_KC) {
+            ptrdiff_t kc = k - pc < TT_SGEMM_KC ? k - pc : TT_SGEMM_KC;
+            int acc = accumulate || pc > 0;
+            tt_sgemm_pack_b(pb, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
+            for (ptrdiff_t ic = 0; ic < m; ic += TT_SGEMM_MC) {
+                ptrdiff_t mc = m - ic < TT_SGEMM_MC ? m - ic : TT_SGEMM_MC;
+                tt_sgemm_pack_a(pa, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
+                for (ptrdiff_t j0 = 0; j0 < nc; j0 += TT_SGEMM_NR) {
+                    int nr = (int)(nc - j0 < TT_SGEMM_NR ? nc - j0 : TT_SGEMM_NR);
+                    const float *bp = pb + j0 * kc;              /* panel j0 / NR */
+                    for (ptrdiff_t i0 = 0; i0 < mc; i0 += TT_SGEMM_MR) {
+                        int mr = (int)(mc - i0 < TT_SGEMM_MR ? mc - i0 : TT_SGEMM_MR);
+                        tt_sgemm_tile_rows(mr, kc, pa + i0 * kc, bp,
+                                           c + (ic + i0) * ldc + jc + j0, ldc, nr, acc);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#pragma GCC pop_options
+#else  /* no AVX-512 build: never called, since tt_sgemm_available() is 0 */
+static void tt_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                     const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                     const float *b, ptrdiff_t rsb, ptrdiff_t csb,
+                     int accumulate, float *c, ptrdiff_t ldc, float *work)
+{
+    (void)m; (void)n; (void)k; (void)a; (void)rsa; (void)csa; (void)b; (void)rsb; (void)csb;
+    (void)accumulate; (void)c; (void)ldc; (void)work;
+}
+#endif
+
+#endif /* TT_SGEMM_H */

@@ -173,8 +173,15 @@ def conv_forward(x, w, b, geo, groups, n_threads):
     if _use_direct(cg, og):
         _k.direct_forward(x, w, bias, has_bias, y, geo, groups, n_threads)
         return y
-    length = out_sp[0] * out_sp[1] * out_sp[2]
     k = w.shape[2] * w.shape[3] * w.shape[4]
+    if x.dtype == np.float32 and _k.own_sgemm():
+        packed, size = _k.panel_sizes(cg, og, k, groups)
+        rows = n_threads + -(-packed // size)      # per-thread rows, then the packed weights
+        with _Scratch(x.dtype, rows, size) as scratch:
+            _k.panel_forward(x, w, bias, has_bias, y, scratch[n_threads:].reshape(-1),
+                             scratch[:n_threads], geo, groups, n_threads)
+        return y
+    length = out_sp[0] * out_sp[1] * out_sp[2]
     nb = _chunk(n, length)
     bs = _block(nb, cg * k, length, x.itemsize)
     size = _k.gemm_scratch_size(cg, og, k, length, nb, bs)

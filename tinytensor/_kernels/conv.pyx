@@ -31,6 +31,16 @@ cdef extern from "tt_sgemm.h" nogil:
                   Py_ssize_t csa, const float* b, Py_ssize_t rsb, Py_ssize_t csb, int accumulate,
                   float* c, Py_ssize_t ldc, float* work)
 
+cdef extern from "tt_conv_panel.h" nogil:
+    ctypedef struct tt_conv_geo:
+        Py_ssize_t C, D, H, W, KD, KH, KW, OD, OH, OW, sd, sh, sw, pd, ph, pw, dd, dh, dw
+    Py_ssize_t tt_conv_rows_padded(Py_ssize_t M)
+    void tt_conv_pack_weights(float* dst, const float* w, Py_ssize_t M, Py_ssize_t K)
+    void tt_conv_forward_panel(const float* x, Py_ssize_t xs, const tt_conv_geo* g,
+                               const float* wp, Py_ssize_t M, const float* bias, float* y,
+                               Py_ssize_t ys, Py_ssize_t q0, int nq, float* panel, float* tile)
+    enum: TT_SGEMM_NR
+
 # float32 GEMMs use tt_sgemm.h's AVX-512 kernel where the CPU has AVX-512 (set once at import;
 # use_own_sgemm(False) returns to BLAS, for comparisons); float64 and other CPUs use BLAS.
 cdef bint _own_sgemm = tt_sgemm_available()
@@ -602,6 +612,73 @@ def gemm_backward(const floating[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                        need_gx, need_gw, &scratch[tid, 0], n0, nbc, C, D, H, W, O, Cg,
                        KD, KH, KW, OD, OH, OW, geo[0, 0], geo[0, 1], geo[0, 2], geo[1, 0],
                        geo[1, 1], geo[1, 2], geo[2, 0], geo[2, 1], geo[2, 2], groups, nb, bs)
+
+
+# --------------------------------------------------------------------------------------------
+# Panel path (float32 where tt_sgemm runs): implicit GEMM, im2col gathered panel by panel
+# --------------------------------------------------------------------------------------------
+
+def panel_sizes(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t groups):
+    """(packed weights, per-thread scratch) in floats for panel_forward: the weights of every
+    group packed for the micro-kernel; a K x 32 panel, an Mpad x 32 tile and alignment slack."""
+    cdef Py_ssize_t mpad = tt_conv_rows_padded(Og)
+    return groups * mpad * Cg * K, (Cg * K + mpad) * TT_SGEMM_NR + 32
+
+
+cdef inline float* _aligned64(float* p) noexcept nogil:
+    return <float*> ((<size_t> p + 63) & ~(<size_t> 63))
+
+
+def panel_forward(const float[:, :, :, :, ::1] x,        # IN  (N, C, D, H, W)
+                  const float[:, :, :, :, ::1] w,        # IN  (O, C // groups, KD, KH, KW)
+                  const float[::1] bias,                 # IN  (O,) when has_bias, else any
+                  bint has_bias,
+                  float[:, :, :, :, ::1] y,              # OUT (N, O, OD, OH, OW)
+                  float[::1] wpack,                      # SCRATCH panel_sizes()[0]
+                  float[:, ::1] scratch,                 # SCRATCH (n_threads, panel_sizes()[1])
+                  Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
+    """Convolution forward by tt_conv_panel.h: one parallel task per (group, panel of 32
+    output columns across the batch), so a panel's bits never depend on the thread count."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
+    cdef Py_ssize_t KW = w.shape[4], OD = y.shape[2], OH = y.shape[3], OW = y.shape[4]
+    cdef Py_ssize_t Og, CK, L, mpad, npanels, t, g, q0, tid
+    cdef tt_conv_geo geom
+    cdef float* panel
+    if not _own_sgemm:
+        raise RuntimeError("panel_forward: needs tt_sgemm (AVX-512); a tinytensor bug")
+    if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
+                   geo, groups) or (has_bias and bias.shape[0] != O):
+        raise ValueError("panel_forward: inconsistent shapes (a tinytensor bug)")
+    Og = O // groups
+    CK = Cg * KD * KH * KW
+    sizes = panel_sizes(Cg, Og, KD * KH * KW, groups)
+    if n_threads < 1 or scratch.shape[0] < n_threads or scratch.shape[1] < sizes[1] \
+            or wpack.shape[0] < sizes[0]:
+        raise ValueError("panel_forward: bad scratch (a tinytensor bug)")
+    if N == 0 or O == 0:
+        return
+    L = OD * OH * OW
+    mpad = tt_conv_rows_padded(Og)
+    geom.C, geom.D, geom.H, geom.W = Cg, D, H, W
+    geom.KD, geom.KH, geom.KW, geom.OD, geom.OH, geom.OW = KD, KH, KW, OD, OH, OW
+    geom.sd, geom.sh, geom.sw = geo[0, 0], geo[0, 1], geo[0, 2]
+    geom.pd, geom.ph, geom.pw = geo[1, 0], geo[1, 1], geo[1, 2]
+    geom.dd, geom.dh, geom.dw = geo[2, 0], geo[2, 1], geo[2, 2]
+    with nogil:
+        for g in range(groups):
+            tt_conv_pack_weights(&wpack[g * mpad * CK], &w[g * Og, 0, 0, 0, 0], Og, CK)
+    npanels = (N * L + TT_SGEMM_NR - 1) // TT_SGEMM_NR
+    for t in prange(groups * npanels, nogil=True, schedule='static', num_threads=n_threads):
+        tid = threadid()
+        g = t // npanels
+        q0 = (t % npanels) * TT_SGEMM_NR
+        panel = _aligned64(&scratch[tid, 0])
+        tt_conv_forward_panel(&x[0, g * Cg, 0, 0, 0], C * D * H * W, &geom,
+                              &wpack[g * mpad * CK], Og, &bias[g * Og] if has_bias else NULL,
+                              &y[0, g * Og, 0, 0, 0], O * L, q0,
+                              <int> min(TT_SGEMM_NR, N * L - q0), panel,
+                              panel + CK * TT_SGEMM_NR)
 
 
 # --------------------------------------------------------------------------------------------

@@ -114,15 +114,16 @@ static void tt_sgemm_pack_b(float *restrict dst, const float *restrict b, ptrdif
 }
 
 /* The micro-kernel for a tile of MR_ rows (a compile-time constant at every call, so the
-   loops over rows unroll and the accumulators live in registers) and nr <= NR columns. */
+   loops over rows unroll and the accumulators live in registers) and nr <= NR columns:
+   C tile = (C tile if accumulate, else bias[i] per row i, or 0 when bias is NULL) + A B. */
 static inline __attribute__((always_inline)) void
 tt_sgemm_tile(const int MR_, ptrdiff_t kc, const float *restrict a, const float *restrict b,
-              float *restrict c, ptrdiff_t ldc, int nr, int accumulate)
+              float *restrict c, ptrdiff_t ldc, int nr, int accumulate, const float *bias)
 {
     __m512 c0[TT_SGEMM_MR], c1[TT_SGEMM_MR];
     for (int i = 0; i < MR_; i++) {
-        c0[i] = _mm512_setzero_ps();
-        c1[i] = _mm512_setzero_ps();
+        c0[i] = bias && !accumulate ? _mm512_set1_ps(bias[i]) : _mm512_setzero_ps();
+        c1[i] = c0[i];
     }
 #pragma GCC unroll 2
     for (ptrdiff_t p = 0; p < kc; p++) {
@@ -150,21 +151,21 @@ tt_sgemm_tile(const int MR_, ptrdiff_t kc, const float *restrict a, const float 
 }
 
 static void tt_sgemm_tile_rows(int mr, ptrdiff_t kc, const float *a, const float *b, float *c,
-                               ptrdiff_t ldc, int nr, int accumulate)
+                               ptrdiff_t ldc, int nr, int accumulate, const float *bias)
 {
     switch (mr) {
-    case 12: tt_sgemm_tile(12, kc, a, b, c, ldc, nr, accumulate); break;
-    case 11: tt_sgemm_tile(11, kc, a, b, c, ldc, nr, accumulate); break;
-    case 10: tt_sgemm_tile(10, kc, a, b, c, ldc, nr, accumulate); break;
-    case 9:  tt_sgemm_tile(9,  kc, a, b, c, ldc, nr, accumulate); break;
-    case 8:  tt_sgemm_tile(8,  kc, a, b, c, ldc, nr, accumulate); break;
-    case 7:  tt_sgemm_tile(7,  kc, a, b, c, ldc, nr, accumulate); break;
-    case 6:  tt_sgemm_tile(6,  kc, a, b, c, ldc, nr, accumulate); break;
-    case 5:  tt_sgemm_tile(5,  kc, a, b, c, ldc, nr, accumulate); break;
-    case 4:  tt_sgemm_tile(4,  kc, a, b, c, ldc, nr, accumulate); break;
-    case 3:  tt_sgemm_tile(3,  kc, a, b, c, ldc, nr, accumulate); break;
-    case 2:  tt_sgemm_tile(2,  kc, a, b, c, ldc, nr, accumulate); break;
-    default: tt_sgemm_tile(1,  kc, a, b, c, ldc, nr, accumulate); break;
+    case 12: tt_sgemm_tile(12, kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 11: tt_sgemm_tile(11, kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 10: tt_sgemm_tile(10, kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 9:  tt_sgemm_tile(9,  kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 8:  tt_sgemm_tile(8,  kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 7:  tt_sgemm_tile(7,  kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 6:  tt_sgemm_tile(6,  kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 5:  tt_sgemm_tile(5,  kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 4:  tt_sgemm_tile(4,  kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 3:  tt_sgemm_tile(3,  kc, a, b, c, ldc, nr, accumulate, bias); break;
+    case 2:  tt_sgemm_tile(2,  kc, a, b, c, ldc, nr, accumulate, bias); break;
+    default: tt_sgemm_tile(1,  kc, a, b, c, ldc, nr, accumulate, bias); break;
     }
 }
 
@@ -197,7 +198,8 @@ static void tt_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                     for (ptrdiff_t i0 = 0; i0 < mc; i0 += TT_SGEMM_MR) {
                         int mr = (int)(mc - i0 < TT_SGEMM_MR ? mc - i0 : TT_SGEMM_MR);
                         tt_sgemm_tile_rows(mr, kc, pa + i0 * kc, bp,
-                                           c + (ic + i0) * ldc + jc + j0, ldc, nr, acc);
+                                           c + (ic + i0) * ldc + jc + j0, ldc, nr, acc,
+                                           NULL);
                     }
                 }
             }

@@ -1,0 +1,252 @@
+/* tt_conv_panel.h: float32 convolution forward as an implicit GEMM, panel by panel.
+ *
+ * The convolution of one group is the GEMM  Y (M x cols) = Wmat (M x K) @ col (K x cols),
+ * M output channels, K = C * KD * KH * KW, one column per output position of every sample
+ * (im2col). Instead of writing col to memory and having a GEMM pack it again, each panel of
+ * NR = 32 columns is gathered straight from the input into the packed layout the micro-kernel
+ * of tt_sgemm.h reads (K x 32, rows of 32 floats), while it is hot in L1/L2; the weights are
+ * packed once per call (tt_conv_pack_weights). A panel is the unit of parallel work: every
+ * column is computed the same way whichever thread takes its panel, so results do not depend
+ * on the thread count.
+ *
+ * Columns are numbered across the batch: column q is output position q % L of sample q / L
+ * (L = OD * OH * OW), so small images share panels (S3's 4 x 4 outputs fill 32 columns with
+ * two samples) instead of leaving most of a panel empty.
+ *
+ * Only built where tt_sgemm.h's AVX-512 kernels are; conv.pyx checks tt_sgemm_available(). */
+#ifndef TT_CONV_PANEL_H
+#define TT_CONV_PANEL_H
+
+#include "tt_sgemm.h"
+
+/* The geometry of one group's convolution (3-D; conv1d/2d lead with size-1 dimensions). */
+typedef struct {
+    ptrdiff_t C, D, H, W;              /* input channels of the group; input extent */
+    ptrdiff_t KD, KH, KW;              /* kernel */
+    ptrdiff_t OD, OH, OW;              /* output extent */
+    ptrdiff_t sd, sh, sw;              /* stride */
+    ptrdiff_t pd, ph, pw;              /* padding at the start (the end is implied by O*) */
+    ptrdiff_t dd, dh, dw;              /* dilation */
+} tt_conv_geo;
+
+/* Rows of the packed weights: M rounded up to whole MR panels. */
+static ptrdiff_t tt_conv_rows_padded(ptrdiff_t M)
+{
+    return (M + TT_SGEMM_MR - 1) / TT_SGEMM_MR * TT_SGEMM_MR;
+}
+
+/* A run of a panel's columns that share one sample and one output row (n, od, oh): the
+   columns j0 .. j0 + len - 1 of the panel are output positions ow .. ow + len - 1. */
+typedef struct {
+    int j0, len;
+    ptrdiff_t n, od, oh, ow;
+} tt_conv_run;
+
+static int tt_conv_runs(tt_conv_run *run, ptrdiff_t q0, int nq, const tt_conv_geo *g)
+{
+    ptrdiff_t L = g->OD * g->OH * g->OW;
+    int count = 0, j = 0;
+    while (j < nq) {
+        ptrdiff_t q = q0 + j, n = q / L, l = q % L, row = l / g->OW, ow = l % g->OW;
+        ptrdiff_t len = g->OW - ow < nq - j ? g->OW - ow : nq - j;
+        run[count].j0 = j;
+        run[count].len = (int)len;
+        run[count].n = n;
+        run[count].od = row / g->OH;
+        run[count].oh = row % g->OH;
+        run[count].ow = ow;
+        count++;
+        j += (int)len;
+    }
+    return count;
+}
+
+#if TT_SGEMM_X86
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+
+static inline __mmask16 tt_lanes(int n)          /* the first n of 16 lanes (n may be <0) */
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+static inline void tt_zero_run(float *d, int n)  /* n <= 32 */
+{
+    if (n <= 0) return;
+    _mm512_mask_storeu_ps(d, tt_lanes(n), _mm512_setzero_ps());
+    if (n > 16) _mm512_mask_storeu_ps(d + 16, tt_lanes(n - 16), _mm512_setzero_ps());
+}
+
+static inline void tt_copy_run(float *d, const float *s, int n)  /* n <= 32 */
+{
+    if (n <= 0) return;
+    _mm512_mask_storeu_ps(d, tt_lanes(n), _mm512_maskz_loadu_ps(tt_lanes(n), s));
+    if (n > 16)
+        _mm512_mask_storeu_ps(d + 16, tt_lanes(n - 16),
+                              _mm512_maskz_loadu_ps(tt_lanes(n - 16), s + 16));
+}
+
+/* The lanes [a, b) of a panel row, as a 32-bit mask (a and b clamped to [0, 32]). */
+static inline uint32_t tt_lane_bits(ptrdiff_t a, ptrdiff_t b)
+{
+    if (a < 0) a = 0;
+    if (b > TT_SGEMM_NR) b = TT_SGEMM_NR;
+    if (b <= a) return 0;
+    return (uint32_t)((((uint64_t)1 << b) - 1) & ~(((uint64_t)1 << a) - 1));
+}
+
+/* Lane t of a run reads src[iw + (t - j0) * sw]: this is &src[iw - j0] for sw == 1, an
+   address that may lie before src, so it is formed as an integer; only lanes inside the
+   input are loaded (masked loads never touch the others). */
+static inline const float *tt_lane_base(const float *src, ptrdiff_t offset)
+{
+    return (const float *)((uintptr_t)src + (uintptr_t)(offset * (ptrdiff_t)sizeof(float)));
+}
+
+/* panel (rows r0 .. r1 - 1 of K, x 32) = col[r0:r1, q0 : q0 + nq] of one group: x is sample
+   0's first channel of the group, samples xs elements apart; zeros in the padding and in the
+   columns past nq. Each row of 32 is built in two registers, one masked load per run and
+   half, and stored whole. Callers take K in blocks of KC rows, so the panel block stays in L1
+   between being written here and read by the micro-kernel. (The geometry is copied to
+   locals: Python's -fno-strict-aliasing would otherwise reload it after every store.) */
+static void tt_conv_im2col_panel(float *restrict panel, const float *restrict x, ptrdiff_t xs,
+                                 const tt_conv_geo *g, const tt_conv_run *run, int nrun,
+                                 ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t D = g->D, H = g->H, W = g->W, KD = g->KD, KH = g->KH, KW = g->KW;
+    const ptrdiff_t sw = g->sw, dd = g->dd, dh = g->dh, dw = g->dw;
+    const float *src[TT_SGEMM_NR];                  /* per run: its input row, or NULL */
+    ptrdiff_t k = r0 % KW, j = r0 / KW % KH, i = r0 / (KW * KH) % KD, c = r0 / (KW * KH * KD);
+    float *dst = panel;
+    for (ptrdiff_t r = r0; r < r1; dst += TT_SGEMM_NR) {
+        if (r == r0 || k == 0) {                    /* a new (c, i, j): find the input rows */
+            for (int u = 0; u < nrun; u++) {
+                ptrdiff_t id = run[u].od * g->sd - g->pd + i * dd;
+                ptrdiff_t ih = run[u].oh * g->sh - g->ph + j * dh;
+                src[u] = id < 0 || id >= D || ih < 0 || ih >= H ? NULL
+                       : x + run[u].n * xs + ((c * D + id) * H + ih) * W;
+                /* The next output row reads sh input rows further down: fetch that part
+                   now, while this panel computes. Input rows of all channels are far apart,
+                   too many streams for the hardware prefetcher (S4, 32 samples, 1 thread:
+                   21.4 -> 13.5 us per panel). Prefetches never fault, so row ends are harmless. */
+                if (src[u] && j == KH - 1) {
+                    const char *p = (const char *)tt_lane_base(src[u], g->sh * W
+                                                               + run[u].ow * sw - g->pw);
+                    ptrdiff_t span = (run[u].len - 1) * sw + (KW - 1) * dw + 1;
+                    ptrdiff_t bytes = (span < 256 ? span : 256) * (ptrdiff_t)sizeof(float);
+                    for (ptrdiff_t b = 0; b < bytes + 63; b += 64)
+                        _mm_prefetch(p + b, _MM_HINT_T0);
+                }
+            }
+        }
+        __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
+        for (int u = 0; u < nrun; u++) {
+            if (!src[u]) continue;                      /* a padding row */
+            const ptrdiff_t j0 = run[u].j0, len = run[u].len;
+            const ptrdiff_t iw = run[u].ow * sw - g->pw + k * dw;  /* what lane j0 reads */
+            if (sw == 1) {
+                /* lanes j0 + t, 0 <= t < len, with 0 <= iw + t < W */
+                ptrdiff_t lo = iw < 0 ? -iw : 0, hi = W - iw;
+                if (lo > len) lo = len;
+                if (hi > len) hi = len;
+                uint32_t bits = tt_lane_bits(j0 + lo, j0 + hi);
+                const float *base = tt_lane_base(src[u], iw - j0);
+                if (bits & 0xFFFFu)
+                    v0 = _mm512_mask_loadu_ps(v0, (__mmask16)bits, base);
+                if (bits >> 16)
+                    v1 = _mm512_mask_loadu_ps(v1, (__mmask16)(bits >> 16),
+                                              tt_lane_base(base, 16));
+            } else {
+                float tmp[TT_SGEMM_NR] __attribute__((aligned(64)));
+                _mm512_store_ps(tmp, v0);
+                _mm512_store_ps(tmp + 16, v1);
+                ptrdiff_t v = iw;
+                for (ptrdiff_t t = j0; t < j0 + len; t++, v += sw)
+                    if (v >= 0 && v < W) tmp[t] = src[u][v];
+                v0 = _mm512_load_ps(tmp);
+                v1 = _mm512_load_ps(tmp + 16);
+            }
+        }
+        _mm512_store_ps(dst, v0);
+        _mm512_store_ps(dst + 16, v1);
+        r++;
+        if (++k == KW) {
+            k = 0;
+            if (++j == KH) {
+                j = 0;
+                if (++i == KD) { i = 0; c++; }
+            }
+        }
+    }
+}
+
+/* Columns [q0, q0 + nq) (nq <= 32) of one group: y = bias + wp @ col. wp: the group's packed
+   weights (tt_conv_pack_weights), M x K; bias: M values or NULL; y: sample 0's first output
+   channel of the group, samples ys elements apart. panel: KC x 32 floats, tile: M rounded up
+   to MR, x 32 floats, both 64-byte aligned, the calling thread's own. */
+static void tt_conv_forward_panel(const float *x, ptrdiff_t xs, const tt_conv_geo *g,
+                                  const float *wp, ptrdiff_t M, const float *bias,
+                                  float *y, ptrdiff_t ys, ptrdiff_t q0, int nq,
+                                  float *panel, float *tile)
+{
+    tt_conv_run run[TT_SGEMM_NR];
+    ptrdiff_t K = g->C * g->KD * g->KH * g->KW, L = g->OD * g->OH * g->OW;
+    ptrdiff_t Mpad = tt_conv_rows_padded(M);
+    int nrun = tt_conv_runs(run, q0, nq, g);
+    /* one sample: the panel's columns are contiguous in y; several: via the tile */
+    int direct = run[0].n == run[nrun - 1].n;
+    float *c = direct ? y + run[0].n * ys + q0 % L : tile;
+    ptrdiff_t ldc = direct ? L : TT_SGEMM_NR;
+    for (ptrdiff_t pc = 0; pc < K; pc += TT_SGEMM_KC) {
+        ptrdiff_t kc = K - pc < TT_SGEMM_KC ? K - pc : TT_SGEMM_KC;
+        tt_conv_im2col_panel(panel, x, xs, g, run, nrun, pc, pc + kc);
+        for (ptrdiff_t i0 = 0; i0 < M; i0 += TT_SGEMM_MR) {
+            int mr = (int)(M - i0 < TT_SGEMM_MR ? M - i0 : TT_SGEMM_MR);
+            tt_sgemm_tile_rows(mr, kc, wp + pc * Mpad + i0 * kc, panel, c + i0 * ldc, ldc, nq,
+                               pc > 0, bias ? bias + i0 : NULL);
+        }
+    }
+    if (direct)
+        return;
+    for (int r = 0; r < nrun; r++) {             /* scatter the tile, run by run */
+        const tt_conv_run *u = &run[r];
+        if (r > 0 && u->n == run[r - 1].n)
+            continue;                            /* same sample: copied with the run before */
+        int len = 0;
+        for (int s = r; s < nrun && run[s].n == u->n; s++) len += run[s].len;
+        ptrdiff_t l = (u->od * g->OH + u->oh) * g->OW + u->ow;
+        for (ptrdiff_t o = 0; o < M; o++)
+            tt_copy_run(y + u->n * ys + o * L + l, tile + o * TT_SGEMM_NR + u->j0, len);
+    }
+}
+
+#pragma GCC pop_options
+#endif
+
+/* dst = w (M x K, row-major) packed for tt_conv_forward_panel: for each block of KC columns
+   pc, at dst + pc * Mpad, the MR-row panels of tt_sgemm_pack_a. dst: Mpad * K floats. */
+static void tt_conv_pack_weights(float *dst, const float *w, ptrdiff_t M, ptrdiff_t K)
+{
+#if TT_SGEMM_X86
+    ptrdiff_t Mpad = tt_conv_rows_padded(M);
+    for (ptrdiff_t pc = 0; pc < K; pc += TT_SGEMM_KC) {
+        ptrdiff_t kc = K - pc < TT_SGEMM_KC ? K - pc : TT_SGEMM_KC;
+        tt_sgemm_pack_a(dst + pc * Mpad, w + pc, K, 1, M, kc);
+    }
+#else
+    (void)dst; (void)w; (void)M; (void)K;
+#endif
+}
+
+#if !TT_SGEMM_X86  /* never called: conv.pyx checks tt_sgemm_available() */
+static void tt_conv_forward_panel(const float *x, ptrdiff_t xs, const tt_conv_geo *g,
+                                  const float *wp, ptrdiff_t M, const float *bias,
+                                  float *y, ptrdiff_t ys, ptrdiff_t q0, int nq,
+                                  float *panel, float *tile)
+{
+    (void)x; (void)xs; (void)g; (void)wp; (void)M; (void)bias; (void)y; (void)ys; (void)q0;
+    (void)nq; (void)panel; (void)tile;
+}
+#endif
+
+#endif /* TT_CONV_PANEL_H */

@@ -46,6 +46,9 @@ _DIRECT_MAX_OUT_PER_GROUP = 4
 # kernels (parallel over samples x channels) keep both threads busy. The choice depends on
 # the shape alone, so the bits never depend on the thread count.
 _FUSED_MIN_GROUPS = 4
+# Stride 1 along W and output rows at least this wide: the forward reads input rows directly
+# (tt_conv_rows.h); narrower rows would leave most vector lanes idle, and go to the panels.
+_ROWS_MIN_WIDTH = 12
 # The input gradient of a stride-1 convolution runs as a convolution (see
 # _transposed_conv_as_conv) unless that multiplies more than this factor of padding zeros.
 _MAX_FLIPPED_GROWTH = 1.1
@@ -202,6 +205,10 @@ def conv_forward(x, w, b, geo, groups, n_threads):
         _k.direct_forward(x, w, bias, has_bias, y, geo, groups, n_threads)
         return y
     k = w.shape[2] * w.shape[3] * w.shape[4]
+    if _panel_path(x.dtype) and geo[0, 2] == 1 and out_sp[2] >= _ROWS_MIN_WIDTH:
+        with _Scratch(x.dtype, 1, _k.panel_sizes(cg, og, k, groups)[0]) as packed:
+            _k.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)
+        return y
     if _panel_path(x.dtype):
         packed, size = _k.panel_sizes(cg, og, k, groups)
         rows = n_threads + -(-packed // size)      # per-thread rows, then the packed weights

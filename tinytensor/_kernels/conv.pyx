@@ -41,6 +41,14 @@ cdef extern from "tt_conv_panel.h" nogil:
                                Py_ssize_t ys, Py_ssize_t q0, int nq, float* panel, float* tile)
     enum: TT_SGEMM_NR
 
+cdef extern from "tt_conv_rows.h" nogil:
+    void tt_conv_rows_pack_weights(float* dst, const float* w, Py_ssize_t M, Py_ssize_t C,
+                                   Py_ssize_t T)
+    void tt_conv_rows_forward_piece(const float* x, Py_ssize_t xs, const tt_conv_geo* g,
+                                    const float* wp, Py_ssize_t M, const float* bias, float* y,
+                                    Py_ssize_t ys, Py_ssize_t n, Py_ssize_t od, Py_ssize_t oh,
+                                    Py_ssize_t ow0, int nr)
+
 # float32 GEMMs use tt_sgemm.h's AVX-512 kernel where the CPU has AVX-512 (set once at import;
 # use_own_sgemm(False) returns to BLAS, for comparisons); float64 and other CPUs use BLAS.
 cdef bint _own_sgemm = tt_sgemm_available()
@@ -679,6 +687,59 @@ def panel_forward(const float[:, :, :, :, ::1] x,        # IN  (N, C, D, H, W)
                               &y[0, g * Og, 0, 0, 0], O * L, q0,
                               <int> min(TT_SGEMM_NR, N * L - q0), panel,
                               panel + CK * TT_SGEMM_NR)
+
+
+def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)
+                 const float[:, :, :, :, ::1] w,         # IN  (O, C // groups, KD, KH, KW)
+                 const float[::1] bias,                  # IN  (O,) when has_bias, else any
+                 bint has_bias,
+                 float[:, :, :, :, ::1] y,               # OUT (N, O, OD, OH, OW)
+                 float[::1] wpack,                       # SCRATCH panel_sizes()[0]
+                 Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
+    """Convolution forward with stride 1 along W by tt_conv_rows.h (no im2col): one parallel
+    task per (group, output row, piece of up to 32 positions)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
+    cdef Py_ssize_t KW = w.shape[4], OD = y.shape[2], OH = y.shape[3], OW = y.shape[4]
+    cdef Py_ssize_t Og, T, L, mpad, pieces, rows, t, g, r, piece, ow0
+    cdef int width
+    cdef tt_conv_geo geom
+    if not _own_sgemm:
+        raise RuntimeError("rows_forward: needs tt_sgemm (AVX-512); a tinytensor bug")
+    if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
+                   geo, groups) or (has_bias and bias.shape[0] != O) or geo[0, 2] != 1:
+        raise ValueError("rows_forward: inconsistent shapes (a tinytensor bug)")
+    Og = O // groups
+    T = KD * KH * KW
+    if n_threads < 1 or wpack.shape[0] < panel_sizes(Cg, Og, T, groups)[0]:
+        raise ValueError("rows_forward: bad scratch (a tinytensor bug)")
+    if N == 0 or O == 0:
+        return
+    L = OD * OH * OW
+    mpad = tt_conv_rows_padded(Og)
+    geom.C, geom.D, geom.H, geom.W = Cg, D, H, W
+    geom.KD, geom.KH, geom.KW, geom.OD, geom.OH, geom.OW = KD, KH, KW, OD, OH, OW
+    geom.sd, geom.sh, geom.sw = geo[0, 0], geo[0, 1], geo[0, 2]
+    geom.pd, geom.ph, geom.pw = geo[1, 0], geo[1, 1], geo[1, 2]
+    geom.dd, geom.dh, geom.dw = geo[2, 0], geo[2, 1], geo[2, 2]
+    # pieces of 32 positions; a row of 16 or fewer is one piece of one vector
+    width = TT_SGEMM_NR if OW > TT_SGEMM_NR // 2 else TT_SGEMM_NR // 2
+    pieces = (OW + width - 1) // width
+    rows = N * OD * OH
+    with nogil:
+        for g in range(groups):
+            tt_conv_rows_pack_weights(&wpack[g * mpad * Cg * T], &w[g * Og, 0, 0, 0, 0], Og, Cg,
+                                      T)
+    for t in prange(groups * rows * pieces, nogil=True, schedule='static',
+                    num_threads=n_threads):
+        g = t // (rows * pieces)
+        r = t // pieces % rows
+        ow0 = (t % pieces) * width
+        tt_conv_rows_forward_piece(&x[0, g * Cg, 0, 0, 0], C * D * H * W, &geom,
+                                   &wpack[g * mpad * Cg * T], Og,
+                                   &bias[g * Og] if has_bias else NULL,
+                                   &y[0, g * Og, 0, 0, 0], O * L, r // (OD * OH),
+                                   r // OH % OD, r % OH, ow0, <int> min(width, OW - ow0))
 
 
 # --------------------------------------------------------------------------------------------

@@ -121,6 +121,7 @@ tt_sgemm_tile(const int MR_, ptrdiff_t kc, const float *restrict a, const float 
               float *restrict c, ptrdiff_t ldc, int nr, int accumulate, const float *bias)
 {
     __m512 c0[TT_SGEMM_MR], c1[TT_SGEMM_MR];
+#pragma GCC unroll 12
     for (int i = 0; i < MR_; i++) {
         c0[i] = bias && !accumulate ? _mm512_set1_ps(bias[i]) : _mm512_setzero_ps();
         c1[i] = c0[i];
@@ -128,6 +129,7 @@ tt_sgemm_tile(const int MR_, ptrdiff_t kc, const float *restrict a, const float 
 #pragma GCC unroll 2
     for (ptrdiff_t p = 0; p < kc; p++) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
         for (int i = 0; i < MR_; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
             c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
@@ -139,6 +141,7 @@ tt_sgemm_tile(const int MR_, ptrdiff_t kc, const float *restrict a, const float 
     __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
     __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF
                  : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1u);
+#pragma GCC unroll 12
     for (int i = 0; i < MR_; i++) {
         float *ci = c + i * ldc;
         if (accumulate) {

@@ -51,7 +51,9 @@ _FUSED_MIN_GROUPS = 4
 _ROWS_MIN_WIDTH = 12
 # The input gradient of a stride-1 convolution runs as a convolution (see
 # _transposed_conv_as_conv) unless that multiplies more than this factor of padding zeros.
-_MAX_FLIPPED_GROWTH = 1.1
+# (S1, 20 x 20 inputs from 16 x 16 outputs: 0.93 -> 0.70 ms)
+_MAX_FLIPPED_GROWTH = 2.0
+_FLIPPED_MIN_CHANNELS = 3
 # Below this many multiply-adds per thread, use fewer threads.
 _MIN_MACS_PER_THREAD = 100_000
 
@@ -164,12 +166,14 @@ def _transposed_conv_as_conv(w, geo, groups, in_sp, out_sp):
     that padding would be negative, or where the input has more than _MAX_FLIPPED_GROWTH
     times as many positions as the output (in_sp, out_sp): the padding zeros would be
     multiplied too (S3, 8 x 8 inputs from 4 x 4 outputs: 2.2x slower than the GEMM + col2im
-    path, which handles those)."""
+    path, which handles those); or where a group has fewer than _FLIPPED_MIN_CHANNELS input
+    channels, which become the output channels here: a tile of one row loads a vector per
+    multiply-add (S2, one channel: 0.75 -> 1.54 ms)."""
     ext = geo[2] * (np.array(w.shape[2:]) - 1)
     pad_begin, pad_end = ext - geo[1], ext - geo[3]
     if (geo[0] != 1).any() or (pad_begin < 0).any() or (pad_end < 0).any():
         return None
-    if np.prod(in_sp) > _MAX_FLIPPED_GROWTH * np.prod(out_sp):
+    if np.prod(in_sp) > _MAX_FLIPPED_GROWTH * np.prod(out_sp) or w.shape[1] < _FLIPPED_MIN_CHANNELS:
         return None
     o, cg = w.shape[:2]
     flipped = (w.reshape((groups, o // groups, cg) + w.shape[2:]).transpose(0, 2, 1, 3, 4, 5)

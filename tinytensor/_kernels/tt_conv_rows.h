@@ -130,7 +130,8 @@ static void tt_conv_rows_forward_piece(const float *x, ptrdiff_t xs, const tt_co
 {
     const ptrdiff_t C = g->C, D = g->D, H = g->H, W = g->W, KD = g->KD, KH = g->KH;
     const ptrdiff_t KW = g->KW, T = KD * KH * KW, cs = D * H * W;
-    const ptrdiff_t L = g->OD * g->OH * g->OW;
+    const ptrdiff_t L = g->OD * g->OH * g->OW, dd = g->dd, dh = g->dh, dw = g->dw;
+    const ptrdiff_t id0 = od * g->sd - g->pd, ih0 = oh * g->sh - g->ph, iw0 = ow0 - g->pw;
     const int nv = nr > 16 ? 2 : 1;
     const __mmask16 om0 = tt_lanes(nr), om1 = tt_lanes(nr - 16);
     const float *xn = x + n * xs;
@@ -154,15 +155,19 @@ static void tt_conv_rows_forward_piece(const float *x, ptrdiff_t xs, const tt_co
             }
         }
     }
+    ptrdiff_t i = 0, j = 0, k = -1;                          /* tap t = (i, j, k) */
     while (t < T) {
-        /* collect up to TT_ROWS_TAPS taps that touch the input */
+        /* collect up to TT_ROWS_TAPS taps that touch the input (counters, not divisions:
+           this loop is most of the cost of a small convolution such as S1's) */
         tp.n = 0;
         for (; t < T && tp.n < TT_ROWS_TAPS; t++) {
-            ptrdiff_t k = t % KW, j = t / KW % KH, i = t / (KW * KH);
-            ptrdiff_t id = od * g->sd - g->pd + i * g->dd;
-            ptrdiff_t ih = oh * g->sh - g->ph + j * g->dh;
+            if (++k == KW) {
+                k = 0;
+                if (++j == KH) { j = 0; i++; }
+            }
+            ptrdiff_t id = id0 + i * dd, ih = ih0 + j * dh;
             if (id < 0 || id >= D || ih < 0 || ih >= H) continue;
-            ptrdiff_t iw = ow0 - g->pw + k * g->dw;          /* what lane 0 reads */
+            ptrdiff_t iw = iw0 + k * dw;                      /* what lane 0 reads */
             ptrdiff_t lo = iw < 0 ? -iw : 0, hi = W - iw;
             uint32_t bits = tt_lane_bits(lo, hi < nr ? hi : nr);
             if (!bits) continue;

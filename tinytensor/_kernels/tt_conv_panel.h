@@ -180,6 +180,86 @@ static void tt_conv_im2col_panel(float *restrict panel, const float *restrict x,
     }
 }
 
+/* The per-lane part of a panel's input offsets, for tt_conv_gather_panel: lane t reads
+   x[base[t] + row offset] when d0[t] + i*dd, h0[t] + j*dh and w0[t] + k*dw are inside the
+   input; `live` marks the panel's columns (lanes past nq stay zero). Two halves of 16. */
+typedef struct {
+    __m512i base[2], d0[2], h0[2], w0[2];
+    __mmask16 live[2];
+} tt_conv_lanes;
+
+/* 1 when every offset tt_conv_gather_panel forms fits in 32-bit lanes: the samples the panel
+   touches, and every start, extent and kernel reach well below 2^31. */
+static int tt_conv_gather_fits(const tt_conv_geo *g, ptrdiff_t xs, ptrdiff_t last_sample)
+{
+    const ptrdiff_t lim = (ptrdiff_t)1 << 24;
+    ptrdiff_t v[] = {g->D, g->H, g->W, g->OD * g->sd, g->OH * g->sh, g->OW * g->sw,
+                     g->KD * g->dd, g->KH * g->dh, g->KW * g->dw, g->pd, g->ph, g->pw};
+    for (size_t a = 0; a < sizeof v / sizeof v[0]; a++)
+        if (v[a] < 0 || v[a] >= lim) return 0;
+    if (xs > ((ptrdiff_t)1 << 30)) return 0;
+    return (last_sample + 1) * xs + g->C * g->D * g->H * g->W < ((ptrdiff_t)1 << 30);
+}
+
+static void tt_conv_lanes_init(tt_conv_lanes *ln, const tt_conv_geo *g, ptrdiff_t xs,
+                               const tt_conv_run *run, int nrun, int nq)
+{
+    int32_t base[TT_SGEMM_NR] = {0}, d0[TT_SGEMM_NR] = {0}, h0[TT_SGEMM_NR] = {0};
+    int32_t w0[TT_SGEMM_NR] = {0};
+    for (int u = 0; u < nrun; u++)
+        for (int t = 0; t < run[u].len; t++) {
+            int l = run[u].j0 + t;
+            d0[l] = (int32_t)(run[u].od * g->sd - g->pd);
+            h0[l] = (int32_t)(run[u].oh * g->sh - g->ph);
+            w0[l] = (int32_t)((run[u].ow + t) * g->sw - g->pw);
+            base[l] = (int32_t)(run[u].n * xs + ((ptrdiff_t)d0[l] * g->H + h0[l]) * g->W + w0[l]);
+        }
+    for (int h = 0; h < 2; h++) {
+        ln->base[h] = _mm512_loadu_si512(base + 16 * h);
+        ln->d0[h] = _mm512_loadu_si512(d0 + 16 * h);
+        ln->h0[h] = _mm512_loadu_si512(h0 + 16 * h);
+        ln->w0[h] = _mm512_loadu_si512(w0 + 16 * h);
+        ln->live[h] = tt_lanes(nq - 16 * h);
+    }
+}
+
+/* As tt_conv_im2col_panel, by gathers: for strided rows (sw > 1) and for panels of many short
+   runs (S3's 4-wide output rows: 8 runs a panel), where masked loads cost one per run. */
+static void tt_conv_gather_panel(float *restrict panel, const float *restrict x,
+                                 const tt_conv_geo *g, const tt_conv_lanes *ln, ptrdiff_t r0,
+                                 ptrdiff_t r1)
+{
+    const ptrdiff_t D = g->D, H = g->H, W = g->W, KD = g->KD, KH = g->KH, KW = g->KW;
+    const ptrdiff_t dd = g->dd, dh = g->dh, dw = g->dw;
+    const __m512i vD = _mm512_set1_epi32((int)D), vH = _mm512_set1_epi32((int)H);
+    const __m512i vW = _mm512_set1_epi32((int)W);
+    ptrdiff_t k = r0 % KW, j = r0 / KW % KH, i = r0 / (KW * KH) % KD, c = r0 / (KW * KH * KD);
+    float *dst = panel;
+    __mmask16 rows[2];                        /* lanes whose (d, h) is inside, for this (i, j) */
+    for (ptrdiff_t r = r0; r < r1; r++, dst += TT_SGEMM_NR) {
+        if (r == r0 || k == 0)
+            for (int h = 0; h < 2; h++)
+                rows[h] = ln->live[h]
+                    & _mm512_cmplt_epu32_mask(_mm512_add_epi32(ln->d0[h], _mm512_set1_epi32((int)(i * dd))), vD)
+                    & _mm512_cmplt_epu32_mask(_mm512_add_epi32(ln->h0[h], _mm512_set1_epi32((int)(j * dh))), vH);
+        const int32_t off = (int32_t)(((c * D + i * dd) * H + j * dh) * W + k * dw);
+        for (int h = 0; h < 2; h++) {
+            __mmask16 m = rows[h] & _mm512_cmplt_epu32_mask(
+                _mm512_add_epi32(ln->w0[h], _mm512_set1_epi32((int)(k * dw))), vW);
+            __m512i idx = _mm512_add_epi32(ln->base[h], _mm512_set1_epi32(off));
+            _mm512_store_ps(dst + 16 * h,
+                            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, x, 4));
+        }
+        if (++k == KW) {
+            k = 0;
+            if (++j == KH) {
+                j = 0;
+                if (++i == KD) { i = 0; c++; }
+            }
+        }
+    }
+}
+
 /* Columns [q0, q0 + nq) (nq <= 32) of one group: y = bias + wp @ col. wp: the group's packed
    weights (tt_conv_pack_weights), M x K; bias: M values or NULL; y: sample 0's first output
    channel of the group, samples ys elements apart. panel: KC x 32 floats, tile: M rounded up
@@ -193,13 +273,20 @@ static void tt_conv_forward_panel(const float *x, ptrdiff_t xs, const tt_conv_ge
     ptrdiff_t K = g->C * g->KD * g->KH * g->KW, L = g->OD * g->OH * g->OW;
     ptrdiff_t Mpad = tt_conv_rows_padded(M);
     int nrun = tt_conv_runs(run, q0, nq, g);
+    tt_conv_lanes lanes;
+    int gather = (g->sw != 1 || nrun > 2) && tt_conv_gather_fits(g, xs, run[nrun - 1].n);
+    if (gather)
+        tt_conv_lanes_init(&lanes, g, xs, run, nrun, nq);
     /* one sample: the panel's columns are contiguous in y; several: via the tile */
     int direct = run[0].n == run[nrun - 1].n;
     float *c = direct ? y + run[0].n * ys + q0 % L : tile;
     ptrdiff_t ldc = direct ? L : TT_SGEMM_NR;
     for (ptrdiff_t pc = 0; pc < K; pc += TT_SGEMM_KC) {
         ptrdiff_t kc = K - pc < TT_SGEMM_KC ? K - pc : TT_SGEMM_KC;
-        tt_conv_im2col_panel(panel, x, xs, g, run, nrun, pc, pc + kc);
+        if (gather)
+            tt_conv_gather_panel(panel, x, g, &lanes, pc, pc + kc);
+        else
+            tt_conv_im2col_panel(panel, x, xs, g, run, nrun, pc, pc + kc);
         for (ptrdiff_t i0 = 0; i0 < M; i0 += TT_SGEMM_MR) {
             int mr = (int)(M - i0 < TT_SGEMM_MR ? M - i0 : TT_SGEMM_MR);
             tt_sgemm_tile_rows(mr, kc, wp + pc * Mpad + i0 * kc, panel, c + i0 * ldc, ldc, nq,

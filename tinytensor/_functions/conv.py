@@ -53,7 +53,7 @@ _ROWS_MIN_WIDTH = 12
 # _transposed_conv_as_conv) unless that multiplies more than this factor of padding zeros.
 # (S1, 20 x 20 inputs from 16 x 16 outputs: 0.93 -> 0.70 ms)
 _MAX_FLIPPED_GROWTH = 2.0
-_FLIPPED_MIN_CHANNELS = 3
+_PANEL_MIN_IN_CHANNELS = 3
 # Below this many multiply-adds per thread, use fewer threads.
 _MIN_MACS_PER_THREAD = 100_000
 
@@ -165,20 +165,46 @@ def _transposed_conv_as_conv(w, geo, groups, in_sp, out_sp):
     dilation * (kernel - 1) - padding on each side. Returns (weights, geometry), or None where
     that padding would be negative, or where the input has more than _MAX_FLIPPED_GROWTH
     times as many positions as the output (in_sp, out_sp): the padding zeros would be
-    multiplied too (S3, 8 x 8 inputs from 4 x 4 outputs: 2.2x slower than the GEMM + col2im
-    path, which handles those); or where a group has fewer than _FLIPPED_MIN_CHANNELS input
-    channels, which become the output channels here: a tile of one row loads a vector per
-    multiply-add (S2, one channel: 0.75 -> 1.54 ms)."""
+    multiplied too (S3, 8 x 8 inputs from 4 x 4 outputs: 2.2x slower)."""
     ext = geo[2] * (np.array(w.shape[2:]) - 1)
     pad_begin, pad_end = ext - geo[1], ext - geo[3]
     if (geo[0] != 1).any() or (pad_begin < 0).any() or (pad_end < 0).any():
         return None
-    if np.prod(in_sp) > _MAX_FLIPPED_GROWTH * np.prod(out_sp) or w.shape[1] < _FLIPPED_MIN_CHANNELS:
+    if np.prod(in_sp) > _MAX_FLIPPED_GROWTH * np.prod(out_sp):
         return None
     o, cg = w.shape[:2]
     flipped = (w.reshape((groups, o // groups, cg) + w.shape[2:]).transpose(0, 2, 1, 3, 4, 5)
                [..., ::-1, ::-1, ::-1].reshape((groups * cg, o // groups) + w.shape[2:]))
     return np.ascontiguousarray(flipped), np.array([geo[0], pad_begin, geo[2], pad_end])
+
+
+def _panel_input_grad(x, w, go, geo, groups, n_threads):
+    """The input gradient on the panel path (float32, AVX-512): a convolution of grad_output
+    where stride 1 allows, else col2im panel by panel. None where a group has fewer than
+    _PANEL_MIN_IN_CHANNELS input channels: they become the rows of the micro-kernel's tile,
+    and a tile of one row waits on its own multiply-adds (S2, one channel: 0.69 ms by the
+    GEMM + col2im path, 1.54 as a convolution, 1.68 by panels)."""
+    if not _panel_path(x.dtype) or w.shape[1] < _PANEL_MIN_IN_CHANNELS:
+        return None
+    flipped = _transposed_conv_as_conv(w, geo, groups, x.shape[2:], go.shape[2:])
+    if flipped is not None:
+        return conv_forward(go, flipped[0], None, flipped[1], groups, n_threads)
+    gx = alloc(x.shape, x.dtype, fill=0)
+    _backward_input_panels(w, go, gx, geo, groups, n_threads)
+    return gx
+
+
+def _backward_input_panels(w, go, gx, geo, groups, n_threads):
+    """gx (zero-filled) += the input gradient, by tt_conv_backward_input_panel (S3: 1.39 ->
+    0.65 ms against GEMM + col2im)."""
+    o, cg = w.shape[:2]
+    taps = w.shape[2] * w.shape[3] * w.shape[4]
+    wt = np.ascontiguousarray(w.reshape(groups, o // groups, cg, taps).transpose(0, 3, 2, 1))
+    packed, size = _k.panel_backward_input_sizes(cg, o // groups, taps, groups)
+    rows = n_threads + -(-packed // size)      # per-thread rows, then the packed weights
+    with _Scratch(np.float32, rows, size) as scratch:
+        _k.panel_backward_input(go, wt, gx, scratch[n_threads:].reshape(-1),
+                                scratch[:n_threads], geo, *w.shape[2:], n_threads)
 
 
 def _threads_for(n_threads, out_shape, w_shape):
@@ -236,14 +262,12 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     cg, og = w.shape[1], o // groups
     n_threads = _threads_for(n_threads, go.shape, w.shape)
     gw = None
-    flipped = None
-    if need_x and n > 0 and o > 0 and not _use_direct(cg, og) and _panel_path(x.dtype):
-        flipped = _transposed_conv_as_conv(w, geo, groups, x.shape[2:], go.shape[2:])
-    if flipped is not None:
-        gx = conv_forward(go, flipped[0], None, flipped[1], groups, n_threads)
-        need_x = False
-    else:
-        gx = alloc(x.shape, x.dtype, fill=0) if need_x else None
+    gx = None
+    if need_x and n > 0 and o > 0 and not _use_direct(cg, og):
+        gx = _panel_input_grad(x, w, go, geo, groups, n_threads)
+        need_x = gx is None
+    if need_x:
+        gx = alloc(x.shape, x.dtype, fill=0)
     if n == 0 or o == 0:
         return (gx, np.zeros(w.shape, w.dtype) if need_w else None,
                 go.sum(axis=(0, 2, 3, 4)) if need_b else None)

@@ -39,6 +39,9 @@ cdef extern from "tt_conv_panel.h" nogil:
     void tt_conv_forward_panel(const float* x, Py_ssize_t xs, const tt_conv_geo* g,
                                const float* wp, Py_ssize_t M, const float* bias, float* y,
                                Py_ssize_t ys, Py_ssize_t q0, int nq, float* panel, float* tile)
+    void tt_conv_backward_input_panel(const float* go, Py_ssize_t gos, const tt_conv_geo* g,
+                                      const float* wt, Py_ssize_t M, float* gx, Py_ssize_t xs,
+                                      Py_ssize_t q0, int nq, float* panel, float* tile)
     enum: TT_SGEMM_NR
 
 cdef extern from "tt_conv_rows.h" nogil:
@@ -687,6 +690,66 @@ def panel_forward(const float[:, :, :, :, ::1] x,        # IN  (N, C, D, H, W)
                               &y[0, g * Og, 0, 0, 0], O * L, q0,
                               <int> min(TT_SGEMM_NR, N * L - q0), panel,
                               panel + CK * TT_SGEMM_NR)
+
+
+def panel_backward_input_sizes(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t T, Py_ssize_t groups):
+    """(packed transposed weights, per-thread scratch) in floats for panel_backward_input."""
+    cdef Py_ssize_t cpad = tt_conv_rows_padded(Cg)
+    return groups * T * cpad * Og, (Og + cpad) * TT_SGEMM_NR + 32
+
+
+def panel_backward_input(const float[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH, OW)
+                         const float[:, :, :, ::1] wt,       # IN  (groups, T, Cg, Og): w^T per tap
+                         float[:, :, :, :, ::1] gx,          # OUT (N, C, D, H, W), zero-filled
+                         float[::1] wpack,                   # SCRATCH sizes()[0]
+                         float[:, ::1] scratch,              # SCRATCH (n_threads, sizes()[1])
+                         Py_ssize_t[:, ::1] geo, Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW,
+                         int n_threads):
+    """Input gradient by tt_conv_backward_input_panel (col2im without a col matrix). A task
+    is (group, block of whole samples), so no two threads add into one sample's gx and the
+    order of the sums depends on the shapes only."""
+    cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], D = gx.shape[2], H = gx.shape[3]
+    cdef Py_ssize_t W = gx.shape[4], O = go.shape[1], OD = go.shape[2], OH = go.shape[3]
+    cdef Py_ssize_t OW = go.shape[4], groups = wt.shape[0], T = wt.shape[1], Cg = wt.shape[2]
+    cdef Py_ssize_t Og = wt.shape[3], L, cpad, sb, nblocks, t, g, n0, n1, q, tid
+    cdef tt_conv_geo geom
+    cdef float* panel
+    if not _own_sgemm:
+        raise RuntimeError("panel_backward_input: needs tt_sgemm (AVX-512); a tinytensor bug")
+    if (T != KD * KH * KW or _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], O,
+                                          OD, OH, OW, geo, groups) or O != Og * groups):
+        raise ValueError("panel_backward_input: inconsistent shapes (a tinytensor bug)")
+    sizes = panel_backward_input_sizes(Cg, Og, T, groups)
+    if n_threads < 1 or scratch.shape[0] < n_threads or scratch.shape[1] < sizes[1] \
+            or wpack.shape[0] < sizes[0]:
+        raise ValueError("panel_backward_input: bad scratch (a tinytensor bug)")
+    if N == 0 or O == 0 or C == 0:
+        return
+    L = OD * OH * OW
+    cpad = tt_conv_rows_padded(Cg)
+    geom.C, geom.D, geom.H, geom.W = Cg, D, H, W
+    geom.KD, geom.KH, geom.KW, geom.OD, geom.OH, geom.OW = KD, KH, KW, OD, OH, OW
+    geom.sd, geom.sh, geom.sw = geo[0, 0], geo[0, 1], geo[0, 2]
+    geom.pd, geom.ph, geom.pw = geo[1, 0], geo[1, 1], geo[1, 2]
+    geom.dd, geom.dh, geom.dw = geo[2, 0], geo[2, 1], geo[2, 2]
+    with nogil:
+        for t in range(groups * T):
+            tt_conv_pack_weights(&wpack[t * cpad * Og], &wt[t // T, t % T, 0, 0], Cg, Og)
+    sb = (TT_SGEMM_NR + L - 1) // L               # samples per task: at least one panel
+    nblocks = (N + sb - 1) // sb
+    for t in prange(groups * nblocks, nogil=True, schedule='static', num_threads=n_threads):
+        tid = threadid()
+        g = t // nblocks
+        n0 = (t % nblocks) * sb
+        n1 = min(N, n0 + sb)
+        panel = _aligned64(&scratch[tid, 0])
+        q = n0 * L
+        while q < n1 * L:
+            tt_conv_backward_input_panel(&go[0, g * Og, 0, 0, 0], O * L, &geom,
+                                         &wpack[g * T * cpad * Og], Og, &gx[0, g * Cg, 0, 0, 0],
+                                         C * D * H * W, q, <int> min(TT_SGEMM_NR, n1 * L - q),
+                                         panel, panel + Og * TT_SGEMM_NR)
+            q = q + TT_SGEMM_NR
 
 
 def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)

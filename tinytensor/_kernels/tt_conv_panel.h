@@ -307,6 +307,100 @@ static void tt_conv_forward_panel(const float *x, ptrdiff_t xs, const tt_conv_ge
     }
 }
 
+/* The input gradient of one group for the output columns [q0, q0 + nq) (nq <= 32), added
+   into gx: gx[c, at tap t from column q] += sum over o of w[o, c, t] * go[o, q]. Per tap,
+   the tile (C x 32) = wt_t (C x M) @ go panel (M x 32) by the micro-kernel, then added into
+   the input rows the tap reaches (the adjoint of the forward's gather). This is col2im
+   without the col matrix: each tap's tile is still in L1 when it is added.
+   go: sample 0's first output channel of the group, samples gos apart; wt: the group's
+   packed transposed weights, per tap (tt_conv_pack_weights of w[:, :, t]^T, C x M); gx:
+   sample 0's first input channel of the group, samples xs apart (the geometry's C is the
+   group's input channels, M its output channels). Only one thread may write a sample's gx:
+   the caller gives each task whole samples. panel: M x 32 floats; tile: Cpad x 32. */
+static void tt_conv_backward_input_panel(const float *go, ptrdiff_t gos, const tt_conv_geo *g,
+                                         const float *wt, ptrdiff_t M, float *gx,
+                                         ptrdiff_t xs, ptrdiff_t q0, int nq, float *panel,
+                                         float *tile)
+{
+    tt_conv_run run[TT_SGEMM_NR];
+    const ptrdiff_t C = g->C, D = g->D, H = g->H, W = g->W, KD = g->KD, KH = g->KH;
+    const ptrdiff_t KW = g->KW, sw = g->sw, T = KD * KH * KW, L = g->OD * g->OH * g->OW;
+    const ptrdiff_t Cpad = tt_conv_rows_padded(C), cs = D * H * W;
+    int nrun = tt_conv_runs(run, q0, nq, g);
+    /* the go panel: row o holds go[n, o, l] for the panel's columns (a sample's columns are
+       consecutive positions l, so one masked load per sample and half) */
+    for (ptrdiff_t o = 0; o < M; o++) {
+        __m512 v[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (int u = 0; u < nrun; u++) {
+            if (u > 0 && run[u].n == run[u - 1].n) continue;
+            int len = 0;
+            for (int s2 = u; s2 < nrun && run[s2].n == run[u].n; s2++) len += run[s2].len;
+            ptrdiff_t l = (run[u].od * g->OH + run[u].oh) * g->OW + run[u].ow;
+            uint32_t bits = tt_lane_bits(run[u].j0, run[u].j0 + len);
+            const float *base = tt_lane_base(go + run[u].n * gos + o * L + l, -run[u].j0);
+            for (int h = 0; h < 2; h++)
+                if ((bits >> (16 * h)) & 0xFFFFu)
+                    v[h] = _mm512_mask_loadu_ps(v[h], (__mmask16)(bits >> (16 * h)),
+                                                tt_lane_base(base, 16 * h));
+        }
+        _mm512_store_ps(panel + o * TT_SGEMM_NR, v[0]);
+        _mm512_store_ps(panel + o * TT_SGEMM_NR + 16, v[1]);
+    }
+    ptrdiff_t i = 0, j = 0, k = 0;
+    for (ptrdiff_t t = 0; t < T; t++) {
+        const float *wtt = wt + t * Cpad * M;
+        for (ptrdiff_t pc = 0; pc < M; pc += TT_SGEMM_KC) {
+            ptrdiff_t kc = M - pc < TT_SGEMM_KC ? M - pc : TT_SGEMM_KC;
+            for (ptrdiff_t i0 = 0; i0 < C; i0 += TT_SGEMM_MR) {
+                int mr = (int)(C - i0 < TT_SGEMM_MR ? C - i0 : TT_SGEMM_MR);
+                tt_sgemm_tile_rows(mr, kc, wtt + pc * Cpad + i0 * kc,
+                                   panel + pc * TT_SGEMM_NR, tile + i0 * TT_SGEMM_NR,
+                                   TT_SGEMM_NR, TT_SGEMM_NR, pc > 0, NULL);
+            }
+        }
+        for (int u = 0; u < nrun; u++) {                 /* add the tile where t reads */
+            ptrdiff_t id = run[u].od * g->sd - g->pd + i * g->dd;
+            ptrdiff_t ih = run[u].oh * g->sh - g->ph + j * g->dh;
+            if (id < 0 || id >= D || ih < 0 || ih >= H) continue;
+            const ptrdiff_t j0 = run[u].j0, len = run[u].len;
+            const ptrdiff_t iw = run[u].ow * sw - g->pw + k * g->dw;   /* lane j0's column */
+            float *row = gx + run[u].n * xs + (id * H + ih) * W;
+            if (sw == 1) {
+                ptrdiff_t lo = iw < 0 ? -iw : 0, hi = W - iw;
+                if (lo > len) lo = len;
+                if (hi > len) hi = len;
+                uint32_t bits = tt_lane_bits(j0 + lo, j0 + hi);
+                if (!bits) continue;
+                const __mmask16 m0 = (__mmask16)bits, m1 = (__mmask16)(bits >> 16);
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    float *base = (float *)tt_lane_base(row + c * cs, iw - j0);
+                    const float *tc = tile + c * TT_SGEMM_NR;
+                    if (m0)
+                        _mm512_mask_storeu_ps(base, m0, _mm512_add_ps(
+                            _mm512_maskz_loadu_ps(m0, base), _mm512_load_ps(tc)));
+                    if (m1) {
+                        float *b1 = (float *)tt_lane_base(base, 16);
+                        _mm512_mask_storeu_ps(b1, m1, _mm512_add_ps(
+                            _mm512_maskz_loadu_ps(m1, b1), _mm512_load_ps(tc + 16)));
+                    }
+                }
+            } else {
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    float *rc = row + c * cs;
+                    const float *tc = tile + c * TT_SGEMM_NR + j0;
+                    ptrdiff_t v = iw;
+                    for (ptrdiff_t l = 0; l < len; l++, v += sw)
+                        if (v >= 0 && v < W) rc[v] += tc[l];
+                }
+            }
+        }
+        if (++k == KW) {
+            k = 0;
+            if (++j == KH) { j = 0; i++; }
+        }
+    }
+}
+
 #pragma GCC pop_options
 #endif
 
@@ -333,6 +427,14 @@ static void tt_conv_forward_panel(const float *x, ptrdiff_t xs, const tt_conv_ge
 {
     (void)x; (void)xs; (void)g; (void)wp; (void)M; (void)bias; (void)y; (void)ys; (void)q0;
     (void)nq; (void)panel; (void)tile;
+}
+static void tt_conv_backward_input_panel(const float *go, ptrdiff_t gos, const tt_conv_geo *g,
+                                         const float *wt, ptrdiff_t M, float *gx,
+                                         ptrdiff_t xs, ptrdiff_t q0, int nq, float *panel,
+                                         float *tile)
+{
+    (void)go; (void)gos; (void)g; (void)wt; (void)M; (void)gx; (void)xs; (void)q0; (void)nq;
+    (void)panel; (void)tile;
 }
 #endif
 

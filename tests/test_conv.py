@@ -210,6 +210,66 @@ def test_batch_larger_than_a_chunk():
     check_against_reference(case, 2, "float64")
 
 
+# ---------------------------------------------------------------- the float32 paths
+
+# Each float32 path of tinytensor/_functions/conv.py, forced by its thresholds: the panels
+# (im2col or gathers) forward and col2im-by-panels backward; rows (no im2col) forward and the
+# flipped convolution backward; and BLAS, as on a CPU without AVX-512.
+PATHS = {
+    "panels": dict(_ROWS_MIN_WIDTH=10**9, _MAX_FLIPPED_GROWTH=-1.0, _PANEL_MIN_IN_CHANNELS=1),
+    "rows": dict(_ROWS_MIN_WIDTH=1, _MAX_FLIPPED_GROWTH=1e9, _PANEL_MIN_IN_CHANNELS=1),
+    "blas": None,
+}
+
+
+def on_path(path, check):
+    """Run check() with the conv thresholds (or the GEMM choice) of the named path."""
+    if path == "blas":
+        own = K.own_sgemm()
+        K.use_own_sgemm(False)
+        try:
+            return check()
+        finally:
+            K.use_own_sgemm(own)
+    if not K.own_sgemm():
+        pytest.skip("this CPU has no AVX-512: float32 convolutions use BLAS only")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in PATHS[path].items():
+            mp.setattr(conv_fn, name, value)
+        return check()
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@given(data=st.data())
+def test_every_float32_path_matches_reference(path, nsp, data):
+    case = data.draw(conv_cases(nsp=nsp, max_terms=6_000 if nsp == 3 else 12_000))
+    on_path(path, lambda: check_against_reference(case, nsp, "float32"))
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("shape,kw", [
+    # wide rows: panels of one or two runs (masked loads), padding on both sides
+    (((2, 3, 9, 40), (4, 3, 3, 5)), dict(padding=(1, 2), dilation=(1, 2))),
+    # one sample, several row pieces, a kernel of more than 64 taps (two passes of rows)
+    (((1, 2, 12, 50), (3, 2, 9, 9)), dict(padding=4)),
+    # strided rows (gathers), groups, output rows that straddle panels
+    (((3, 4, 11, 37), (6, 2, 3, 3)), dict(stride=(2, 3), padding=1, groups=2)),
+    # many output channels (several micro-kernel row panels) and 300 > KC input columns
+    (((1, 20, 3, 20), (30, 20, 3, 5)), dict(padding=(0, 2))),
+])
+def test_float32_paths_on_wide_rows(path, shape, kw):
+    rng = np.random.default_rng(3)
+    xs, ws = shape
+    pad = kw.get("padding", 0)
+    pad = (pad, pad) if isinstance(pad, int) else pad
+    case = dict(x=rng.uniform(-1, 1, xs), w=rng.uniform(-1, 1, ws), b=rng.uniform(-1, 1, ws[0]),
+                stride=kw.get("stride", (1, 1)), padding=pad, pad=[(p, p) for p in pad],
+                dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1),
+                batched=True, seed=7)
+    on_path(path, lambda: check_against_reference(case, 2, "float32"))
+
+
 # ---------------------------------------------------------------- layouts
 
 def _layouts(a, rng):
@@ -505,6 +565,23 @@ def test_huge_strides_and_paddings_stay_in_range():
     y = F.conv1d(tt.tensor(np.ones((1, 1, 4))), tt.ones(1, 1, 3, dtype=tt.float64),
                  stride=2 ** 62, padding=2)
     assert arr(y).ravel().tolist() == [1.0]
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_huge_strides_and_paddings_float32(path):
+    """The float32 paths too (32-bit gather offsets must give way to 64-bit arithmetic)."""
+    x = tt.tensor(np.arange(9.0, dtype=np.float32).reshape(1, 1, 3, 3), requires_grad=True)
+
+    def check():
+        y = F.conv2d(x, tt.ones(1, 1, 2, 2), stride=(2 ** 63 - 1, 1), padding=1)
+        assert arr(y).ravel().tolist() == [0.0, 1.0, 3.0, 2.0]
+        y.sum().backward()
+        assert arr(x.grad).ravel().tolist() == [2.0] * 3 + [0.0] * 6
+        x.grad = None
+        y = F.conv1d(tt.ones(1, 1, 4), tt.ones(1, 1, 3), stride=2 ** 62, padding=2)
+        assert arr(y).ravel().tolist() == [1.0]
+
+    on_path(path, check)
 
 
 @pytest.mark.parametrize("call,exc,message", BAD_CALLS)

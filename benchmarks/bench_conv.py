@@ -8,14 +8,16 @@ Run only under the shared lock (other engineers benchmark on the same cores):
 Prints, per thread count and case: median forward and forward+backward times (ms) of both
 libraries, tinytensor's GFLOP/s (forward flops = 2 * N * C_out * prod(out) * C_in/groups *
 prod(kernel); forward+backward counts three times that), and the ratios tinytensor / PyTorch.
-Also NumPy's float32 2048x2048 matmul rate (the GEMM ceiling) at each thread count and the
-S4 forward rate as a fraction of it. `--rss` measures peak resident memory of S4 forward+backward
-in fresh subprocesses for both libraries.
+Also NumPy's float32 2048x2048 matmul rate (the GEMM ceiling the issue names) and, where the
+CPU has AVX-512, tinytensor's own tt_sgemm rate on the same matmul, at each thread count, and
+the S4 forward rate as a fraction of each. `--rss` measures peak resident memory of S4
+forward+backward in fresh subprocesses for both libraries.
 
-OpenBLAS picks its kernels at load time; on a CPU with AVX-512 that it does not recognise (AMD
-under KVM here) it falls back to its Haswell (AVX2) kernels, about half the GEMM rate PyTorch's
-oneDNN gets. `--openblas-coretype SkylakeX` sets OPENBLAS_CORETYPE before NumPy loads (only if
-the CPU has avx512f), which is what a user can do too; the default leaves it alone.
+OpenBLAS picks its kernels at load time, and this environment pins them to Haswell (AVX2,
+OPENBLAS_CORETYPE=Haswell): about half the rate of the CPU's AVX-512. tinytensor's float32
+convolutions do not go through OpenBLAS where the CPU has AVX-512 (tt_sgemm.h), so NumPy's
+rate is no longer their ceiling. `--openblas-coretype SkylakeX` sets OPENBLAS_CORETYPE before
+NumPy loads (only if the CPU has avx512f), to see NumPy's own AVX-512 rate.
 """
 import argparse
 import os
@@ -131,17 +133,26 @@ def time_alternating(fns, reps, min_time):
 
 
 def gemm_rate(n_threads, reps=5):
+    """GFLOP/s of float32 2048^2 matmuls: (NumPy's, tinytensor's tt_sgemm or None)."""
     from threadpoolctl import threadpool_limits
+    from tinytensor._kernels import conv as kernels
     a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
     c = np.empty_like(a)
-    with threadpool_limits(n_threads, user_api="blas"):
-        np.matmul(a, a, out=c)
+
+    def rate(fn):
+        fn()
         ts = []
         for _ in range(reps):
             t0 = time.perf_counter()
-            np.matmul(a, a, out=c)
+            fn()
             ts.append(time.perf_counter() - t0)
-    return 2 * 2048 ** 3 / float(np.median(ts)) / 1e9
+        return 2 * 2048 ** 3 / float(np.median(ts)) / 1e9
+
+    with threadpool_limits(n_threads, user_api="blas"):
+        numpy_rate = rate(lambda: np.matmul(a, a, out=c))
+    own = rate(lambda: kernels.avx512_sgemm(a, a, c, False, n_threads)) \
+        if kernels.own_sgemm() else None
+    return numpy_rate, own
 
 
 def _vm_hwm_mb():
@@ -191,7 +202,9 @@ def main(args):
     for n in args.threads:
         set_threads(n)
         ceilings[n] = gemm_rate(n)
-        print(f"== {n} thread(s); NumPy 2048^2 float32 matmul: {ceilings[n]:.0f} GFLOP/s")
+        own = "" if ceilings[n][1] is None else \
+            f"; tinytensor's AVX-512 GEMM (tt_sgemm): {ceilings[n][1]:.0f}"
+        print(f"== {n} thread(s); 2048^2 float32 matmul GFLOP/s: NumPy {ceilings[n][0]:.0f}{own}")
         print(f"{'case':<4} {'':<24} {'tt fwd':>8} {'pt fwd':>8} {'ratio':>6} {'tt GF/s':>8}"
               f"   {'tt f+b':>8} {'pt f+b':>8} {'ratio':>6} {'tt GF/s':>8}")
         for name in names:
@@ -206,7 +219,10 @@ def main(args):
                   f"{3 * fl / tfb / 1e9:8.1f}", flush=True)
             if name == "S4":
                 s4[n] = (tf, tfb, pf, pfb)
-                print(f"     S4 forward = {fl / tf / 1e9 / ceilings[n]:.0%} of the GEMM ceiling")
+                own = "" if ceilings[n][1] is None else \
+                    f", {fl / tf / 1e9 / ceilings[n][1]:.0%} of tt_sgemm's"
+                print(f"     S4 forward = {fl / tf / 1e9 / ceilings[n][0]:.0%} of NumPy's GEMM "
+                      f"rate{own}")
             del a, b
         print()
     if 1 in s4 and 2 in s4:

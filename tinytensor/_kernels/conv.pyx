@@ -19,6 +19,7 @@ Notes:
 - Scratch is a caller-allocated (n_threads, size) array; a thread uses row `threadid()`.
 """
 from cython cimport floating
+import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
@@ -65,6 +66,33 @@ def use_own_sgemm(bint on):
 
 def own_sgemm():
     return bool(_own_sgemm)
+
+
+def avx512_sgemm(const float[:, :] a, const float[:, :] b, float[:, ::1] c, bint accumulate,
+          int n_threads=1):
+    """c = a @ b (+ c when accumulate) by tt_sgemm, for the tests and the benchmark's GEMM
+    ceiling. a and b may have any strides (a transposed view is swapped strides); rows of c
+    are split into n_threads blocks, each one thread's single-threaded GEMM."""
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1], t, r0, r1, rows
+    cdef Py_ssize_t f = sizeof(float)
+    if not _own_sgemm:
+        raise RuntimeError("avx512_sgemm: tt_sgemm needs AVX-512, which this CPU lacks")
+    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n or n_threads < 1:
+        raise ValueError(f"avx512_sgemm: shapes {(m, k)} @ {(b.shape[0], n)} -> {(c.shape[0], c.shape[1])}")
+    if any(s % f for s in (a.strides[0], a.strides[1], b.strides[0], b.strides[1])):
+        raise ValueError("avx512_sgemm: strides must be whole elements")
+    work = np.empty((n_threads, TT_SGEMM_WORK), np.float32)
+    cdef float[:, ::1] wk = work
+    if m == 0 or n == 0:
+        return
+    rows = (m + n_threads - 1) // n_threads
+    for t in prange(n_threads, nogil=True, schedule='static', num_threads=n_threads):
+        r0 = t * rows
+        r1 = min(m, r0 + rows)
+        if r0 < r1:
+            tt_sgemm(r1 - r0, n, k, &a[r0, 0] if k > 0 else NULL, a.strides[0] // f,
+                     a.strides[1] // f, &b[0, 0] if k > 0 else NULL, b.strides[0] // f,
+                     b.strides[1] // f, accumulate, &c[r0, 0], n, &wk[t, 0])
 
 # Optional CBLAS with 64-bit ints (NumPy's bundled OpenBLAS), found at import time by
 # tinytensor/_functions/conv.py: measured 61 ms vs 72 ms for S4's 32 forward GEMMs on one

@@ -664,6 +664,19 @@ def panel_sizes(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t groups):
     return groups * mpad * Cg * K, (Cg * K + mpad) * TT_SGEMM_NR + 32
 
 
+cdef tt_conv_geo _geometry(Py_ssize_t Cg, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                           Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t OD,
+                           Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t[:, ::1] geo) noexcept:
+    """One group's geometry for the C kernels (the pad end is implied by the output size)."""
+    cdef tt_conv_geo g
+    g.C, g.D, g.H, g.W = Cg, D, H, W
+    g.KD, g.KH, g.KW, g.OD, g.OH, g.OW = KD, KH, KW, OD, OH, OW
+    g.sd, g.sh, g.sw = geo[0, 0], geo[0, 1], geo[0, 2]
+    g.pd, g.ph, g.pw = geo[1, 0], geo[1, 1], geo[1, 2]
+    g.dd, g.dh, g.dw = geo[2, 0], geo[2, 1], geo[2, 2]
+    return g
+
+
 cdef inline float* _aligned64(float* p) noexcept nogil:
     return <float*> ((<size_t> p + 63) & ~(<size_t> 63))
 
@@ -699,11 +712,7 @@ def panel_forward(const float[:, :, :, :, ::1] x,        # IN  (N, C, D, H, W)
         return
     L = OD * OH * OW
     mpad = tt_conv_rows_padded(Og)
-    geom.C, geom.D, geom.H, geom.W = Cg, D, H, W
-    geom.KD, geom.KH, geom.KW, geom.OD, geom.OH, geom.OW = KD, KH, KW, OD, OH, OW
-    geom.sd, geom.sh, geom.sw = geo[0, 0], geo[0, 1], geo[0, 2]
-    geom.pd, geom.ph, geom.pw = geo[1, 0], geo[1, 1], geo[1, 2]
-    geom.dd, geom.dh, geom.dw = geo[2, 0], geo[2, 1], geo[2, 2]
+    geom = _geometry(Cg, D, H, W, KD, KH, KW, OD, OH, OW, geo)
     with nogil:
         for g in range(groups):
             tt_conv_pack_weights(&wpack[g * mpad * CK], &w[g * Og, 0, 0, 0, 0], Og, CK)
@@ -755,11 +764,7 @@ def panel_backward_input(const float[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH,
         return
     L = OD * OH * OW
     cpad = tt_conv_rows_padded(Cg)
-    geom.C, geom.D, geom.H, geom.W = Cg, D, H, W
-    geom.KD, geom.KH, geom.KW, geom.OD, geom.OH, geom.OW = KD, KH, KW, OD, OH, OW
-    geom.sd, geom.sh, geom.sw = geo[0, 0], geo[0, 1], geo[0, 2]
-    geom.pd, geom.ph, geom.pw = geo[1, 0], geo[1, 1], geo[1, 2]
-    geom.dd, geom.dh, geom.dw = geo[2, 0], geo[2, 1], geo[2, 2]
+    geom = _geometry(Cg, D, H, W, KD, KH, KW, OD, OH, OW, geo)
     with nogil:
         for t in range(groups * T):
             tt_conv_pack_weights(&wpack[t * cpad * Og], &wt[t // T, t % T, 0, 0], Cg, Og)
@@ -808,11 +813,7 @@ def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)
         return
     L = OD * OH * OW
     mpad = tt_conv_rows_padded(Og)
-    geom.C, geom.D, geom.H, geom.W = Cg, D, H, W
-    geom.KD, geom.KH, geom.KW, geom.OD, geom.OH, geom.OW = KD, KH, KW, OD, OH, OW
-    geom.sd, geom.sh, geom.sw = geo[0, 0], geo[0, 1], geo[0, 2]
-    geom.pd, geom.ph, geom.pw = geo[1, 0], geo[1, 1], geo[1, 2]
-    geom.dd, geom.dh, geom.dw = geo[2, 0], geo[2, 1], geo[2, 2]
+    geom = _geometry(Cg, D, H, W, KD, KH, KW, OD, OH, OW, geo)
     # pieces of 32 positions; a row of 16 or fewer is one piece of one vector
     width = TT_SGEMM_NR if OW > TT_SGEMM_NR // 2 else TT_SGEMM_NR // 2
     pieces = (OW + width - 1) // width

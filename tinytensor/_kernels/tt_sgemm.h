@@ -45,7 +45,9 @@
 /* packed A + packed B + slack to align both to 64 bytes */
 #define TT_SGEMM_WORK (TT_SGEMM_MC * TT_SGEMM_KC + TT_SGEMM_KC * TT_SGEMM_NC + 32)
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(_MSC_VER)
+/* GCC only: the kernels are compiled for AVX-512 by `#pragma GCC target` inside a build for
+   baseline x86-64, which clang does not honour; other compilers get BLAS. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(_MSC_VER)
 #define TT_SGEMM_X86 1
 #include <immintrin.h>
 #else

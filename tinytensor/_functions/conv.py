@@ -174,6 +174,24 @@ def _transposed_conv_as_conv(w, geo, groups, in_sp, out_sp):
     return np.ascontiguousarray(flipped), np.array([geo[0], pad_begin, geo[2], pad_end])
 
 
+# The dot-product weight gradient (conv_wgrad.pyx) is used when at least this fraction of its
+# vector lanes hold output positions (rows of 24 use 0.75 and tie with the GEMM path, S2;
+# S3's rows of 4 use 0.25 and are 7x slower).
+_WGRAD_MIN_LANE_USE = 0.8
+
+
+def _weight_grad_dot(x, w, go, geo, groups, n_threads):
+    """The float32 weight gradient by tt_conv_wgrad.h's dot-product kernel (no im2col), or
+    None where it does not apply: other dtypes, no AVX-512, W-stride != 1, short rows."""
+    from tinytensor._kernels import conv_wgrad as _kw
+    if not _panel_path(x.dtype) or _kw.wgrad_lane_use(
+            x.shape[4], go.shape[4], go.shape[3], geo) < _WGRAD_MIN_LANE_USE:
+        return None
+    gw = alloc(w.shape, w.dtype)
+    _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)
+    return gw
+
+
 def _threads_for(n_threads, out_shape, w_shape):
     """Fewer threads for small convolutions: a parallel region costs microseconds when idle
     and far more on a loaded machine. Safe for reproducibility: every kernel gives the same
@@ -255,6 +273,9 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
                             w.dtype)
             _k.direct_backward_weight(x, go, gw, rows, geo, groups, n_threads)
         return gx, gw, gb
+    if need_w:
+        gw = _weight_grad_dot(x, w, go, geo, groups, n_threads)
+        need_w = gw is None
     if not (need_x or need_w):
         return gx, gw, gb
     length = go.shape[2] * go.shape[3] * go.shape[4]

@@ -1,0 +1,258 @@
+/* tt_conv_wgrad.h: float32 convolution weight gradient by dot products over output positions.
+ *
+ *   gW[o, c, i, j, k] = sum_{n, od, oh, ow} go[n, o, od, oh, ow]
+ *                       * x[n, c, od*sd - pd + i*dd, oh*sh - ph + j*dh, ow*sw - pw + k*dw]
+ *
+ * The reduction runs over output positions, the contiguous dimension of go and (for W-stride
+ * 1) of x too. So a tile of MR output channels x NR taps t = (c, i, j, k) keeps MR * NR zmm
+ * accumulators; for every 16 consecutive output positions it loads MR vectors of go and NR
+ * vectors of x (each from the input shifted by its tap: contiguous, masked at the padding)
+ * and does MR * NR FMAs. No im2col, no packing: the GEMM path writes and re-reads a col
+ * matrix nine times the size of x for a 3 x 3 kernel, and that traffic, not the FMAs, is what
+ * limited it (S4: 57 ms for 7.4 GFLOP).
+ *
+ * Lines. Positions are walked in "lines" of lp positions whose x offsets are linear:
+ *  - plane mode (sh == 1, OW == W: 'same'-width stride-1 convolutions, conv1d, S4, S7, S8):
+ *    a line is a whole (oh, ow) plane of one (n, od); position p = oh * OW + ow reads
+ *    x[base + p], since the input row stride W equals the output row stride. The lanes whose
+ *    column or row falls in the padding are masked off. Planes are 16-aligned runs with no
+ *    wasted lanes except the last chunk's (S4: 3136 = 196 * 16, where rows of 56 would waste
+ *    1/8 of the lanes).
+ *  - row mode (any other sw == 1 case): a line is one output row of OW positions.
+ * The masks depend only on the chunk and on (j, k) (and the line for the rows/depths that
+ * fall in the padding), so they are tabulated once per call (tt_wgrad_masks) as 16-bit lane
+ * masks; a tap whose input plane (or row, in row mode) is padding gets mask 0 on that line,
+ * and masked loads never touch memory in masked-off lanes, so nothing is read outside x/go.
+ * x addresses that may lie before x are formed as integers, as tt_lane_base does.
+ *
+ * Blocks. The caller walks "blocks" of about TT_WGRAD_BLOCK_CHUNKS chunks (whole lines, or a
+ * run of chunks of one long line) and, for each block, runs every tile over it: the block's
+ * go and x (all channels) stay in L2, a tile's MR go rows (MR * 16 KiB at most) stay in L1
+ * while it meets the NR-tap tiles of consecutive channels. A tile sums its block in
+ * registers, reduces the MR * NR vectors with a shuffle tree (tt_wgrad_reduce8: ~3 ops per
+ * sum instead of ~8 for one horizontal sum each) and adds the sums into gW. Every gW element
+ * belongs to one tile, and blocks run in a fixed order, so the sum order depends only on the
+ * shapes: the bits are the same for any thread count (tiles of a block are the parallel work).
+ *
+ * Only built where tt_sgemm.h's AVX-512 kernels are; the wrapper checks tt_sgemm_available(). */
+#ifndef TT_CONV_WGRAD_H
+#define TT_CONV_WGRAD_H
+
+#include "tt_sgemm.h"
+
+/* Chunks of 16 positions per block: MR = 4 go rows of 64 chunks are 16 KiB of L1; the block's
+   go and x of S4 (128 channels) are 512 KiB of L2. A tile's reduction (~100 ops) is then a
+   few per cent of its 64 * 12 FMA cycles. */
+#define TT_WGRAD_BLOCK_CHUNKS 64
+#define TT_WGRAD_MRMAX 6
+#define TT_WGRAD_NRMAX 8
+
+typedef struct {
+    ptrdiff_t N, C, D, H, W;           /* input (C: all channels) */
+    ptrdiff_t O, Cg, Og;               /* output channels; per group: input and output */
+    ptrdiff_t KD, KH, KW;
+    ptrdiff_t OD, OH, OW;
+    ptrdiff_t sd, sh, pd, ph, pw, dd, dh, dw;  /* (sw must be 1) */
+    ptrdiff_t plane;                   /* 1: a line is an (oh, ow) plane; 0: an output row */
+    ptrdiff_t lines_per_n;             /* OD (plane) or OD * OH (row) */
+    ptrdiff_t lp;                      /* positions per line: OH * OW or OW */
+    ptrdiff_t nch;                     /* chunks of 16 per line */
+} tt_wgrad_geo;
+
+/* The mask table: masks[ch * (KH * KW + 1) + j * KW + k] holds the lanes of chunk ch whose input
+   column (and, in plane mode, row) for tap (j, k) is inside the input and whose position is
+   inside the line. Scalar code, once per call. */
+static void tt_wgrad_masks(uint16_t *masks, const tt_wgrad_geo *g)
+{
+    const ptrdiff_t KH = g->KH, KW = g->KW, OW = g->OW, lp = g->lp;
+    for (ptrdiff_t ch = 0; ch < g->nch; ch++) {
+        masks[ch * (KH * KW + 1) + KH * KW] = 0;
+        for (ptrdiff_t j = 0; j < KH; j++)
+            for (ptrdiff_t k = 0; k < KW; k++) {
+                unsigned m = 0;
+                for (int l = 0; l < 16; l++) {
+                    ptrdiff_t p = ch * 16 + l;
+                    if (p >= lp) break;
+                    ptrdiff_t oh = p / OW, ow = p % OW;
+                    ptrdiff_t iw = ow - g->pw + k * g->dw;
+                    int ok = iw >= 0 && iw < g->W;
+                    if (g->plane) {
+                        ptrdiff_t ih = oh - g->ph + j * g->dh;
+                        ok = ok && ih >= 0 && ih < g->H;
+                    }
+                    if (ok) m |= 1u << l;
+                }
+                masks[ch * (KH * KW + 1) + j * KW + k] = (uint16_t)m;
+            }
+    }
+}
+
+/* Per tap t of a group (c, i, j, k): taps[4 t ..] = x offset c*D*H*W + i*dd*H*W + j*dh*W +
+   k*dw, depth offset i*dd, row offset j*dh, mask column j*KW + k. Once per call, so a tile
+   does no division. */
+static void tt_wgrad_taps(ptrdiff_t *taps, const tt_wgrad_geo *g)
+{
+    const ptrdiff_t KHW = g->KH * g->KW, K = g->KD * KHW, HW = g->H * g->W;
+    for (ptrdiff_t t = 0; t < g->Cg * K; t++) {
+        ptrdiff_t c = t / K, ks = t % K, id = ks / KHW, ih = ks / g->KW % g->KH, iw = ks % g->KW;
+        taps[4 * t] = c * g->D * HW + id * g->dd * HW + ih * g->dh * g->W + iw * g->dw;
+        taps[4 * t + 1] = id * g->dd;
+        taps[4 * t + 2] = ih * g->dh;
+        taps[4 * t + 3] = ih * g->KW + iw;
+    }
+}
+
+#if TT_SGEMM_X86
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+
+/* Lanes 0..7 of the result hold the horizontal sums of a..h. A tree of 128/256-bit block
+   shuffles: 16 -> 8 partials for pairs, 8 -> 4 for quadruples, then within 128-bit blocks. */
+static inline __attribute__((always_inline)) __m512
+tt_wgrad_reduce8(__m512 a, __m512 b, __m512 c, __m512 d, __m512 e, __m512 f, __m512 g,
+                 __m512 h)
+{
+    /* per pair: 256-bit halves added -> [x(8 partials), y(8 partials)] */
+    __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    __m512 ef = _mm512_add_ps(_mm512_shuffle_f32x4(e, f, 0x44), _mm512_shuffle_f32x4(e, f, 0xEE));
+    __m512 gh = _mm512_add_ps(_mm512_shuffle_f32x4(g, h, 0x44), _mm512_shuffle_f32x4(g, h, 0xEE));
+    /* 128-bit blocks: [a, b, c, d] (4 partials each), [e, f, g, h] */
+    __m512 q0 = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    __m512 q1 = _mm512_add_ps(_mm512_shuffle_f32x4(ef, gh, 0x88), _mm512_shuffle_f32x4(ef, gh, 0xDD));
+    /* block m: [X0+X2, Y0+Y2, X1+X3, Y1+Y3] with X of q0 and Y of q1 */
+    __m512 v = _mm512_add_ps(_mm512_unpacklo_ps(q0, q1), _mm512_unpackhi_ps(q0, q1));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
+    /* block m lanes 0, 1 = sums of (a, e), (b, f), (c, g), (d, h) for m = 0..3 */
+    const __m512i idx = _mm512_set_epi32(15, 14, 11, 10, 7, 6, 3, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    return _mm512_permutexvar_ps(idx, v);
+}
+
+/* One tile over one block: gw rows o0 .. o0+MR_-1 (of group grp), taps t0 .. t0+nr-1
+   (nr <= NR_; the missing taps repeat the last one and their sums are dropped), lines
+   line0 .. line0+nlines-1 (numbered across the batch), chunks ch0 .. ch1-1 of each. The
+   mask table has KH*KW + 1 columns, the last one 0: a tap whose input plane (or row) is
+   padding on a line reads that one, so the chunk loop does no test. */
+static inline __attribute__((always_inline)) void
+tt_wgrad_body(const int MR_, const int NR_, const float *x, const float *go, float *gw,
+              const tt_wgrad_geo *g, const uint16_t *masks, const ptrdiff_t *taps,
+              ptrdiff_t grp, ptrdiff_t o0, ptrdiff_t t0, int nr, ptrdiff_t line0,
+              ptrdiff_t nlines, ptrdiff_t ch0, ptrdiff_t ch1)
+{
+    /* locals: Python's -fno-strict-aliasing would reload the struct after every store */
+    const ptrdiff_t C = g->C, D = g->D, H = g->H, W = g->W, O = g->O, Cg = g->Cg, Og = g->Og;
+    const ptrdiff_t OH = g->OH, OW = g->OW;
+    const ptrdiff_t sd = g->sd, sh = g->sh, pd = g->pd, ph = g->ph, pw = g->pw;
+    const ptrdiff_t plane = g->plane, lpn = g->lines_per_n, lp = g->lp, nch = g->nch;
+    const ptrdiff_t KHW1 = g->KH * g->KW + 1, K = g->KD * g->KH * g->KW, HW = H * W;
+    const ptrdiff_t DHW = D * HW, L = g->OD * OH * OW, CK = Cg * K;
+    const __mmask16 tail = (__mmask16)((1u << (lp - 16 * (nch - 1))) - 1u);
+
+    ptrdiff_t tapoff[TT_WGRAD_NRMAX], tapd[TT_WGRAD_NRMAX], taph[TT_WGRAD_NRMAX];
+    ptrdiff_t tapm[TT_WGRAD_NRMAX];
+#pragma GCC unroll 8
+    for (int u = 0; u < NR_; u++) {
+        const ptrdiff_t *tp = taps + 4 * (t0 + (u < nr ? u : nr - 1));
+        tapoff[u] = grp * Cg * DHW + tp[0];
+        tapd[u] = tp[1];
+        taph[u] = tp[2];
+        tapm[u] = tp[3];
+    }
+    __m512 acc[TT_WGRAD_MRMAX][TT_WGRAD_NRMAX];   /* fixed sizes: a VLA would live in memory */
+#pragma GCC unroll 8
+    for (int r = 0; r < MR_; r++)
+#pragma GCC unroll 8
+        for (int u = 0; u < NR_; u++) acc[r][u] = _mm512_setzero_ps();
+
+    ptrdiff_t n = line0 / lpn, li = line0 % lpn;
+    for (ptrdiff_t line = 0; line < nlines; line++) {
+        ptrdiff_t od = plane ? li : li / OH, oh = plane ? 0 : li % OH;
+        ptrdiff_t d0 = od * sd - pd, h0 = oh * sh - ph;
+        /* x index of position p for tap u: xoff + tapoff[u] + p */
+        ptrdiff_t xoff = n * C * DHW + d0 * HW + h0 * W - pw;
+        const float *gp = go + n * O * L + (grp * Og + o0) * L + od * OH * OW + oh * OW
+                          + ch0 * 16;
+        uintptr_t xb[TT_WGRAD_NRMAX];
+        ptrdiff_t mc[TT_WGRAD_NRMAX];
+#pragma GCC unroll 8
+        for (int u = 0; u < NR_; u++) {
+            ptrdiff_t d = d0 + tapd[u], h = h0 + taph[u];
+            int ok = d >= 0 && d < D && (plane || (h >= 0 && h < H));
+            mc[u] = ok ? tapm[u] : KHW1 - 1;
+            xb[u] = (uintptr_t)x + (uintptr_t)((xoff + tapoff[u] + ch0 * 16) * (ptrdiff_t)sizeof(float));
+        }
+        const uint16_t *mrow = masks + ch0 * KHW1;
+        for (ptrdiff_t ch = ch0; ch < ch1; ch++) {
+            __mmask16 gm = ch == nch - 1 ? tail : (__mmask16)0xFFFF;
+            __m512 gv[TT_WGRAD_MRMAX];
+#pragma GCC unroll 8
+            for (int r = 0; r < MR_; r++)
+                gv[r] = _mm512_maskz_loadu_ps(gm, gp + r * L);
+#pragma GCC unroll 8
+            for (int u = 0; u < NR_; u++) {
+                __m512 xv = _mm512_maskz_loadu_ps((__mmask16)mrow[mc[u]], (const float *)xb[u]);
+                xb[u] += 16 * sizeof(float);
+#pragma GCC unroll 8
+                for (int r = 0; r < MR_; r++) acc[r][u] = _mm512_fmadd_ps(gv[r], xv, acc[r][u]);
+            }
+            gp += 16;
+            mrow += KHW1;
+        }
+        if (++li == lpn) {
+            li = 0;
+            n++;
+        }
+    }
+
+    const __m512 z = _mm512_setzero_ps();
+    const __mmask16 keep = (__mmask16)((1u << nr) - 1u);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR_; r++) {
+        __m512 s = tt_wgrad_reduce8(acc[r][0], NR_ > 1 ? acc[r][1 % NR_] : z,
+                                    NR_ > 2 ? acc[r][2 % NR_] : z, NR_ > 3 ? acc[r][3 % NR_] : z,
+                                    NR_ > 4 ? acc[r][4 % NR_] : z, NR_ > 5 ? acc[r][5 % NR_] : z,
+                                    NR_ > 6 ? acc[r][6 % NR_] : z, NR_ > 7 ? acc[r][7 % NR_] : z);
+        float *dst = gw + (grp * Og + o0 + r) * CK + t0;
+        _mm512_mask_storeu_ps(dst, keep, _mm512_add_ps(_mm512_maskz_loadu_ps(keep, dst), s));
+    }
+}
+
+/* Tile shapes: nr_main = TT_WGRAD_NR(mr_main) taps per tile; 24 accumulators (20 for 5 x 4)
+   plus MR go vectors and one x vector fit the 32 zmm registers. */
+static int tt_wgrad_nr(int mr)
+{
+    return mr <= 3 ? 8 : mr == 4 ? 6 : 4;
+}
+
+/* Dispatch to the compile-time tile shape (mr rows, nr_tile = tt_wgrad_nr(mr_main)). */
+static void tt_wgrad_tile(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
+                          const uint16_t *masks, const ptrdiff_t *taps, ptrdiff_t grp, ptrdiff_t o0, int mr,
+                          int nr_tile, ptrdiff_t t0, int nr, ptrdiff_t line0, ptrdiff_t nlines,
+                          ptrdiff_t ch0, ptrdiff_t ch1)
+{
+#define TT_WGRAD_CASE(M_, N_) \
+    if (mr == M_ && nr_tile == N_) { \
+        tt_wgrad_body(M_, N_, x, go, gw, g, masks, taps, grp, o0, t0, nr, line0, nlines, ch0, ch1); \
+        return; \
+    }
+    TT_WGRAD_CASE(1, 8) TT_WGRAD_CASE(2, 8) TT_WGRAD_CASE(3, 8)
+    TT_WGRAD_CASE(1, 6) TT_WGRAD_CASE(2, 6) TT_WGRAD_CASE(3, 6) TT_WGRAD_CASE(4, 6)
+    TT_WGRAD_CASE(1, 4) TT_WGRAD_CASE(2, 4) TT_WGRAD_CASE(3, 4) TT_WGRAD_CASE(4, 4)
+    TT_WGRAD_CASE(5, 4) TT_WGRAD_CASE(6, 4)
+#undef TT_WGRAD_CASE
+}
+
+#pragma GCC pop_options
+#else  /* no AVX-512 build: never called, since tt_sgemm_available() is 0 */
+static int tt_wgrad_nr(int mr) { return mr <= 3 ? 8 : mr == 4 ? 6 : 4; }
+static void tt_wgrad_tile(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
+                          const uint16_t *masks, const ptrdiff_t *taps, ptrdiff_t grp, ptrdiff_t o0, int mr,
+                          int nr_tile, ptrdiff_t t0, int nr, ptrdiff_t line0, ptrdiff_t nlines,
+                          ptrdiff_t ch0, ptrdiff_t ch1)
+{
+    (void)x; (void)go; (void)gw; (void)g; (void)masks; (void)taps; (void)grp; (void)o0; (void)mr;
+    (void)nr_tile; (void)t0; (void)nr; (void)line0; (void)nlines; (void)ch0; (void)ch1;
+}
+#endif
+
+#endif /* TT_CONV_WGRAD_H */

@@ -11,7 +11,7 @@ of every gW element depends on the shapes only, never on the thread count.
 """
 import numpy as np
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdint cimport uint16_t
 
 cdef extern from "tt_sgemm.h" nogil:
@@ -23,14 +23,19 @@ cdef extern from "tt_conv_wgrad.h" nogil:
         Py_ssize_t N, C, D, H, W, O, Cg, Og, KD, KH, KW, OD, OH, OW
         Py_ssize_t sd, sh, pd, ph, pw, dd, dh, dw, plane, lines_per_n, lp, nch
     void tt_wgrad_masks(uint16_t* masks, const tt_wgrad_geo* g)
-    void tt_wgrad_taps(Py_ssize_t* taps, const tt_wgrad_geo* g)
+    void tt_wgrad_taps(Py_ssize_t* taps, const tt_wgrad_geo* g, Py_ssize_t nrb)
     int tt_wgrad_nr(int mr)
-    void tt_wgrad_tile(const float* x, const float* go, float* gw, const tt_wgrad_geo* g,
-                       const uint16_t* masks, const Py_ssize_t* taps, Py_ssize_t grp, Py_ssize_t o0, int mr,
-                       int nr_tile, Py_ssize_t t0, int nr, Py_ssize_t line0, Py_ssize_t nlines,
-                       Py_ssize_t ch0, Py_ssize_t ch1)
+    void tt_wgrad_task(const float* x, const float* go, float* gw, const tt_wgrad_geo* g,
+                       const uint16_t* masks, const Py_ssize_t* taps, float* gpk,
+                       Py_ssize_t grp, Py_ssize_t o0, int mr, int nr_tile, Py_ssize_t tt0,
+                       Py_ssize_t tt1, Py_ssize_t line0, Py_ssize_t nlines, Py_ssize_t ch0,
+                       Py_ssize_t ch1)
 
 cdef bint _available = tt_sgemm_available()
+
+
+cdef inline float* _aligned64(float* p) noexcept nogil:
+    return <float*> ((<size_t> p + 63) & ~(<size_t> 63))
 
 
 cdef inline Py_ssize_t _out_size(Py_ssize_t n, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p,
@@ -67,7 +72,8 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     cdef Py_ssize_t KW = gw.shape[4], OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
     cdef Py_ssize_t a, Og, K, CK, mr_main, nr_tile, otiles, ttiles, ntiles, nlines
     cdef Py_ssize_t nblocks, parts, lines_per_block, b, line0, nl, ch0, ch1, t, grp, rest
-    cdef Py_ssize_t ot, tt, o0, t0
+    cdef Py_ssize_t ot, o0, tsplit, ntasks, sp, tt0, tt1, tid, pk
+    cdef float[:, ::1] gpk
     cdef int mr, nr
     cdef tt_wgrad_geo g
     cdef uint16_t[::1] masks
@@ -106,16 +112,21 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     g.nch = (g.lp + 15) // 16
     masks = np.empty(g.nch * (KH * KW + 1), dtype=np.uint16)
     tt_wgrad_masks(&masks[0], &g)
-    taps = np.empty(4 * CK, dtype=np.intp)
-    tt_wgrad_taps(&taps[0], &g)
 
     # Tiles: MR output channels (all of a small group at once, else 4 and a remainder tile)
     # x NR taps; the tap tiles of one group run in order, so consecutive tiles share channels.
     mr_main = Og if Og <= 6 else 4
     nr_tile = tt_wgrad_nr(<int> mr_main)
+    taps = np.empty(5 * CK, dtype=np.intp)
+    tt_wgrad_taps(&taps[0], &g, nr_tile)
     otiles = (Og + mr_main - 1) // mr_main
     ttiles = (CK + nr_tile - 1) // nr_tile
     ntiles = groups * otiles * ttiles
+    # Tasks: (group, output tile, a range of tap tiles); go is packed once per task. Ranges
+    # only balance the threads: a tile's sums do not depend on its task, so the split may
+    # depend on n_threads without changing any bit.
+    tsplit = min(ttiles, max(1, (4 * n_threads + groups * otiles - 1) // (groups * otiles)))
+    ntasks = groups * otiles * tsplit
     # Blocks: about block_chunks chunks: whole lines, or equal runs of one line.
     nlines = N * g.lines_per_n
     if g.nch >= block_chunks:
@@ -126,6 +137,8 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
         parts = 1
         lines_per_block = block_chunks // g.nch
         nblocks = (nlines + lines_per_block - 1) // lines_per_block
+    pk = mr_main * 16 * max(block_chunks, (g.nch + parts - 1) // parts) + 16
+    gpk = np.empty((n_threads, pk), dtype=np.float32)
     with nogil:
         for b in range(nblocks):
             if parts > 1:
@@ -138,15 +151,16 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                 nl = min(lines_per_block, nlines - line0)
                 ch0 = 0
                 ch1 = g.nch
-            for t in prange(ntiles, schedule='static', num_threads=n_threads):
-                grp = t // (otiles * ttiles)
-                rest = t % (otiles * ttiles)
-                ot = rest // ttiles
-                tt = rest % ttiles
+            for t in prange(ntasks, schedule='static', num_threads=n_threads):
+                tid = threadid()
+                grp = t // (otiles * tsplit)
+                rest = t % (otiles * tsplit)
+                ot = rest // tsplit
+                sp = rest % tsplit
                 o0 = ot * mr_main
-                t0 = tt * nr_tile
                 mr = <int> min(mr_main, Og - o0)
-                nr = <int> min(nr_tile, CK - t0)
-                tt_wgrad_tile(&x[0, 0, 0, 0, 0], &go[0, 0, 0, 0, 0], &gw[0, 0, 0, 0, 0], &g,
-                              &masks[0], &taps[0], grp, o0, mr, <int> nr_tile, t0, nr, line0, nl,
-                              ch0, ch1)
+                tt0 = sp * ttiles // tsplit
+                tt1 = (sp + 1) * ttiles // tsplit
+                tt_wgrad_task(&x[0, 0, 0, 0, 0], &go[0, 0, 0, 0, 0], &gw[0, 0, 0, 0, 0], &g,
+                              &masks[0], &taps[0], _aligned64(&gpk[tid, 0]), grp, o0, mr,
+                              <int> nr_tile, tt0, tt1, line0, nl, ch0, ch1)

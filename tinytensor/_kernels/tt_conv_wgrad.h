@@ -56,7 +56,7 @@ typedef struct {
     ptrdiff_t plane;                   /* 1: a line is an (oh, ow) plane; 0: an output row */
     ptrdiff_t lines_per_n;             /* OD (plane) or OD * OH (row) */
     ptrdiff_t lp;                      /* positions per line: OH * OW or OW */
-    ptrdiff_t nch;                     /* chunks of 16 per line */
+    ptrdiff_t nch;                     /* chunks of 16 per line: ceil(lp / 16) */
 } tt_wgrad_geo;
 
 /* The mask table: masks[ch * (KH * KW + 1) + j * KW + k] holds the lanes of chunk ch whose input
@@ -87,24 +87,40 @@ static void tt_wgrad_masks(uint16_t *masks, const tt_wgrad_geo *g)
     }
 }
 
-/* Per tap t of a group (c, i, j, k): taps[4 t ..] = x offset c*D*H*W + i*dd*H*W + j*dh*W +
-   k*dw, depth offset i*dd, row offset j*dh, mask column j*KW + k. Once per call, so a tile
+/* The taps of a group in blocks of nrb channels (nrb = the tile's NR), each block spatial-
+   major: tap t of block b = c0 .. c0+cb-1 is (ks = (t - b nrb K) / cb, c = c0 + its rest). So
+   a tile of NR consecutive taps is NR consecutive channels at one ks = (i, j, k): one lane
+   mask per chunk for the whole tile and x rows a constant stride apart (tt_wgrad_uniform),
+   which frees the registers per-tap masks and pointers took; and the K tiles of a block run
+   one after the other on the same NR channel rows, which stay in L1 (spatial-major over all
+   channels streamed x from L2: S4 41 -> 45 ms). taps[5 t ..] = x offset
+   c*D*H*W + i*dd*H*W + j*dh*W + k*dw, depth offset i*dd, row offset j*dh, mask column
+   j*KW + k, and the tap's place c*K + (i, j, k) in a row of gW. Once per call, so a tile
    does no division. */
-static void tt_wgrad_taps(ptrdiff_t *taps, const tt_wgrad_geo *g)
+static void tt_wgrad_taps(ptrdiff_t *taps, const tt_wgrad_geo *g, ptrdiff_t nrb)
 {
     const ptrdiff_t KHW = g->KH * g->KW, K = g->KD * KHW, HW = g->H * g->W;
     for (ptrdiff_t t = 0; t < g->Cg * K; t++) {
-        ptrdiff_t c = t / K, ks = t % K, id = ks / KHW, ih = ks / g->KW % g->KH, iw = ks % g->KW;
-        taps[4 * t] = c * g->D * HW + id * g->dd * HW + ih * g->dh * g->W + iw * g->dw;
-        taps[4 * t + 1] = id * g->dd;
-        taps[4 * t + 2] = ih * g->dh;
-        taps[4 * t + 3] = ih * g->KW + iw;
+        ptrdiff_t b = t / (nrb * K), c0 = b * nrb;
+        ptrdiff_t cb = g->Cg - c0 < nrb ? g->Cg - c0 : nrb, local = t - c0 * K;
+        ptrdiff_t c = c0 + local % cb, ks = local / cb, id = ks / KHW, ih = ks / g->KW % g->KH;
+        ptrdiff_t iw = ks % g->KW;
+        taps[5 * t] = c * g->D * HW + id * g->dd * HW + ih * g->dh * g->W + iw * g->dw;
+        taps[5 * t + 1] = id * g->dd;
+        taps[5 * t + 2] = ih * g->dh;
+        taps[5 * t + 3] = ih * g->KW + iw;
+        taps[5 * t + 4] = c * K + ks;
     }
 }
 
 #if TT_SGEMM_X86
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
+
+static inline __mmask16 tt_wgrad_lanes(ptrdiff_t n)  /* the first n of 16 lanes */
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
 
 /* Lanes 0..7 of the result hold the horizontal sums of a..h. A tree of 128/256-bit block
    shuffles: 16 -> 8 partials for pairs, 8 -> 4 for quadruples, then within 128-bit blocks. */
@@ -128,31 +144,77 @@ tt_wgrad_reduce8(__m512 a, __m512 b, __m512 c, __m512 d, __m512 e, __m512 f, __m
     return _mm512_permutexvar_ps(idx, v);
 }
 
+/* The go rows o0 .. o0+mr-1 of group grp over a block, packed as [line][chunk][row][16]
+   floats (zeros past the line's end): the tiles then read them with one pointer and constant
+   offsets, and aligned. With go read in place, each row needs its own pointer (the row
+   stride is not a compile-time constant) and the inner loop ran out of registers: S4 50 ms
+   in place, ~35 packed. The copy is MR rows per block for a task of many tap tiles. */
+static void tt_wgrad_pack_go(float *restrict dst, const float *restrict go,
+                             const tt_wgrad_geo *g, ptrdiff_t grp, ptrdiff_t o0, int mr,
+                             ptrdiff_t line0, ptrdiff_t nlines, ptrdiff_t ch0, ptrdiff_t ch1)
+{
+    const ptrdiff_t O = g->O, Og = g->Og, OH = g->OH, OW = g->OW, plane = g->plane;
+    const ptrdiff_t lpn = g->lines_per_n, lp = g->lp, L = g->OD * OH * OW;
+    ptrdiff_t n = line0 / lpn, li = line0 % lpn;
+    for (ptrdiff_t line = 0; line < nlines; line++) {
+        ptrdiff_t od = plane ? li : li / OH, oh = plane ? 0 : li % OH;
+        const float *src = go + n * O * L + (grp * Og + o0) * L + od * OH * OW + oh * OW;
+        for (ptrdiff_t ch = ch0; ch < ch1; ch++) {
+            __mmask16 m = tt_wgrad_lanes(lp - ch * 16);
+            for (int r = 0; r < mr; r++)
+                _mm512_store_ps(dst + r * 16, _mm512_maskz_loadu_ps(m, src + r * L + ch * 16));
+            dst += mr * 16;
+        }
+        if (++li == lpn) {
+            li = 0;
+            n++;
+        }
+    }
+}
+
+/* gW rows (row stride CK) += the sums of the tile's accumulators, at the taps' places. */
+static inline __attribute__((always_inline)) void
+tt_wgrad_store(const int MR_, const int NR_, __m512 acc[TT_WGRAD_MRMAX][TT_WGRAD_NRMAX],
+               float *gw, ptrdiff_t CK, const ptrdiff_t *tp, int nr)
+{
+    const __m512 z = _mm512_setzero_ps();
+    float sums[16] __attribute__((aligned(64)));
+#pragma GCC unroll 8
+    for (int r = 0; r < MR_; r++) {
+        _mm512_store_ps(sums, tt_wgrad_reduce8(
+            acc[r][0], NR_ > 1 ? acc[r][1 % NR_] : z, NR_ > 2 ? acc[r][2 % NR_] : z,
+            NR_ > 3 ? acc[r][3 % NR_] : z, NR_ > 4 ? acc[r][4 % NR_] : z,
+            NR_ > 5 ? acc[r][5 % NR_] : z, NR_ > 6 ? acc[r][6 % NR_] : z,
+            NR_ > 7 ? acc[r][7 % NR_] : z));
+        for (int u = 0; u < nr; u++) gw[r * CK + tp[5 * u + 4]] += sums[u];
+    }
+}
+
 /* One tile over one block: gw rows o0 .. o0+MR_-1 (of group grp), taps t0 .. t0+nr-1
    (nr <= NR_; the missing taps repeat the last one and their sums are dropped), lines
-   line0 .. line0+nlines-1 (numbered across the batch), chunks ch0 .. ch1-1 of each. The
-   mask table has KH*KW + 1 columns, the last one 0: a tap whose input plane (or row) is
-   padding on a line reads that one, so the chunk loop does no test. */
+   line0 .. line0+nlines-1 (numbered across the batch), chunks ch0 .. ch1-1 of each, with go
+   packed by tt_wgrad_pack_go in gpk. The mask table has KH*KW + 1 columns, the last one 0: a
+   tap whose input plane (or row) is padding on a line reads that one, so the chunk loop does
+   no test. */
 static inline __attribute__((always_inline)) void
-tt_wgrad_body(const int MR_, const int NR_, const float *x, const float *go, float *gw,
+tt_wgrad_body(const int MR_, const int NR_, const float *x, const float *gpk, float *gw,
               const tt_wgrad_geo *g, const uint16_t *masks, const ptrdiff_t *taps,
               ptrdiff_t grp, ptrdiff_t o0, ptrdiff_t t0, int nr, ptrdiff_t line0,
               ptrdiff_t nlines, ptrdiff_t ch0, ptrdiff_t ch1)
 {
     /* locals: Python's -fno-strict-aliasing would reload the struct after every store */
-    const ptrdiff_t C = g->C, D = g->D, H = g->H, W = g->W, O = g->O, Cg = g->Cg, Og = g->Og;
-    const ptrdiff_t OH = g->OH, OW = g->OW;
+    const ptrdiff_t C = g->C, D = g->D, H = g->H, W = g->W, Cg = g->Cg, Og = g->Og;
+    const ptrdiff_t OH = g->OH;
     const ptrdiff_t sd = g->sd, sh = g->sh, pd = g->pd, ph = g->ph, pw = g->pw;
-    const ptrdiff_t plane = g->plane, lpn = g->lines_per_n, lp = g->lp, nch = g->nch;
+    const ptrdiff_t plane = g->plane, lpn = g->lines_per_n;
     const ptrdiff_t KHW1 = g->KH * g->KW + 1, K = g->KD * g->KH * g->KW, HW = H * W;
-    const ptrdiff_t DHW = D * HW, L = g->OD * OH * OW, CK = Cg * K;
-    const __mmask16 tail = (__mmask16)((1u << (lp - 16 * (nch - 1))) - 1u);
+    const ptrdiff_t DHW = D * HW, CK = Cg * K;
 
     ptrdiff_t tapoff[TT_WGRAD_NRMAX], tapd[TT_WGRAD_NRMAX], taph[TT_WGRAD_NRMAX];
     ptrdiff_t tapm[TT_WGRAD_NRMAX];
 #pragma GCC unroll 8
     for (int u = 0; u < NR_; u++) {
-        const ptrdiff_t *tp = taps + 4 * (t0 + (u < nr ? u : nr - 1));
+        const ptrdiff_t *tp = taps + 5 * (t0 + (u < nr ? u : nr - 1));
         tapoff[u] = grp * Cg * DHW + tp[0];
         tapd[u] = tp[1];
         taph[u] = tp[2];
@@ -164,14 +226,14 @@ tt_wgrad_body(const int MR_, const int NR_, const float *x, const float *go, flo
 #pragma GCC unroll 8
         for (int u = 0; u < NR_; u++) acc[r][u] = _mm512_setzero_ps();
 
+    const float *gp = gpk;
     ptrdiff_t n = line0 / lpn, li = line0 % lpn;
     for (ptrdiff_t line = 0; line < nlines; line++) {
         ptrdiff_t od = plane ? li : li / OH, oh = plane ? 0 : li % OH;
         ptrdiff_t d0 = od * sd - pd, h0 = oh * sh - ph;
-        /* x index of position p for tap u: xoff + tapoff[u] + p */
+        /* x index of position p for tap u: xoff + tapoff[u] + p (may be outside x: formed
+           as an integer, read only through the masks) */
         ptrdiff_t xoff = n * C * DHW + d0 * HW + h0 * W - pw;
-        const float *gp = go + n * O * L + (grp * Og + o0) * L + od * OH * OW + oh * OW
-                          + ch0 * 16;
         uintptr_t xb[TT_WGRAD_NRMAX];
         ptrdiff_t mc[TT_WGRAD_NRMAX];
 #pragma GCC unroll 8
@@ -179,15 +241,14 @@ tt_wgrad_body(const int MR_, const int NR_, const float *x, const float *go, flo
             ptrdiff_t d = d0 + tapd[u], h = h0 + taph[u];
             int ok = d >= 0 && d < D && (plane || (h >= 0 && h < H));
             mc[u] = ok ? tapm[u] : KHW1 - 1;
-            xb[u] = (uintptr_t)x + (uintptr_t)((xoff + tapoff[u] + ch0 * 16) * (ptrdiff_t)sizeof(float));
+            xb[u] = (uintptr_t)x + (uintptr_t)((xoff + tapoff[u] + ch0 * 16)
+                                               * (ptrdiff_t)sizeof(float));
         }
         const uint16_t *mrow = masks + ch0 * KHW1;
         for (ptrdiff_t ch = ch0; ch < ch1; ch++) {
-            __mmask16 gm = ch == nch - 1 ? tail : (__mmask16)0xFFFF;
             __m512 gv[TT_WGRAD_MRMAX];
 #pragma GCC unroll 8
-            for (int r = 0; r < MR_; r++)
-                gv[r] = _mm512_maskz_loadu_ps(gm, gp + r * L);
+            for (int r = 0; r < MR_; r++) gv[r] = _mm512_load_ps(gp + r * 16);
 #pragma GCC unroll 8
             for (int u = 0; u < NR_; u++) {
                 __m512 xv = _mm512_maskz_loadu_ps((__mmask16)mrow[mc[u]], (const float *)xb[u]);
@@ -195,7 +256,7 @@ tt_wgrad_body(const int MR_, const int NR_, const float *x, const float *go, flo
 #pragma GCC unroll 8
                 for (int r = 0; r < MR_; r++) acc[r][u] = _mm512_fmadd_ps(gv[r], xv, acc[r][u]);
             }
-            gp += 16;
+            gp += MR_ * 16;
             mrow += KHW1;
         }
         if (++li == lpn) {
@@ -204,17 +265,69 @@ tt_wgrad_body(const int MR_, const int NR_, const float *x, const float *go, flo
         }
     }
 
-    const __m512 z = _mm512_setzero_ps();
-    const __mmask16 keep = (__mmask16)((1u << nr) - 1u);
+    tt_wgrad_store(MR_, NR_, acc, gw + (grp * Og + o0) * CK, CK, taps + 5 * t0, nr);
+}
+
+/* tt_wgrad_body for a tile of NR_ taps at one (i, j, k) and consecutive channels (nr ==
+   NR_): the taps share their lane mask and validity, and their x rows are D*H*W apart. */
+static inline __attribute__((always_inline)) void
+tt_wgrad_uniform(const int MR_, const int NR_, const float *x, const float *gpk, float *gw,
+                 const tt_wgrad_geo *g, const uint16_t *masks, const ptrdiff_t *taps,
+                 ptrdiff_t grp, ptrdiff_t o0, ptrdiff_t t0, ptrdiff_t line0, ptrdiff_t nlines,
+                 ptrdiff_t ch0, ptrdiff_t ch1)
+{
+    const ptrdiff_t C = g->C, D = g->D, H = g->H, W = g->W, Cg = g->Cg, Og = g->Og;
+    const ptrdiff_t OH = g->OH;
+    const ptrdiff_t sd = g->sd, sh = g->sh, pd = g->pd, ph = g->ph, pw = g->pw;
+    const ptrdiff_t plane = g->plane, lpn = g->lines_per_n;
+    const ptrdiff_t KHW1 = g->KH * g->KW + 1, K = g->KD * g->KH * g->KW, HW = H * W;
+    const ptrdiff_t DHW = D * HW, CK = Cg * K;
+    const ptrdiff_t *tp = taps + 5 * t0;
+    const ptrdiff_t tapoff = grp * Cg * DHW + tp[0], tapd = tp[1], taph = tp[2], tapm = tp[3];
+    const uintptr_t cs = (uintptr_t)(DHW * (ptrdiff_t)sizeof(float));   /* channel stride */
+
+    __m512 acc[TT_WGRAD_MRMAX][TT_WGRAD_NRMAX];
 #pragma GCC unroll 8
-    for (int r = 0; r < MR_; r++) {
-        __m512 s = tt_wgrad_reduce8(acc[r][0], NR_ > 1 ? acc[r][1 % NR_] : z,
-                                    NR_ > 2 ? acc[r][2 % NR_] : z, NR_ > 3 ? acc[r][3 % NR_] : z,
-                                    NR_ > 4 ? acc[r][4 % NR_] : z, NR_ > 5 ? acc[r][5 % NR_] : z,
-                                    NR_ > 6 ? acc[r][6 % NR_] : z, NR_ > 7 ? acc[r][7 % NR_] : z);
-        float *dst = gw + (grp * Og + o0 + r) * CK + t0;
-        _mm512_mask_storeu_ps(dst, keep, _mm512_add_ps(_mm512_maskz_loadu_ps(keep, dst), s));
+    for (int r = 0; r < MR_; r++)
+#pragma GCC unroll 8
+        for (int u = 0; u < NR_; u++) acc[r][u] = _mm512_setzero_ps();
+
+    const float *gp = gpk;
+    ptrdiff_t n = line0 / lpn, li = line0 % lpn;
+    for (ptrdiff_t line = 0; line < nlines; line++) {
+        ptrdiff_t od = plane ? li : li / OH, oh = plane ? 0 : li % OH;
+        ptrdiff_t d0 = od * sd - pd, h0 = oh * sh - ph;
+        ptrdiff_t d = d0 + tapd, h = h0 + taph;
+        if (d < 0 || d >= D || (!plane && (h < 0 || h >= H))) {   /* padding: go unread */
+            gp += MR_ * 16 * (ch1 - ch0);
+        } else {
+            uintptr_t xb = (uintptr_t)x + (uintptr_t)((n * C * DHW + d0 * HW + h0 * W - pw
+                                                      + tapoff + ch0 * 16)
+                                                     * (ptrdiff_t)sizeof(float));
+            const uint16_t *mp = masks + ch0 * KHW1 + tapm;
+            for (ptrdiff_t ch = ch0; ch < ch1; ch++) {
+                __m512 gv[TT_WGRAD_MRMAX];
+#pragma GCC unroll 8
+                for (int r = 0; r < MR_; r++) gv[r] = _mm512_load_ps(gp + r * 16);
+                const __mmask16 m = (__mmask16)*mp;
+#pragma GCC unroll 8
+                for (int u = 0; u < NR_; u++) {
+                    __m512 xv = _mm512_maskz_loadu_ps(m, (const float *)(xb + u * cs));
+#pragma GCC unroll 8
+                    for (int r = 0; r < MR_; r++)
+                        acc[r][u] = _mm512_fmadd_ps(gv[r], xv, acc[r][u]);
+                }
+                gp += MR_ * 16;
+                xb += 16 * sizeof(float);
+                mp += KHW1;
+            }
+        }
+        if (++li == lpn) {
+            li = 0;
+            n++;
+        }
     }
+    tt_wgrad_store(MR_, NR_, acc, gw + (grp * Og + o0) * CK, CK, tp, NR_);
 }
 
 /* Tile shapes: nr_main = TT_WGRAD_NR(mr_main) taps per tile; 24 accumulators (20 for 5 x 4)
@@ -224,15 +337,41 @@ static int tt_wgrad_nr(int mr)
     return mr <= 3 ? 8 : mr == 4 ? 6 : 4;
 }
 
-/* Dispatch to the compile-time tile shape (mr rows, nr_tile = tt_wgrad_nr(mr_main)). */
-static void tt_wgrad_tile(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
-                          const uint16_t *masks, const ptrdiff_t *taps, ptrdiff_t grp, ptrdiff_t o0, int mr,
-                          int nr_tile, ptrdiff_t t0, int nr, ptrdiff_t line0, ptrdiff_t nlines,
-                          ptrdiff_t ch0, ptrdiff_t ch1)
+/* A task: the tap tiles tt0 .. tt1-1 (of nr_tile taps) of the output rows o0 .. o0+mr-1
+   over one block. go is packed once into gpk (per-thread scratch, 64-byte aligned, mr *
+   16 * chunks floats), then each tile runs with the compile-time shape (mr, nr_tile). */
+static inline __attribute__((always_inline)) void
+tt_wgrad_task_shape(const int MR_, const int NR_, const float *x, const float *gpk, float *gw,
+                    const tt_wgrad_geo *g, const uint16_t *masks, const ptrdiff_t *taps,
+                    ptrdiff_t grp, ptrdiff_t o0, ptrdiff_t tt0, ptrdiff_t tt1,
+                    ptrdiff_t line0, ptrdiff_t nlines, ptrdiff_t ch0, ptrdiff_t ch1)
 {
+    const ptrdiff_t CK = g->Cg * g->KD * g->KH * g->KW;
+    for (ptrdiff_t tt = tt0; tt < tt1; tt++) {
+        ptrdiff_t t0 = tt * NR_;
+        int nr = (int)(CK - t0 < NR_ ? CK - t0 : NR_);
+        /* one (i, j, k) for all NR_ taps: same mask column, offsets one channel apart */
+        if (nr == NR_ && taps[5 * t0 + 3] == taps[5 * (t0 + NR_ - 1) + 3]
+            && taps[5 * (t0 + NR_ - 1) + 1] == taps[5 * t0 + 1])
+            tt_wgrad_uniform(MR_, NR_, x, gpk, gw, g, masks, taps, grp, o0, t0, line0, nlines,
+                             ch0, ch1);
+        else
+            tt_wgrad_body(MR_, NR_, x, gpk, gw, g, masks, taps, grp, o0, t0, nr, line0,
+                          nlines, ch0, ch1);
+    }
+}
+
+static void tt_wgrad_task(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
+                          const uint16_t *masks, const ptrdiff_t *taps, float *gpk,
+                          ptrdiff_t grp, ptrdiff_t o0, int mr, int nr_tile, ptrdiff_t tt0,
+                          ptrdiff_t tt1, ptrdiff_t line0, ptrdiff_t nlines, ptrdiff_t ch0,
+                          ptrdiff_t ch1)
+{
+    tt_wgrad_pack_go(gpk, go, g, grp, o0, mr, line0, nlines, ch0, ch1);
 #define TT_WGRAD_CASE(M_, N_) \
     if (mr == M_ && nr_tile == N_) { \
-        tt_wgrad_body(M_, N_, x, go, gw, g, masks, taps, grp, o0, t0, nr, line0, nlines, ch0, ch1); \
+        tt_wgrad_task_shape(M_, N_, x, gpk, gw, g, masks, taps, grp, o0, tt0, tt1, line0, \
+                            nlines, ch0, ch1); \
         return; \
     }
     TT_WGRAD_CASE(1, 8) TT_WGRAD_CASE(2, 8) TT_WGRAD_CASE(3, 8)
@@ -245,13 +384,15 @@ static void tt_wgrad_tile(const float *x, const float *go, float *gw, const tt_w
 #pragma GCC pop_options
 #else  /* no AVX-512 build: never called, since tt_sgemm_available() is 0 */
 static int tt_wgrad_nr(int mr) { return mr <= 3 ? 8 : mr == 4 ? 6 : 4; }
-static void tt_wgrad_tile(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
-                          const uint16_t *masks, const ptrdiff_t *taps, ptrdiff_t grp, ptrdiff_t o0, int mr,
-                          int nr_tile, ptrdiff_t t0, int nr, ptrdiff_t line0, ptrdiff_t nlines,
-                          ptrdiff_t ch0, ptrdiff_t ch1)
+static void tt_wgrad_task(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
+                          const uint16_t *masks, const ptrdiff_t *taps, float *gpk,
+                          ptrdiff_t grp, ptrdiff_t o0, int mr, int nr_tile, ptrdiff_t tt0,
+                          ptrdiff_t tt1, ptrdiff_t line0, ptrdiff_t nlines, ptrdiff_t ch0,
+                          ptrdiff_t ch1)
 {
-    (void)x; (void)go; (void)gw; (void)g; (void)masks; (void)taps; (void)grp; (void)o0; (void)mr;
-    (void)nr_tile; (void)t0; (void)nr; (void)line0; (void)nlines; (void)ch0; (void)ch1;
+    (void)x; (void)go; (void)gw; (void)g; (void)masks; (void)taps; (void)gpk; (void)grp;
+    (void)o0; (void)mr; (void)nr_tile; (void)tt0; (void)tt1; (void)line0; (void)nlines;
+    (void)ch0; (void)ch1;
 }
 #endif
 

@@ -25,6 +25,8 @@ cdef extern from "tt_conv_wgrad.h" nogil:
     void tt_wgrad_masks(uint16_t* masks, const tt_wgrad_geo* g)
     void tt_wgrad_taps(Py_ssize_t* taps, const tt_wgrad_geo* g, Py_ssize_t nrb)
     int tt_wgrad_nr(int mr)
+    void tt_wgrad_unpermute(float* gw, const float* gwt, const Py_ssize_t* taps, Py_ssize_t O,
+                            Py_ssize_t CK)
     void tt_wgrad_task(const float* x, const float* go, float* gw, const tt_wgrad_geo* g,
                        const uint16_t* masks, const Py_ssize_t* taps, float* gpk,
                        Py_ssize_t grp, Py_ssize_t o0, int mr, int nr_tile, Py_ssize_t tt0,
@@ -73,7 +75,7 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     cdef Py_ssize_t a, Og, K, CK, mr_main, nr_tile, otiles, ttiles, ntiles, nlines
     cdef Py_ssize_t nblocks, parts, lines_per_block, b, line0, nl, ch0, ch1, t, grp, rest
     cdef Py_ssize_t ot, o0, tsplit, ntasks, sp, tt0, tt1, tid, pk
-    cdef float[:, ::1] gpk
+    cdef float[:, ::1] gpk, gwt
     cdef int mr, nr
     cdef tt_wgrad_geo g
     cdef uint16_t[::1] masks
@@ -139,6 +141,7 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
         nblocks = (nlines + lines_per_block - 1) // lines_per_block
     pk = mr_main * 16 * max(block_chunks, (g.nch + parts - 1) // parts) + 16
     gpk = np.empty((n_threads, pk), dtype=np.float32)
+    gwt = np.zeros((O, CK), dtype=np.float32)       # gW, each row in the taps' order
     with nogil:
         for b in range(nblocks):
             if parts > 1:
@@ -161,6 +164,7 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                 mr = <int> min(mr_main, Og - o0)
                 tt0 = sp * ttiles // tsplit
                 tt1 = (sp + 1) * ttiles // tsplit
-                tt_wgrad_task(&x[0, 0, 0, 0, 0], &go[0, 0, 0, 0, 0], &gw[0, 0, 0, 0, 0], &g,
+                tt_wgrad_task(&x[0, 0, 0, 0, 0], &go[0, 0, 0, 0, 0], &gwt[0, 0], &g,
                               &masks[0], &taps[0], _aligned64(&gpk[tid, 0]), grp, o0, mr,
                               <int> nr_tile, tt0, tt1, line0, nl, ch0, ch1)
+        tt_wgrad_unpermute(&gw[0, 0, 0, 0, 0], &gwt[0, 0], &taps[0], O, CK)

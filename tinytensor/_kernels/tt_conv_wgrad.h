@@ -113,6 +113,14 @@ static void tt_wgrad_taps(ptrdiff_t *taps, const tt_wgrad_geo *g, ptrdiff_t nrb)
     }
 }
 
+/* gw[o, c*K + ks] = gwt[o, t] for every tap t = (c, ks) of tt_wgrad_taps' order. */
+static void tt_wgrad_unpermute(float *gw, const float *gwt, const ptrdiff_t *taps,
+                               ptrdiff_t O, ptrdiff_t CK)
+{
+    for (ptrdiff_t o = 0; o < O; o++)
+        for (ptrdiff_t t = 0; t < CK; t++) gw[o * CK + taps[5 * t + 4]] = gwt[o * CK + t];
+}
+
 #if TT_SGEMM_X86
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
@@ -172,21 +180,24 @@ static void tt_wgrad_pack_go(float *restrict dst, const float *restrict go,
     }
 }
 
-/* gW rows (row stride CK) += the sums of the tile's accumulators, at the taps' places. */
+/* gwt rows (row stride CK, taps in tt_wgrad_taps order) += the sums of the tile's
+   accumulators: nr contiguous floats per row, one masked vector add (gW's own order would
+   need a scalar add per sum, ~2 ms of S4). tt_wgrad_unpermute puts them in gW order. */
 static inline __attribute__((always_inline)) void
 tt_wgrad_store(const int MR_, const int NR_, __m512 acc[TT_WGRAD_MRMAX][TT_WGRAD_NRMAX],
-               float *gw, ptrdiff_t CK, const ptrdiff_t *tp, int nr)
+               float *gwt, ptrdiff_t CK, int nr)
 {
     const __m512 z = _mm512_setzero_ps();
-    float sums[16] __attribute__((aligned(64)));
+    const __mmask16 keep = (__mmask16)((1u << nr) - 1u);
 #pragma GCC unroll 8
     for (int r = 0; r < MR_; r++) {
-        _mm512_store_ps(sums, tt_wgrad_reduce8(
+        __m512 s = tt_wgrad_reduce8(
             acc[r][0], NR_ > 1 ? acc[r][1 % NR_] : z, NR_ > 2 ? acc[r][2 % NR_] : z,
             NR_ > 3 ? acc[r][3 % NR_] : z, NR_ > 4 ? acc[r][4 % NR_] : z,
             NR_ > 5 ? acc[r][5 % NR_] : z, NR_ > 6 ? acc[r][6 % NR_] : z,
-            NR_ > 7 ? acc[r][7 % NR_] : z));
-        for (int u = 0; u < nr; u++) gw[r * CK + tp[5 * u + 4]] += sums[u];
+            NR_ > 7 ? acc[r][7 % NR_] : z);
+        float *dst = gwt + r * CK;
+        _mm512_mask_storeu_ps(dst, keep, _mm512_add_ps(_mm512_maskz_loadu_ps(keep, dst), s));
     }
 }
 
@@ -265,7 +276,7 @@ tt_wgrad_body(const int MR_, const int NR_, const float *x, const float *gpk, fl
         }
     }
 
-    tt_wgrad_store(MR_, NR_, acc, gw + (grp * Og + o0) * CK, CK, taps + 5 * t0, nr);
+    tt_wgrad_store(MR_, NR_, acc, gw + (grp * Og + o0) * CK + t0, CK, nr);
 }
 
 /* tt_wgrad_body for a tile of NR_ taps at one (i, j, k) and consecutive channels (nr ==
@@ -327,7 +338,7 @@ tt_wgrad_uniform(const int MR_, const int NR_, const float *x, const float *gpk,
             n++;
         }
     }
-    tt_wgrad_store(MR_, NR_, acc, gw + (grp * Og + o0) * CK, CK, tp, NR_);
+    tt_wgrad_store(MR_, NR_, acc, gw + (grp * Og + o0) * CK + t0, CK, NR_);
 }
 
 /* Tile shapes: nr_main = TT_WGRAD_NR(mr_main) taps per tile; 24 accumulators (20 for 5 x 4)
@@ -337,7 +348,9 @@ static int tt_wgrad_nr(int mr)
     return mr <= 3 ? 8 : mr == 4 ? 6 : 4;
 }
 
-/* A task: the tap tiles tt0 .. tt1-1 (of nr_tile taps) of the output rows o0 .. o0+mr-1
+/* (In the functions below, gw is gW with each row's taps in tt_wgrad_taps' order; the
+   caller unpermutes it at the end with tt_wgrad_unpermute.)
+   A task: the tap tiles tt0 .. tt1-1 (of nr_tile taps) of the output rows o0 .. o0+mr-1
    over one block. go is packed once into gpk (per-thread scratch, 64-byte aligned, mr *
    16 * chunks floats), then each tile runs with the compile-time shape (mr, nr_tile). */
 static inline __attribute__((always_inline)) void
@@ -361,6 +374,24 @@ tt_wgrad_task_shape(const int MR_, const int NR_, const float *x, const float *g
     }
 }
 
+/* One function per tile shape: inlined into one dispatcher, the 13 shapes made a function
+   whose register allocation spilled the inner loops (S4 41.5 ms vs 37 for the shape alone). */
+#define TT_WGRAD_SHAPE(M_, N_) \
+    static __attribute__((noinline)) void tt_wgrad_task_##M_##x##N_( \
+        const float *x, const float *gpk, float *gw, const tt_wgrad_geo *g, \
+        const uint16_t *masks, const ptrdiff_t *taps, ptrdiff_t grp, ptrdiff_t o0, \
+        ptrdiff_t tt0, ptrdiff_t tt1, ptrdiff_t line0, ptrdiff_t nlines, ptrdiff_t ch0, \
+        ptrdiff_t ch1) \
+    { \
+        tt_wgrad_task_shape(M_, N_, x, gpk, gw, g, masks, taps, grp, o0, tt0, tt1, line0, \
+                            nlines, ch0, ch1); \
+    }
+TT_WGRAD_SHAPE(1, 8) TT_WGRAD_SHAPE(2, 8) TT_WGRAD_SHAPE(3, 8)
+TT_WGRAD_SHAPE(1, 6) TT_WGRAD_SHAPE(2, 6) TT_WGRAD_SHAPE(3, 6) TT_WGRAD_SHAPE(4, 6)
+TT_WGRAD_SHAPE(1, 4) TT_WGRAD_SHAPE(2, 4) TT_WGRAD_SHAPE(3, 4) TT_WGRAD_SHAPE(4, 4)
+TT_WGRAD_SHAPE(5, 4) TT_WGRAD_SHAPE(6, 4)
+#undef TT_WGRAD_SHAPE
+
 static void tt_wgrad_task(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
                           const uint16_t *masks, const ptrdiff_t *taps, float *gpk,
                           ptrdiff_t grp, ptrdiff_t o0, int mr, int nr_tile, ptrdiff_t tt0,
@@ -370,8 +401,8 @@ static void tt_wgrad_task(const float *x, const float *go, float *gw, const tt_w
     tt_wgrad_pack_go(gpk, go, g, grp, o0, mr, line0, nlines, ch0, ch1);
 #define TT_WGRAD_CASE(M_, N_) \
     if (mr == M_ && nr_tile == N_) { \
-        tt_wgrad_task_shape(M_, N_, x, gpk, gw, g, masks, taps, grp, o0, tt0, tt1, line0, \
-                            nlines, ch0, ch1); \
+        tt_wgrad_task_##M_##x##N_(x, gpk, gw, g, masks, taps, grp, o0, tt0, tt1, line0, \
+                                  nlines, ch0, ch1); \
         return; \
     }
     TT_WGRAD_CASE(1, 8) TT_WGRAD_CASE(2, 8) TT_WGRAD_CASE(3, 8)

@@ -97,8 +97,8 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
             or min(OD, OH, OW) < 1):
         raise ValueError("panel_weight_grad: inconsistent shapes (a tinytensor bug)")
     gw[...] = 0
-    if N == 0 or O == 0 or Cg == 0:
-        return
+    if N == 0 or O == 0 or Cg == 0 or D == 0 or H == 0 or W == 0:
+        return                                      # (an empty input: all padding)
     Og = O // groups
     K = KD * KH * KW
     CK = Cg * K

@@ -7,9 +7,16 @@
  * 1) of x too. So a tile of MR output channels x NR taps t = (c, i, j, k) keeps MR * NR zmm
  * accumulators; for every 16 consecutive output positions it loads MR vectors of go and NR
  * vectors of x (each from the input shifted by its tap: contiguous, masked at the padding)
- * and does MR * NR FMAs. No im2col, no packing: the GEMM path writes and re-reads a col
- * matrix nine times the size of x for a 3 x 3 kernel, and that traffic, not the FMAs, is what
- * limited it (S4: 57 ms for 7.4 GFLOP).
+ * and does MR * NR FMAs. No im2col: the GEMM path writes and re-reads a col matrix nine
+ * times the size of x for a 3 x 3 kernel, and that traffic, not the FMAs, is what limited it
+ * (S4: 57 ms for 7.4 GFLOP; 37.5 ms here, 1 thread). Only the MR go rows of a task are copied
+ * (tt_wgrad_pack_go), so that the inner loop addresses them with one pointer.
+ *
+ * Taps are ordered in blocks of NR channels, (i, j, k)-major inside a block (tt_wgrad_taps),
+ * so most tiles are NR channels at one (i, j, k): they share one lane mask per chunk and
+ * their x rows are one channel stride apart (tt_wgrad_uniform; the general tt_wgrad_body
+ * handles tiles that mix taps, one mask and pointer per tap). The K tiles of a channel block
+ * follow each other and reuse its x rows from L1.
  *
  * Lines. Positions are walked in "lines" of lp positions whose x offsets are linear:
  *  - plane mode (sh == 1, OW == W: 'same'-width stride-1 convolutions, conv1d, S4, S7, S8):
@@ -27,12 +34,13 @@
  *
  * Blocks. The caller walks "blocks" of about TT_WGRAD_BLOCK_CHUNKS chunks (whole lines, or a
  * run of chunks of one long line) and, for each block, runs every tile over it: the block's
- * go and x (all channels) stay in L2, a tile's MR go rows (MR * 16 KiB at most) stay in L1
- * while it meets the NR-tap tiles of consecutive channels. A tile sums its block in
- * registers, reduces the MR * NR vectors with a shuffle tree (tt_wgrad_reduce8: ~3 ops per
- * sum instead of ~8 for one horizontal sum each) and adds the sums into gW. Every gW element
+ * go and x (all channels) stay in L2, a task's packed MR go rows stay in L1 while it runs
+ * its tap tiles. A tile sums its block in registers, reduces the MR * NR vectors with a
+ * shuffle tree (tt_wgrad_reduce8: ~3 ops per sum instead of ~8 for one horizontal sum each)
+ * and adds the sums into gW (kept in tap order, unpermuted at the end). Every gW element
  * belongs to one tile, and blocks run in a fixed order, so the sum order depends only on the
- * shapes: the bits are the same for any thread count (tiles of a block are the parallel work).
+ * shapes: the bits are the same for any thread count (tasks of a block are the parallel
+ * work, and how tiles are grouped into tasks does not change any tile's sums).
  *
  * Only built where tt_sgemm.h's AVX-512 kernels are; the wrapper checks tt_sgemm_available(). */
 #ifndef TT_CONV_WGRAD_H
@@ -40,9 +48,11 @@
 
 #include "tt_sgemm.h"
 
-/* Chunks of 16 positions per block: MR = 4 go rows of 64 chunks are 16 KiB of L1; the block's
-   go and x of S4 (128 channels) are 512 KiB of L2. A tile's reduction (~100 ops) is then a
-   few per cent of its 64 * 12 FMA cycles. */
+/* Chunks of 16 positions per block (at most; a long line is split evenly: S4's planes of 196
+   chunks into 4 x 49): MR = 4 packed go rows of 49 chunks are 12.5 KiB and a uniform tile's
+   6 x rows 19 KiB of L1; the block's go and x of S4 (128 channels) 400 KiB of L2. A tile's
+   reduction (~100 ops) is then ~5% of its 49 * 12 FMA cycles. 28 -> 41.3 ms, 40 .. 80 flat
+   at 37.5 - 38 on S4. */
 #define TT_WGRAD_BLOCK_CHUNKS 64
 #define TT_WGRAD_MRMAX 6
 #define TT_WGRAD_NRMAX 8

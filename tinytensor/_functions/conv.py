@@ -175,9 +175,9 @@ def _transposed_conv_as_conv(w, geo, groups, in_sp, out_sp):
 
 
 # The dot-product weight gradient (conv_wgrad.pyx) is used when at least this fraction of its
-# vector lanes hold output positions (rows of 24 use 0.75 and tie with the GEMM path, S2;
-# S3's rows of 4 use 0.25 and are 7x slower).
-_WGRAD_MIN_LANE_USE = 0.8
+# vector lanes hold output positions (S2's rows of 24 use 0.75: 1.04 -> 0.91 ms at 1 thread,
+# 0.52 -> 0.46 at 2; S3's rows of 4 use 0.25 and are 2.2x slower than the GEMM path).
+_WGRAD_MIN_LANE_USE = 0.7
 
 
 def _weight_grad_dot(x, w, go, geo, groups, n_threads):

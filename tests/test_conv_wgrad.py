@@ -1,7 +1,8 @@
 """The dot-product weight-gradient kernel (tt_conv_wgrad.h via conv_wgrad.pyx) against the
 naive reference: random 1-D/2-D/3-D shapes, padding (also wider than the kernel), dilation,
-groups, strides in D and H (the kernel needs W-stride 1), row widths that are not multiples
-of 16, small blocks (so lines are split across blocks), float32, and 1 vs 2 threads bitwise."""
+groups, channel counts below and above the tile width (a narrower last channel block),
+strides in D and H (the kernel needs W-stride 1), row widths that are not multiples of 16,
+small blocks (so lines are split across blocks), float32, and 1 vs 2 threads bitwise."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.skipif(not K.own_sgemm(), reason="needs AVX-512 (tt_sge
 def cases(draw):
     nsp = draw(st.integers(1, 3))
     groups = draw(st.integers(1, 2))
-    cg = draw(st.integers(1, 3))
+    cg = draw(st.integers(1, 3) | st.integers(4, 13))   # > NR: channel blocks and a rest
     og = draw(st.integers(1, 9))              # 1..6: one tile; 7..9: tiles of 4 + a rest
     n = draw(st.integers(1, 2))
     sizes, ks, stride, pad, dil = [], [], [], [], []

@@ -175,16 +175,19 @@ def _transposed_conv_as_conv(w, geo, groups, in_sp, out_sp):
 
 
 # The dot-product weight gradient (conv_wgrad.pyx) is used when at least this fraction of its
-# vector lanes hold output positions (S2's rows of 24 use 0.75: 1.04 -> 0.91 ms at 1 thread,
-# 0.52 -> 0.46 at 2; S3's rows of 4 use 0.25 and are 2.2x slower than the GEMM path).
-_WGRAD_MIN_LANE_USE = 0.7
+# vector lanes hold output positions (S3's rows of 4 use 0.25: 2.2x slower than the GEMM
+# path; S2's rows of 24 use 0.75) and a group has at least _WGRAD_MIN_CHANNELS input channels
+# (its tiles are that many channels wide: S2, one channel, 1.02 -> 1.23 ms).
+_WGRAD_MIN_LANE_USE = 0.8
+_WGRAD_MIN_CHANNELS = 2
 
 
 def _weight_grad_dot(x, w, go, geo, groups, n_threads):
     """The float32 weight gradient by tt_conv_wgrad.h's dot-product kernel (no im2col), or
-    None where it does not apply: other dtypes, no AVX-512, W-stride != 1, short rows."""
+    None where it does not apply: other dtypes, no AVX-512, W-stride != 1, short rows, one
+    input channel per group."""
     from tinytensor._kernels import conv_wgrad as _kw
-    if not _panel_path(x.dtype) or _kw.wgrad_lane_use(
+    if not _panel_path(x.dtype) or w.shape[1] < _WGRAD_MIN_CHANNELS or _kw.wgrad_lane_use(
             x.shape[4], go.shape[4], go.shape[3], geo) < _WGRAD_MIN_LANE_USE:
         return None
     gw = alloc(w.shape, w.dtype)

@@ -25,6 +25,7 @@ cdef extern from "tt_conv_wgrad.h" nogil:
     void tt_wgrad_masks(uint16_t* masks, const tt_wgrad_geo* g)
     void tt_wgrad_taps(Py_ssize_t* taps, const tt_wgrad_geo* g, Py_ssize_t nrb)
     int tt_wgrad_nr(int mr)
+    Py_ssize_t tt_wgrad_tiles(Py_ssize_t Cg, Py_ssize_t K, int nr)
     void tt_wgrad_unpermute(float* gw, const float* gwt, const Py_ssize_t* taps, Py_ssize_t O,
                             Py_ssize_t CK)
     void tt_wgrad_task(const float* x, const float* go, float* gw, const tt_wgrad_geo* g,
@@ -116,13 +117,14 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     tt_wgrad_masks(&masks[0], &g)
 
     # Tiles: MR output channels (all of a small group at once, else 4 and a remainder tile)
-    # x NR taps; the tap tiles of one group run in order, so consecutive tiles share channels.
+    # x NR channels (fewer in the last block) at one (i, j, k); a channel block's K tiles run
+    # in order, so they share its x rows.
     mr_main = Og if Og <= 6 else 4
     nr_tile = tt_wgrad_nr(<int> mr_main)
     taps = np.empty(5 * CK, dtype=np.intp)
     tt_wgrad_taps(&taps[0], &g, nr_tile)
     otiles = (Og + mr_main - 1) // mr_main
-    ttiles = (CK + nr_tile - 1) // nr_tile
+    ttiles = tt_wgrad_tiles(Cg, K, <int> nr_tile)
     ntiles = groups * otiles * ttiles
     # Tasks: (group, output tile, a range of tap tiles); go is packed once per task. Ranges
     # only balance the threads: a tile's sums do not depend on its task, so the split may

@@ -13,9 +13,9 @@
  * (tt_wgrad_pack_go), so that the inner loop addresses them with one pointer.
  *
  * Taps are ordered in blocks of NR channels, (i, j, k)-major inside a block (tt_wgrad_taps),
- * so most tiles are NR channels at one (i, j, k): they share one lane mask per chunk and
- * their x rows are one channel stride apart (tt_wgrad_uniform; the general tt_wgrad_body
- * handles tiles that mix taps, one mask and pointer per tap). The K tiles of a channel block
+ * and every tile is the NR channels of one block at one (i, j, k) (the last block may be
+ * narrower): the tile's taps share one lane mask per chunk and their x rows are one channel
+ * stride apart (tt_wgrad_uniform). The K tiles of a channel block
  * follow each other and reuse its x rows from L1.
  *
  * Lines. Positions are walked in "lines" of lp positions whose x offsets are linear:
@@ -191,14 +191,14 @@ static void tt_wgrad_pack_go(float *restrict dst, const float *restrict go,
 }
 
 /* gwt rows (row stride CK, taps in tt_wgrad_taps order) += the sums of the tile's
-   accumulators: nr contiguous floats per row, one masked vector add (gW's own order would
+   accumulators: NR_ contiguous floats per row, one masked vector add (gW's own order would
    need a scalar add per sum, ~2 ms of S4). tt_wgrad_unpermute puts them in gW order. */
 static inline __attribute__((always_inline)) void
 tt_wgrad_store(const int MR_, const int NR_, __m512 acc[TT_WGRAD_MRMAX][TT_WGRAD_NRMAX],
-               float *gwt, ptrdiff_t CK, int nr)
+               float *gwt, ptrdiff_t CK)
 {
     const __m512 z = _mm512_setzero_ps();
-    const __mmask16 keep = (__mmask16)((1u << nr) - 1u);
+    const __mmask16 keep = (__mmask16)((1u << NR_) - 1u);
 #pragma GCC unroll 8
     for (int r = 0; r < MR_; r++) {
         __m512 s = tt_wgrad_reduce8(
@@ -211,86 +211,14 @@ tt_wgrad_store(const int MR_, const int NR_, __m512 acc[TT_WGRAD_MRMAX][TT_WGRAD
     }
 }
 
-/* One tile over one block: gw rows o0 .. o0+MR_-1 (of group grp), taps t0 .. t0+nr-1
-   (nr <= NR_; the missing taps repeat the last one and their sums are dropped), lines
-   line0 .. line0+nlines-1 (numbered across the batch), chunks ch0 .. ch1-1 of each, with go
-   packed by tt_wgrad_pack_go in gpk. The mask table has KH*KW + 1 columns, the last one 0: a
-   tap whose input plane (or row) is padding on a line reads that one, so the chunk loop does
-   no test. */
-static inline __attribute__((always_inline)) void
-tt_wgrad_body(const int MR_, const int NR_, const float *x, const float *gpk, float *gw,
-              const tt_wgrad_geo *g, const uint16_t *masks, const ptrdiff_t *taps,
-              ptrdiff_t grp, ptrdiff_t o0, ptrdiff_t t0, int nr, ptrdiff_t line0,
-              ptrdiff_t nlines, ptrdiff_t ch0, ptrdiff_t ch1)
-{
-    /* locals: Python's -fno-strict-aliasing would reload the struct after every store */
-    const ptrdiff_t C = g->C, D = g->D, H = g->H, W = g->W, Cg = g->Cg, Og = g->Og;
-    const ptrdiff_t OH = g->OH;
-    const ptrdiff_t sd = g->sd, sh = g->sh, pd = g->pd, ph = g->ph, pw = g->pw;
-    const ptrdiff_t plane = g->plane, lpn = g->lines_per_n;
-    const ptrdiff_t KHW1 = g->KH * g->KW + 1, K = g->KD * g->KH * g->KW, HW = H * W;
-    const ptrdiff_t DHW = D * HW, CK = Cg * K;
-
-    ptrdiff_t tapoff[TT_WGRAD_NRMAX], tapd[TT_WGRAD_NRMAX], taph[TT_WGRAD_NRMAX];
-    ptrdiff_t tapm[TT_WGRAD_NRMAX];
-#pragma GCC unroll 8
-    for (int u = 0; u < NR_; u++) {
-        const ptrdiff_t *tp = taps + 5 * (t0 + (u < nr ? u : nr - 1));
-        tapoff[u] = grp * Cg * DHW + tp[0];
-        tapd[u] = tp[1];
-        taph[u] = tp[2];
-        tapm[u] = tp[3];
-    }
-    __m512 acc[TT_WGRAD_MRMAX][TT_WGRAD_NRMAX];   /* fixed sizes: a VLA would live in memory */
-#pragma GCC unroll 8
-    for (int r = 0; r < MR_; r++)
-#pragma GCC unroll 8
-        for (int u = 0; u < NR_; u++) acc[r][u] = _mm512_setzero_ps();
-
-    const float *gp = gpk;
-    ptrdiff_t n = line0 / lpn, li = line0 % lpn;
-    for (ptrdiff_t line = 0; line < nlines; line++) {
-        ptrdiff_t od = plane ? li : li / OH, oh = plane ? 0 : li % OH;
-        ptrdiff_t d0 = od * sd - pd, h0 = oh * sh - ph;
-        /* x index of position p for tap u: xoff + tapoff[u] + p (may be outside x: formed
-           as an integer, read only through the masks) */
-        ptrdiff_t xoff = n * C * DHW + d0 * HW + h0 * W - pw;
-        uintptr_t xb[TT_WGRAD_NRMAX];
-        ptrdiff_t mc[TT_WGRAD_NRMAX];
-#pragma GCC unroll 8
-        for (int u = 0; u < NR_; u++) {
-            ptrdiff_t d = d0 + tapd[u], h = h0 + taph[u];
-            int ok = d >= 0 && d < D && (plane || (h >= 0 && h < H));
-            mc[u] = ok ? tapm[u] : KHW1 - 1;
-            xb[u] = (uintptr_t)x + (uintptr_t)((xoff + tapoff[u] + ch0 * 16)
-                                               * (ptrdiff_t)sizeof(float));
-        }
-        const uint16_t *mrow = masks + ch0 * KHW1;
-        for (ptrdiff_t ch = ch0; ch < ch1; ch++) {
-            __m512 gv[TT_WGRAD_MRMAX];
-#pragma GCC unroll 8
-            for (int r = 0; r < MR_; r++) gv[r] = _mm512_load_ps(gp + r * 16);
-#pragma GCC unroll 8
-            for (int u = 0; u < NR_; u++) {
-                __m512 xv = _mm512_maskz_loadu_ps((__mmask16)mrow[mc[u]], (const float *)xb[u]);
-                xb[u] += 16 * sizeof(float);
-#pragma GCC unroll 8
-                for (int r = 0; r < MR_; r++) acc[r][u] = _mm512_fmadd_ps(gv[r], xv, acc[r][u]);
-            }
-            gp += MR_ * 16;
-            mrow += KHW1;
-        }
-        if (++li == lpn) {
-            li = 0;
-            n++;
-        }
-    }
-
-    tt_wgrad_store(MR_, NR_, acc, gw + (grp * Og + o0) * CK + t0, CK, nr);
-}
-
-/* tt_wgrad_body for a tile of NR_ taps at one (i, j, k) and consecutive channels (nr ==
-   NR_): the taps share their lane mask and validity, and their x rows are D*H*W apart. */
+/* One tile over one block: gw rows o0 .. o0+MR_-1 (of group grp) x the NR_ taps t0 ..
+   t0+NR_-1, which are NR_ consecutive channels at one (i, j, k) (tt_wgrad_taps' order), over
+   lines line0 .. line0+nlines-1 (numbered across the batch), chunks ch0 .. ch1-1 of each,
+   with go packed by tt_wgrad_pack_go in gpk. The taps share their lane mask and validity,
+   and their x rows are D*H*W apart: one mask, one pointer and a stride, where taps of mixed
+   (i, j, k) needed one mask index and one pointer each and spilled (S4 41 -> 37.5 ms). The
+   mask table has KH*KW + 1 columns, the last one 0: on a line where the taps' input plane
+   (or row) is padding, the tile skips the line. */
 static inline __attribute__((always_inline)) void
 tt_wgrad_uniform(const int MR_, const int NR_, const float *x, const float *gpk, float *gw,
                  const tt_wgrad_geo *g, const uint16_t *masks, const ptrdiff_t *taps,
@@ -348,7 +276,7 @@ tt_wgrad_uniform(const int MR_, const int NR_, const float *x, const float *gpk,
             n++;
         }
     }
-    tt_wgrad_store(MR_, NR_, acc, gw + (grp * Og + o0) * CK + t0, CK, NR_);
+    tt_wgrad_store(MR_, NR_, acc, gw + (grp * Og + o0) * CK + t0, CK);
 }
 
 /* Tile shapes: nr_main = TT_WGRAD_NR(mr_main) taps per tile; 24 accumulators (20 for 5 x 4)
@@ -360,7 +288,7 @@ static int tt_wgrad_nr(int mr)
 
 /* (In the functions below, gw is gW with each row's taps in tt_wgrad_taps' order; the
    caller unpermutes it at the end with tt_wgrad_unpermute.)
-   A task: the tap tiles tt0 .. tt1-1 (of nr_tile taps) of the output rows o0 .. o0+mr-1
+   A task: the tap tiles tt0 .. tt1-1 (tt_wgrad_tiles) of the output rows o0 .. o0+mr-1
    over one block. go is packed once into gpk (per-thread scratch, 64-byte aligned, mr *
    16 * chunks floats), then each tile runs with the compile-time shape (mr, nr_tile). */
 static inline __attribute__((always_inline)) void
@@ -369,19 +297,32 @@ tt_wgrad_task_shape(const int MR_, const int NR_, const float *x, const float *g
                     ptrdiff_t grp, ptrdiff_t o0, ptrdiff_t tt0, ptrdiff_t tt1,
                     ptrdiff_t line0, ptrdiff_t nlines, ptrdiff_t ch0, ptrdiff_t ch1)
 {
-    const ptrdiff_t CK = g->Cg * g->KD * g->KH * g->KW;
+    const ptrdiff_t K = g->KD * g->KH * g->KW, Cg = g->Cg;
     for (ptrdiff_t tt = tt0; tt < tt1; tt++) {
-        ptrdiff_t t0 = tt * NR_;
-        int nr = (int)(CK - t0 < NR_ ? CK - t0 : NR_);
-        /* one (i, j, k) for all NR_ taps: same mask column, offsets one channel apart */
-        if (nr == NR_ && taps[5 * t0 + 3] == taps[5 * (t0 + NR_ - 1) + 3]
-            && taps[5 * (t0 + NR_ - 1) + 1] == taps[5 * t0 + 1])
+        /* tile tt: channel block tt / K (NR_ channels, fewer in the last), tap ks = tt % K */
+        ptrdiff_t c0 = tt / K * NR_, ks = tt % K;
+        int cb = (int)(Cg - c0 < NR_ ? Cg - c0 : NR_);
+        ptrdiff_t t0 = c0 * K + ks * cb;
+        if (cb == NR_) {
             tt_wgrad_uniform(MR_, NR_, x, gpk, gw, g, masks, taps, grp, o0, t0, line0, nlines,
                              ch0, ch1);
-        else
-            tt_wgrad_body(MR_, NR_, x, gpk, gw, g, masks, taps, grp, o0, t0, nr, line0,
-                          nlines, ch0, ch1);
+            continue;
+        }
+        /* the last block's narrower tiles (compile-time widths below NR_) */
+#define TT_WGRAD_NARROW(N_) \
+        if (N_ < NR_ && cb == N_) \
+            tt_wgrad_uniform(MR_, N_ < NR_ ? N_ : 1, x, gpk, gw, g, masks, taps, grp, o0, t0, \
+                             line0, nlines, ch0, ch1);
+        TT_WGRAD_NARROW(1) TT_WGRAD_NARROW(2) TT_WGRAD_NARROW(3) TT_WGRAD_NARROW(4)
+        TT_WGRAD_NARROW(5) TT_WGRAD_NARROW(6) TT_WGRAD_NARROW(7)
+#undef TT_WGRAD_NARROW
     }
+}
+
+/* Tiles of a group: ceil(Cg / nr) channel blocks x K taps (the wrapper's tile count). */
+static ptrdiff_t tt_wgrad_tiles(ptrdiff_t Cg, ptrdiff_t K, int nr)
+{
+    return (Cg + nr - 1) / nr * K;
 }
 
 /* One function per tile shape: inlined into one dispatcher, the 13 shapes made a function
@@ -425,6 +366,10 @@ static void tt_wgrad_task(const float *x, const float *go, float *gw, const tt_w
 #pragma GCC pop_options
 #else  /* no AVX-512 build: never called, since tt_sgemm_available() is 0 */
 static int tt_wgrad_nr(int mr) { return mr <= 3 ? 8 : mr == 4 ? 6 : 4; }
+static ptrdiff_t tt_wgrad_tiles(ptrdiff_t Cg, ptrdiff_t K, int nr)
+{
+    return (Cg + nr - 1) / nr * K;
+}
 static void tt_wgrad_task(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
                           const uint16_t *masks, const ptrdiff_t *taps, float *gpk,
                           ptrdiff_t grp, ptrdiff_t o0, int mr, int nr_tile, ptrdiff_t tt0,

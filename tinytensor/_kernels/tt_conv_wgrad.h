@@ -9,7 +9,7 @@
  * vectors of x (each from the input shifted by its tap: contiguous, masked at the padding)
  * and does MR * NR FMAs. No im2col: the GEMM path writes and re-reads a col matrix nine
  * times the size of x for a 3 x 3 kernel, and that traffic, not the FMAs, is what limited it
- * (S4: 57 ms for 7.4 GFLOP; 37.5 ms here, 1 thread). Only the MR go rows of a task are copied
+ * (S4: 57 ms for 7.4 GFLOP; 33.3 - 34.5 ms here, 1 thread). Only a task's MR go rows are copied
  * (tt_wgrad_pack_go), so that the inner loop addresses them with one pointer.
  *
  * Taps are ordered in blocks of NR channels, (i, j, k)-major inside a block (tt_wgrad_taps),
@@ -52,7 +52,7 @@
    chunks into 4 x 49): MR = 4 packed go rows of 49 chunks are 12.5 KiB and a uniform tile's
    6 x rows 19 KiB of L1; the block's go and x of S4 (128 channels) 400 KiB of L2. A tile's
    reduction (~100 ops) is then ~5% of its 49 * 12 FMA cycles. 28 -> 41.3 ms, 40 .. 80 flat
-   at 37.5 - 38 on S4. */
+   at 37.5 - 38 on S4 (measured before the last tiling change; the default split is 4 x 49). */
 #define TT_WGRAD_BLOCK_CHUNKS 64
 #define TT_WGRAD_MRMAX 6
 #define TT_WGRAD_NRMAX 8
@@ -216,7 +216,7 @@ tt_wgrad_store(const int MR_, const int NR_, __m512 acc[TT_WGRAD_MRMAX][TT_WGRAD
    lines line0 .. line0+nlines-1 (numbered across the batch), chunks ch0 .. ch1-1 of each,
    with go packed by tt_wgrad_pack_go in gpk. The taps share their lane mask and validity,
    and their x rows are D*H*W apart: one mask, one pointer and a stride, where taps of mixed
-   (i, j, k) needed one mask index and one pointer each and spilled (S4 41 -> 37.5 ms). The
+   (i, j, k) needed one mask index and one pointer each and spilled (S4 41 -> 37.5 ms; with every tile of this kind, 33.3). The
    mask table has KH*KW + 1 columns, the last one 0: on a line where the taps' input plane
    (or row) is padding, the tile skips the line. */
 static inline __attribute__((always_inline)) void

@@ -216,9 +216,9 @@ tt_wgrad_store(const int MR_, const int NR_, __m512 acc[TT_WGRAD_MRMAX][TT_WGRAD
    lines line0 .. line0+nlines-1 (numbered across the batch), chunks ch0 .. ch1-1 of each,
    with go packed by tt_wgrad_pack_go in gpk. The taps share their lane mask and validity,
    and their x rows are D*H*W apart: one mask, one pointer and a stride, where taps of mixed
-   (i, j, k) needed one mask index and one pointer each and spilled (S4 41 -> 37.5 ms; with every tile of this kind, 33.3). The
-   mask table has KH*KW + 1 columns, the last one 0: on a line where the taps' input plane
-   (or row) is padding, the tile skips the line. */
+   (i, j, k) needed one mask index and one pointer each and spilled (S4 41 -> 37.5 ms; with
+   every tile of this kind, 33.3). The mask table has KH*KW + 1 columns, the last one 0: on a
+   line where the taps' input plane (or row) is padding, the tile skips the line. */
 static inline __attribute__((always_inline)) void
 tt_wgrad_uniform(const int MR_, const int NR_, const float *x, const float *gpk, float *gw,
                  const tt_wgrad_geo *g, const uint16_t *masks, const ptrdiff_t *taps,

@@ -45,6 +45,7 @@ for name in cases:
     t_new = med(f)
     used = C._weight_grad_dot(x, w, go, geo, g, 1) is not None
     err = np.abs(new - ref).max() / np.abs(ref).max()
-    print("%s  before %7.2f ms (%5.0f GFLOP/s)  after %7.2f ms (%5.0f GFLOP/s)  x%.2f  %s  relerr %.1e"
+    print("%s  before %7.2f ms (%5.0f GFLOP/s)  after %7.2f ms (%5.0f GFLOP/s)  x%.2f  %s  "
+          "relerr %.1e"
           % (name, t_old, flops / t_old / 1e6, t_new, flops / t_new / 1e6, t_old / t_new,
              "kernel" if used else "GEMM path", err))

@@ -6,8 +6,8 @@ Contract as in conv.pyx: the caller (tinytensor/_functions/conv.py) passes C-con
 float32 arrays viewed as 3-D spatial (N, C, D, H, W); `panel_weight_grad` re-checks the O(1)
 invariants that keep the kernel's indices in range and raises ValueError before any kernel
 runs. Work: blocks of output positions in a fixed order; tasks of (group, MR output channels,
-a range of NR-tap tiles), split between the threads, each tile owning its gW elements. So the sum order
-of every gW element depends on the shapes only, never on the thread count.
+a range of NR-tap tiles), split between the threads, each tile owning its gW elements. So the
+sum order of every gW element depends on the shapes only, never on the thread count.
 """
 import numpy as np
 
@@ -82,7 +82,8 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     cdef uint16_t[::1] masks
     cdef Py_ssize_t[::1] taps
     if not _available:
-        raise RuntimeError("panel_weight_grad: needs AVX-512 (tt_sgemm_available); a tinytensor bug")
+        raise RuntimeError("panel_weight_grad: needs AVX-512 (tt_sgemm_available); "
+                           "a tinytensor bug")
     if geo.shape[0] != 4 or geo.shape[1] != 3:
         raise ValueError("panel_weight_grad: bad geometry (a tinytensor bug)")
     for a in range(3):

@@ -152,8 +152,10 @@ tt_wgrad_reduce8(__m512 a, __m512 b, __m512 c, __m512 d, __m512 e, __m512 f, __m
     __m512 ef = _mm512_add_ps(_mm512_shuffle_f32x4(e, f, 0x44), _mm512_shuffle_f32x4(e, f, 0xEE));
     __m512 gh = _mm512_add_ps(_mm512_shuffle_f32x4(g, h, 0x44), _mm512_shuffle_f32x4(g, h, 0xEE));
     /* 128-bit blocks: [a, b, c, d] (4 partials each), [e, f, g, h] */
-    __m512 q0 = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
-    __m512 q1 = _mm512_add_ps(_mm512_shuffle_f32x4(ef, gh, 0x88), _mm512_shuffle_f32x4(ef, gh, 0xDD));
+    __m512 q0 = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88),
+                              _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    __m512 q1 = _mm512_add_ps(_mm512_shuffle_f32x4(ef, gh, 0x88),
+                              _mm512_shuffle_f32x4(ef, gh, 0xDD));
     /* block m: [X0+X2, Y0+Y2, X1+X3, Y1+Y3] with X of q0 and Y of q1 */
     __m512 v = _mm512_add_ps(_mm512_unpacklo_ps(q0, q1), _mm512_unpackhi_ps(q0, q1));
     v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));

@@ -44,6 +44,18 @@ def openmp_flags(compiler):
 
 
 class BuildExt(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        # A release build after a debug one (or the reverse) finds the other mode's binaries
+        # newer than its sources and keeps them (seen here): rebuild whenever the mode changes.
+        marker = os.path.join(self.build_temp, "tinytensor-build-mode")
+        last = open(marker).read() if os.path.exists(marker) else None
+        if last != MODE:
+            self.force = True
+            os.makedirs(self.build_temp, exist_ok=True)
+            with open(marker, "w") as f:
+                f.write(MODE)
+
     def build_extensions(self):
         flags = None
         if os.environ.get("TINYTENSOR_OPENMP", "1") != "0":

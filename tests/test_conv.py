@@ -213,11 +213,14 @@ def test_batch_larger_than_a_chunk():
 # ---------------------------------------------------------------- the float32 paths
 
 # Each float32 path of tinytensor/_functions/conv.py, forced by its thresholds: the panels
-# (im2col or gathers) forward and col2im-by-panels backward; rows (no im2col) forward and the
-# flipped convolution backward; and BLAS, as on a CPU without AVX-512.
+# (im2col or gathers) forward, col2im-by-panels input gradient and GEMM weight gradient; rows
+# (no im2col) forward, the flipped convolution and the dot-product weight gradient (where the
+# W-stride is 1); and BLAS, as on a CPU without AVX-512.
 PATHS = {
-    "panels": dict(_ROWS_MIN_WIDTH=10**9, _MAX_FLIPPED_GROWTH=-1.0, _PANEL_MIN_IN_CHANNELS=1),
-    "rows": dict(_ROWS_MIN_WIDTH=1, _MAX_FLIPPED_GROWTH=1e9, _PANEL_MIN_IN_CHANNELS=1),
+    "panels": dict(_ROWS_MIN_WIDTH=10**9, _MAX_FLIPPED_GROWTH=-1.0, _PANEL_MIN_IN_CHANNELS=1,
+                   _WGRAD_MIN_LANE_USE=2.0),
+    "rows": dict(_ROWS_MIN_WIDTH=1, _MAX_FLIPPED_GROWTH=1e9, _PANEL_MIN_IN_CHANNELS=1,
+                 _WGRAD_MIN_LANE_USE=0.0, _WGRAD_MIN_CHANNELS=1),
     "blas": None,
 }
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from tinytensor._functions._memory import alloc
 from tinytensor._kernels import conv as _k
+from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
 from tinytensor.tensor import from_numpy
@@ -54,6 +55,12 @@ _ROWS_MIN_WIDTH = 12
 # (S1, 20 x 20 inputs from 16 x 16 outputs: 0.93 -> 0.70 ms)
 _MAX_FLIPPED_GROWTH = 2.0
 _PANEL_MIN_IN_CHANNELS = 3
+# The dot-product weight gradient (conv_wgrad.pyx) is used when at least this fraction of its
+# vector lanes hold output positions (S3's rows of 4 use 0.25: 2.2x slower than the GEMM
+# path; S2's rows of 24 use 0.75) and a group has at least _WGRAD_MIN_CHANNELS input channels
+# (its tiles are that many channels wide: S2, one channel, 1.02 -> 1.23 ms).
+_WGRAD_MIN_LANE_USE = 0.8
+_WGRAD_MIN_CHANNELS = 2
 # Below this many multiply-adds per thread, use fewer threads.
 _MIN_MACS_PER_THREAD = 100_000
 
@@ -207,6 +214,19 @@ def _backward_input_panels(w, go, gx, geo, groups, n_threads):
                                 scratch[:n_threads], geo, *w.shape[2:], n_threads)
 
 
+def _weight_grad_dot(x, w, go, geo, groups, n_threads):
+    """The float32 weight gradient by tt_conv_wgrad.h's dot-product kernel (no im2col), or
+    None where it does not apply: other dtypes, no AVX-512, W-stride != 1, short rows, one
+    input channel per group."""
+    if (not _panel_path(x.dtype) or geo[0, 2] != 1 or w.shape[1] < _WGRAD_MIN_CHANNELS
+            or _kw.wgrad_lane_use(x.shape[4], go.shape[4], go.shape[3], geo)
+            < _WGRAD_MIN_LANE_USE):
+        return None
+    gw = alloc(w.shape, w.dtype)
+    _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)
+    return gw
+
+
 def _threads_for(n_threads, out_shape, w_shape):
     """Fewer threads for small convolutions: a parallel region costs microseconds when idle
     and far more on a loaded machine. Safe for reproducibility: every kernel gives the same
@@ -290,6 +310,9 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
                             w.dtype)
             _k.direct_backward_weight(x, go, gw, rows, geo, groups, n_threads)
         return gx, gw, gb
+    if need_w:
+        gw = _weight_grad_dot(x, w, go, geo, groups, n_threads)
+        need_w = gw is None
     if not (need_x or need_w):
         return gx, gw, gb
     length = go.shape[2] * go.shape[3] * go.shape[4]

@@ -1,0 +1,107 @@
+"""The dot-product weight-gradient kernel (tt_conv_wgrad.h via conv_wgrad.pyx) against the
+naive reference: random 1-D/2-D/3-D shapes, padding (also wider than the kernel), dilation,
+groups, channel counts below and above the tile width (a narrower last channel block),
+strides in D and H (the kernel needs W-stride 1), row widths that are not multiples of 16,
+small blocks (so lines are split across blocks), float32, and 1 vs 2 threads bitwise."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import reference_conv as ref
+from tinytensor._functions import conv as conv_fn
+from tinytensor._kernels import conv as K
+
+kw = pytest.importorskip("tinytensor._kernels.conv_wgrad")
+pytestmark = pytest.mark.skipif(not K.own_sgemm(), reason="needs AVX-512 (tt_sgemm)")
+
+
+@st.composite
+def cases(draw):
+    nsp = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 2))
+    cg = draw(st.integers(1, 3) | st.integers(4, 13))   # > NR: channel blocks and a rest
+    og = draw(st.integers(1, 9))              # 1..6: one tile; 7..9: tiles of 4 + a rest
+    n = draw(st.integers(1, 2))
+    sizes, ks, stride, pad, dil = [], [], [], [], []
+    for a in range(nsp):
+        last = a == nsp - 1
+        k = draw(st.integers(1, 3))
+        d = draw(st.integers(1, 2))
+        s = 1 if last else draw(st.integers(1, 2))
+        size = draw(st.integers(1, 40 if last else (9 if nsp == 2 else 4)))
+        pb = draw(st.integers(0, k * d + 1))
+        pe = draw(st.integers(0, k * d + 1))
+        if size + pb + pe - d * (k - 1) - 1 < 0:
+            size = d * (k - 1) + 1
+        sizes.append(size), ks.append(k), stride.append(s), pad.append((pb, pe)), dil.append(d)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, cg * groups) + tuple(sizes)).astype(np.float32)
+    w_shape = (og * groups, cg) + tuple(ks)
+    out = ref.conv_out_shape(x.shape, w_shape, stride, pad, dil)
+    go = rng.standard_normal(out).astype(np.float32)
+    return dict(x=x, go=go, w_shape=w_shape, stride=tuple(stride), pad=tuple(pad),
+                dil=tuple(dil), groups=groups, nsp=nsp, block=draw(st.integers(1, 8)))
+
+
+def _kernel(c, n_threads, block):
+    nsp = c["nsp"]
+    x5, go5 = conv_fn.as_5d(c["x"], nsp), conv_fn.as_5d(c["go"], nsp)
+    geo = conv_fn.geometry(c["stride"], tuple(p[0] for p in c["pad"]), c["dil"],
+                           tuple(p[1] for p in c["pad"]))
+    gw = np.full(conv_fn.as_5d(np.empty(c["w_shape"]), nsp).shape, np.nan, np.float32)
+    kw.panel_weight_grad(x5, go5, gw, geo, c["groups"], n_threads, block)
+    return gw.reshape(c["w_shape"])
+
+
+@given(cases())
+def test_weight_grad_matches_reference(c):
+    args = (c["stride"], c["pad"], c["dil"], c["groups"])
+    w = np.zeros(c["w_shape"])
+    _, want, _ = ref.conv_backward(c["x"].astype(np.float64), w, c["go"].astype(np.float64), *args)
+    _, scale, _ = ref.conv_backward(np.abs(c["x"]).astype(np.float64), w,
+                                    np.abs(c["go"]).astype(np.float64), *args)
+    got = _kernel(c, 1, c["block"])
+    assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
+    # the default blocks and 2 threads give the same bits whatever the thread count
+    one = _kernel(c, 1, 64)
+    two = _kernel(c, 2, 64)
+    assert one.tobytes() == two.tobytes()
+    assert np.all(np.abs(one - want) <= 1e-5 * scale + 1e-30)
+
+
+def test_large_shape_one_vs_two_threads_bitwise(threads):
+    """S4-like plane mode with several blocks per line, through conv_backward."""
+    import tinytensor as tt
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 8, 40, 40)).astype(np.float32)
+    w = rng.standard_normal((12, 8, 3, 3)).astype(np.float32)
+    geo = conv_fn.geometry((1, 1), (1, 1), (1, 1), (1, 1))
+    x5, w5 = conv_fn.as_5d(x, 2), conv_fn.as_5d(w, 2)
+    go = rng.standard_normal((3, 12, 1, 40, 40)).astype(np.float32)
+    res = []
+    for n in (1, 2):
+        threads(n)
+        res.append(conv_fn.conv_backward(x5, w5, go, geo, 1, False, True, False,
+                                         tt.get_num_threads())[1])
+    assert res[0].tobytes() == res[1].tobytes()
+    direct = np.empty_like(w5)
+    kw.panel_weight_grad(x5, go, direct, geo, 1, 1)
+    assert direct.tobytes() == res[0].tobytes()     # conv_backward used the kernel
+
+
+def test_rejects_inconsistent_arguments():
+    x = np.zeros((2, 4, 1, 6, 20), np.float32)
+    go = np.zeros((2, 6, 1, 4, 18), np.float32)
+    gw = np.zeros((6, 4, 1, 3, 3), np.float32)
+    geo = conv_fn.geometry((1, 1), (0, 0), (1, 1), (0, 0))
+    kw.panel_weight_grad(x, go, gw, geo, 1, 1)                     # consistent
+    with pytest.raises(ValueError):
+        kw.panel_weight_grad(x, go[:, :5], gw, geo, 1, 1)          # O mismatch
+    with pytest.raises(ValueError):
+        kw.panel_weight_grad(x, go[..., :17].copy(), gw, geo, 1, 1)  # OW mismatch
+    with pytest.raises(ValueError):
+        kw.panel_weight_grad(x, go, gw, geo, 3, 1)                 # groups
+    with pytest.raises(ValueError):
+        kw.panel_weight_grad(x, go, gw, conv_fn.geometry((1, 2), (0, 0), (1, 1), (0, 0)), 1, 1)
+    with pytest.raises(ValueError):
+        kw.panel_weight_grad(x, go, gw, geo, 1, 0)                 # threads

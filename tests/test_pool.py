@@ -576,3 +576,20 @@ def test_max_pool_avx512_rows_match_portable_loop(stride, width):
     rv, ri = ref.max_pool(x, 2, [3, 3], [2, stride], [1, 1], [1, 1], False)
     np.testing.assert_array_equal(outs[0][0], rv)
     np.testing.assert_array_equal(outs[0][1], ri)
+
+
+def test_leaf_grad_takes_recycled_scratch_without_copy(monkeypatch):
+    """A big input gradient becomes the leaf's .grad without a copy; the scratch cache hands
+    that memory out again only once .grad lets go of it."""
+    from tinytensor._functions import pool as fpool
+    monkeypatch.setattr(fpool, "_REUSE_MIN_BYTES", 0)
+    monkeypatch.setattr(fpool, "_reuse", {})
+    x = _t(np.random.default_rng(3).standard_normal((2, 3, 8, 8)).astype(np.float32), True)
+    F.max_pool2d(x, 3, 2, 1).sum().backward()
+    g1 = x.grad
+    assert any(np.shares_memory(g1._numpy(), a) for a in fpool._reuse.values())
+    kept = _np(g1).copy()
+    x.grad = None
+    F.max_pool2d(x * 2, 3, 2, 1).sum().backward()               # g1 still held: fresh memory
+    assert not np.shares_memory(g1._numpy(), x.grad._numpy())
+    np.testing.assert_array_equal(_np(g1), kept)

@@ -80,9 +80,11 @@ class MaxPoolNdFunction(Function):
                     for n, k, s, p, d in zip(x.shape[1:], kernel, stride, padding, dilation))
         out = alloc((x.shape[0],) + osp, x.dtype)          # the kernel writes every element
         need_idx = return_indices or ctx.needs_input_grad[0]
-        # backward alone needs only positions within a plane: int32 halves their traffic
+        # backward alone needs only positions within a plane: uint16 / int32 quarter / halve
+        # their traffic (uint16: a window wholly in the padding gets 0xFFFF, never in a plane)
         plane = x.shape[1] * x.shape[2] * x.shape[3]
-        idx_dtype = np.int64 if return_indices or plane >= 2**31 else np.int32
+        idx_dtype = (np.int64 if return_indices or plane >= 2**31
+                     else np.uint16 if plane < 0xFFFF else np.int32)
         # internal winners are recycled; indices handed to the user are not
         idx = None if not need_idx else (
             alloc(out.shape, idx_dtype) if return_indices else _scratch(out.shape, idx_dtype))

@@ -21,7 +21,7 @@ Notes:
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport INFINITY
-from libc.stdint cimport int32_t, int64_t, INT64_MIN
+from libc.stdint cimport int32_t, int64_t, uint16_t, INT64_MIN
 from libc.string cimport memset
 
 from tinytensor._kernels._pool_common cimport (pool_out_size, first_tap, end_tap, bin_start,
@@ -32,9 +32,11 @@ ctypedef fused pool_t:
     double
     int64_t
 
-# Max-pool winners: int64 when the user asked for indices, int32 when only backward needs them
-# (half the memory traffic; the Function picks int32 only for planes under 2**31 elements).
+# Max-pool winners: int64 when the user asked for indices; when only backward needs them,
+# uint16 for planes under 2**16 - 1 elements (a position outside the plane, which only a window
+# wholly in the padding can have, becomes 0xFFFF, which backward skips), else int32 for planes under 2**31: a quarter / half the memory traffic.
 ctypedef fused idx_t:
+    uint16_t
     int32_t
     int64_t
 
@@ -94,7 +96,7 @@ cdef extern from *:
                                       _mm512_maskz_loadu_ps(m2, p + 16));
     }
     /* Outputs [q, q + r) of the segment (r <= 16*G) as G vectors; x0: first tap of output 0. */
-    TT_INLINE TT_AVX512 void tt_max_group(const float *x0, float *y, void *idx, int idx64,
+    TT_INLINE TT_AVX512 void tt_max_group(const float *x0, float *y, void *idx, int kind,
                                           Py_ssize_t q, Py_ssize_t r, const int G, const int SW,
                                           Py_ssize_t na, Py_ssize_t nb, Py_ssize_t nc,
                                           Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc,
@@ -137,8 +139,10 @@ cdef extern from *:
             _mm512_mask_storeu_ps(y + o, om[g], best[g]);
             if (!idx)
                 continue;
-            if (!idx64) {
+            if (kind == 0) {
                 _mm512_mask_storeu_epi32((int *)idx + o, om[g], bp[g]);
+            } else if (kind == 2) {
+                _mm512_mask_cvtepi32_storeu_epi16((short *)idx + o, om[g], bp[g]);
             } else {
                 long long *w = (long long *)idx + o;
                 _mm512_mask_storeu_epi64(w, (__mmask8)(om[g] & 0xFF),
@@ -148,7 +152,7 @@ cdef extern from *:
             }
         }
     }
-    TT_INLINE TT_AVX512 void tt_max_row_sw(const float *xp, float *y, void *idx, int idx64,
+    TT_INLINE TT_AVX512 void tt_max_row_sw(const float *xp, float *y, void *idx, int kind,
                                            Py_ssize_t n, const int SW, Py_ssize_t start,
                                            Py_ssize_t na, Py_ssize_t nb, Py_ssize_t nc,
                                            Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc) {
@@ -159,21 +163,22 @@ cdef extern from *:
         const float *x0 = xp + start;
         Py_ssize_t q = 0;
         for (; n - q >= 64; q += 64)
-            tt_max_group(x0, y, idx, idx64, q, 64, 4, SW, na, nb, nc, ja, jb, jc, lane0, even);
+            tt_max_group(x0, y, idx, kind, q, 64, 4, SW, na, nb, nc, ja, jb, jc, lane0, even);
         switch ((n - q + 15) / 16) {
-        case 4: tt_max_group(x0, y, idx, idx64, q, n - q, 4, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
-        case 3: tt_max_group(x0, y, idx, idx64, q, n - q, 3, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
-        case 2: tt_max_group(x0, y, idx, idx64, q, n - q, 2, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
-        case 1: tt_max_group(x0, y, idx, idx64, q, n - q, 1, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
+        case 4: tt_max_group(x0, y, idx, kind, q, n - q, 4, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
+        case 3: tt_max_group(x0, y, idx, kind, q, n - q, 3, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
+        case 2: tt_max_group(x0, y, idx, kind, q, n - q, 2, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
+        case 1: tt_max_group(x0, y, idx, kind, q, n - q, 1, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
         default: break;
         }
     }
     /* xp: the plane; output i (< n) of the segment has its first tap at start + i*sw and its
        taps at + a*ja + b*jb + c*jc (a < na, b < nb, c < nc), all inside the plane. Positions
-       are int32 (plane < 2**31 elements); idx: NULL, int32 (idx64 = 0) or int64 winners.
+       are int32 (plane < 2**31 elements); idx: NULL or winners, int32 (kind 0), int64 (1) or
+       uint16 (2, planes under 2**16 elements).
        pf, pf_len: floats of the input to prefetch (rows that a later call reads; without it
        P2's forward takes 25 ms instead of 11: the hardware prefetchers miss the row hops). */
-    static TT_AVX512 void tt_max_row_avx512(const float *xp, float *y, void *idx, int idx64,
+    static TT_AVX512 void tt_max_row_avx512(const float *xp, float *y, void *idx, int kind,
                                             Py_ssize_t n, Py_ssize_t sw, Py_ssize_t start,
                                             Py_ssize_t na, Py_ssize_t nb, Py_ssize_t nc,
                                             Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc,
@@ -181,13 +186,13 @@ cdef extern from *:
         for (Py_ssize_t k = 0; k < pf_len; k += 16)         /* prefetches never fault */
             _mm_prefetch((const char *)(pf + k), _MM_HINT_T0);
         if (sw == 1)
-            tt_max_row_sw(xp, y, idx, idx64, n, 1, start, na, nb, nc, ja, jb, jc);
+            tt_max_row_sw(xp, y, idx, kind, n, 1, start, na, nb, nc, ja, jb, jc);
         else
-            tt_max_row_sw(xp, y, idx, idx64, n, 2, start, na, nb, nc, ja, jb, jc);
+            tt_max_row_sw(xp, y, idx, kind, n, 2, start, na, nb, nc, ja, jb, jc);
     }
     #else
     static int tt_cpu_avx512(void) { return 0; }
-    static void tt_max_row_avx512(const float *xp, float *y, void *idx, int idx64,
+    static void tt_max_row_avx512(const float *xp, float *y, void *idx, int kind,
                                   Py_ssize_t n, Py_ssize_t sw, Py_ssize_t start,
                                   Py_ssize_t na, Py_ssize_t nb, Py_ssize_t nc,
                                   Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc,
@@ -195,7 +200,7 @@ cdef extern from *:
     #endif
     """
     int tt_cpu_avx512() noexcept nogil
-    void tt_max_row_avx512(const float* xp, float* y, void* idx, int idx64, Py_ssize_t n,
+    void tt_max_row_avx512(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
                            Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,
                            Py_ssize_t nc, Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc,
                            const float* pf, Py_ssize_t pf_len) noexcept nogil
@@ -308,6 +313,7 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
     cdef Py_ssize_t p, od, oh, ow, a, b, c, d0, h0, w0, a0, a1, b0, b1, c0, c1, best_pos
     cdef Py_ssize_t row, ow_lo, ow_hi, n_in, wl, start, q, qq, t, n_skip, pf_at, pf_len
     cdef bint row_ok, use_avx
+    cdef int idx_kind = 2 if idx_t is uint16_t else 1 if idx_t is int64_t else 0
     cdef bint has_idx = idx is not None
     cdef pool_t v, best
     if (min(kd, kh, kw, sd, sh, sw, dd, dh, dw) < 1 or min(pd, ph, pw) < 0
@@ -319,6 +325,9 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
             or (has_idx and (idx.shape[0] != P or idx.shape[1] != OD or idx.shape[2] != OH
                              or idx.shape[3] != OW))):
         _bad("max_pool_forward")
+    if idx_t is uint16_t:
+        if has_idx and D * H * W >= 65535:
+            _bad("max_pool_forward")
     # Interior columns [ow_lo, ow_hi): w0 = ow*sw - pw >= 0 and w0 + (kw-1)*dw < W.
     ow_lo = (pw + sw - 1) // sw
     wl = W - (kw - 1) * dw + pw
@@ -362,7 +371,12 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
                         else:
                             y[p, od, oh, ow] = -INFINITY
                         if has_idx:
-                            idx[p, od, oh, ow] = best_pos
+                            # (a flat position past a row's end can still land in the
+                            # plane, and then backward adds there, as PyTorch does)
+                            if idx_t is uint16_t and (best_pos < 0 or best_pos >= D * H * W):
+                                idx[p, od, oh, ow] = 0xFFFF     # >= the plane: skipped
+                            else:
+                                idx[p, od, oh, ow] = <idx_t>best_pos
                         continue
                     best = x[p, d0 + a0 * dd, h0 + b0 * dh, w0 + c0 * dw]
                     for a in range(a0, a1):
@@ -386,7 +400,7 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
                             pf_at = ((d0 + a0 * dd) * H + h0 + (kh - 1) * dh + sh + 1) * W
                             tt_max_row_avx512(&x[p, 0, 0, 0], &y[p, od, oh, ow_lo],
                                               <void*>&idx[p, od, oh, ow_lo] if has_idx else NULL,
-                                              idx_t is int64_t, n_in, sw, start, a1 - a0,
+                                              idx_kind, n_in, sw, start, a1 - a0,
                                               b1 - b0, kw, dd * H * W, dh * W, dw,
                                               &x[p, 0, 0, 0] + pf_at, pf_len)
                             continue

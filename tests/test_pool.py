@@ -547,3 +547,49 @@ def test_recycled_scratch_never_overwrites_live_gradients(monkeypatch):
                                     False, True, None))
     np.testing.assert_array_equal(_np(g1), kept_g)
     np.testing.assert_array_equal(_np(a1), kept_a)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("width", [5, 37, 150])
+def test_max_pool_avx512_rows_match_portable_loop(stride, width):
+    """float32 rows with column stride 1 or 2 may take the AVX-512 kernel: same values and
+    winners as the portable loop, ties, NaNs, row tails and int32/int64 winners included."""
+    from tinytensor._kernels import pool as kp
+    rng = np.random.default_rng(width * 10 + stride)
+    x = rng.integers(-3, 4, (2, 3, 9, width)).astype(np.float32)    # many ties
+    x[rng.random(x.shape) < 0.03] = np.nan
+    x[0, 1] = rng.standard_normal((9, width))
+    args = dict(kernel_size=(3, 3), stride=(2, stride), padding=(1, 1))
+    outs = []
+    for on in (True, False):
+        old = kp._set_avx512(on)
+        try:
+            xt = _t(x, requires_grad=True)
+            y, i = F.max_pool2d(xt, return_indices=True, **args)
+            y2 = F.max_pool2d(xt, **args)                        # int32 winners, for backward
+            (y2 * 3).sum().backward()
+            outs.append((_np(y), _np(i), _np(y2), _np(xt.grad)))
+        finally:
+            kp._set_avx512(old)
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    rv, ri = ref.max_pool(x, 2, [3, 3], [2, stride], [1, 1], [1, 1], False)
+    np.testing.assert_array_equal(outs[0][0], rv)
+    np.testing.assert_array_equal(outs[0][1], ri)
+
+
+def test_leaf_grad_takes_recycled_scratch_without_copy(monkeypatch):
+    """A big input gradient becomes the leaf's .grad without a copy; the scratch cache hands
+    that memory out again only once .grad lets go of it."""
+    from tinytensor._functions import pool as fpool
+    monkeypatch.setattr(fpool, "_REUSE_MIN_BYTES", 0)
+    monkeypatch.setattr(fpool, "_reuse", {})
+    x = _t(np.random.default_rng(3).standard_normal((2, 3, 8, 8)).astype(np.float32), True)
+    F.max_pool2d(x, 3, 2, 1).sum().backward()
+    g1 = x.grad
+    assert any(np.shares_memory(g1._numpy(), a) for a in fpool._reuse.values())
+    kept = _np(g1).copy()
+    x.grad = None
+    F.max_pool2d(x * 2, 3, 2, 1).sum().backward()               # g1 still held: fresh memory
+    assert not np.shares_memory(g1._numpy(), x.grad._numpy())
+    np.testing.assert_array_equal(_np(g1), kept)

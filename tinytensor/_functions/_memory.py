@@ -22,3 +22,19 @@ def alloc(shape, dtype, fill=None):
     except MemoryError:
         raise RuntimeError(f"can't allocate memory: you tried to allocate {n * dtype.itemsize} "
                            f"bytes for a tensor of shape {list(shape)}") from None
+
+
+# Scratch caches that recycle big arrays (pool.py's _scratch): each registers a function
+# returning the arrays it holds. The engine lets a leaf's .grad take such an array's memory,
+# as the cache hands an array out again only when nothing else references it.
+_recycling_caches = []
+
+
+def register_recycling_cache(values):
+    """`values()` -> the arrays a scratch cache currently holds."""
+    _recycling_caches.append(values)
+
+
+def recycled_ids():
+    """ids of the arrays held by the registered scratch caches."""
+    return {id(a) for values in _recycling_caches for a in values()}

@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 
-from tinytensor._functions._memory import alloc
+from tinytensor._functions._memory import alloc, register_recycling_cache
 from tinytensor._kernels import pool as _k
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
-from tinytensor.tensor import from_numpy
+from tinytensor.tensor import _wrap, from_numpy
 
 
 # Large NumPy arrays are fresh mmaps: their first touch costs page faults (PERFORMANCE.md:
@@ -23,6 +23,13 @@ from tinytensor.tensor import from_numpy
 _REUSE_MIN_BYTES = 16 << 20
 _REUSE_SLOTS = 4
 _reuse = {}                                       # (shape, dtype) -> ndarray, oldest first
+
+
+def _cached_arrays():
+    return list(_reuse.values())
+
+
+register_recycling_cache(_cached_arrays)
 
 
 def _scratch(shape, dtype):
@@ -73,16 +80,18 @@ class MaxPoolNdFunction(Function):
                     for n, k, s, p, d in zip(x.shape[1:], kernel, stride, padding, dilation))
         out = alloc((x.shape[0],) + osp, x.dtype)          # the kernel writes every element
         need_idx = return_indices or ctx.needs_input_grad[0]
-        # backward alone needs only positions within a plane: int32 halves their traffic
+        # backward alone needs only positions within a plane: uint16 / int32 quarter / halve
+        # their traffic (uint16: a window wholly in the padding gets 0xFFFF, never in a plane)
         plane = x.shape[1] * x.shape[2] * x.shape[3]
-        idx_dtype = np.int64 if return_indices or plane >= 2**31 else np.int32
+        idx_dtype = (np.int64 if return_indices or plane >= 2**31
+                     else np.uint16 if plane < 0xFFFF else np.int32)
         # internal winners are recycled; indices handed to the user are not
         idx = None if not need_idx else (
             alloc(out.shape, idx_dtype) if return_indices else _scratch(out.shape, idx_dtype))
         _k.max_pool_forward(x, out, idx, *kernel, *stride, *padding, *dilation, ceil_mode,
                             get_num_threads())
         shape = lead + osp[3 - nsp:]
-        y = from_numpy(out.reshape(shape))
+        y = _wrap(out.reshape(shape))
         if not need_idx:
             return y
         ctx.input_shape = tuple(input.shape)
@@ -90,7 +99,7 @@ class MaxPoolNdFunction(Function):
         if not return_indices:
             ctx.winners = idx                              # the winners, not the input
             return y
-        indices = from_numpy(idx.reshape(shape))
+        indices = _wrap(idx.reshape(shape))
         ctx.save_for_backward(indices)                     # in-place edits get detected
         ctx.winners = None
         ctx.mark_non_differentiable(indices)
@@ -113,7 +122,7 @@ def _max_scatter(grad_output, idx, input_shape, n_planes):
     gi = _scratch((n_planes, int(np.prod(input_shape, dtype=np.int64)) // n_planes),
                   go.dtype)                               # the kernel zeroes each plane
     _k.max_pool_backward(go, idx, gi, get_num_threads())
-    return from_numpy(gi.reshape(input_shape))
+    return _wrap(gi.reshape(input_shape))
 
 
 class AvgPoolNdFunction(Function):
@@ -141,7 +150,7 @@ class AvgPoolNdFunction(Function):
         ctx.fast = fast
         ctx.input_shape = tuple(input.shape)
         ctx.planes_shape = x.shape
-        return from_numpy(out.reshape(lead + osp[3 - nsp:]))
+        return _wrap(out.reshape(lead + osp[3 - nsp:]))
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -159,7 +168,7 @@ class AvgPoolNdFunction(Function):
         else:
             _k.avg_pool_backward(go, gi, *kernel, *stride, *padding, ceil_mode, cip, dov,
                                  get_num_threads())
-        return (from_numpy(gi.reshape(ctx.input_shape)),) + (None,) * 7
+        return (_wrap(gi.reshape(ctx.input_shape)),) + (None,) * 7
 
 
 class AdaptiveAvgPoolFunction(Function):

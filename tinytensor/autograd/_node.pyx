@@ -117,12 +117,16 @@ cdef _attach(out, Node ctx, Py_ssize_t nr):
     t._output_nr = nr
 
 
-cpdef bint owns_memory(TensorBase t):
+cpdef bint owns_memory(TensorBase t, object recycled=None):
     """True when no other tensor shares `t`'s storage and nothing else holds the NumPy array
     behind it (a Function's ctx, a kernel's scratch cache), so that its memory can become a
     leaf's `.grad` without a copy once the caller has checked that it holds the only references
     to `t` itself. PyTorch steals gradients under the same condition; copying a large input
     gradient cost ~20 ms per step for a 102 MB max-pool input.
+
+    `recycled`: ids of arrays held by a recycling scratch cache (_functions._memory), whose
+    one reference does not count: such a cache hands an array out again only when nothing
+    else references it, so a `.grad` that took its memory keeps it to itself.
     """
     if t._base is not None:
         return False
@@ -145,6 +149,11 @@ cpdef bint owns_memory(TensorBase t):
             owner_refs += 1
         else:
             return False
+    if recycled is not None and id(owner) in recycled:
+        if owner is data:
+            data_refs += 1
+        else:
+            owner_refs += 1
     if owner is data:
         return _Py_REFCNT(<PyObject*>data) <= data_refs + 1      # + the `owner` local
     return (_Py_REFCNT(<PyObject*>data) <= data_refs

@@ -10,6 +10,7 @@
 """
 import sys
 
+from tinytensor._functions._memory import recycled_ids
 from tinytensor.autograd._node import owns_memory
 from tinytensor.autograd.function import _FREED, AccumulateGrad, grad_sink
 from tinytensor.autograd.grad_mode import _state
@@ -73,7 +74,8 @@ def _accumulate(leaf, grad):
         # this frame are the only references to the tensor (getrefcount adds its own), and
         # owns_memory vouches for its storage. Otherwise copy: the same tensor may be flowing
         # to other leaves, or be held by a Function.
-        if (sys.getrefcount(grad) <= 3 and owns_memory(grad) and grad.is_contiguous()
+        if (sys.getrefcount(grad) <= 3 and owns_memory(grad, recycled_ids())
+                and grad.is_contiguous()
                 and grad.grad_fn is None):
             leaf.grad = grad
         else:
@@ -147,6 +149,9 @@ def run_backward(roots, root_grads, retain_graph, inputs=None):
                     if left == 0:
                         ready.append(nxt)
                 i += 1
+            # drop this frame's references: a gradient left only in `buffers` can become a
+            # leaf's .grad without a copy (_accumulate counts the references to it)
+            results = g = None
     finally:
         _state.enabled = prev_mode
     if wanted is not None:

@@ -88,7 +88,13 @@ def compare(ours, theirs, x, train=True, rtol=1e-4, atol=1e-5):
     assert np.allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=rtol, atol=atol)
     named_t = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        assert np.allclose(p.grad.numpy(), named_t[name].grad.numpy(), rtol=rtol, atol=atol), name
+        # A parameter's gradient sums over the batch and positions; where the exact sum is 0
+        # (a conv bias before BatchNorm) only the rounding of both libraries is left, and it
+        # grows with the square root of the terms (failed ~1 run in 20 at atol=1e-5, PyTorch's
+        # threads summing in varying order).
+        terms = max(1.0, x.size / max(1, p.numel()))
+        assert np.allclose(p.grad.numpy(), named_t[name].grad.numpy(), rtol=rtol,
+                           atol=atol * terms ** 0.5), name
     bufs_t = dict(theirs.named_buffers())
     for name, b in ours.named_buffers():
         assert np.allclose(b.numpy(), bufs_t[name].numpy(), rtol=rtol, atol=atol), name

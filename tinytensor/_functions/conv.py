@@ -47,7 +47,7 @@ _DIRECT_MAX_OUT_PER_GROUP = 4
 # kernels (parallel over samples x channels) keep both threads busy. The choice depends on
 # the shape alone, so the bits never depend on the thread count.
 _FUSED_MIN_GROUPS = 4
-# Stride 1 along W and output rows at least this wide: the forward reads input rows directly
+# Stride 1 or 2 along W and output rows at least this wide: the forward reads input rows directly
 # (tt_conv_rows.h); narrower rows would leave most vector lanes idle, and go to the panels.
 _ROWS_MIN_WIDTH = 12
 # The input gradient of a stride-1 convolution runs as a convolution (see
@@ -255,7 +255,7 @@ def conv_forward(x, w, b, geo, groups, n_threads):
         _k.direct_forward(x, w, bias, has_bias, y, geo, groups, n_threads)
         return y
     k = w.shape[2] * w.shape[3] * w.shape[4]
-    if _panel_path(x.dtype) and geo[0, 2] == 1 and out_sp[2] >= _ROWS_MIN_WIDTH:
+    if _panel_path(x.dtype) and geo[0, 2] <= 2 and out_sp[2] >= _ROWS_MIN_WIDTH:
         with _Scratch(x.dtype, 1, _k.panel_sizes(cg, og, k, groups)[0]) as packed:
             _k.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)
         return y

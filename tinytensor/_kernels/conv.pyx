@@ -792,7 +792,7 @@ def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)
                  float[:, :, :, :, ::1] y,               # OUT (N, O, OD, OH, OW)
                  float[::1] wpack,                       # SCRATCH panel_sizes()[0]
                  Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads):
-    """Convolution forward with stride 1 along W by tt_conv_rows.h (no im2col): one parallel
+    """Convolution forward with stride 1 or 2 along W by tt_conv_rows.h (no im2col): one parallel
     task per (group, output row, piece of up to 32 positions)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], KD = w.shape[2], KH = w.shape[3]
@@ -803,7 +803,7 @@ def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)
     if not _own_sgemm:
         raise RuntimeError("rows_forward: needs tt_sgemm (AVX-512); a tinytensor bug")
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
-                   geo, groups) or (has_bias and bias.shape[0] != O) or geo[0, 2] != 1:
+                   geo, groups) or (has_bias and bias.shape[0] != O) or not 1 <= geo[0, 2] <= 2:
         raise ValueError("rows_forward: inconsistent shapes (a tinytensor bug)")
     Og = O // groups
     T = KD * KH * KW

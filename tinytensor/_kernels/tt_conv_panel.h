@@ -384,6 +384,38 @@ static void tt_conv_backward_input_panel(const float *go, ptrdiff_t gos, const t
                             _mm512_maskz_loadu_ps(m1, b1), _mm512_load_ps(tc + 16)));
                     }
                 }
+            } else if (sw == 2) {
+                /* lanes j0 + t go to row[iw + 2t]: each half of 16 lanes is spread over the
+                   even places of 32 inputs (a permute) and added with a masked load and store
+                   per 16 inputs (S5's input gradient: 0.72 -> 0.30 ms against scalar adds) */
+                ptrdiff_t lo = iw < 0 ? (1 - iw) / 2 : 0, hi = W - iw > 0 ? (W - iw + 1) / 2 : 0;
+                if (lo > len) lo = len;
+                if (hi > len) hi = len;
+                uint32_t bits = tt_lane_bits(j0 + lo, j0 + hi);
+                const __m512i spread_lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1,
+                                                           1, 0, 0);
+                const __m512i spread_hi = _mm512_add_epi32(spread_lo, _mm512_set1_epi32(8));
+                for (int h = 0; h < 2; h++) {
+                    uint32_t lanes = (bits >> (16 * h)) & 0xFFFFu, places = 0;
+                    if (!lanes) continue;
+                    for (int l = 0; l < 16; l++)          /* lane l -> place 2l */
+                        places |= ((lanes >> l) & 1u) << (2 * l);
+                    const __mmask16 p0 = (__mmask16)places, p1 = (__mmask16)(places >> 16);
+                    for (ptrdiff_t c = 0; c < C; c++) {
+                        float *b = (float *)tt_lane_base(row + c * cs, iw - 2 * j0 + 32 * h);
+                        __m512 tv = _mm512_load_ps(tile + c * TT_SGEMM_NR + 16 * h);
+                        if (p0)
+                            _mm512_mask_storeu_ps(b, p0, _mm512_add_ps(
+                                _mm512_maskz_loadu_ps(p0, b),
+                                _mm512_permutexvar_ps(spread_lo, tv)));
+                        if (p1) {
+                            float *b1 = (float *)tt_lane_base(b, 16);
+                            _mm512_mask_storeu_ps(b1, p1, _mm512_add_ps(
+                                _mm512_maskz_loadu_ps(p1, b1),
+                                _mm512_permutexvar_ps(spread_hi, tv)));
+                        }
+                    }
+                }
             } else {
                 for (ptrdiff_t c = 0; c < C; c++) {
                     float *rc = row + c * cs;

@@ -256,6 +256,8 @@ def test_every_float32_path_matches_reference(path, nsp, data):
     (((2, 3, 9, 40), (4, 3, 3, 5)), dict(padding=(1, 2), dilation=(1, 2))),
     # one sample, several row pieces, a kernel of more than 64 taps (two passes of rows)
     (((1, 2, 12, 50), (3, 2, 9, 9)), dict(padding=4)),
+    # LeNet's conv2 in small: 4 x 4 output planes, two samples a panel (windows, no gathers)
+    (((3, 4, 8, 8), (5, 4, 5, 5)), dict()),
     # W-stride 2: rows read every other input (two loads and a permute), padding both sides
     (((2, 3, 9, 45), (4, 3, 3, 4)), dict(stride=(1, 2), padding=(1, 3), dilation=(1, 2))),
     # strided rows (gathers), groups, output rows that straddle panels

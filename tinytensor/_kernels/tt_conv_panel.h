@@ -417,6 +417,25 @@ static void tt_conv_backward_input_panel(const float *go, ptrdiff_t gos, const t
     const ptrdiff_t KW = g->KW, sw = g->sw, T = KD * KH * KW, L = g->OD * g->OH * g->OW;
     const ptrdiff_t Cpad = tt_conv_rows_padded(C), cs = D * H * W;
     int nrun = tt_conv_runs(run, q0, nq, g);
+    /* Small planes without padding: each sample's columns reach one span of 32 inputs per
+       tap, so the tile row is spread over it by one permute (the inverse of the forward's
+       windows) and added with two masked adds, not one per output row (S3: 0.64 -> 0.56 ms). */
+    tt_conv_windows wn;                         /* idx becomes: input place -> tile lane */
+    __mmask16 hit[TT_SGEMM_NR][2];              /* per window: the places some lane reaches */
+    int window = tt_conv_interior(g) && nrun > 2 && tt_conv_windows_init(&wn, g, xs, run, nrun);
+    for (int w = 0; window && w < wn.nwin; w++) {
+        int32_t at[TT_SGEMM_NR], lane_of[TT_SGEMM_NR] = {0};
+        uint32_t places = 0;
+        for (int h = 0; h < 2; h++) _mm512_storeu_si512(at + 16 * h, wn.idx[h][w]);
+        for (int l = wn.j0[w]; l < wn.j0[w] + wn.len[w]; l++) {
+            lane_of[at[l]] = l;
+            places |= 1u << at[l];
+        }
+        for (int h = 0; h < 2; h++) {
+            wn.idx[h][w] = _mm512_loadu_si512(lane_of + 16 * h);
+            hit[w][h] = (__mmask16)(places >> (16 * h));
+        }
+    }
     /* the go panel: row o holds go[n, o, l] for the panel's columns (a sample's columns are
        consecutive positions l, so one masked load per sample and half) */
     for (ptrdiff_t o = 0; o < M; o++) {
@@ -448,7 +467,23 @@ static void tt_conv_backward_input_panel(const float *go, ptrdiff_t gos, const t
                                    TT_SGEMM_NR, TT_SGEMM_NR, pc > 0, NULL);
             }
         }
-        for (int u = 0; u < nrun; u++) {                 /* add the tile where t reads */
+        if (window) {
+            const ptrdiff_t off = ((i * g->dd) * H + j * g->dh) * W + k * g->dw;
+            for (int w = 0; w < wn.nwin; w++)
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    const float *tc = tile + c * TT_SGEMM_NR;
+                    __m512 t0 = _mm512_load_ps(tc), t1 = _mm512_load_ps(tc + 16);
+                    float *b = gx + wn.start[w] + c * cs + off;
+                    for (int h = 0; h < 2; h++) {
+                        if (!hit[w][h]) continue;
+                        float *bh = (float *)tt_lane_base(b, 16 * h);
+                        _mm512_mask_storeu_ps(bh, hit[w][h], _mm512_add_ps(
+                            _mm512_maskz_loadu_ps(hit[w][h], bh),
+                            _mm512_permutex2var_ps(t0, wn.idx[h][w], t1)));
+                    }
+                }
+        }
+        for (int u = 0; !window && u < nrun; u++) {      /* add the tile where t reads */
             ptrdiff_t id = run[u].od * g->sd - g->pd + i * g->dd;
             ptrdiff_t ih = run[u].oh * g->sh - g->ph + j * g->dh;
             if (id < 0 || id >= D || ih < 0 || ih >= H) continue;

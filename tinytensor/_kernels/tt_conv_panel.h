@@ -13,6 +13,12 @@
  * (L = OD * OH * OW), so small images share panels (S3's 4 x 4 outputs fill 32 columns with
  * two samples) instead of leaving most of a panel empty.
  *
+ * A panel row (one tap of one input channel, 32 columns) is built in two registers, in one of
+ * three ways: masked loads, one per run of columns in an output row (wide rows); a gather
+ * (strided rows, or many short runs); or, for small planes that never read padding, two
+ * loads and a permute per sample ("windows"). tt_conv_backward_input_panel is the adjoint:
+ * the input gradient panel by panel, col2im without a col matrix.
+ *
  * Only built where tt_sgemm.h's AVX-512 kernels are; conv.pyx checks tt_sgemm_available(). */
 #ifndef TT_CONV_PANEL_H
 #define TT_CONV_PANEL_H
@@ -64,18 +70,6 @@ static int tt_conv_runs(tt_conv_run *run, ptrdiff_t q0, int nq, const tt_conv_ge
 #if TT_SGEMM_X86
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
-
-static inline __mmask16 tt_lanes(int n)          /* the first n of 16 lanes (n may be <0) */
-{
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-}
-
-static inline void tt_zero_run(float *d, int n)  /* n <= 32 */
-{
-    if (n <= 0) return;
-    _mm512_mask_storeu_ps(d, tt_lanes(n), _mm512_setzero_ps());
-    if (n > 16) _mm512_mask_storeu_ps(d + 16, tt_lanes(n - 16), _mm512_setzero_ps());
-}
 
 static inline void tt_copy_run(float *d, const float *s, int n)  /* n <= 32 */
 {

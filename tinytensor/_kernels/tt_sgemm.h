@@ -69,9 +69,9 @@ static int tt_sgemm_available(void)
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
 
-static inline __mmask16 tt_sgemm_lanes(int n)   /* the first n of 16 lanes, n in [0, 16] */
+static inline __mmask16 tt_lanes(int n)          /* the first n of 16 lanes (n may be <0) */
 {
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
 
 /* Pack rows [0, mc) x columns [0, kc) of A (already offset to the block) into panels of MR
@@ -145,7 +145,7 @@ static void tt_sgemm_pack_b(float *restrict dst, const float *restrict b, ptrdif
                     __m512 r[16];
                     for (int i = 0; i < 16; i++) {
                         ptrdiff_t j = 16 * h + i;
-                        r[i] = j < nr ? _mm512_maskz_loadu_ps(tt_sgemm_lanes(pn),
+                        r[i] = j < nr ? _mm512_maskz_loadu_ps(tt_lanes(pn),
                                                               b + (j0 + j) * csb + p0)
                                       : _mm512_setzero_ps();
                     }

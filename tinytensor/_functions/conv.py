@@ -64,7 +64,7 @@ _WGRAD_MIN_CHANNELS = 2
 # Otherwise, for one group and small output volumes (at most _WGRAD_WIN_MAX_POSITIONS
 # positions per sample, filling at least _WGRAD_WIN_MIN_LANE_USE of the 16-lane vectors), its
 # window mode (window_weight_grad: vectors over a whole output volume, im2col rows gathered
-# per block; any strides). S3 (4 x 4 planes): 1.52 -> 0.75 ms on 1 thread.
+# per block; any strides). S3 (4 x 4 planes): 1.49 -> 0.72 ms on 1 thread, 0.76 -> 0.37 on 2.
 _WGRAD_WIN_MAX_POSITIONS = 32
 _WGRAD_WIN_MIN_LANE_USE = 0.5
 # Below this many multiply-adds per thread, use fewer threads.

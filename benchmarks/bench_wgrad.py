@@ -2,7 +2,8 @@
 
     PYTHONPATH=. flock /tmp/bench.lock python benchmarks/bench_wgrad.py THREADS [S1,S4,...]
 
-"before" forces the GEMM path (_WGRAD_MIN_LANE_USE = 2, _WGRAD_WIN_MAX_POSITIONS = 0); "after" is conv_backward as wired.
+"before" forces the GEMM path (_WGRAD_MIN_LANE_USE = 2, _WGRAD_WIN_MAX_POSITIONS = 0);
+"after" is conv_backward as wired.
 """
 import sys, time
 import numpy as np

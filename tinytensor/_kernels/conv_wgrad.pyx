@@ -225,6 +225,8 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     cdef Py_ssize_t[::1] taps
     cdef int32_t[::1] bidx, toff, perm
     cdef const int32_t* pperm = NULL
+    cdef float* pgw
+    cdef Py_ssize_t u
     cdef Py_ssize_t bmin, bmax
     if not _available:
         raise RuntimeError("window_weight_grad: needs AVX-512 (tt_sgemm_available); "
@@ -375,7 +377,8 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                                       &masks[0], &taps[0], _aligned64(&gpk[tid, 0]), C, DHW,
                                       K, nch, &bidx[0], &toff[0], &wmask[0], pperm, o0, mr,
                                       <int> nr_tile, 0, ttiles, line0, line0 + nl)
-    gwo_arr = np.empty((CK, O), dtype=np.float32)
-    gwo = gwo_arr
-    tt_wgrad_unpermute(&gwo[0, 0], &gwt[0, 0], &taps[0], CK, O)
-    np.asarray(gw).reshape(O, CK)[...] = gwo_arr.T
+        # gW[o, t] = gW^T[t, u] for the output channel o = taps[5 u + 4] of kernel tap u
+        pgw = &gw[0, 0, 0, 0, 0]
+        for t in range(CK):
+            for u in range(O):
+                pgw[taps[5 * u + 4] * CK + t] = gwt[t, u]

@@ -61,11 +61,15 @@ _PANEL_MIN_IN_CHANNELS = 3
 # (its tiles are that many channels wide: S2, one channel, 1.02 -> 1.23 ms).
 _WGRAD_MIN_LANE_USE = 0.8
 _WGRAD_MIN_CHANNELS = 2
-# Otherwise, for one group and small output volumes (at most _WGRAD_WIN_MAX_POSITIONS
-# positions per sample, filling at least _WGRAD_WIN_MIN_LANE_USE of the 16-lane vectors), its
-# window mode (window_weight_grad: vectors over a whole output volume, im2col rows gathered
-# per block; any strides). S3 (4 x 4 planes): 1.49 -> 0.72 ms on 1 thread, 0.76 -> 0.37 on 2.
-_WGRAD_WIN_MAX_POSITIONS = 32
+# Otherwise, for one group and output volumes of at most _WGRAD_WIN_MAX_POSITIONS positions
+# per sample that fill at least _WGRAD_WIN_MIN_LANE_USE of the 16-lane vectors, its window mode
+# (window_weight_grad: vectors over a whole output volume, im2col rows built per block; any
+# strides and padding). S3 (4 x 4 planes): 1.49 -> 0.72 ms on 1 thread, 0.76 -> 0.37 on 2.
+# Measured faster than the GEMM path on every such shape tried (1 thread): 6 x 6 and 8 x 4
+# stride-1 planes 2.0-2.1x, stride 2 with padding 1.3-2.3x (gathers), 8 x 8 and 12 x 12
+# outputs from 12 x 12 and 16 x 16 inputs 1.6x and 1.4x, 3-D 4 x 4 x 4 and 3 x 3 x 3 3.6x
+# and 2.1x, 14 x 14 -> 7 x 7 stride 2 padding 1 about even.
+_WGRAD_WIN_MAX_POSITIONS = 256
 _WGRAD_WIN_MIN_LANE_USE = 0.5
 # Below this many multiply-adds per thread, use fewer threads.
 _MIN_MACS_PER_THREAD = 100_000

@@ -376,18 +376,21 @@ static void tt_wgrad_task(const float *x, const float *go, float *gw, const tt_w
 }
 
 /* Window mode (small output volumes, groups == 1: S3's 4 x 4 planes). The roles swap: the
-   "output rows" are the taps t = c*K + ks of x (the im2col rows, built here by gathers), the
-   "taps" are the output channels of go, viewed as a 1-channel-per-row input of one line per
-   sample (N, O, 1, 1, L), L = OD*OH*OW positions. gW^T[t, o] = sum_{n, p} win[n, t, p] *
-   go[n, o, p]. A task gathers its MR window rows for its block of samples once (packed as
-   tt_wgrad_pack_go would: [line][chunk][row][16]), then runs its tiles of output channels,
-   whose go rows (all of go for S3: 256 KiB) stay in L2. No im2col buffer, no horizontal
-   layout change of go, and every lane holds a position when L is a multiple of 16.
+   "output rows" are the taps t = c*K + ks of x (the im2col rows, built here), the "taps" are
+   the output channels of go, transposed by the wrapper to (O, N, nch * 16) (zero past each
+   sample's L = OD*OH*OW positions) and viewed as one plane-mode line of N * nch chunks with
+   one channel per output channel: gW^T[t, o] = sum_{n, p} win[n, t, p] * go[n, o, p]. A task
+   builds its MR window rows over a block of chunks once (packed as tt_wgrad_pack_go would:
+   [chunk][row][16]), then runs its tiles of output channels, which stream their go rows
+   sequentially. No im2col buffer, and every lane holds a position when L is a multiple of
+   16. Window rows are built by gathers (any strides and padding) or, when no lane is
+   padding and a chunk's positions lie within 32 floats of a channel, by two masked loads
+   and a permute (perm, below).
    bidx[ch * 16 + l]: the input offset (mod 2^32) of position ch*16 + l without its tap;
    toff[ks]: the tap's offset (mod 2^32); wmask[ch * K + ks]: the lanes whose position
    exists and whose input element for tap ks is inside the input (no padding). The wrapper
-   checks D*H*W < 2^31, so every valid lane's offset c-relative is exact in int32 (wrapping
-   sums of the mod-2^32 parts). Masked-off lanes are never read. */
+   checks D*H*W < 2^31, so every valid lane's offset from its channel's start is exact in
+   int32 (wrapping sums of the mod-2^32 parts). Masked-off lanes are never read. */
 static void tt_wgrad_pack_win(float *restrict dst, const float *restrict x, ptrdiff_t C,
                               ptrdiff_t DHW, ptrdiff_t K, ptrdiff_t nch, const int32_t *bidx,
                               const int32_t *toff, const uint16_t *wmask, ptrdiff_t t0, int mr,

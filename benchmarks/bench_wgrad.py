@@ -2,7 +2,8 @@
 
     PYTHONPATH=. flock /tmp/bench.lock python benchmarks/bench_wgrad.py THREADS [S1,S4,...]
 
-"before" forces the GEMM path (_WGRAD_MIN_LANE_USE = 2); "after" is conv_backward as wired.
+"before" forces the GEMM path (_WGRAD_MIN_LANE_USE = 2, _WGRAD_WIN_MAX_POSITIONS = 0);
+"after" is conv_backward as wired.
 """
 import sys, time
 import numpy as np
@@ -36,11 +37,11 @@ for name in cases:
     go = rng.standard_normal(y.shape).astype(np.float32)
     flops = 2 * np.prod(y.shape) * np.prod(w.shape[1:])
     f = lambda: C.conv_backward(x, w, go, geo, g, False, True, False, tt.get_num_threads())
-    keep = C._WGRAD_MIN_LANE_USE
-    C._WGRAD_MIN_LANE_USE = 2.0                      # GEMM path (before)
+    keep = C._WGRAD_MIN_LANE_USE, C._WGRAD_WIN_MAX_POSITIONS
+    C._WGRAD_MIN_LANE_USE, C._WGRAD_WIN_MAX_POSITIONS = 2.0, 0   # GEMM path (before)
     ref = f()[1]
     t_old = med(f)
-    C._WGRAD_MIN_LANE_USE = keep
+    C._WGRAD_MIN_LANE_USE, C._WGRAD_WIN_MAX_POSITIONS = keep
     new = f()[1]
     t_new = med(f)
     used = C._weight_grad_dot(x, w, go, geo, g, 1) is not None

@@ -218,9 +218,12 @@ def test_batch_larger_than_a_chunk():
 # W-stride is 1); and BLAS, as on a CPU without AVX-512.
 PATHS = {
     "panels": dict(_ROWS_MIN_WIDTH=10**9, _MAX_FLIPPED_GROWTH=-1.0, _PANEL_MIN_IN_CHANNELS=1,
-                   _WGRAD_MIN_LANE_USE=2.0),
+                   _WGRAD_MIN_LANE_USE=2.0, _WGRAD_WIN_MAX_POSITIONS=0),
     "rows": dict(_ROWS_MIN_WIDTH=1, _MAX_FLIPPED_GROWTH=1e9, _PANEL_MIN_IN_CHANNELS=1,
                  _WGRAD_MIN_LANE_USE=0.0, _WGRAD_MIN_CHANNELS=1),
+    # weight gradient by window mode wherever it applies (groups == 1, any output volume)
+    "window": dict(_WGRAD_MIN_LANE_USE=2.0, _WGRAD_MIN_CHANNELS=1,
+                   _WGRAD_WIN_MAX_POSITIONS=10**9, _WGRAD_WIN_MIN_LANE_USE=0.0),
     "blas": None,
 }
 

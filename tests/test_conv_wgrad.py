@@ -105,3 +105,104 @@ def test_rejects_inconsistent_arguments():
         kw.panel_weight_grad(x, go, gw, conv_fn.geometry((1, 2), (0, 0), (1, 1), (0, 0)), 1, 1)
     with pytest.raises(ValueError):
         kw.panel_weight_grad(x, go, gw, geo, 1, 0)                 # threads
+
+
+# Window mode (window_weight_grad): groups == 1, small output volumes (around 16 and 32
+# positions), any strides, padding (gathers) or none (permutes where a chunk's positions
+# fit in 32 floats: S3-like planes), 1-D/2-D/3-D.
+@st.composite
+def window_cases(draw):
+    nsp = draw(st.integers(1, 3))
+    c = draw(st.integers(1, 9))
+    o = draw(st.integers(1, 9))              # several tiles of 6 output channels and a rest
+    n = draw(st.integers(1, 3))
+    padded = draw(st.booleans())
+    sizes, ks, stride, pad, dil = [], [], [], [], []
+    for a in range(nsp):
+        k = draw(st.integers(1, 5))
+        d = draw(st.integers(1, 2))
+        s = draw(st.integers(1, 2))
+        pb = draw(st.integers(0, k * d)) if padded else 0
+        pe = draw(st.integers(0, k * d)) if padded else 0
+        out = draw(st.integers(1, 40 if nsp == 1 else (8 if nsp == 2 else 4)))
+        size = max(1, (out - 1) * s + d * (k - 1) + 1 - pb - pe + draw(st.integers(0, s - 1)))
+        if size + pb + pe - d * (k - 1) - 1 < 0:
+            size = d * (k - 1) + 1
+        sizes.append(size), ks.append(k), stride.append(s), pad.append((pb, pe)), dil.append(d)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, c) + tuple(sizes)).astype(np.float32)
+    w_shape = (o, c) + tuple(ks)
+    out = ref.conv_out_shape(x.shape, w_shape, stride, pad, dil)
+    go = rng.standard_normal(out).astype(np.float32)
+    return dict(x=x, go=go, w_shape=w_shape, stride=tuple(stride), pad=tuple(pad),
+                dil=tuple(dil), groups=1, nsp=nsp, block=draw(st.integers(1, 4)),
+                perm=draw(st.booleans()))
+
+
+def _window(c, n_threads, block, perm=True):
+    nsp = c["nsp"]
+    x5, go5 = conv_fn.as_5d(c["x"], nsp), conv_fn.as_5d(c["go"], nsp)
+    geo = conv_fn.geometry(c["stride"], tuple(p[0] for p in c["pad"]), c["dil"],
+                           tuple(p[1] for p in c["pad"]))
+    gw = np.full(conv_fn.as_5d(np.empty(c["w_shape"]), nsp).shape, np.nan, np.float32)
+    kw.window_weight_grad(x5, go5, gw, geo, n_threads, block, perm)
+    return gw.reshape(c["w_shape"])
+
+
+@given(window_cases())
+def test_window_weight_grad_matches_reference(c):
+    args = (c["stride"], c["pad"], c["dil"], c["groups"])
+    w = np.zeros(c["w_shape"])
+    _, want, _ = ref.conv_backward(c["x"].astype(np.float64), w, c["go"].astype(np.float64), *args)
+    _, scale, _ = ref.conv_backward(np.abs(c["x"]).astype(np.float64), w,
+                                    np.abs(c["go"]).astype(np.float64), *args)
+    got = _window(c, 1, c["block"], c["perm"])
+    assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
+    one = _window(c, 1, 64)
+    two = _window(c, 2, 64)
+    assert one.tobytes() == two.tobytes()
+    assert np.all(np.abs(one - want) <= 1e-5 * scale + 1e-30)
+    # permutes and gathers load the same values: the same bits
+    assert one.tobytes() == _window(c, 1, 64, False).tobytes()
+
+
+def test_s3_window_one_vs_two_threads_bitwise(threads):
+    """S3 (LeNet conv2) through conv_backward: window mode, permutes, 1 vs 2 threads."""
+    import tinytensor as tt
+    rng = np.random.default_rng(2)
+    x5 = conv_fn.as_5d(rng.standard_normal((64, 32, 8, 8)).astype(np.float32), 2)
+    w5 = conv_fn.as_5d(rng.standard_normal((64, 32, 5, 5)).astype(np.float32), 2)
+    geo = conv_fn.geometry((1, 1), (0, 0), (1, 1), (0, 0))
+    go = rng.standard_normal((64, 64, 1, 4, 4)).astype(np.float32)
+    res = []
+    for n in (1, 2):
+        threads(n)
+        res.append(conv_fn.conv_backward(x5, w5, go, geo, 1, False, True, False,
+                                         tt.get_num_threads())[1])
+    assert res[0].tobytes() == res[1].tobytes()
+    direct = np.empty_like(w5)
+    kw.window_weight_grad(x5, go, direct, geo, 1)
+    assert direct.tobytes() == res[0].tobytes()     # conv_backward used window mode
+    want = np.einsum("nohw,ncjkhw->ocjk", go[:, :, 0].astype(np.float64),
+                     np.lib.stride_tricks.sliding_window_view(x5[:, :, 0].astype(np.float64),
+                                                              (4, 4), axis=(2, 3)))
+    assert np.abs(res[0][:, :, 0] - want).max() <= 1e-4 * np.abs(want).max()
+
+
+def test_window_rejects_inconsistent_arguments():
+    x = np.zeros((2, 4, 1, 6, 6), np.float32)
+    go = np.zeros((2, 6, 1, 4, 4), np.float32)
+    gw = np.zeros((6, 4, 1, 3, 3), np.float32)
+    geo = conv_fn.geometry((1, 1), (0, 0), (1, 1), (0, 0))
+    kw.window_weight_grad(x, go, gw, geo, 1)                       # consistent
+    with pytest.raises(ValueError):
+        kw.window_weight_grad(x, go[:, :5], gw, geo, 1)            # O mismatch
+    with pytest.raises(ValueError):
+        kw.window_weight_grad(x, go[..., :3].copy(), gw, geo, 1)   # OW mismatch
+    with pytest.raises(ValueError):
+        kw.window_weight_grad(x, go, gw[:, :2].copy(), geo, 1)     # C mismatch (groups)
+    with pytest.raises(ValueError):
+        kw.window_weight_grad(x, go, gw, geo, 0)                   # threads
+    with pytest.raises(ValueError):                                # huge geometry
+        kw.window_weight_grad(x, go, gw, conv_fn.geometry((1, 1), (0, 2 ** 40), (1, 1),
+                                                          (0, 2 ** 40)), 1)

@@ -12,7 +12,7 @@ sum order of every gW element depends on the shapes only, never on the thread co
 import numpy as np
 
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport uint16_t
+from libc.stdint cimport uint16_t, int32_t, uint32_t
 
 cdef extern from "tt_sgemm.h" nogil:
     int tt_sgemm_available()
@@ -33,6 +33,12 @@ cdef extern from "tt_conv_wgrad.h" nogil:
                        Py_ssize_t grp, Py_ssize_t o0, int mr, int nr_tile, Py_ssize_t tt0,
                        Py_ssize_t tt1, Py_ssize_t line0, Py_ssize_t nlines, Py_ssize_t ch0,
                        Py_ssize_t ch1)
+    void tt_wgrad_task_win(const float* x, const float* got, float* gwt, const tt_wgrad_geo* g,
+                           const uint16_t* masks, const Py_ssize_t* taps, float* gpk,
+                           Py_ssize_t C, Py_ssize_t DHW, Py_ssize_t K, Py_ssize_t nch,
+                           const int32_t* bidx, const int32_t* toff, const uint16_t* wmask,
+                           const int32_t* perm, Py_ssize_t t0, int mr, int nr_tile,
+                           Py_ssize_t tt0, Py_ssize_t tt1, Py_ssize_t q0, Py_ssize_t q1)
 
 cdef bint _available = tt_sgemm_available()
 
@@ -177,3 +183,202 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                                   &masks[0], &taps[0], _aligned64(&gpk[tid, 0]), grp, o0, mr,
                                   <int> nr_tile, tt0, tt1, line0, nl, ch0, ch1)
         tt_wgrad_unpermute(&gw[0, 0, 0, 0, 0], &gwt[0, 0], &taps[0], O, CK)
+
+
+# Window mode's limits: geometry values small enough that the scalar table code below cannot
+# overflow, and D*H*W < 2^31 (the gathers' int32 offsets from a channel's start).
+WIN_MAX_GEO = 1 << 20
+WIN_MAX_PLANE = (1 << 31) - 1
+
+
+def win_applies(Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t[:, ::1] geo):
+    """Whether window_weight_grad accepts these input sizes and geometry (shapes only)."""
+    cdef Py_ssize_t a, b
+    for a in range(4):
+        for b in range(3):
+            if geo[a, b] > WIN_MAX_GEO:
+                return False
+    return max(D, H, W) <= WIN_MAX_GEO and D * H * W <= WIN_MAX_PLANE
+
+
+def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
+                       const float[:, :, :, :, ::1] go,    # IN  (N, O, OD, OH, OW)
+                       float[:, :, :, :, ::1] gw,          # OUT (O, C, KD, KH, KW)
+                       Py_ssize_t[:, ::1] geo, int n_threads,
+                       Py_ssize_t block_chunks=64, bint use_perm=True,
+                       Py_ssize_t mr_tile=4):
+    """gw = the weight gradient (overwritten), groups == 1, any strides, by tt_conv_wgrad.h's
+    window mode: the im2col rows of a task's taps are gathered per block of samples (16
+    positions a vector: for small output volumes, L = OD*OH*OW <= a few chunks) and dotted
+    with go's rows. The sums' order depends on the shapes and block_chunks only."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t O = gw.shape[0], KD = gw.shape[2], KH = gw.shape[3], KW = gw.shape[4]
+    cdef Py_ssize_t OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
+    cdef Py_ssize_t a, L, K, CK, HW, DHW, nch, ch, l, p, od, oh, ow, i, j, k, ks, bd, bh, bw
+    cdef Py_ssize_t mr_main, nr_tile, otiles, ttiles, tsplit, ntasks, nblocks, th, tid
+    cdef Py_ssize_t k0, k1, b, line0, nl, t, ot, sp, o0, tt0, tt1, pk
+    cdef unsigned int m
+    cdef int mr
+    cdef tt_wgrad_geo g
+    cdef float[:, ::1] gpk, gwt, gwo, got
+    cdef uint16_t[::1] masks, wmask
+    cdef Py_ssize_t[::1] taps
+    cdef int32_t[::1] bidx, toff, perm
+    cdef const int32_t* pperm = NULL
+    cdef float* pgw
+    cdef Py_ssize_t u
+    cdef Py_ssize_t bmin, bmax
+    if not _available:
+        raise RuntimeError("window_weight_grad: needs AVX-512 (tt_sgemm_available); "
+                           "a tinytensor bug")
+    if geo.shape[0] != 4 or geo.shape[1] != 3:
+        raise ValueError("window_weight_grad: bad geometry (a tinytensor bug)")
+    for a in range(3):
+        if geo[0, a] < 1 or geo[1, a] < 0 or geo[2, a] < 1 or geo[3, a] < 0:
+            raise ValueError("window_weight_grad: bad geometry (a tinytensor bug)")
+    if not win_applies(D, H, W, geo):
+        raise ValueError("window_weight_grad: sizes out of range (a tinytensor bug)")
+    if (gw.shape[1] != C or go.shape[0] != N or go.shape[1] != O
+            or min(KD, KH, KW) < 1 or n_threads < 1 or block_chunks < 1
+            or OD != _out_size(D, KD, geo[0, 0], geo[1, 0], geo[3, 0], geo[2, 0])
+            or OH != _out_size(H, KH, geo[0, 1], geo[1, 1], geo[3, 1], geo[2, 1])
+            or OW != _out_size(W, KW, geo[0, 2], geo[1, 2], geo[3, 2], geo[2, 2])
+            or min(OD, OH, OW) < 1):
+        raise ValueError("window_weight_grad: inconsistent shapes (a tinytensor bug)")
+    gw[...] = 0
+    if N == 0 or O == 0 or C == 0 or D == 0 or H == 0 or W == 0:
+        return
+    L = OD * OH * OW
+    K = KD * KH * KW
+    CK = C * K
+    HW = H * W
+    DHW = D * HW
+    nch = (L + 15) // 16
+    # the window tables (see tt_wgrad_pack_win)
+    bidx = np.zeros(nch * 16, dtype=np.int32)
+    toff = np.zeros(K, dtype=np.int32)
+    wmask = np.zeros(nch * K, dtype=np.uint16)
+    for ks in range(K):
+        i = ks // (KH * KW)
+        j = ks // KW % KH
+        k = ks % KW
+        toff[ks] = <int32_t> <uint32_t> (i * geo[2, 0] * HW + j * geo[2, 1] * W + k * geo[2, 2])
+    for ch in range(nch):
+        for ks in range(K):
+            i = ks // (KH * KW)
+            j = ks // KW % KH
+            k = ks % KW
+            m = 0
+            for l in range(16):
+                p = ch * 16 + l
+                if p >= L:
+                    break
+                od = p // (OH * OW)
+                oh = p // OW % OH
+                ow = p % OW
+                bd = od * geo[0, 0] - geo[1, 0] + i * geo[2, 0]
+                bh = oh * geo[0, 1] - geo[1, 1] + j * geo[2, 1]
+                bw = ow * geo[0, 2] - geo[1, 2] + k * geo[2, 2]
+                if 0 <= bd < D and 0 <= bh < H and 0 <= bw < W:
+                    m |= 1u << l
+            wmask[ch * K + ks] = <uint16_t> m
+        for l in range(16):
+            p = ch * 16 + l
+            if p < L:
+                od = p // (OH * OW)
+                oh = p // OW % OH
+                ow = p % OW
+                bidx[ch * 16 + l] = <int32_t> <uint32_t> (
+                    (od * geo[0, 0] - geo[1, 0]) * HW + (oh * geo[0, 1] - geo[1, 1]) * W
+                    + ow * geo[0, 2] - geo[1, 2])
+    # permute mode (tt_wgrad_pack_win): every tap of every position inside the input (no
+    # lane masked by padding), each chunk's positions within 32 floats
+    perm = np.zeros(nch * 20, dtype=np.int32)
+    if use_perm:
+        pperm = &perm[0]
+        for ch in range(nch):
+            m = (1u << min(16, L - ch * 16)) - 1u
+            for ks in range(K):
+                if wmask[ch * K + ks] != m:
+                    pperm = NULL
+    if pperm != NULL:
+        for ch in range(nch):
+            bmin = DHW
+            bmax = -1
+            for l in range(min(16, L - ch * 16)):
+                p = ch * 16 + l
+                od = p // (OH * OW)
+                oh = p // OW % OH
+                ow = p % OW
+                a = od * geo[0, 0] * HW + oh * geo[0, 1] * W + ow * geo[0, 2]
+                bmin = min(bmin, a)
+                bmax = max(bmax, a)
+            if bmax - bmin >= 32:
+                pperm = NULL
+                break
+            m = 0
+            for l in range(min(16, L - ch * 16)):
+                p = ch * 16 + l
+                od = p // (OH * OW)
+                oh = p // OW % OH
+                ow = p % OW
+                a = od * geo[0, 0] * HW + oh * geo[0, 1] * W + ow * geo[0, 2] - bmin
+                perm[ch * 20 + l] = <int32_t> a
+                m |= 1u << a if a < 16 else 0
+                if a >= 16:
+                    perm[ch * 20 + 18] |= 1 << (a - 16)
+            perm[ch * 20 + 16] = <int32_t> bmin
+            perm[ch * 20 + 17] = <int32_t> m
+    # go as the kernel's "input": transposed to (O, N, nch * 16) (zero-padded), one plane-mode
+    # line of N * nch chunks: each tile then streams its NR go rows sequentially (in go's own
+    # layout they are 4 KiB apart per sample for S3, and thrash L1's sets: 0.90 -> 0.64 ms)
+    got_arr = np.zeros((O, N, nch * 16), dtype=np.float32)
+    got_arr[:, :, :L] = np.asarray(go).reshape(N, O, L).transpose(1, 0, 2)
+    got = got_arr.reshape(O, N * nch * 16)
+    g.N, g.C, g.D, g.H, g.W = 1, O, 1, 1, N * nch * 16
+    g.O, g.Cg, g.Og = CK, O, CK
+    g.KD, g.KH, g.KW, g.OD, g.OH, g.OW = 1, 1, 1, 1, 1, N * nch * 16
+    g.sd, g.sh = 1, 1
+    g.pd, g.ph, g.pw = 0, 0, 0
+    g.dd, g.dh, g.dw = 1, 1, 1
+    g.plane = 1
+    g.lines_per_n = 1
+    g.lp = N * nch * 16
+    g.nch = N * nch
+    masks = np.empty(g.nch * 2, dtype=np.uint16)
+    tt_wgrad_masks(&masks[0], &g)
+    if mr_tile < 1 or mr_tile > 6:
+        raise ValueError("window_weight_grad: bad tile (a tinytensor bug)")
+    mr_main = mr_tile
+    nr_tile = tt_wgrad_nr(<int> mr_main)
+    taps = np.empty(5 * O, dtype=np.intp)
+    tt_wgrad_taps(&taps[0], &g, nr_tile)
+    otiles = (CK + mr_main - 1) // mr_main
+    ttiles = tt_wgrad_tiles(O, 1, <int> nr_tile)
+    ntasks = otiles
+    # blocks: runs of block_chunks chunks (whole samples or not: the sums' order depends on
+    # the shapes and block_chunks only)
+    nblocks = (g.nch + block_chunks - 1) // block_chunks
+    pk = mr_main * 16 * block_chunks + 16
+    gpk = np.empty((n_threads, pk), dtype=np.float32)
+    gwt = np.zeros((CK, O), dtype=np.float32)      # gW^T, each row in the taps' order
+    with nogil:
+        for th in prange(n_threads, schedule='static', num_threads=n_threads):
+            tid = threadid()
+            k0 = th * ntasks // n_threads
+            k1 = (th + 1) * ntasks // n_threads
+            for b in range(nblocks):
+                line0 = b * block_chunks
+                nl = min(block_chunks, g.nch - line0)
+                for t in range(k0, k1):
+                    o0 = t * mr_main
+                    mr = <int> min(mr_main, CK - o0)
+                    tt_wgrad_task_win(&x[0, 0, 0, 0, 0], &got[0, 0], &gwt[0, 0], &g,
+                                      &masks[0], &taps[0], _aligned64(&gpk[tid, 0]), C, DHW,
+                                      K, nch, &bidx[0], &toff[0], &wmask[0], pperm, o0, mr,
+                                      <int> nr_tile, 0, ttiles, line0, line0 + nl)
+        # gW[o, t] = gW^T[t, u] for the output channel o = taps[5 u + 4] of kernel tap u
+        pgw = &gw[0, 0, 0, 0, 0]
+        for t in range(CK):
+            for u in range(O):
+                pgw[taps[5 * u + 4] * CK + t] = gwt[t, u]

@@ -6,6 +6,12 @@
 
 The API mirrors PyTorch's: a model written for `torch` runs after changing the import.
 """
+import os as _os
+
+# Before any kernel module loads libgomp, which reads this once: how long an idle OpenMP
+# thread spins before it sleeps (see tinytensor/_threads.py). The user's setting wins.
+_os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+
 from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int64  # noqa: A001
 from tinytensor._threads import get_num_threads, set_num_threads
 from tinytensor.tensor import (Tensor, as_tensor, from_dlpack, from_numpy, get_default_dtype,

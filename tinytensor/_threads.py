@@ -10,11 +10,15 @@ The policy, in one place:
   64x256 @ 256x200 GEMM took 6-80 ms right after a conv instead of 46 us).
   Side effect: NumPy's own matmul in the same process runs on one thread too; wrap such code
   in `threadpoolctl.threadpool_limits(k)` to change that locally.
-- OpenMP keeps libgomp's default wait policy (workers spin briefly, then sleep). Measured on
-  the 2-core machine, quiet: a LeNet batch-64 step 5.7 ms (6.4 ms with OMP_WAIT_POLICY=PASSIVE),
-  batch-1 inference 0.22 ms (0.48 ms passive), a 1M-element add on 2 threads 64 us (140 us
-  passive). On a machine shared with other busy processes PASSIVE wins instead (a step 10.9 ms
-  vs 14.6 ms with one core taken), so set OMP_WAIT_POLICY=PASSIVE there.
+- OpenMP workers spin, then sleep, between parallel regions (libgomp's active-then-passive
+  default), but spin 10,000 rounds instead of libgomp's 300,000: tinytensor/__init__.py sets
+  GOMP_SPINCOUNT=10000 unless the user set it, before libgomp loads. A worker that spins on a
+  core another process needs stalls every barrier: with two busy processes on the 2-core
+  machine, an epoch of examples/train_lenet.py on 2 threads took 6.8 s at libgomp's spin
+  count and 0.8 s at 10,000 (0.6 s on one thread; 0.2 s on the quiet machine).
+  On the quiet machine 10,000 costs nothing measurable (LeNet batch-64 step 4.60 vs 4.76 ms,
+  batch-1 inference 0.23 vs 0.22 ms), while 1,000 slows batch-1 inference to 0.29 ms and
+  PASSIVE to 0.48 ms.
 """
 import os
 

@@ -52,6 +52,19 @@ cdef inline Py_ssize_t _out_size(Py_ssize_t n, Py_ssize_t k, Py_ssize_t s, Py_ss
     return (n + p + q - d * (k - 1) - 1) // s + 1
 
 
+def _check_geometry(name, Py_ssize_t[:, ::1] geo):
+    """What both kernels need before anything else: AVX-512, and a (4, 3) geometry of
+    positive strides and dilations and non-negative paddings."""
+    cdef Py_ssize_t a
+    if not _available:
+        raise RuntimeError(f"{name}: needs AVX-512 (tt_sgemm_available); a tinytensor bug")
+    if geo.shape[0] != 4 or geo.shape[1] != 3:
+        raise ValueError(f"{name}: bad geometry (a tinytensor bug)")
+    for a in range(3):
+        if geo[0, a] < 1 or geo[1, a] < 0 or geo[2, a] < 1 or geo[3, a] < 0:
+            raise ValueError(f"{name}: bad geometry (a tinytensor bug)")
+
+
 def wgrad_mode(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t OH, Py_ssize_t[:, ::1] geo):
     """How the kernel would walk positions: 1 plane mode, 0 row mode, -1 not applicable
     (W-stride != 1). Shapes only."""
@@ -87,14 +100,7 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     cdef tt_wgrad_geo g
     cdef uint16_t[::1] masks
     cdef Py_ssize_t[::1] taps
-    if not _available:
-        raise RuntimeError("panel_weight_grad: needs AVX-512 (tt_sgemm_available); "
-                           "a tinytensor bug")
-    if geo.shape[0] != 4 or geo.shape[1] != 3:
-        raise ValueError("panel_weight_grad: bad geometry (a tinytensor bug)")
-    for a in range(3):
-        if geo[0, a] < 1 or geo[1, a] < 0 or geo[2, a] < 1 or geo[3, a] < 0:
-            raise ValueError("panel_weight_grad: bad geometry (a tinytensor bug)")
+    _check_geometry("panel_weight_grad", geo)
     if geo[0, 2] != 1:
         raise ValueError("panel_weight_grad: needs W-stride 1 (a tinytensor bug)")
     if (groups < 1 or C != Cg * groups or O % groups or go.shape[0] != N or go.shape[1] != O
@@ -228,14 +234,7 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     cdef float* pgw
     cdef Py_ssize_t u
     cdef Py_ssize_t bmin, bmax
-    if not _available:
-        raise RuntimeError("window_weight_grad: needs AVX-512 (tt_sgemm_available); "
-                           "a tinytensor bug")
-    if geo.shape[0] != 4 or geo.shape[1] != 3:
-        raise ValueError("window_weight_grad: bad geometry (a tinytensor bug)")
-    for a in range(3):
-        if geo[0, a] < 1 or geo[1, a] < 0 or geo[2, a] < 1 or geo[3, a] < 0:
-            raise ValueError("window_weight_grad: bad geometry (a tinytensor bug)")
+    _check_geometry("window_weight_grad", geo)
     if not win_applies(D, H, W, geo):
         raise ValueError("window_weight_grad: sizes out of range (a tinytensor bug)")
     if (gw.shape[1] != C or go.shape[0] != N or go.shape[1] != O

@@ -7,9 +7,16 @@ tinytensor.nn.functional.conv has validated every argument (PyTorch's messages) 
 Paths:
 - direct (one input channel per group, at most 4 outputs per group: depthwise): tap-by-tap
   kernels, one thread per output plane; backward fused into one pass when groups >= 4.
+- float32 where the CPU has AVX-512 (`_panel_path`), our own micro-kernels (tt_*.h):
+  forward by rows (W-stride 1 or 2, rows of >= _ROWS_MIN_WIDTH: no im2col) or by panels
+  (im2col rows built in registers, 32 columns at a time); input gradient as a flipped
+  convolution (stride 1) or col2im by panels; weight gradient by the dot-product kernel
+  (conv_wgrad.pyx), its window mode for small outputs, or else the GEMM path below with our
+  GEMM. The thresholds below pick among them, each with the measurement behind it.
 - GEMM: im2col of a chunk (several small samples, or a block of output rows of one large
-  sample) into a per-thread buffer, then single-threaded BLAS GEMMs, one OpenMP thread per
-  chunk. Scratch is (threads x bounded chunk), never batch-sized, and reused across calls.
+  sample) into a per-thread buffer, then single-threaded GEMMs (BLAS, or tt_sgemm for
+  float32 on AVX-512), one OpenMP thread per chunk. Scratch is (threads x bounded chunk),
+  never batch-sized, and reused across calls.
 
 Reproducibility: chunks, row blocks and weight-gradient partitions depend on the shapes only,
 and every GEMM runs on one BLAS thread, so results are bitwise identical for any thread count
@@ -54,6 +61,8 @@ _ROWS_MIN_WIDTH = 12
 # _transposed_conv_as_conv) unless that multiplies more than this factor of padding zeros.
 # (S1, 20 x 20 inputs from 16 x 16 outputs: 0.93 -> 0.70 ms)
 _MAX_FLIPPED_GROWTH = 2.0
+# Both input-gradient ways above need this many input channels per group (see
+# _panel_input_grad); fewer go to GEMM + col2im.
 _PANEL_MIN_IN_CHANNELS = 3
 # The dot-product weight gradient (conv_wgrad.pyx) is used when at least this fraction of its
 # vector lanes hold output positions (S3's rows of 4 use 0.25: 2.2x slower than the GEMM

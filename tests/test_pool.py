@@ -525,9 +525,9 @@ def test_bad_calls_raise_pytorch_errors(call, exc, message):
 
 
 def test_recycled_scratch_never_overwrites_live_gradients(monkeypatch):
-    from tinytensor._functions import pool as fpool
-    monkeypatch.setattr(fpool, "_REUSE_MIN_BYTES", 0)          # recycle even tiny buffers
-    monkeypatch.setattr(fpool, "_reuse", {})
+    from tinytensor._functions import _memory
+    monkeypatch.setattr(_memory, "_REUSE_MIN_BYTES", 0)        # recycle even tiny buffers
+    monkeypatch.setattr(_memory, "_reuse", {})
     rng = np.random.default_rng(5)
     x1 = _t(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
     (g1,) = tt.autograd.grad(F.max_pool2d(x1, 2).sum(), (x1,))
@@ -581,13 +581,13 @@ def test_max_pool_avx512_rows_match_portable_loop(stride, width):
 def test_leaf_grad_takes_recycled_scratch_without_copy(monkeypatch):
     """A big input gradient becomes the leaf's .grad without a copy; the scratch cache hands
     that memory out again only once .grad lets go of it."""
-    from tinytensor._functions import pool as fpool
-    monkeypatch.setattr(fpool, "_REUSE_MIN_BYTES", 0)
-    monkeypatch.setattr(fpool, "_reuse", {})
+    from tinytensor._functions import _memory
+    monkeypatch.setattr(_memory, "_REUSE_MIN_BYTES", 0)
+    monkeypatch.setattr(_memory, "_reuse", {})
     x = _t(np.random.default_rng(3).standard_normal((2, 3, 8, 8)).astype(np.float32), True)
     F.max_pool2d(x, 3, 2, 1).sum().backward()
     g1 = x.grad
-    assert any(np.shares_memory(g1._numpy(), a) for a in fpool._reuse.values())
+    assert any(np.shares_memory(g1._numpy(), a) for a in _memory._reuse.values())
     kept = _np(g1).copy()
     x.grad = None
     F.max_pool2d(x * 2, 3, 2, 1).sum().backward()               # g1 still held: fresh memory

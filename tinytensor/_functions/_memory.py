@@ -1,5 +1,7 @@
 """Outputs and scratch for the kernels: NumPy arrays (large ones come with huge pages), with
 PyTorch's RuntimeError, not NumPy's MemoryError or an overflow, when a size cannot be had."""
+import sys
+
 import numpy as np
 
 from tinytensor._tensor import checked_numel
@@ -24,7 +26,7 @@ def alloc(shape, dtype, fill=None):
                            f"bytes for a tensor of shape {list(shape)}") from None
 
 
-# Scratch caches that recycle big arrays (pool.py's _scratch): each registers a function
+# Scratch caches that recycle big arrays (recycle() below): each registers a function
 # returning the arrays it holds. The engine lets a leaf's .grad take such an array's memory,
 # as the cache hands an array out again only when nothing else references it.
 _recycling_caches = []
@@ -38,3 +40,45 @@ def register_recycling_cache(values):
 def recycled_ids():
     """ids of the arrays held by the registered scratch caches."""
     return {id(a) for values in _recycling_caches for a in values()}
+
+
+# Big scratch (pooling's winners and input gradients) is recycled: a fresh array is a fresh
+# mmap whose first touch costs page faults (PERFORMANCE.md: ~6 ms per 100 MB even with huge
+# pages, far more without). Smaller arrays are left to malloc: recycling convolution outputs
+# from 1 MiB up made S7 (conv1d) 6.5 -> 4.4 ms forward+backward alone, but slower next to
+# PyTorch in bench_conv (1.03 -> 1.12) and slower in a LeNet training loop (5.0 -> 5.3 ms a
+# step), so only arrays of 16 MiB and more are kept, at most _REUSE_MAX_BYTES of them.
+_REUSE_MIN_BYTES = 16 << 20
+_REUSE_MAX_BYTES = 256 << 20
+_reuse = {}                                       # (shape, dtype) -> ndarray, oldest first
+
+
+def _cached_arrays():
+    return list(_reuse.values())
+
+
+register_recycling_cache(_cached_arrays)
+
+
+def recycle(shape, dtype, zero=False):
+    """alloc(shape, dtype) for a kernel that writes every element (zeroed when `zero`).
+
+    A big array is recycled from an earlier call once nothing references it any more (no
+    tensor, view or graph node: its only owners are this cache and the local name), so a
+    training loop stops paying the first-touch cost every step. Python threads may call this
+    at once: dict.pop hands one array to one caller.
+    """
+    dtype = np.dtype(dtype)
+    shape = tuple(int(n) for n in shape)
+    if checked_numel(shape, dtype.itemsize) * dtype.itemsize < _REUSE_MIN_BYTES:
+        return alloc(shape, dtype, fill=0 if zero else None)
+    key = (shape, dtype.str)
+    a = _reuse.pop(key, None)
+    if a is None or sys.getrefcount(a) != 2:      # 2: the local name and getrefcount's argument
+        a = alloc(shape, dtype, fill=0 if zero else None)
+    elif zero:
+        a.fill(0)
+    _reuse[key] = a                               # most recently used last
+    while _reuse and sum(b.nbytes for b in _reuse.values()) > _REUSE_MAX_BYTES:
+        del _reuse[next(iter(_reuse))]
+    return a

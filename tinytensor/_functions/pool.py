@@ -6,52 +6,14 @@ padding and dilation arrive as 3-tuples (depth, height, width), padded with ones
 plane axis (N, C for batched input, C alone for unbatched input).
 """
 import math
-import sys
 
 import numpy as np
 
-from tinytensor._functions._memory import alloc, register_recycling_cache
+from tinytensor._functions._memory import alloc, recycle
 from tinytensor._kernels import pool as _k
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
 from tinytensor.tensor import _wrap, from_numpy
-
-
-# Large NumPy arrays are fresh mmaps: their first touch costs page faults (PERFORMANCE.md:
-# ~6 ms per 100 MB even with huge pages, far more without). Below glibc's mmap threshold the
-# allocator mostly recycles memory, so only big scratch (16 MB and more) is kept for reuse.
-_REUSE_MIN_BYTES = 16 << 20
-_REUSE_SLOTS = 4
-_reuse = {}                                       # (shape, dtype) -> ndarray, oldest first
-
-
-def _cached_arrays():
-    return list(_reuse.values())
-
-
-register_recycling_cache(_cached_arrays)
-
-
-def _scratch(shape, dtype):
-    """An uninitialised array for a kernel that writes every element.
-
-    A big one is recycled from an earlier call when nothing references it any more (no
-    tensor, view or graph node: its only owners are this cache and the local name), so a
-    training loop stops paying the first-touch cost every step. At most _REUSE_SLOTS arrays
-    are kept.
-    """
-    dtype = np.dtype(dtype)
-    shape = tuple(int(n) for n in shape)
-    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize < _REUSE_MIN_BYTES:
-        return alloc(shape, dtype)
-    key = (shape, dtype.str)
-    a = _reuse.pop(key, None)
-    if a is None or sys.getrefcount(a) != 2:      # 2: the local name and getrefcount's argument
-        a = alloc(shape, dtype)
-    _reuse[key] = a                               # most recently used last
-    while len(_reuse) > _REUSE_SLOTS:
-        del _reuse[next(iter(_reuse))]
-    return a
 
 
 def pool_out_size(n, k, s, p, d, ceil_mode):
@@ -87,7 +49,7 @@ class MaxPoolNdFunction(Function):
                      else np.uint16 if plane < 0xFFFF else np.int32)
         # internal winners are recycled; indices handed to the user are not
         idx = None if not need_idx else (
-            alloc(out.shape, idx_dtype) if return_indices else _scratch(out.shape, idx_dtype))
+            alloc(out.shape, idx_dtype) if return_indices else recycle(out.shape, idx_dtype))
         _k.max_pool_forward(x, out, idx, *kernel, *stride, *padding, *dilation, ceil_mode,
                             get_num_threads())
         shape = lead + osp[3 - nsp:]
@@ -119,7 +81,7 @@ def _max_scatter(grad_output, idx, input_shape, n_planes):
         return from_numpy(np.zeros(input_shape, grad_output._numpy().dtype))
     go = np.ascontiguousarray(grad_output._numpy()).reshape(n_planes, -1)
     idx = np.ascontiguousarray(idx).reshape(n_planes, -1)
-    gi = _scratch((n_planes, int(np.prod(input_shape, dtype=np.int64)) // n_planes),
+    gi = recycle((n_planes, int(np.prod(input_shape, dtype=np.int64)) // n_planes),
                   go.dtype)                               # the kernel zeroes each plane
     _k.max_pool_backward(go, idx, gi, get_num_threads())
     return _wrap(gi.reshape(input_shape))
@@ -161,7 +123,7 @@ class AvgPoolNdFunction(Function):
         go = np.ascontiguousarray(grad_output._numpy())
         go = go.reshape((P,) + tuple(pool_out_size(n, k, s, p, 1, ceil_mode)
                                      for n, k, s, p in zip((D, H, W), kernel, stride, padding)))
-        gi = _scratch((P, D, H, W), go.dtype)              # the kernels write every cell
+        gi = recycle((P, D, H, W), go.dtype)              # the kernels write every cell
         if ctx.fast:
             _k.avg_pool2d_backward_k2s2(go.reshape(P, go.shape[2], go.shape[3]),
                                         gi.reshape(P, H, W), get_num_threads())

@@ -33,6 +33,7 @@ import numpy as np
 from tinytensor._functions._memory import alloc
 from tinytensor._kernels import conv as _k
 from tinytensor._kernels import conv_wgrad as _kw
+from tinytensor._kernels import reduce as _reduce
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
 from tinytensor.tensor import from_numpy
@@ -327,7 +328,9 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
         _k.direct_backward(x, w, go, gx if need_x else np.empty((0,) * 5, x.dtype), gw, gb,
                            need_x, need_w, need_b, rows, geo, groups, n_threads)
         return gx, gw if need_w else None, gb if need_b else None
-    gb = go.sum(axis=(0, 2, 3, 4)) if need_b else None
+    # tinytensor's parallel pairwise sum, not NumPy's (S2's 1.2M values: 0.18 ms -> 0.07 on
+    # one thread, 0.04 on two; same bits for any thread count)
+    gb = _reduce.sum(go, (0, 2, 3, 4), False, n_threads) if need_b else None
     if _use_direct(cg, og):
         if need_x:
             _k.direct_backward_input(w, go, gx, geo, groups, n_threads)

@@ -23,14 +23,23 @@
    several passes that accumulate in the output. */
 #define TT_ROWS_TAPS 64
 
-/* dst = w (M x C x T, row-major: T = KD * KH * KW taps) in MR-row panels, each holding
-   [tap][channel][MR]: panel r at dst + r * MR * C * T. Rows of a short last panel are left
-   unset: the kernel for that row count never reads them. */
+/* Rows per panel: as many panels as MR-row ones would need, but of even height (16 rows are
+   8 + 8, not 12 + 4: a tile of 4 rows keeps too few sums in flight to hide the FMA latency). */
+static ptrdiff_t tt_rows_panel_height(ptrdiff_t M)
+{
+    ptrdiff_t panels = (M + TT_SGEMM_MR - 1) / TT_SGEMM_MR;
+    return panels ? (M + panels - 1) / panels : 1;
+}
+
+/* dst = w (M x C x T, row-major: T = KD * KH * KW taps) in panels of tt_rows_panel_height(M)
+   rows, each holding [tap][channel][MR]: panel r at dst + r * MR * C * T. Rows past a panel's
+   height are left unset: the kernel for that row count never reads them. */
 static void tt_conv_rows_pack_weights(float *dst, const float *w, ptrdiff_t M, ptrdiff_t C,
                                       ptrdiff_t T)
 {
-    for (ptrdiff_t i0 = 0; i0 < M; i0 += TT_SGEMM_MR) {
-        ptrdiff_t mr = M - i0 < TT_SGEMM_MR ? M - i0 : TT_SGEMM_MR;
+    const ptrdiff_t height = tt_rows_panel_height(M);
+    for (ptrdiff_t i0 = 0; i0 < M; i0 += height) {
+        ptrdiff_t mr = M - i0 < height ? M - i0 : height;
         for (ptrdiff_t r = 0; r < mr; r++)
             for (ptrdiff_t c = 0; c < C; c++)
                 for (ptrdiff_t t = 0; t < T; t++)
@@ -157,7 +166,7 @@ static void tt_conv_rows_forward_piece(const float *x, ptrdiff_t xs, const tt_co
     const ptrdiff_t C = g->C, D = g->D, H = g->H, W = g->W, KD = g->KD, KH = g->KH;
     const ptrdiff_t KW = g->KW, T = KD * KH * KW, cs = D * H * W;
     const ptrdiff_t L = g->OD * g->OH * g->OW, dd = g->dd, dh = g->dh, dw = g->dw;
-    const ptrdiff_t sw = g->sw;
+    const ptrdiff_t sw = g->sw, height = tt_rows_panel_height(M);
     const ptrdiff_t id0 = od * g->sd - g->pd, ih0 = oh * g->sh - g->ph, iw0 = ow0 * sw - g->pw;
     const int nv = nr > 16 ? 2 : 1;
     const __mmask16 om0 = tt_lanes(nr), om1 = tt_lanes(nr - 16);
@@ -207,10 +216,10 @@ static void tt_conv_rows_forward_piece(const float *x, ptrdiff_t xs, const tt_co
         }
         if (tp.n == 0 && passes > 0)
             break;                       /* nothing to add (a first pass always writes) */
-        for (ptrdiff_t i0 = 0; i0 < M; i0 += TT_SGEMM_MR) {
-            int mr = (int)(M - i0 < TT_SGEMM_MR ? M - i0 : TT_SGEMM_MR);
-            tt_rows_tile_any(mr, nv, (int)sw, &tp, xn, C, cs, wp + i0 * C * T, yrow + i0 * L, L, om0,
-                             om1, passes > 0, bias ? bias + i0 : NULL);
+        for (ptrdiff_t i0 = 0, r = 0; i0 < M; i0 += height, r++) {
+            int mr = (int)(M - i0 < height ? M - i0 : height);
+            tt_rows_tile_any(mr, nv, (int)sw, &tp, xn, C, cs, wp + r * TT_SGEMM_MR * C * T,
+                             yrow + i0 * L, L, om0, om1, passes > 0, bias ? bias + i0 : NULL);
         }
         passes++;
     }

@@ -53,13 +53,19 @@ def _kernel(c, n_threads, block):
     return gw.reshape(c["w_shape"])
 
 
-@given(cases())
-def test_weight_grad_matches_reference(c):
+def _reference(c):
+    """The reference weight gradient, and the same sum over |x| |go| (the rounding scale)."""
     args = (c["stride"], c["pad"], c["dil"], c["groups"])
     w = np.zeros(c["w_shape"])
     _, want, _ = ref.conv_backward(c["x"].astype(np.float64), w, c["go"].astype(np.float64), *args)
     _, scale, _ = ref.conv_backward(np.abs(c["x"]).astype(np.float64), w,
                                     np.abs(c["go"]).astype(np.float64), *args)
+    return want, scale
+
+
+@given(cases())
+def test_weight_grad_matches_reference(c):
+    want, scale = _reference(c)
     got = _kernel(c, 1, c["block"])
     assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
     # the default blocks and 2 threads give the same bits whatever the thread count
@@ -151,11 +157,7 @@ def _window(c, n_threads, block, perm=True):
 
 @given(window_cases())
 def test_window_weight_grad_matches_reference(c):
-    args = (c["stride"], c["pad"], c["dil"], c["groups"])
-    w = np.zeros(c["w_shape"])
-    _, want, _ = ref.conv_backward(c["x"].astype(np.float64), w, c["go"].astype(np.float64), *args)
-    _, scale, _ = ref.conv_backward(np.abs(c["x"]).astype(np.float64), w,
-                                    np.abs(c["go"]).astype(np.float64), *args)
+    want, scale = _reference(c)
     got = _window(c, 1, c["block"], c["perm"])
     assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
     one = _window(c, 1, 64)

@@ -52,6 +52,16 @@ cdef inline Py_ssize_t _out_size(Py_ssize_t n, Py_ssize_t k, Py_ssize_t s, Py_ss
     return (n + p + q - d * (k - 1) - 1) // s + 1
 
 
+cdef bint _bad_output(Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t KD, Py_ssize_t KH,
+                      Py_ssize_t KW, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                      Py_ssize_t[:, ::1] geo) noexcept:
+    """True unless (OD, OH, OW) is the output of this geometry, and at least 1 each."""
+    return (OD != _out_size(D, KD, geo[0, 0], geo[1, 0], geo[3, 0], geo[2, 0])
+            or OH != _out_size(H, KH, geo[0, 1], geo[1, 1], geo[3, 1], geo[2, 1])
+            or OW != _out_size(W, KW, geo[0, 2], geo[1, 2], geo[3, 2], geo[2, 2])
+            or min(OD, OH, OW) < 1)
+
+
 def _check_geometry(name, Py_ssize_t[:, ::1] geo):
     """What both kernels need before anything else: AVX-512, and a (4, 3) geometry of
     positive strides and dilations and non-negative paddings."""
@@ -105,10 +115,7 @@ def panel_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
         raise ValueError("panel_weight_grad: needs W-stride 1 (a tinytensor bug)")
     if (groups < 1 or C != Cg * groups or O % groups or go.shape[0] != N or go.shape[1] != O
             or min(KD, KH, KW) < 1 or n_threads < 1 or block_chunks < 1
-            or OD != _out_size(D, KD, geo[0, 0], geo[1, 0], geo[3, 0], geo[2, 0])
-            or OH != _out_size(H, KH, geo[0, 1], geo[1, 1], geo[3, 1], geo[2, 1])
-            or OW != _out_size(W, KW, geo[0, 2], geo[1, 2], geo[3, 2], geo[2, 2])
-            or min(OD, OH, OW) < 1):
+            or _bad_output(D, H, W, KD, KH, KW, OD, OH, OW, geo)):
         raise ValueError("panel_weight_grad: inconsistent shapes (a tinytensor bug)")
     gw[...] = 0
     if N == 0 or O == 0 or Cg == 0 or D == 0 or H == 0 or W == 0:
@@ -239,10 +246,7 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
         raise ValueError("window_weight_grad: sizes out of range (a tinytensor bug)")
     if (gw.shape[1] != C or go.shape[0] != N or go.shape[1] != O
             or min(KD, KH, KW) < 1 or n_threads < 1 or block_chunks < 1
-            or OD != _out_size(D, KD, geo[0, 0], geo[1, 0], geo[3, 0], geo[2, 0])
-            or OH != _out_size(H, KH, geo[0, 1], geo[1, 1], geo[3, 1], geo[2, 1])
-            or OW != _out_size(W, KW, geo[0, 2], geo[1, 2], geo[3, 2], geo[2, 2])
-            or min(OD, OH, OW) < 1):
+            or _bad_output(D, H, W, KD, KH, KW, OD, OH, OW, geo)):
         raise ValueError("window_weight_grad: inconsistent shapes (a tinytensor bug)")
     gw[...] = 0
     if N == 0 or O == 0 or C == 0 or D == 0 or H == 0 or W == 0:

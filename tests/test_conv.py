@@ -601,6 +601,31 @@ def test_bad_calls(call, exc, message):
         call()
 
 
+@pytest.mark.skipif(not K.own_sgemm(), reason="the AVX-512 kernels need AVX-512")
+def test_avx512_kernels_check_their_invariants():
+    """The panel, rows and input-gradient-panel entries refuse inconsistent shapes and
+    scratch before any kernel runs."""
+    x = np.zeros((1, 2, 1, 5, 5), np.float32)
+    w = np.zeros((3, 2, 1, 3, 3), np.float32)
+    geo = np.array([[1, 1, 1], [0, 0, 0], [1, 1, 1], [0, 0, 0]], np.intp)
+    bias = np.zeros(3, np.float32)
+    bad_y = np.zeros((1, 3, 1, 4, 3), np.float32)            # should be (1, 3, 1, 3, 3)
+    packed, size = K.panel_sizes(2, 3, 9, 1)
+    wpack, scratch = np.zeros(packed, np.float32), np.zeros((1, size), np.float32)
+    with pytest.raises(ValueError, match="a tinytensor bug"):
+        K.panel_forward(x, w, bias, True, bad_y, wpack, scratch, geo, 1, 1)
+    with pytest.raises(ValueError, match="a tinytensor bug"):
+        K.panel_forward(x, w, bias, True, np.zeros((1, 3, 1, 3, 3), np.float32), wpack,
+                        np.zeros((1, 10), np.float32), geo, 1, 1)          # scratch too small
+    with pytest.raises(ValueError, match="a tinytensor bug"):
+        K.rows_forward(x, w, bias, True, bad_y, wpack, geo, 1, 1)
+    wt = np.zeros((1, 9, 2, 3), np.float32)
+    packed, size = K.panel_backward_input_sizes(2, 3, 9, 1)
+    with pytest.raises(ValueError, match="a tinytensor bug"):
+        K.panel_backward_input(bad_y, wt, np.zeros_like(x), np.zeros(packed, np.float32),
+                               np.zeros((1, size), np.float32), geo, 1, 3, 3, 1)
+
+
 def test_kernels_check_their_invariants():
     """A caller bug (inconsistent shapes) raises instead of touching memory out of range."""
     x = np.zeros((1, 2, 1, 5, 5), np.float32)

@@ -160,8 +160,8 @@ CORE_ERRORS = [
     ("size_not_int", lambda: tt.zeros(2.5), TypeError,
      r"zeros\(\): argument 'size' \(position 1\) must be tuple of ints, not float"),
     ("size_element_not_int", lambda: tt.ones(2, 2.5), TypeError,
-     r"ones\(\): argument 'size' \(position 1\) must be tuple of ints, but found element of "
-     r"type float at pos 1"),
+     r"ones\(\): argument 'size' failed to unpack the object at pos 2 with error \"type must "
+     r"be tuple of ints,but got float\""),
     # NumPy interop
     ("read_only_write", lambda: _ro().fill_(0.0), RuntimeError, r".*read-only"),
     ("read_only_setitem", lambda: _ro().__setitem__(0, 1.0), RuntimeError, r".*read-only"),

@@ -13,6 +13,7 @@ import os as _os
 _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int64  # noqa: A001
+from tinytensor._args import device
 from tinytensor._threads import get_num_threads, set_num_threads
 from tinytensor.tensor import (Tensor, as_tensor, from_dlpack, from_numpy, get_default_dtype,
                                matmul, tensor, where)
@@ -54,5 +55,6 @@ def is_tensor(obj):
 
 from tinytensor.serialization import load, save  # noqa: E402
 from tinytensor import datasets, nn, optim, utils  # noqa: E402,F401  (they build on the above)
+from tinytensor import accelerator, backends, cuda  # noqa: E402,F401  (CPU answers for device code)
 
 get_num_threads()      # apply the thread policy now that every BLAS library is loaded

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from tinytensor import _tensor, random
+from tinytensor import _args, _tensor, random
 from tinytensor._tensor import as_dtype, float32, int64
 from tinytensor.tensor import Tensor, _check_creation_grad, _oom, _shape_arg, _wrap, get_default_dtype
 
@@ -23,19 +23,32 @@ def _new(shape, dtype, fill, requires_grad, name="empty"):
     return t
 
 
-def zeros(*size, dtype=None, requires_grad=False, device=None):
-    return _new(size, dtype, 0, requires_grad, "zeros")
+def _sizes(size_args, size):
+    """The size of f(2, 3), f((2, 3)) or f(size=(2, 3)) (PyTorch accepts each)."""
+    if size is None:
+        return size_args
+    if size_args:
+        raise TypeError("got multiple values for argument 'size'")
+    return (size,)
 
 
-def ones(*size, dtype=None, requires_grad=False, device=None):
-    return _new(size, dtype, 1, requires_grad, "ones")
+def zeros(*size_args, size=None, dtype=None, requires_grad=False, device=None):
+    _args.check_device(device)
+    return _new(_sizes(size_args, size), dtype, 0, requires_grad, "zeros")
 
 
-def empty(*size, dtype=None, requires_grad=False, device=None):
-    return _new(size, dtype, None, requires_grad)
+def ones(*size_args, size=None, dtype=None, requires_grad=False, device=None):
+    _args.check_device(device)
+    return _new(_sizes(size_args, size), dtype, 1, requires_grad, "ones")
+
+
+def empty(*size_args, size=None, dtype=None, requires_grad=False, device=None):
+    _args.check_device(device)
+    return _new(_sizes(size_args, size), dtype, None, requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    _args.check_device(device)
     if dtype is None:
         if isinstance(fill_value, bool):
             dtype = _tensor.bool_
@@ -50,37 +63,50 @@ def _like(t, dtype):
     return t._dtype if dtype is None else dtype
 
 
-def zeros_like(input, dtype=None, requires_grad=False):
+def zeros_like(input, dtype=None, requires_grad=False, device=None,
+               memory_format=None):
+    _args.check_device(device)
     dt = _like(input, dtype)
     return zeros(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
-def ones_like(input, dtype=None, requires_grad=False):
+def ones_like(input, dtype=None, requires_grad=False, device=None,
+              memory_format=None):
+    _args.check_device(device)
     dt = _like(input, dtype)
     return ones(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
-def empty_like(input, dtype=None, requires_grad=False):
+def empty_like(input, dtype=None, requires_grad=False, device=None,
+               memory_format=None):
+    _args.check_device(device)
     dt = _like(input, dtype)
     return empty(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, requires_grad=False):
+def full_like(input, fill_value, dtype=None, requires_grad=False, device=None,
+              memory_format=None):
+    _args.check_device(device)
     dt = _like(input, dtype)
     return full(input._shape, fill_value, dtype=dt, requires_grad=requires_grad)
 
 
-def rand_like(input, dtype=None, requires_grad=False):
+def rand_like(input, dtype=None, requires_grad=False, device=None,
+              memory_format=None):
+    _args.check_device(device)
     dt = _like(input, dtype)
     return rand(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, requires_grad=False):
+def randn_like(input, dtype=None, requires_grad=False, device=None,
+               memory_format=None):
+    _args.check_device(device)
     dt = _like(input, dtype)
     return randn(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    _args.check_device(device)
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -112,6 +138,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    _args.check_device(device)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dt = get_default_dtype() if dtype is None else as_dtype(dtype)
@@ -120,6 +147,7 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    _args.check_device(device)
     dt = get_default_dtype() if dtype is None else as_dtype(dtype)
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
@@ -129,21 +157,24 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
         return _finish(np.eye(n, m, dtype=dt.np_dtype), requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
-    t = empty(*size, dtype=dtype)
+def rand(*size_args, size=None, dtype=None, requires_grad=False, generator=None, device=None):
+    _args.check_device(device)
+    t = empty(*_sizes(size_args, size), dtype=dtype)
     with _oom():
         t._numpy()[...] = random.uniform(0.0, 1.0, t._shape, t._dtype.np_dtype)
     return t.requires_grad_(requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
-    t = empty(*size, dtype=dtype)
+def randn(*size_args, size=None, dtype=None, requires_grad=False, generator=None, device=None):
+    _args.check_device(device)
+    t = empty(*_sizes(size_args, size), dtype=dtype)
     with _oom():
         t._numpy()[...] = random.normal(0.0, 1.0, t._shape, t._dtype.np_dtype)
     return t.requires_grad_(requires_grad)
 
 
 def randint(low, high=None, size=None, dtype=None, requires_grad=False, generator=None, device=None):
+    _args.check_device(device)
     if size is None and isinstance(high, (tuple, list)):
         high, size = None, high           # randint(high, size), as PyTorch
     if high is None:
@@ -161,6 +192,7 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False, generato
 
 
 def randperm(n, dtype=None, requires_grad=False, device=None):
+    _args.check_device(device)
     dt = int64 if dtype is None else as_dtype(dtype)
     _tensor.checked_numel((n,), 8)        # negative or overflowing n: PyTorch's errors
     with _oom():

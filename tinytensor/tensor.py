@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from tinytensor import _tensor
+from tinytensor import _args, _tensor
 from tinytensor._tensor import (Size, Storage, TensorBase, as_dtype, bool_, dtype_from_numpy,
                                 float32, float64, int64, wrap_dim)
 
@@ -90,7 +90,13 @@ class Tensor(TensorBase):
 
     @property
     def device(self):
-        return "cpu"
+        """Always `device(type='cpu')`: tinytensor computes on the CPU."""
+        return _args.CPU
+
+    is_cuda = False
+    is_xpu = False
+    is_mps = False
+    is_meta = False
 
     def is_floating_point(self):
         return self._dtype.is_floating_point
@@ -179,20 +185,16 @@ class Tensor(TensorBase):
         return out
 
     def to(self, *args, **kwargs):
-        """`to(dtype)`, `to('cpu')`, `to(other_tensor)`: a dtype change copies, else self."""
-        dt = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, Tensor):
-                dt = a._dtype
-            elif isinstance(a, str) and a not in ("cpu",):
-                if a.startswith("cuda"):
-                    raise RuntimeError("tinytensor runs on the CPU only: there is no 'cuda' device")
-                dt = as_dtype(a)
-            elif not isinstance(a, str):
-                dt = as_dtype(a)
-        if dt is None or as_dtype(dt) is self._dtype:
-            return self
-        return _named(_shape.ToDtype.apply(self, as_dtype(dt)), "ToCopyBackward0")
+        """`to(dtype)`, `to('cpu')`, `to(other_tensor)`, `to(device, dtype)`: a dtype change
+        (or copy=True) copies, else self. Any device but the CPU raises RuntimeError.
+
+        >>> tt.ones(2).to("cpu", tt.float64)
+        tensor([1., 1.], dtype=tinytensor.float64)
+        """
+        _, dt, _, copy = _args.parse_to(*args, **kwargs)
+        if dt is None or dt is self._dtype:
+            return self.clone() if copy else self
+        return _named(_shape.ToDtype.apply(self, dt), "ToCopyBackward0")
 
     def type(self, dtype=None):
         if dtype is None:
@@ -213,6 +215,9 @@ class Tensor(TensorBase):
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None, non_blocking=False):
+        _args.check_device("cuda" if device is None else device)
 
     # ------------------------------------------------------------------ autograd
 
@@ -699,24 +704,11 @@ _tensor._set_tensor_class(Tensor)
 
 def _shape_arg(args, name):
     """Accept f(2, 3), f((2, 3)), f([2, 3]) or f(Size) as PyTorch does."""
-    single = len(args) == 1
-    if single and isinstance(args[0], (tuple, list, Size)):
-        args, single = tuple(args[0]), False
-    out = []
-    for i, a in enumerate(args):
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) and not (
-                isinstance(a, Tensor) and a.numel() == 1 and not a.is_floating_point()):
-            if single:
-                raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
-                                f"not {type(a).__name__}")
-            raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, but "
-                            f"found element of type {type(a).__name__} at pos {i}")
-        a = int(a)
-        if not -2 ** 63 <= a < 2 ** 63:
-            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
-                            f"{i + 1} with error \"Overflow when unpacking long long\"")
-        out.append(a)
-    return tuple(out)
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
+        args = args[0]
+    elif len(args) == 1 and not _args.is_int(args[0]):
+        return tuple(_args.int_list(name, "size", 1, args[0]))    # its "not float" text
+    return tuple(_args.int_list(name, "size", 1, list(args)))
 
 
 def _c(a):
@@ -805,6 +797,7 @@ def _has_big_int(data):
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of `data` (scalar, nested list, array or tensor)."""
+    _args.check_device(device)
     arr = np.array(_infer_numpy(data, dtype), order="C", copy=True)
     t = _wrap(arr)
     if requires_grad:
@@ -819,7 +812,8 @@ def _check_creation_grad(dt):
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
 
 
-def as_tensor(data, dtype=None):
+def as_tensor(data, dtype=None, device=None):
+    _args.check_device(device)
     if isinstance(data, Tensor) and (dtype is None or as_dtype(dtype) is data._dtype):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or np.dtype(as_dtype(dtype).np_dtype) == data.dtype):

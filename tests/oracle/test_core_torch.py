@@ -272,7 +272,6 @@ TORCH_DIFFERS = {
     "bad_dtype_name": "same TypeError; we accept names and NumPy dtypes too, so our text lists "
                       "the supported dtypes instead of 'must be torch.dtype, not str'",
     "bad_dtype_object": "same TypeError; text as for bad_dtype_name",
-    "size_element_not_int": "same TypeError; PyTorch's text is 'failed to unpack the object at pos 2'",
 }
 
 

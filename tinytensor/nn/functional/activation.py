@@ -5,20 +5,16 @@ import warnings
 import numpy as np
 
 from tinytensor import random as _random
+from tinytensor._args import check_tensor, scalar_name
 from tinytensor._functions.activation import (DropoutFunction, LeakyReLUFunction,
                                               LogSoftmaxFunction, ReLUFunction, SoftmaxFunction)
 from tinytensor._tensor import wrap_dim
-from tinytensor.tensor import Tensor
 
 __all__ = ["relu", "relu_", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
 
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
-
 
 def _check_tensor(name, input):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
-                        f"{type(input).__name__}")
+    check_tensor(name, "input", 1, input)
 
 
 def _inplace_result(input, out):
@@ -48,7 +44,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     _check_tensor("leaky_relu", input)
     if not input.is_floating_point():
         raise NotImplementedError('"leaky_relu_cpu" not implemented for '
-                                  f"'{_SCALAR_NAMES[input._dtype.name]}'")
+                                  f"'{scalar_name(input)}'")
     out = LeakyReLUFunction.apply(input, float(negative_slope))
     return _inplace_result(input, out) if inplace else out
 
@@ -79,7 +75,7 @@ def _softmax_args(name, input, dim, dtype):
         input = input.to(dtype)
     if not input.is_floating_point():
         raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for '
-                                  f"'{_SCALAR_NAMES[input._dtype.name]}'")
+                                  f"'{scalar_name(input)}'")
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
         raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
     d = wrap_dim(int(dim), input.ndim) if input.ndim else wrap_dim(int(dim), 0)

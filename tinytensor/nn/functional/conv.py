@@ -3,66 +3,36 @@
 Every argument is normalised and validated here, in PyTorch 2.13's order and with its messages
 (SEMANTICS.md section 1), before `ConvNdFunction.apply` runs kernels that trust their inputs.
 """
-import numbers
 import warnings
 
 import tinytensor as tt
+from tinytensor._args import c_type_name, dtype_name, int64, int_list, is_int, scalar_name, type_name
 from tinytensor._functions.conv import ConvNdFunction
 
 __all__ = ["conv1d", "conv2d", "conv3d"]
 
 _MAX_PADDING = 2 ** 62 - 1
-_DTYPE_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
-_DTYPE_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
 _ARGS_SIGNATURE = ("(Tensor input, Tensor weight, Tensor bias = None, tuple of ints stride = 1, "
                    "tuple of ints padding = 0, tuple of ints dilation = 1, int groups = 1)\n"
                    " * (Tensor input, Tensor weight, Tensor bias = None, tuple of ints stride = 1, "
                    "str padding = \"valid\", tuple of ints dilation = 1, int groups = 1)")
 
 
-def _dtype_name(t):
-    return getattr(t.dtype, "name", str(t.dtype)).replace("tinytensor.", "")
-
-
-def _type_name(v):
-    return "Tensor" if isinstance(v, tt.Tensor) else type(v).__name__
-
-
-def _is_int(v):
-    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
-
-
 def _bad_args(name, input, weight, bias, **kw):
-    got = [_type_name(input), _type_name(weight)]
+    got = [type_name(input), type_name(weight)]
     if bias is not None:
-        got.append(_type_name(bias))
+        got.append(type_name(bias))
     got += [f"{k}={type(v).__name__}" for k, v in kw.items()]
     return TypeError(f"{name}() received an invalid combination of arguments - got "
                      f"({', '.join(got)}), but expected one of:\n * {_ARGS_SIGNATURE}")
 
 
-def _int64(v):
-    """PyTorch's parser reads int64 ('long long'); beyond it, its error."""
-    v = int(v)
-    if not -2 ** 63 <= v < 2 ** 63:
-        raise ValueError("Overflow when unpacking long long")
-    return v
-
-
 def _int_list(name, argname, value, nsp, input, weight, bias):
     """An int becomes nsp copies (PyTorch's argument parser); a tuple/list of ints stays."""
-    if _is_int(value):
-        return [_int64(value)] * nsp
-    if isinstance(value, (tuple, list)):
-        out = []
-        for pos, v in enumerate(value, 1):
-            if not _is_int(v):
-                raise TypeError(f"{name}(): argument '{argname}' failed to unpack the object at "
-                                f"pos {pos} with error \"type must be tuple of ints,but got "
-                                f"{type(v).__name__}\"")
-            out.append(_int64(v))
-        return out
-    raise _bad_args(name, input, weight, bias, **{argname: value})
+    def mismatch(v):
+        return _bad_args(name, input, weight, bias, **{argname: v})
+    values = int_list(name, argname, None, value, mismatch)
+    return values * nsp if is_int(value) else values
 
 
 def _expand(argname, values, k):
@@ -80,9 +50,9 @@ def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):
     if not isinstance(input, tt.Tensor) or not isinstance(weight, tt.Tensor) or (
             bias is not None and not isinstance(bias, tt.Tensor)):
         raise _bad_args(name, input, weight, bias)
-    if not _is_int(groups):
+    if not is_int(groups):
         raise _bad_args(name, input, weight, bias, groups=groups)
-    groups = _int64(groups)
+    groups = int64(groups)
     stride = _int_list(name, "stride", stride, nsp, input, weight, bias)
     dilation = _int_list(name, "dilation", dilation, nsp, input, weight, bias)
     pad_str = None
@@ -91,8 +61,8 @@ def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):
     else:
         padding = _int_list(name, "padding", padding, nsp, input, weight, bias)
     if bias is not None and bias.dtype != input.dtype:
-        raise RuntimeError(f"Input type ({_DTYPE_C_NAMES.get(_dtype_name(input))}) and bias type "
-                           f"({_DTYPE_C_NAMES.get(_dtype_name(bias))}) should be the same")
+        raise RuntimeError(f"Input type ({c_type_name(input)}) and bias type "
+                           f"({c_type_name(bias)}) should be the same")
 
     in_shape = tuple(input.shape)
     if input.ndim not in (nsp + 1, nsp + 2):
@@ -186,11 +156,11 @@ def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):
         raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input "
                            f"shape: {shown}")
     if weight.dtype != input.dtype:
-        raise RuntimeError(f"expected scalar type {_DTYPE_SCALAR_NAMES.get(_dtype_name(input))} "
-                           f"but found {_DTYPE_SCALAR_NAMES.get(_dtype_name(weight))}")
+        raise RuntimeError(f"expected scalar type {scalar_name(input)} "
+                           f"but found {scalar_name(weight)}")
     if input.dtype not in (tt.float32, tt.float64):
         raise RuntimeError(f"{name}: tinytensor convolutions support float32 and float64 "
-                           f"tensors, but got input and weight of type {_dtype_name(input)}; "
+                           f"tensors, but got input and weight of type {dtype_name(input)}; "
                            f"convert them with .float() or .double()")
 
     out_sp = [(p - e) // s + 1 for p, e, s in zip(padded, eff, stride)]

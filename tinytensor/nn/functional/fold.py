@@ -3,9 +3,8 @@
 Arguments are normalised and validated here with PyTorch 2.13's messages and order, before
 UnfoldFunction/FoldFunction run kernels that trust them.
 """
-import numbers
-
 import tinytensor as tt
+from tinytensor._args import _pair, check_tensor, int_list
 from tinytensor._functions.fold import FoldFunction, UnfoldFunction
 
 __all__ = ["unfold", "fold"]
@@ -14,34 +13,18 @@ _MAX_PADDING = 2 ** 62 - 1
 _SCALAR_NAMES = {"int64": "Long", "bool": "Bool"}
 
 
-def _is_int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _pair(op, argname, position, value):
+def _int_pair(op, argname, position, value):
     """torch's _pair followed by the int-list argument parser: an int is repeated twice, an
-    iterable must hold ints and have exactly 2 of them."""
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
-        value = (value, value)
-    value = tuple(value)
-    for pos, v in enumerate(value):
-        if not _is_int(v):
-            raise TypeError(f"{op}(): argument '{argname}' (position {position}) must be tuple of "
-                            f"ints, but found element of type {type(v).__name__} at pos {pos}")
-        if not -2 ** 63 <= int(v) < 2 ** 63:
-            raise TypeError(f"{op}(): argument '{argname}' failed to unpack the object at pos "
-                            f"{pos + 1} with error \"Overflow when unpacking long long")
-    return tuple(int(v) for v in value)
+    iterable must hold ints (its length is checked by the caller)."""
+    return tuple(int_list(op, argname, position, list(_pair(value))))
 
 
 def _common(op, input, named):
     """Shared checks of im2col/col2im: types, lengths, then positivity, in PyTorch's order."""
-    if not isinstance(input, tt.Tensor):
-        raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not "
-                        f"{type(input).__name__}")
+    check_tensor(op, "input", 1, input)
     vals = {}
     for pos, (argname, value) in enumerate(named, 2):
-        vals[argname] = _pair(op, argname, pos, value)
+        vals[argname] = _int_pair(op, argname, pos, value)
     for argname, value in vals.items():
         if len(value) != 2:
             raise RuntimeError(f"It is expected {argname} equals to 2, but got size {len(value)}")

@@ -3,13 +3,12 @@ import warnings
 
 import numpy as np
 
+from tinytensor._args import check_tensor, scalar_name
 from tinytensor._functions.loss import (CrossEntropyFunction, CrossEntropyProbFunction,
                                         NLLLossFunction)
-from tinytensor.tensor import Tensor
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss"]
 
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
 _REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -29,16 +28,10 @@ def _legacy_reduction(size_average, reduce, reduction):
     return "sum" if reduce else "none"
 
 
-def _check_tensor(fn, name, pos, t):
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be Tensor, not "
-                        f"{type(t).__name__}")
-
-
 def _weight_array(weight, n_classes, prefix=""):
     if weight is None:
         return None
-    _check_tensor("cross_entropy", "weight", 3, weight)
+    check_tensor("cross_entropy", "weight", 3, weight)
     if weight.ndim != 1 or weight.numel() != n_classes:
         raise RuntimeError(f"{prefix}weight tensor should be defined either for all {n_classes} "
                            f"classes or no classes but got weight tensor of shape: "
@@ -79,7 +72,7 @@ def _index_target(input, target, weight, ignore_index):
     w = _weight_array(weight, n_classes)
     if target._dtype.name != "int64":
         raise RuntimeError("expected target dtype to be Long or Byte, but got "
-                           f"{_SCALAR_NAMES[target._dtype.name]}")
+                           f"{scalar_name(target)}")
     t = target.detach()._numpy().reshape(-1)
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bad.any():
@@ -90,7 +83,7 @@ def _index_target(input, target, weight, ignore_index):
 def _check_float_input(input, kernel):
     if not input.is_floating_point():
         raise NotImplementedError(f'"{kernel}" not implemented for '
-                                  f"'{_SCALAR_NAMES[input._dtype.name]}'")
+                                  f"'{scalar_name(input)}'")
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -116,15 +109,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         >>> F.cross_entropy(tt.tensor([[1000., 0.]]), tt.tensor([1]))
         tensor(1000.)
     """
-    _check_tensor("cross_entropy", "input", 1, input)
-    _check_tensor("cross_entropy", "target", 2, target)
+    check_tensor("cross_entropy", "input", 1, input)
+    check_tensor("cross_entropy", "target", 2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     label_smoothing = float(label_smoothing)
     if tuple(input.shape) == tuple(target.shape):
         if not target.is_floating_point():
             raise RuntimeError("Expected floating point type for target with class "
-                               f"probabilities, got {_SCALAR_NAMES[target._dtype.name]}")
+                               f"probabilities, got {scalar_name(target)}")
         if ignore_index >= 0:
             raise RuntimeError("ignore_index is not supported for floating point target")
         if label_smoothing > 1.0:
@@ -155,14 +148,14 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
     Shapes, `ignore_index` and `reduction` as in `cross_entropy` with class-index targets.
     """
-    _check_tensor("nll_loss", "input", 1, input)
-    _check_tensor("nll_loss", "target", 2, target)
+    check_tensor("nll_loss", "input", 1, input)
+    check_tensor("nll_loss", "target", 2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     t, w, out_shape = _index_target(input, target, weight, ignore_index)
     if not input.is_floating_point():
         raise NotImplementedError("\"nll_loss_out_frame\" not implemented for "
-                                  f"'{_SCALAR_NAMES[input._dtype.name]}'")
+                                  f"'{scalar_name(input)}'")
     return NLLLossFunction.apply(input, t, w, ignore_index, reduction, out_shape)
 
 
@@ -171,8 +164,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
     A target whose shape differs from the input's broadcasts, with PyTorch's warning.
     """
-    _check_tensor("mse_loss", "input", 1, input)
-    _check_tensor("mse_loss", "target", 2, target)
+    check_tensor("mse_loss", "input", 1, input)
+    check_tensor("mse_loss", "target", 2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(f"Using a target size ({_size(target.shape)}) that is different to the "

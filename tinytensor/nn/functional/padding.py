@@ -2,8 +2,7 @@
 
 Nothing reaches a kernel before the pad tuple, the mode and the mode's limits are validated.
 """
-import numbers
-
+from tinytensor._args import check_tensor, int_list, shape_str, type_name
 from tinytensor._functions.pad import ConstantPadFunction, MapPadFunction
 from tinytensor.tensor import Tensor
 
@@ -21,10 +20,6 @@ def _wrap64(v):
     return (v + 2**63) % 2**64 - 2**63
 
 
-def _shape_str(shape):
-    return "[" + ", ".join(str(s) for s in shape) + "]"
-
-
 def pad(input, pad, mode="constant", value=None):
     """Pad `input` as `torch.nn.functional.pad`.
 
@@ -40,21 +35,11 @@ def pad(input, pad, mode="constant", value=None):
     Example: pad(x of [1, 2, 3, 4] as (1, 1, 4), (3, 3), mode='reflect') is
         [4, 3, 2, 1, 2, 3, 4, 3, 2, 1].
     """
-    if not isinstance(input, Tensor):
-        raise TypeError(f"pad(): argument 'input' (position 1) must be Tensor, not "
-                        f"{type(input).__name__}")
-    if isinstance(pad, numbers.Integral) or not isinstance(pad, (tuple, list)):
+    check_tensor("pad", "input", 1, input)
+    if not isinstance(pad, (tuple, list)):      # a single int is not a pad tuple here
         raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, not "
-                        f"{type(pad).__name__}")
-    pads = []
-    for i, p in enumerate(pad):
-        if isinstance(p, bool) or not isinstance(p, numbers.Integral):
-            raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but found "
-                            f"element of type {type(p).__name__} at pos {i}")
-        if not -2**63 <= int(p) < 2**63:
-            raise TypeError("pad(): argument 'pad' failed to unpack the object at pos 2 with "
-                            'error "Overflow when unpacking long long')
-        pads.append(int(p))
+                        f"{type_name(pad)}")
+    pads = int_list("pad", "pad", 2, pad)
     shape = tuple(input.shape)
     ndim = len(shape)
     if len(pads) % 2:
@@ -113,7 +98,7 @@ def pad(input, pad, mode="constant", value=None):
         if any(s == 0 for s in nonbatch):
             raise RuntimeError(f"Expected {npairs + 1}D or {npairs + 2}D (batch mode) tensor with "
                                "possibly 0 batch size and other non-zero dimensions for input, "
-                               f"but got: {_shape_str(shape)}")
+                               f"but got: {shape_str(shape)}")
         if mode == "reflect":
             for i, (l, r) in enumerate(pairs):
                 dim = ndim - 1 - i
@@ -121,7 +106,7 @@ def pad(input, pad, mode="constant", value=None):
                     raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less than "
                                        "the corresponding input dimension, but got: padding "
                                        f"({l}, {r}) at dimension {dim} of input "
-                                       f"{_shape_str(shape)}")
+                                       f"{shape_str(shape)}")
         if all(o < 1 for o in out_sp):
             if npairs == 1:
                 raise RuntimeError(f"input (W: {sp[0]}) is too small. Calculated output W: "
@@ -137,7 +122,7 @@ def pad(input, pad, mode="constant", value=None):
             full = list(shape[:ndim - npairs]) + out_sp
             neg = next(o for o in out_sp if o < 0)
             raise RuntimeError(f"Trying to create tensor with negative dimension {neg}: "
-                               f"{_shape_str(full)}")
+                               f"{shape_str(full)}")
     elif all(o > 0 for o in out_sp):
         for n, (l, r) in zip(sp, rev):
             core = n + min(l, 0) + min(r, 0)

@@ -4,10 +4,10 @@ Every argument is normalised and validated here, in PyTorch 2.13's order and wit
 before any allocation or kernel: the kernels in `tinytensor._kernels.pool` run with bounds
 checks off and trust what they are given.
 """
-import numbers
-
 import numpy as np
 
+from tinytensor._args import (check_tensor, dim_index_error, expand, int64, int_list, is_int,
+                             shape_str)
 from tinytensor._functions.pool import (AdaptiveAvgPoolFunction, AdaptiveMaxPoolFunction,
                                         AvgPoolNdFunction, MaxPoolNdFunction, MaxUnpoolFunction,
                                         pool_out_size)
@@ -22,9 +22,7 @@ _NUM = {2: "two", 3: "three"}
 
 
 def _check_tensor(name, input):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, "
-                        f"not {type(input).__name__}")
+    check_tensor(name, "input", 1, input)
 
 
 def _check_dtype(kernel, input, allow_int64=True):
@@ -37,46 +35,12 @@ def _check_dtype(kernel, input, allow_int64=True):
 
 def _ints(value, name, argname, pos):
     """An int or a sequence of ints as a list (PyTorch's IntArrayRef parsing)."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, tuple, list)):
-        raise TypeError(f"{name}(): argument '{argname}' (position {pos}) must be tuple of "
-                        f"ints, not {type(value).__name__}")
-    if isinstance(value, numbers.Integral):
-        value = [value]
-    out = []
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{name}(): argument '{argname}' (position {pos}) must be tuple of "
-                            f"ints, but found element of type {type(v).__name__} at pos "
-                            f"{len(out)}")
-        out.append(_int64(v))
-    return out
-
-
-def _int64(v):
-    v = int(v)
-    if not -2**63 <= v < 2**63:
-        raise ValueError("Overflow when unpacking long long")
-    return v
-
-
-def _expand(vals, n):
-    return list(vals) * n if len(vals) == 1 else list(vals)
+    return int_list(name, argname, pos, value)
 
 
 def _half(v):
     """C++ integer division by 2 (truncates toward zero)."""
     return int(v / 2) if v >= 0 else -((-v) // 2)
-
-
-def _shape_str(shape):
-    return "[" + ", ".join(str(s) for s in shape) + "]"
-
-
-def _dim_index_error(ndim, dim):
-    if ndim == 0:
-        return IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
-    return IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
-                      f"but got {dim})")
 
 
 def _pool_args(name, nsp, kernel_size, stride, padding, dilation):
@@ -101,9 +65,9 @@ def _pool_args(name, nsp, kernel_size, stride, padding, dilation):
         raise RuntimeError(f"{name}: dilation must be either a single int, or a tuple of "
                            f"{num} ints")
     _fit_int(k, s, p, d)
-    k = _expand(k, nsp)
-    s = k if not s else _expand(s, nsp)
-    return k, s, _expand(p, nsp), _expand(d, nsp)
+    k = expand(k, nsp)
+    s = k if not s else expand(s, nsp)
+    return k, s, expand(p, nsp), expand(d, nsp)
 
 
 def _fit_int(*lists):
@@ -146,7 +110,7 @@ def _check2d(input, k, s, p, d, ceil_mode):
         (ndim == 3 and shape[0] != 0) or (ndim == 4 and shape[3] != 0))
     if not ok:
         raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size "
-                           f"for input, but got:{_shape_str(shape)}")
+                           f"for input, but got:{shape_str(shape)}")
     if _half(kw) < p[1] or _half(kh) < p[0]:
         raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
                            f"padW = {p[1]}, padH = {p[0]}, kW = {kw}, kH = {kh}")
@@ -177,7 +141,7 @@ def _check3d(input, k, s, p, d, ceil_mode, fn_name, check_input_size):
         if shape[i] <= 0:
             # PyTorch prints the size (0), not the position, of the empty dimension
             raise RuntimeError(f"{fn_name}: Expected input's non-batch dimensions to have positive "
-                               f"length, but input has a shape of {_shape_str(shape)} and "
+                               f"length, but input has a shape of {shape_str(shape)} and "
                                f"non-batch dimension {shape[i]} has length zero!")
     it, ih, iw = shape[-3:]
     if check_input_size and (it < k[0] or ih < k[1] or iw < k[2]):
@@ -246,7 +210,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if not ((nd == 2 and shape[0] != 0 and shape[1] != 0)
             or (nd == 3 and shape[1] != 0 and shape[2] != 0)):
         raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim "
-                           f"batch size for input, but got:{_shape_str(shape)}")
+                           f"batch size for input, but got:{shape_str(shape)}")
     if len(k) != 1:
         raise RuntimeError("max_pool1d() kernel_size must be an int, list of ints or tuple of "
                            f"ints of size 1 but got size {len(k)}")
@@ -328,10 +292,10 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _divisor(divisor_override):
     if divisor_override is None:
         return None
-    if isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Integral):
+    if not is_int(divisor_override):
         raise TypeError("avg_pool2d(): argument 'divisor_override' must be int, not "
                         f"{type(divisor_override).__name__}")
-    divisor_override = _int64(divisor_override)
+    divisor_override = int64(divisor_override)
     if divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     return divisor_override
@@ -370,7 +334,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     k, s, p, _ = _pool_args("avg_pool2d", 2, kernel_size, stride, padding, 1)
     dov = _divisor(divisor_override)
     if input.ndim < 3:
-        raise _dim_index_error(input.ndim, -3)
+        raise dim_index_error(input.ndim, -3)
     _check2d(input, k, s, p, [1, 1], ceil_mode)
     _check_dtype("avg_pool2d", input)
     return AvgPoolNdFunction.apply(input, (1, *k), (1, *s), (0, *p), bool(ceil_mode),
@@ -399,7 +363,7 @@ def _nonzero_dims(name, shape, dims):
     for i in dims:
         if shape[i] == 0:
             raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch "
-                               f"dimensions, but input has sizes {_shape_str(shape)} with "
+                               f"dimensions, but input has sizes {shape_str(shape)} with "
                                f"dimension {i} being empty")
 
 
@@ -420,15 +384,15 @@ def _adaptive2d(kind, input, sizes, shown):
                                    "either a floating point or complex dtype. Got: "
                                    f"{'Bool' if input.dtype.name == 'bool' else 'Long'}")
             if nd < 2:
-                raise _dim_index_error(nd, -2)
+                raise dim_index_error(nd, -2)
             return
         if nd not in (3, 4):
-            raise RuntimeError(f"{name}(): Expected 3D or 4D tensor, but got {_shape_str(shape)}")
+            raise RuntimeError(f"{name}(): Expected 3D or 4D tensor, but got {shape_str(shape)}")
         _nonzero_dims(name, shape, range(nd - 2, nd))
     else:
         if nd not in (3, 4):
             raise RuntimeError(f"{name}(): Expected 3D or 4D tensor, but got: "
-                               f"{_shape_str(shape)}")
+                               f"{shape_str(shape)}")
         _nonzero_dims(name, shape, range(1, nd))
         if len(sizes) != 2:
             raise RuntimeError(f"{name}(): internal error: output_size.size() must be 2")
@@ -436,7 +400,7 @@ def _adaptive2d(kind, input, sizes, shown):
         if neg:
             out = list(shown[:-2]) + list(sizes)
             raise RuntimeError(f"Trying to create tensor with negative dimension {neg[0]}: "
-                               f"{_shape_str(out)}")
+                               f"{shape_str(out)}")
     dt = input.dtype.name
     out_numel = int(np.prod(shown[:-2], dtype=np.int64)) * sizes[0] * sizes[1]
     # avg: PyTorch skips the (float-only) kernel, and so its dtype check, on empty tensors
@@ -451,7 +415,7 @@ def _adaptive_2d_entry(kind, input, output_size):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
     shape = tuple(input.shape)
-    if isinstance(output_size, numbers.Integral) and not isinstance(output_size, bool):
+    if is_int(output_size):
         sizes = [int(output_size)] * 2
     else:
         sizes = list(output_size)
@@ -468,9 +432,7 @@ def _adaptive_2d_entry(kind, input, output_size):
 
 def _adaptive_1d_entry(kind, input, output_size):
     name = f"adaptive_{kind}_pool1d"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
-                        f"{type(input).__name__}")
+    check_tensor(name, "input", 1, input)
     _check_dim_range(name, input, 2, 3)
     o = _one_int(name, output_size, "output_size")
     shape = tuple(input.shape)
@@ -530,9 +492,9 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     (checked here, before the kernel trusts the indices).
     """
     _check_tensor("max_unpool2d", input)
-    k = _expand(_ints(kernel_size, "max_unpool2d", "kernel_size", 3), 2)
-    s = k if stride is None else _expand(_ints(stride, "max_unpool2d", "stride", 4), 2)
-    p = _expand(_ints(padding, "max_unpool2d", "padding", 5), 2)
+    k = expand(_ints(kernel_size, "max_unpool2d", "kernel_size", 3), 2)
+    s = k if stride is None else expand(_ints(stride, "max_unpool2d", "stride", 4), 2)
+    p = expand(_ints(padding, "max_unpool2d", "padding", 5), 2)
     shape = tuple(input.shape)
     if input.ndim not in (3, 4):
         raise RuntimeError("Input to max_unpooling2d should be a 3d or 4d Tensor, but got a "
@@ -562,12 +524,12 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
                            f"{names.get(indices.dtype.name, indices.dtype.name)}")
     if tuple(indices.shape) != shape:
         raise RuntimeError("Expected shape of indices to be same as that of the input tensor "
-                           f"({_shape_str(shape)}) but got indices tensor with shape: "
-                           f"{_shape_str(indices.shape)}")
+                           f"({shape_str(shape)}) but got indices tensor with shape: "
+                           f"{shape_str(indices.shape)}")
     for d in range(1, input.ndim):
         if shape[d] == 0:
             raise RuntimeError("max_unpooling2d_forward_out_cpu(): Expected input to have non-zero "
-                               f"size for non-batch dimensions, but got {_shape_str(shape)} with "
+                               f"size for non-batch dimensions, but got {shape_str(shape)} with "
                                f"dimension {d} being empty.")
     oh, ow = out_hw
     if indices.numel() > 0:

@@ -1,8 +1,7 @@
 """Conv1d, Conv2d, Conv3d, with PyTorch's construction checks, padding modes and repr."""
-import collections.abc
 import math
-from itertools import repeat
 
+from tinytensor._args import _pair, _single, _triple
 from tinytensor.creation import empty
 from tinytensor.nn import functional as F
 from tinytensor.nn import init
@@ -10,17 +9,6 @@ from tinytensor.nn.modules.module import Module
 from tinytensor.nn.parameter import Parameter
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d"]
-
-
-def _ntuple(n):
-    def parse(x):
-        if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):
-            return tuple(x)
-        return tuple(repeat(x, n))
-    return parse
-
-
-_single, _pair, _triple = _ntuple(1), _ntuple(2), _ntuple(3)
 
 
 def _reverse_repeat_tuple(t, n):

@@ -10,6 +10,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from tinytensor import _args
 from tinytensor.autograd.grad_mode import no_grad
 from tinytensor.nn.parameter import Parameter
 from tinytensor.tensor import Tensor
@@ -404,9 +405,17 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """`to(dtype)` converts floating-point parameters and buffers; `to('cpu')` is a no-op."""
+        """`to(dtype)` converts floating-point parameters and buffers; `to('cpu')` is a no-op;
+        any other device raises RuntimeError."""
+        _, dtype, _, _ = _args.parse_to(*args, **kwargs)
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
+                            f"got desired dtype={dtype}")
+        if dtype is None:
+            return self
+
         def convert(t):
-            return t.to(*args, **kwargs) if t.is_floating_point() else t
+            return t.to(dtype) if t.is_floating_point() else t
         return self._apply(convert)
 
     def float(self):
@@ -419,7 +428,7 @@ class Module:
         return self
 
     def cuda(self, device=None):
-        raise RuntimeError("tinytensor runs on the CPU only: there is no 'cuda' device")
+        _args.check_device("cuda" if device is None else device)
 
     # ------------------------------------------------------------------ state_dict
 

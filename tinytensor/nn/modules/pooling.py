@@ -1,7 +1,7 @@
 """Pooling modules: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
 MaxUnpool2d. Each stores its arguments as given (an int stays an int) and calls F."""
 from tinytensor.nn import functional as F
-from tinytensor.nn.modules.conv import _pair, _single
+from tinytensor._args import _pair, _single
 from tinytensor.nn.modules.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",

@@ -224,7 +224,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     Example:
         >>> F.conv2d(tt.randn(128, 3, 20, 20), tt.randn(5, 3, 5, 5)).shape
-        (128, 5, 16, 16)
+        tinytensor.Size([128, 5, 16, 16])
     """
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
@@ -251,6 +251,6 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     Example:
         >>> F.conv3d(tt.randn(4, 8, 16, 32, 32), tt.randn(16, 8, 3, 3, 3), padding=1).shape
-        (4, 16, 16, 32, 32)
+        tinytensor.Size([4, 16, 16, 32, 32])
     """
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)

@@ -82,7 +82,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
     Example:
         >>> F.unfold(tt.randn(2, 3, 5, 6), (2, 3), padding=1, stride=(1, 2)).shape
-        (2, 18, 18)
+        tinytensor.Size([2, 18, 18])
     """
     vals = _common("im2col", input, (("kernel_size", kernel_size), ("dilation", dilation),
                                      ("padding", padding), ("stride", stride)))

@@ -33,21 +33,47 @@ def _sizes(size_args, size):
 
 
 def zeros(*size_args, size=None, dtype=None, requires_grad=False, device=None):
+    """A tensor of the given size filled with 0 (the default dtype unless `dtype` says).
+
+    >>> tt.zeros(2, 3)
+    tensor([[0., 0., 0.],
+            [0., 0., 0.]])
+    >>> tt.zeros((2,), dtype=tt.int64)
+    tensor([0, 0])
+    """
     _args.check_device(device)
     return _new(_sizes(size_args, size), dtype, 0, requires_grad, "zeros")
 
 
 def ones(*size_args, size=None, dtype=None, requires_grad=False, device=None):
+    """A tensor of the given size filled with 1.
+
+    >>> tt.ones(size=(1, 2), requires_grad=True)
+    tensor([[1., 1.]], requires_grad=True)
+    """
     _args.check_device(device)
     return _new(_sizes(size_args, size), dtype, 1, requires_grad, "ones")
 
 
 def empty(*size_args, size=None, dtype=None, requires_grad=False, device=None):
+    """A tensor of the given size whose values are not set (read them only after writing).
+
+    >>> tt.empty(2, 3).shape
+    tinytensor.Size([2, 3])
+    """
     _args.check_device(device)
     return _new(_sizes(size_args, size), dtype, None, requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    """A tensor of `size` filled with `fill_value`; an int value gives int64, a bool bool.
+
+    >>> tt.full((2, 2), 7)
+    tensor([[7, 7],
+            [7, 7]])
+    >>> tt.full((2,), 0.5)
+    tensor([0.5000, 0.5000])
+    """
     _args.check_device(device)
     if dtype is None:
         if isinstance(fill_value, bool):
@@ -65,6 +91,11 @@ def _like(t, dtype):
 
 def zeros_like(input, dtype=None, requires_grad=False, device=None,
                memory_format=None):
+    """zeros of `input`'s shape and dtype (or `dtype`).
+
+    >>> tt.zeros_like(tt.ones(2, dtype=tt.float64))
+    tensor([0., 0.], dtype=tinytensor.float64)
+    """
     _args.check_device(device)
     dt = _like(input, dtype)
     return zeros(input._shape, dtype=dt, requires_grad=requires_grad)
@@ -72,6 +103,11 @@ def zeros_like(input, dtype=None, requires_grad=False, device=None,
 
 def ones_like(input, dtype=None, requires_grad=False, device=None,
               memory_format=None):
+    """ones of `input`'s shape and dtype (or `dtype`).
+
+    >>> tt.ones_like(tt.zeros(3), dtype=tt.int64)
+    tensor([1, 1, 1])
+    """
     _args.check_device(device)
     dt = _like(input, dtype)
     return ones(input._shape, dtype=dt, requires_grad=requires_grad)
@@ -79,6 +115,11 @@ def ones_like(input, dtype=None, requires_grad=False, device=None,
 
 def empty_like(input, dtype=None, requires_grad=False, device=None,
                memory_format=None):
+    """An unset tensor of `input`'s shape and dtype (or `dtype`).
+
+    >>> tt.empty_like(tt.zeros(2, 5)).shape
+    tinytensor.Size([2, 5])
+    """
     _args.check_device(device)
     dt = _like(input, dtype)
     return empty(input._shape, dtype=dt, requires_grad=requires_grad)
@@ -86,6 +127,11 @@ def empty_like(input, dtype=None, requires_grad=False, device=None,
 
 def full_like(input, fill_value, dtype=None, requires_grad=False, device=None,
               memory_format=None):
+    """`fill_value` in `input`'s shape and dtype (or `dtype`).
+
+    >>> tt.full_like(tt.zeros(2), 3)
+    tensor([3., 3.])
+    """
     _args.check_device(device)
     dt = _like(input, dtype)
     return full(input._shape, fill_value, dtype=dt, requires_grad=requires_grad)
@@ -93,6 +139,11 @@ def full_like(input, fill_value, dtype=None, requires_grad=False, device=None,
 
 def rand_like(input, dtype=None, requires_grad=False, device=None,
               memory_format=None):
+    """Uniform samples on [0, 1) in `input`'s shape and dtype (or `dtype`).
+
+    >>> tt.rand_like(tt.zeros(2, 2)).shape
+    tinytensor.Size([2, 2])
+    """
     _args.check_device(device)
     dt = _like(input, dtype)
     return rand(input._shape, dtype=dt, requires_grad=requires_grad)
@@ -100,12 +151,24 @@ def rand_like(input, dtype=None, requires_grad=False, device=None,
 
 def randn_like(input, dtype=None, requires_grad=False, device=None,
                memory_format=None):
+    """Standard normal samples in `input`'s shape and dtype (or `dtype`).
+
+    >>> tt.randn_like(tt.zeros(4)).dtype
+    tinytensor.float32
+    """
     _args.check_device(device)
     dt = _like(input, dtype)
     return randn(input._shape, dtype=dt, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    """Values from `start` to `end` (excluded) by `step`; int64 when all three are ints.
+
+    >>> tt.arange(4)
+    tensor([0, 1, 2, 3])
+    >>> tt.arange(0, 1, 0.25)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500])
+    """
     _args.check_device(device)
     if end is None:
         start, end = 0, start
@@ -138,6 +201,11 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    """`steps` values evenly spaced from `start` to `end`, both included.
+
+    >>> tt.linspace(0, 1, 5)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
+    """
     _args.check_device(device)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -147,6 +215,12 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    """The n x m identity matrix (m defaults to n).
+
+    >>> tt.eye(2, 3)
+    tensor([[1., 0., 0.],
+            [0., 1., 0.]])
+    """
     _args.check_device(device)
     dt = get_default_dtype() if dtype is None else as_dtype(dtype)
     if n < 0:
@@ -158,6 +232,11 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
 
 
 def rand(*size_args, size=None, dtype=None, requires_grad=False, generator=None, device=None):
+    """Uniform samples on [0, 1) of the given size, from tinytensor's generator (`tt.manual_seed`).
+
+    >>> tt.rand(2, 3).shape
+    tinytensor.Size([2, 3])
+    """
     _args.check_device(device)
     t = empty(*_sizes(size_args, size), dtype=dtype)
     with _oom():
@@ -166,6 +245,12 @@ def rand(*size_args, size=None, dtype=None, requires_grad=False, generator=None,
 
 
 def randn(*size_args, size=None, dtype=None, requires_grad=False, generator=None, device=None):
+    """Standard normal samples of the given size, from tinytensor's generator (`tt.manual_seed`).
+
+    >>> x = tt.randn(1000)
+    >>> abs(x.mean().item()) < 0.2
+    True
+    """
     _args.check_device(device)
     t = empty(*_sizes(size_args, size), dtype=dtype)
     with _oom():
@@ -174,6 +259,12 @@ def randn(*size_args, size=None, dtype=None, requires_grad=False, generator=None
 
 
 def randint(low, high=None, size=None, dtype=None, requires_grad=False, generator=None, device=None):
+    """Integers drawn uniformly from [low, high) of the given size (int64 by default).
+
+    >>> x = tt.randint(0, 10, (3,))
+    >>> x.dtype, bool(((x >= 0) & (x < 10)).all())
+    (tinytensor.int64, True)
+    """
     _args.check_device(device)
     if size is None and isinstance(high, (tuple, list)):
         high, size = None, high           # randint(high, size), as PyTorch
@@ -192,6 +283,11 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False, generato
 
 
 def randperm(n, dtype=None, requires_grad=False, device=None):
+    """A random permutation of 0 .. n-1 (int64 by default).
+
+    >>> sorted(tt.randperm(5).tolist())
+    [0, 1, 2, 3, 4]
+    """
     _args.check_device(device)
     dt = int64 if dtype is None else as_dtype(dtype)
     _tensor.checked_numel((n,), 8)        # negative or overflowing n: PyTorch's errors

@@ -58,6 +58,56 @@ def _new_state_tensor(array):
     return from_numpy(np.array(array, copy=True, order="C"))
 
 
+def _zeros_state(w):
+    """A zero buffer shaped and typed as the parameter array `w`."""
+    return from_numpy(np.zeros_like(w, order="C"))
+
+
+def _scalar_state(value=0.0):
+    """A float32 0-d tensor, as PyTorch keeps `state['step']` (and NAdam's `mu_product`)."""
+    return from_numpy(np.array(value, dtype=np.float32))
+
+
+def _advance_step(state):
+    """`state['step'] += 1` (created at 0 if missing); returns the new step as a float."""
+    step = state.get("step")
+    if step is None:
+        step = state["step"] = _scalar_state(0.0)
+    a = step._numpy()
+    a += 1
+    return float(a)
+
+
+def _check_unsupported(name, differentiable=False, capturable=False, fused=None):
+    """Refuse the GPU/graph options tinytensor does not implement (CPU, single-tensor path)."""
+    if differentiable or capturable:
+        raise RuntimeError(f"{name}: differentiable and capturable are not supported by "
+                           "tinytensor")
+    if fused:
+        raise RuntimeError(f"{name}: fused=True is not supported by tinytensor (CPU, "
+                           "single-tensor implementation)")
+
+
+def _check_betas(betas):
+    """Validate `betas` as PyTorch's Adam family does; returns them as a tuple of floats."""
+    try:
+        beta1, beta2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair of floats, got {betas!r}") from None
+    beta1, beta2 = _scalar(beta1, "betas[0]"), _scalar(beta2, "betas[1]")
+    if not 0.0 <= beta1 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {beta1}")
+    if not 0.0 <= beta2 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {beta2}")
+    return beta1, beta2
+
+
+def _check_nonnegative(value, what):
+    """PyTorch's `Invalid <what>: <value>` ValueError for a negative hyper-parameter."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {what}: {value}")
+
+
 class Optimizer:
     """Base class of all optimizers.
 
@@ -162,6 +212,38 @@ class Optimizer:
                     g._bump_version()
 
     def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns `closure()`'s loss.
+
+        The loop over groups and parameters lives here once: a subclass implements
+        `_update(group, w, g, state)` for one parameter, where `w` is the parameter's NumPy view
+        (update it in place), `g` its gradient (already negated when `group['maximize']`), and
+        `state` its state dict (empty on the first update; stored only if the update fills it).
+        Afterwards the versions of the parameter and of every state tensor are bumped.
+        """
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            maximize = group.get("maximize", False)
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                g = grad._numpy()
+                if maximize:
+                    g = -g
+                st = self.state.get(p)
+                fresh = st is None
+                if fresh:
+                    st = {}
+                self._update(group, p._numpy(), g, st)
+                if fresh and st:
+                    self.state[p] = st
+                p._bump_version()
+                for v in st.values():
+                    if isinstance(v, Tensor):
+                        v._bump_version()
+        return loss
+
+    def _update(self, group, w, g, state):
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     def _closure_loss(self, closure):

@@ -404,6 +404,12 @@ class MultiStepLR(LRScheduler):
         factor = self.gamma ** self.milestones[self.last_epoch]
         return [group["lr"] * factor for group in self.optimizer.param_groups]
 
+    def load_state_dict(self, state_dict):
+        """Restore the attributes saved by `state_dict()` (milestones as a Counter, even if the
+        checkpoint format turned it into a plain dict)."""
+        super().load_state_dict(state_dict)
+        self.milestones = Counter(self.milestones)
+
     def _get_closed_form_lr(self):
         milestones = sorted(self.milestones.elements())
         return [base * self.gamma ** bisect_right(milestones, self.last_epoch)

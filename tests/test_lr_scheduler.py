@@ -207,6 +207,32 @@ def test_one_cycle_sets_groups_and_cycles_adam_beta1():
     assert (g0["max_momentum"], g0["base_momentum"]) == (0.95, 0.85)
 
 
+def cyclic_reference(base, top, up, down, mode, gamma, step):
+    """The triangular cycle from its description: rise for `up` steps, fall for `down`."""
+    period = up + down
+    cycle, pos = step // period + 1, step % period
+    rise = pos / up if pos <= up else (period - pos) / down
+    scale = {"triangular": 1.0, "triangular2": 0.5 ** (cycle - 1),
+             "exp_range": gamma ** step}[mode]
+    return base + (top - base) * rise * scale
+
+
+@given(up=st.integers(1, 6), down=st.integers(1, 6),
+       mode=st.sampled_from(["triangular", "triangular2", "exp_range"]),
+       gamma=st.floats(0.8, 1.0), steps=st.integers(1, 40))
+def test_cyclic_lr(up, down, mode, gamma, steps):
+    opt = make_opt(lrs=(0.5,), momentum=0.9)
+    sched = S.CyclicLR(opt, base_lr=0.01, max_lr=0.2, step_size_up=up, step_size_down=down,
+                       mode=mode, gamma=gamma, base_momentum=0.7, max_momentum=0.95)
+    for step in range(steps):
+        lr = cyclic_reference(0.01, 0.2, up, down, mode, gamma, step)
+        momentum = 0.95 - (0.95 - 0.7) * (lr - 0.01) / (0.2 - 0.01)
+        assert sched.get_last_lr()[0] == pytest.approx(lr, rel=1e-9, abs=1e-12)
+        assert opt.param_groups[0]["momentum"] == pytest.approx(momentum, rel=1e-9)
+        opt.step()
+        sched.step()
+
+
 def plateau_reference(metrics, lr, mode, factor, patience, threshold, threshold_mode, cooldown,
                       min_lr, eps):
     """ReduceLROnPlateau from its description: the lr after each step(metric)."""
@@ -329,6 +355,7 @@ FACTORIES = {
     "MultiplicativeLR": lambda o: S.MultiplicativeLR(o, lambda e: 0.97),
     "CosineAnnealingWarmRestarts": lambda o: S.CosineAnnealingWarmRestarts(o, 3, 2, 1e-3),
     "OneCycleLR": lambda o: S.OneCycleLR(o, [1.0, 0.5], total_steps=20),
+    "CyclicLR": lambda o: S.CyclicLR(o, 0.01, [0.5, 0.2], 3, mode="exp_range", gamma=0.9),
     "SequentialLR": lambda o: S.SequentialLR(o, [S.ConstantLR(o, 0.5, 3),
                                                  S.ExponentialLR(o, 0.8)], [4]),
     "ChainedScheduler": lambda o: S.ChainedScheduler([S.StepLR(o, 2, 0.5),
@@ -491,6 +518,11 @@ def test_two_schedulers_wrap_optimizer_step_once():
     (lambda o: S.OneCycleLR(optim.Adagrad(o.param_groups[0]["params"]), 1.0, total_steps=9),
      ValueError, "optimizer must support momentum or beta1 with `cycle_momentum` option "
                  "enabled"),
+    (lambda o: S.CyclicLR(o, 0.1, 1.0, mode="cosine"), ValueError,
+     "mode is invalid and scale_fn is None"),
+    (lambda o: S.CyclicLR(o, 0.1, [1.0, 2.0, 3.0]), ValueError,
+     "max_lr must have the same length as optimizer.param_groups. max_lr has 3 values, "
+     "param_groups has 2."),
     (lambda o: S.SequentialLR(o, [], []), ValueError,
      "SequentialLR expects at least one scheduler, but got no scheduler."),
     (lambda o: S.SequentialLR(o, [S.StepLR(o, 2)], [3]), ValueError,
@@ -540,4 +572,4 @@ def test_names_and_subclassing():
 def test_docstring_examples_run():
     import doctest
     result = doctest.testmod(S)
-    assert result.failed == 0 and result.attempted >= 14
+    assert result.failed == 0 and result.attempted >= 15

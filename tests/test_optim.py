@@ -651,11 +651,12 @@ def test_docstring_examples_run():
     import tinytensor.optim.adagrad
     import tinytensor.optim.adam
     import tinytensor.optim.nadam
+    import tinytensor.optim.optimizer
     import tinytensor.optim.radam
     import tinytensor.optim.rmsprop
     import tinytensor.optim.sgd
     for mod in (tinytensor.optim.adadelta, tinytensor.optim.adagrad, tinytensor.optim.adam,
-                tinytensor.optim.nadam, tinytensor.optim.radam, tinytensor.optim.rmsprop,
-                tinytensor.optim.sgd):
+                tinytensor.optim.nadam, tinytensor.optim.optimizer, tinytensor.optim.radam,
+                tinytensor.optim.rmsprop, tinytensor.optim.sgd):
         result = doctest.testmod(mod)
         assert result.failed == 0 and result.attempted > 0, mod.__name__

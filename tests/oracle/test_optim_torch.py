@@ -218,6 +218,12 @@ SCHEDULERS = {
                                                                               T_mult=2,
                                                                               eta_min=1e-3),
     "OneCycleLR": lambda S, o: S.OneCycleLR(o, max_lr=[1.0, 0.5], total_steps=40),
+    "CyclicLR": lambda S, o: S.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=0.5, step_size_up=4,
+                                        step_size_down=3, mode="triangular2"),
+    "CyclicLR-exp": lambda S, o: S.CyclicLR(o, base_lr=0.01, max_lr=[0.5, 0.1], step_size_up=5,
+                                            mode="exp_range", gamma=0.97, base_momentum=0.5),
+    "CyclicLR-custom": lambda S, o: S.CyclicLR(o, 0.01, 0.3, 3, scale_fn=Halve(),
+                                               scale_mode="iterations", cycle_momentum=False),
     "OneCycleLR-3phase": lambda S, o: S.OneCycleLR(o, max_lr=1.0, epochs=4, steps_per_epoch=10,
                                                    pct_start=0.25, anneal_strategy="linear",
                                                    three_phase=True),
@@ -267,9 +273,10 @@ def test_lr_sequence_and_state_dict_match_torch(name):
     assert groups_m == groups_t
 
 
-def test_onecycle_cycles_adam_beta1_like_torch():
-    want, _, _ = _run_schedule(torch.optim, "OneCycleLR", 40, "Adam")
-    got, _, _ = _run_schedule(optim, "OneCycleLR", 40, "Adam")
+@pytest.mark.parametrize("name", ["OneCycleLR", "CyclicLR"])
+def test_cycles_adam_beta1_like_torch(name):
+    want, _, _ = _run_schedule(torch.optim, name, 40, "Adam")
+    got, _, _ = _run_schedule(optim, name, 40, "Adam")
     for a, b in zip(got, want):
         assert a[3] == pytest.approx(b[3], rel=1e-13)
         assert a[1] == pytest.approx(b[1], rel=1e-13)
@@ -368,6 +375,9 @@ def _scheduler_error(lib, make):
     lambda S, o: S.OneCycleLR(o, max_lr=1.0, total_steps=10, pct_start=1),
     lambda S, o: S.OneCycleLR(o, max_lr=1.0, total_steps=10, anneal_strategy="exp"),
     lambda S, o: S.OneCycleLR(o, max_lr=[1.0, 2.0, 3.0], total_steps=10),
+    lambda S, o: S.CyclicLR(o, 0.1, 1.0, mode="cosine"),
+    lambda S, o: S.CyclicLR(o, [0.1], 1.0),
+    lambda S, o: S.CyclicLR(S.__name__, 0.1, 1.0),
     lambda S, o: S.SequentialLR(o, [], []),
     lambda S, o: S.SequentialLR(o, [S.StepLR(o, 2), S.StepLR(o, 3)], [1, 2]),
     lambda S, o: S.SequentialLR(o, [S.StepLR(o, 2), S.ReduceLROnPlateau(o)], [1]),

@@ -35,8 +35,8 @@ from tinytensor.optim.optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
            "LinearLR", "ExponentialLR", "SequentialLR", "PolynomialLR", "CosineAnnealingLR",
-           "ChainedScheduler", "ReduceLROnPlateau", "CosineAnnealingWarmRestarts",
-           "OneCycleLR"]
+           "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR",
+           "CosineAnnealingWarmRestarts", "OneCycleLR"]
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being "
@@ -922,6 +922,142 @@ class ReduceLROnPlateau(LRScheduler):
         self.__dict__.update(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold,
                              threshold_mode=self.threshold_mode)
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith): the lr goes back and forth between `base_lr` and
+    `max_lr`, `step_size_up` steps up then `step_size_down` steps down, with the amplitude
+    scaled per cycle ('triangular': 1, 'triangular2': halved every cycle) or per step
+    ('exp_range': gamma ** step), or by a custom `scale_fn`. Momentum (or Adam's beta1) cycles
+    the other way between `max_momentum` and `base_momentum`. Step it after every batch.
+
+    Args:
+        optimizer (Optimizer): the wrapped optimizer.
+        base_lr (float or list): the lower lr (it replaces the groups' lrs).
+        max_lr (float or list): the upper lr.
+        step_size_up (int): steps of the rising half (default 2000).
+        step_size_down (int, optional): steps of the falling half (default step_size_up).
+        mode (str): 'triangular', 'triangular2' or 'exp_range' (default 'triangular').
+        gamma (float): the base of 'exp_range' (default 1.0).
+        scale_fn (callable, optional): a custom amplitude scale, of the cycle number or of the
+            step (see `scale_mode`); `mode` is then ignored.
+        scale_mode (str): 'cycle' or 'iterations', for a custom `scale_fn` (default 'cycle').
+        cycle_momentum (bool): cycle the momentum too (default True).
+        base_momentum (float or list): the lower momentum (default 0.8).
+        max_momentum (float or list): the upper momentum (default 0.9).
+        last_epoch (int): index of the last step (default -1).
+
+    Raises:
+        ValueError: an unknown mode without `scale_fn`; `cycle_momentum` with an optimizer that
+            has neither momentum nor betas; a list of the wrong length.
+        TypeError: `optimizer` is not an `Optimizer`.
+
+    Example:
+        >>> import tinytensor as tt
+        >>> opt = tt.optim.SGD([tt.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+        >>> sched = tt.optim.lr_scheduler.CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2)
+        >>> lrs = []
+        >>> for _ in range(6):
+        ...     lrs.append(round(sched.get_last_lr()[0], 6)); opt.step(); sched.step()
+        >>> lrs
+        [0.1, 0.3, 0.5, 0.3, 0.1, 0.3]
+    """
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError("mode is invalid and scale_fn is None")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_mode()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError("optimizer must support momentum or beta1 with "
+                                 "`cycle_momentum` option enabled")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for top, low, group in zip(self.max_momentums, self.base_momentums,
+                                           optimizer.param_groups):
+                    self._set_momentum(group, top)
+                    group["max_momentum"] = top
+                    group["base_momentum"] = low
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_mode(self):
+        # the built-in modes fix what the scale is a function of
+        if self._scale_fn_custom is None:
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x):
+        """The amplitude scale at cycle (or step) `x`."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def _set_momentum(self, group, value):
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def get_lr(self):
+        self._warn_if_called_outside_step()
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle       # position in the cycle
+        if x <= self.step_ratio:
+            rise = x / self.step_ratio
+        else:
+            rise = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base + (top - base) * rise * scale
+               for base, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, low, top in zip(self.optimizer.param_groups, self.base_momentums,
+                                       self.max_momentums):
+                self._set_momentum(group, top - (top - low) * rise * scale)
+        return lrs
+
+    def state_dict(self):
+        """As `LRScheduler.state_dict`; a custom `scale_fn` is saved as its `__dict__` if it is
+        a callable object, as None if it is a plain function (as PyTorch does)."""
+        state = super().state_dict()
+        fn = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = None
+        if fn is not None and not isinstance(fn, types.FunctionType):
+            state["_scale_fn_custom"] = fn.__dict__.copy()
+        return state
+
+    def load_state_dict(self, state_dict):
+        """Restore the attributes saved by `state_dict()` (keeping this scheduler's scale_fn)."""
+        state = dict(state_dict)
+        fn_state = state.pop("_scale_fn_custom")
+        super().load_state_dict(state)
+        if fn_state is not None:
+            self._scale_fn_custom.__dict__.update(fn_state)
+        self._init_scale_mode()
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):

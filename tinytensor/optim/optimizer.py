@@ -9,9 +9,11 @@ Layout, as `torch.optim.Optimizer`:
 - `state_dict()`: `{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}`,
   where a parameter's index is its position in the concatenation of all groups' lists.
 
-Subclasses implement `step` on the NumPy views of the parameters (`p._numpy()`), which share
-memory with the tensors, and bump the storage version of every tensor they write, so that an
-autograd node that saved a parameter notices it changed (PyTorch's version counter).
+`Optimizer.step` holds the one loop over groups and parameters: subclasses implement
+`_update(group, w, g, state)` for one parameter on NumPy views (`p._numpy()`, sharing memory
+with the tensors), and `step` then bumps the storage version of the parameter and of its state
+tensors, so that an autograd node that saved a parameter notices it changed (PyTorch's version
+counter). A user's subclass may override `step` itself, as with PyTorch.
 """
 import copy
 import warnings
@@ -119,6 +121,19 @@ class Optimizer:
     Raises:
         TypeError: `params` is a single tensor, or holds something other than tensors.
         ValueError: `params` is empty, or a parameter appears in two groups.
+
+    Example:
+        >>> import tinytensor as tt
+        >>> class SignSGD(tt.optim.Optimizer):
+        ...     def __init__(self, params, lr=0.01):
+        ...         super().__init__(params, {"lr": lr})
+        ...     def _update(self, group, w, g, state):
+        ...         w -= group["lr"] * (g > 0) - group["lr"] * (g < 0)
+        >>> w = tt.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = SignSGD([w], lr=0.5)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> w.tolist()
+        [0.5, -1.5]
     """
 
     def __init__(self, params, defaults):

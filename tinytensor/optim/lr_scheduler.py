@@ -1173,6 +1173,8 @@ class OneCycleLR(LRScheduler):
         ValueError: a bad step count, pct_start or anneal_strategy; `cycle_momentum` with an
             optimizer that has neither momentum nor betas; stepping past `total_steps`.
         TypeError: `optimizer` is not an `Optimizer`.
+        ZeroDivisionError: a phase of zero steps (e.g. pct_start * total_steps == 1), as in
+            PyTorch.
 
     Example:
         >>> import tinytensor as tt

@@ -124,16 +124,20 @@ class Optimizer:
 
     Example:
         >>> import tinytensor as tt
-        >>> class SignSGD(tt.optim.Optimizer):
+        >>> class PlainSGD(tt.optim.Optimizer):
         ...     def __init__(self, params, lr=0.01):
         ...         super().__init__(params, {"lr": lr})
-        ...     def _update(self, group, w, g, state):
-        ...         w -= group["lr"] * (g > 0) - group["lr"] * (g < 0)
+        ...     @tt.no_grad()
+        ...     def step(self, closure=None):
+        ...         for group in self.param_groups:
+        ...             for p in group["params"]:
+        ...                 if p.grad is not None:
+        ...                     p.sub_(group["lr"] * p.grad)
         >>> w = tt.tensor([1.0, -2.0], requires_grad=True)
-        >>> opt = SignSGD([w], lr=0.5)
+        >>> opt = PlainSGD([w], lr=0.25)
         >>> (w * w).sum().backward(); opt.step()
         >>> w.tolist()
-        [0.5, -1.5]
+        [0.5, -1.0]
     """
 
     def __init__(self, params, defaults):
@@ -231,7 +235,8 @@ class Optimizer:
 
         The loop over groups and parameters lives here once: a subclass implements
         `_update(group, w, g, state)` for one parameter, where `w` is the parameter's NumPy view
-        (update it in place), `g` its gradient (already negated when `group['maximize']`), and
+        (update it in place), `g` its gradient (already negated when `group['maximize']`; never
+        write to it: it may be the gradient's own memory), and
         `state` its state dict (empty on the first update; stored only if the update fills it).
         Afterwards the versions of the parameter and of every state tensor are bumped.
         """

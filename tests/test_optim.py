@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinytensor as tt
 from tinytensor import optim
@@ -366,3 +368,299 @@ def test_load_state_dict_mismatch_errors():
         optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1).load_state_dict(sd)
     with pytest.raises(ValueError, match="'state' and 'param_groups'"):
         optim.SGD([a], lr=0.1).load_state_dict({"foo": 1})
+
+
+# ---------------------------------------------------------------------------- Adadelta, RMSprop,
+# Adagrad, NAdam, RAdam: one element at a time, in float64, from PyTorch's documented algorithms
+
+def _elementwise(update, w, grads, state0):
+    """Apply `update(t, w_i, g_i, state_i) -> w_i` to every element for every step."""
+    w = [float(x) for x in np.asarray(w).ravel()]
+    states = [dict(state0) for _ in w]
+    out = []
+    for t, grad in enumerate(grads, 1):
+        g = np.asarray(grad).ravel()
+        w = [update(t, wi, float(gi), s) for wi, gi, s in zip(w, g, states)]
+        out.append(np.array(w).reshape(np.shape(grad)))
+    return out
+
+
+def adadelta_ref(w, grads, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    def update(t, p, g, s):
+        g = -g if maximize else g
+        g = g + weight_decay * p
+        s["v"] = rho * s["v"] + (1 - rho) * g * g
+        delta = math.sqrt(s["u"] + eps) / math.sqrt(s["v"] + eps) * g
+        s["u"] = rho * s["u"] + (1 - rho) * delta * delta
+        return p - lr * delta
+    return _elementwise(update, w, grads, {"v": 0.0, "u": 0.0})
+
+
+def rmsprop_ref(w, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                centered=False, maximize=False):
+    def update(t, p, g, s):
+        g = -g if maximize else g
+        g = g + weight_decay * p
+        s["v"] = alpha * s["v"] + (1 - alpha) * g * g
+        if centered:
+            s["gbar"] = alpha * s["gbar"] + (1 - alpha) * g
+            avg = math.sqrt(s["v"] - s["gbar"] ** 2) + eps
+        else:
+            avg = math.sqrt(s["v"]) + eps
+        if momentum > 0:
+            s["buf"] = momentum * s["buf"] + g / avg
+            return p - lr * s["buf"]
+        return p - lr * g / avg
+    return _elementwise(update, w, grads, {"v": 0.0, "gbar": 0.0, "buf": 0.0})
+
+
+def adagrad_ref(w, grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                initial_accumulator_value=0.0, eps=1e-10, maximize=False):
+    def update(t, p, g, s):
+        g = -g if maximize else g
+        g = g + weight_decay * p
+        clr = lr / (1 + (t - 1) * lr_decay)
+        s["sum"] += g * g
+        return p - clr * g / (math.sqrt(s["sum"]) + eps)
+    return _elementwise(update, w, grads, {"sum": initial_accumulator_value})
+
+
+def nadam_ref(w, grads, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+              momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False):
+    b1, b2 = betas
+
+    def update(t, p, g, s):
+        g = -g if maximize else g
+        if decoupled_weight_decay:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+        # PyTorch keeps the product of the mu's in a float32 scalar tensor
+        s["prod"] = float(np.float32(s["prod"]) * np.float32(mu))
+        s["m"] = b1 * s["m"] + (1 - b1) * g
+        s["v"] = b2 * s["v"] + (1 - b2) * g * g
+        denom = math.sqrt(s["v"] / (1 - b2 ** t)) + eps
+        return (p - lr * (1 - mu) / (1 - s["prod"]) * g / denom
+                - lr * mu_next / (1 - s["prod"] * mu_next) * s["m"] / denom)
+    return _elementwise(update, w, grads, {"prod": 1.0, "m": 0.0, "v": 0.0})
+
+
+def radam_ref(w, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+              decoupled_weight_decay=False, maximize=False):
+    b1, b2 = betas
+    rho_inf = 2 / (1 - b2) - 1
+
+    def update(t, p, g, s):
+        g = -g if maximize else g
+        if decoupled_weight_decay:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        s["m"] = b1 * s["m"] + (1 - b1) * g
+        s["v"] = b2 * s["v"] + (1 - b2) * g * g
+        mhat = s["m"] / (1 - b1 ** t)
+        rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+        if rho_t <= 5:
+            return p - lr * mhat
+        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        # eps is added to sqrt(v) before the bias correction, unlike Adam
+        return p - lr * mhat * rect * math.sqrt(1 - b2 ** t) / (math.sqrt(s["v"]) + eps)
+    return _elementwise(update, w, grads, {"m": 0.0, "v": 0.0})
+
+
+_unit = st.floats(0.0, 0.999)
+_small = st.floats(0.0, 0.5)
+HYPERPARAMETERS = {
+    "Adadelta": (adadelta_ref, st.fixed_dictionaries({}, optional={
+        "lr": st.floats(0.01, 2.0), "rho": st.floats(0.0, 1.0), "eps": st.floats(1e-8, 1e-2),
+        "weight_decay": _small, "maximize": st.booleans()})),
+    "RMSprop": (rmsprop_ref, st.fixed_dictionaries({}, optional={
+        # alpha near 0 makes centered RMSprop's v - gbar**2 pure rounding noise (also in torch)
+        "lr": st.floats(1e-4, 0.1), "alpha": st.floats(0.1, 0.999), "eps": st.floats(1e-8, 1e-2),
+        "weight_decay": _small, "momentum": st.sampled_from([0.0, 0.5, 0.9]),
+        "centered": st.booleans(), "maximize": st.booleans()})),
+    "Adagrad": (adagrad_ref, st.fixed_dictionaries({}, optional={
+        "lr": st.floats(1e-3, 1.0), "lr_decay": _small, "weight_decay": _small,
+        "initial_accumulator_value": st.floats(0.0, 1.0), "eps": st.floats(1e-10, 1e-2),
+        "maximize": st.booleans()})),
+    "NAdam": (nadam_ref, st.fixed_dictionaries({}, optional={
+        "lr": st.floats(1e-4, 0.1), "betas": st.tuples(_unit, _unit),
+        "eps": st.floats(1e-8, 1e-2), "weight_decay": _small,
+        "momentum_decay": st.floats(0.0, 0.1), "decoupled_weight_decay": st.booleans(),
+        "maximize": st.booleans()})),
+    "RAdam": (radam_ref, st.fixed_dictionaries({}, optional={
+        "lr": st.floats(1e-4, 0.1), "betas": st.tuples(_unit, st.floats(0.0, 0.99)),
+        "eps": st.floats(1e-8, 1e-2), "weight_decay": _small,
+        "decoupled_weight_decay": st.booleans(), "maximize": st.booleans()})),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HYPERPARAMETERS))
+@given(data=st.data())
+def test_new_optimizers_match_reference(name, data):
+    ref, kwargs = HYPERPARAMETERS[name]
+    kw = data.draw(kwargs, label="hyper-parameters")
+    steps = data.draw(st.integers(1, 12), label="steps")
+    shape = data.draw(st.sampled_from([(1,), (3,), (2, 3)]), label="shape")
+    dtype = data.draw(st.sampled_from([np.float64, np.float32]), label="dtype")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
+    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(steps)]
+    p = tt.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+    w0 = p.detach().numpy().astype(np.float64)
+    opt = getattr(optim, name)([p], **kw)
+    got = []
+    for g in grads:
+        p.grad = tt.tensor(g)
+        opt.step()
+        got.append(p.detach().numpy().copy())
+    want = ref(w0, [g.astype(np.float64) for g in grads], **kw)
+    tol = dict(rtol=1e-9, atol=1e-11) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-5)
+    for a, b in zip(got, want):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, **tol)
+    (state,) = opt.state.values()
+    assert state["step"].dtype == tt.float32 and state["step"].item() == steps
+
+
+@pytest.mark.parametrize("name, keys", [
+    ("Adadelta", ["step", "square_avg", "acc_delta"]),
+    ("RMSprop", ["step", "square_avg"]),
+    ("Adagrad", ["step", "sum"]),
+    ("NAdam", ["step", "mu_product", "exp_avg", "exp_avg_sq"]),
+    ("RAdam", ["step", "exp_avg", "exp_avg_sq"]),
+])
+def test_new_optimizers_state_keys_and_float32(name, keys):
+    p = tt.randn(4, requires_grad=True)
+    opt = getattr(optim, name)([p])
+    p.grad = tt.ones(4)
+    opt.step()
+    state = opt.state_dict()["state"][0]
+    assert list(state) == keys
+    for k, v in state.items():
+        assert v.dtype == tt.float32
+        assert v.shape == (() if k in ("step", "mu_product") else (4,))
+    assert p.dtype == tt.float32
+
+
+def test_rmsprop_optional_buffers():
+    p = leaf([1.0, 2.0])
+    opt = optim.RMSprop([p], momentum=0.9, centered=True)
+    p.grad = tt.ones(2, dtype=tt.float64)
+    opt.step()
+    assert list(opt.state[p]) == ["step", "square_avg", "momentum_buffer", "grad_avg"]
+
+
+def test_adagrad_state_is_created_eagerly_with_the_constructor_value():
+    a, b = leaf([1.0]), leaf([2.0])
+    opt = optim.Adagrad([a], initial_accumulator_value=0.5)
+    assert opt.state[a]["sum"].item() == 0.5 and opt.state[a]["step"].item() == 0.0
+    assert sorted(opt.state_dict()["state"]) == [0]
+    opt.add_param_group({"params": [b], "initial_accumulator_value": 3.0})
+    assert b not in opt.state                  # created on its first step, as in PyTorch ...
+    b.grad = tt.zeros(1, dtype=tt.float64)
+    opt.step()
+    assert opt.state[b]["sum"].item() == 0.5   # ... from the constructor's value
+
+
+def test_radam_first_steps_are_sgd_with_momentum():
+    """While rho_t <= 5 (the first five steps with beta2=0.999), p -= lr * mhat."""
+    p = leaf([1.0])
+    opt = optim.RAdam([p], lr=0.1)
+    for _ in range(3):
+        p.grad = tt.tensor([2.0], dtype=tt.float64)
+        opt.step()
+    assert p.item() == pytest.approx(1.0 - 3 * 0.1 * 2.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("cls, kw", [(optim.Adadelta, dict(weight_decay=0.1)),
+                                     (optim.RMSprop, dict(momentum=0.9, centered=True)),
+                                     (optim.Adagrad, dict(lr_decay=0.1)),
+                                     (optim.NAdam, dict(lr=0.01)),
+                                     (optim.RAdam, dict(lr=0.01))])
+def test_new_optimizers_state_dict_round_trip(cls, kw, tmp_path):
+    """8 uninterrupted steps == 4 steps, save to disk, load into a fresh optimizer, 4 steps."""
+    kw = {"lr": 0.01, **kw}
+    shape = (4,)
+    grads = [RNG.standard_normal(shape) for _ in range(8)]
+    w0 = RNG.standard_normal(shape)
+    p = leaf(w0)
+    opt = cls([p], **kw)
+    for g in grads:
+        p.grad = tt.tensor(g)
+        opt.step()
+    q = leaf(w0)
+    opt1 = cls([q], **kw)
+    for g in grads[:4]:
+        q.grad = tt.tensor(g)
+        opt1.step()
+    tt.save(opt1.state_dict(), tmp_path / "opt.npz")
+    opt2 = cls([q], lr=123.0)
+    opt2.load_state_dict(tt.load(tmp_path / "opt.npz"))
+    for g in grads[4:]:
+        q.grad = tt.tensor(g)
+        opt2.step()
+    # NAdam: loading casts mu_product to the parameter's dtype (float64 here), as PyTorch's
+    # load_state_dict does, so the continued run is no longer rounded to float32 there.
+    tol = 1e-9 if cls is optim.NAdam else 1e-12
+    np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=tol, atol=tol)
+    if cls is optim.NAdam:
+        assert opt2.state[q]["mu_product"].dtype == tt.float64
+        assert opt2.state[q]["step"].dtype == tt.float32
+
+
+@pytest.mark.parametrize("make, msg", [
+    (lambda p: optim.Adadelta(p, lr=-1), "Invalid learning rate: -1"),
+    (lambda p: optim.Adadelta(p, rho=1.5), "Invalid rho value: 1.5"),
+    (lambda p: optim.Adadelta(p, eps=-1), "Invalid epsilon value: -1"),
+    (lambda p: optim.Adadelta(p, weight_decay=-1), "Invalid weight_decay value: -1"),
+    (lambda p: optim.RMSprop(p, lr=-0.5), "Invalid learning rate: -0.5"),
+    (lambda p: optim.RMSprop(p, eps=-1), "Invalid epsilon value: -1"),
+    (lambda p: optim.RMSprop(p, momentum=-1), "Invalid momentum value: -1"),
+    (lambda p: optim.RMSprop(p, weight_decay=-1), "Invalid weight_decay value: -1"),
+    (lambda p: optim.RMSprop(p, alpha=-1), "Invalid alpha value: -1"),
+    (lambda p: optim.Adagrad(p, lr=-1), "Invalid learning rate: -1"),
+    (lambda p: optim.Adagrad(p, lr_decay=-1), "Invalid lr_decay value: -1"),
+    (lambda p: optim.Adagrad(p, weight_decay=-1), "Invalid weight_decay value: -1"),
+    (lambda p: optim.Adagrad(p, initial_accumulator_value=-1),
+     "Invalid initial_accumulator_value value: -1"),
+    (lambda p: optim.Adagrad(p, eps=-1), "Invalid epsilon value: -1"),
+    (lambda p: optim.NAdam(p, lr=-1), "Invalid learning rate: -1"),
+    (lambda p: optim.NAdam(p, betas=(1.0, 0.9)), "Invalid beta parameter at index 0: 1.0"),
+    (lambda p: optim.NAdam(p, betas=(0.9, 1.5)), "Invalid beta parameter at index 1: 1.5"),
+    (lambda p: optim.NAdam(p, momentum_decay=-1), "Invalid momentum_decay value: -1"),
+    (lambda p: optim.RAdam(p, eps=-1), "Invalid epsilon value: -1"),
+    (lambda p: optim.RAdam(p, weight_decay=-1), "Invalid weight_decay value: -1"),
+    (lambda p: optim.RAdam(p, betas=(-0.5, 0.9)), "Invalid beta parameter at index 0: -0.5"),
+])
+def test_new_optimizers_validation_messages(make, msg):
+    with pytest.raises(ValueError, match="^" + msg.replace(".", r"\.") + "$"):
+        make([leaf([1.0])])
+
+
+@pytest.mark.parametrize("make", [lambda p: optim.RMSprop(p, capturable=True),
+                                  lambda p: optim.NAdam(p, differentiable=True),
+                                  lambda p: optim.Adagrad(p, fused=True)])
+def test_unsupported_options_are_refused(make):
+    with pytest.raises(RuntimeError, match="not supported by tinytensor"):
+        make([leaf([1.0])])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tinytensor.optim.adadelta
+    import tinytensor.optim.adagrad
+    import tinytensor.optim.adam
+    import tinytensor.optim.nadam
+    import tinytensor.optim.optimizer
+    import tinytensor.optim.radam
+    import tinytensor.optim.rmsprop
+    import tinytensor.optim.sgd
+    for mod in (tinytensor.optim.adadelta, tinytensor.optim.adagrad, tinytensor.optim.adam,
+                tinytensor.optim.nadam, tinytensor.optim.optimizer, tinytensor.optim.radam,
+                tinytensor.optim.rmsprop, tinytensor.optim.sgd):
+        result = doctest.testmod(mod)
+        assert result.failed == 0 and result.attempted > 0, mod.__name__

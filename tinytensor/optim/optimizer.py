@@ -9,9 +9,11 @@ Layout, as `torch.optim.Optimizer`:
 - `state_dict()`: `{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}`,
   where a parameter's index is its position in the concatenation of all groups' lists.
 
-Subclasses implement `step` on the NumPy views of the parameters (`p._numpy()`), which share
-memory with the tensors, and bump the storage version of every tensor they write, so that an
-autograd node that saved a parameter notices it changed (PyTorch's version counter).
+`Optimizer.step` holds the one loop over groups and parameters: subclasses implement
+`_update(group, w, g, state)` for one parameter on NumPy views (`p._numpy()`, sharing memory
+with the tensors), and `step` then bumps the storage version of the parameter and of its state
+tensors, so that an autograd node that saved a parameter notices it changed (PyTorch's version
+counter). A user's subclass may override `step` itself, as with PyTorch.
 """
 import copy
 import warnings
@@ -58,6 +60,56 @@ def _new_state_tensor(array):
     return from_numpy(np.array(array, copy=True, order="C"))
 
 
+def _zeros_state(w):
+    """A zero buffer shaped and typed as the parameter array `w`."""
+    return from_numpy(np.zeros_like(w, order="C"))
+
+
+def _scalar_state(value=0.0):
+    """A float32 0-d tensor, as PyTorch keeps `state['step']` (and NAdam's `mu_product`)."""
+    return from_numpy(np.array(value, dtype=np.float32))
+
+
+def _advance_step(state):
+    """`state['step'] += 1` (created at 0 if missing); returns the new step as a float."""
+    step = state.get("step")
+    if step is None:
+        step = state["step"] = _scalar_state(0.0)
+    a = step._numpy()
+    a += 1
+    return float(a)
+
+
+def _check_unsupported(name, differentiable=False, capturable=False, fused=None):
+    """Refuse the GPU/graph options tinytensor does not implement (CPU, single-tensor path)."""
+    if differentiable or capturable:
+        raise RuntimeError(f"{name}: differentiable and capturable are not supported by "
+                           "tinytensor")
+    if fused:
+        raise RuntimeError(f"{name}: fused=True is not supported by tinytensor (CPU, "
+                           "single-tensor implementation)")
+
+
+def _check_betas(betas):
+    """Validate `betas` as PyTorch's Adam family does; returns them as a tuple of floats."""
+    try:
+        beta1, beta2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair of floats, got {betas!r}") from None
+    beta1, beta2 = _scalar(beta1, "betas[0]"), _scalar(beta2, "betas[1]")
+    if not 0.0 <= beta1 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {beta1}")
+    if not 0.0 <= beta2 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {beta2}")
+    return beta1, beta2
+
+
+def _check_nonnegative(value, what):
+    """PyTorch's `Invalid <what>: <value>` ValueError for a negative hyper-parameter."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {what}: {value}")
+
+
 class Optimizer:
     """Base class of all optimizers.
 
@@ -69,6 +121,23 @@ class Optimizer:
     Raises:
         TypeError: `params` is a single tensor, or holds something other than tensors.
         ValueError: `params` is empty, or a parameter appears in two groups.
+
+    Example:
+        >>> import tinytensor as tt
+        >>> class PlainSGD(tt.optim.Optimizer):
+        ...     def __init__(self, params, lr=0.01):
+        ...         super().__init__(params, {"lr": lr})
+        ...     @tt.no_grad()
+        ...     def step(self, closure=None):
+        ...         for group in self.param_groups:
+        ...             for p in group["params"]:
+        ...                 if p.grad is not None:
+        ...                     p.sub_(group["lr"] * p.grad)
+        >>> w = tt.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = PlainSGD([w], lr=0.25)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> w.tolist()
+        [0.5, -1.0]
     """
 
     def __init__(self, params, defaults):
@@ -162,6 +231,39 @@ class Optimizer:
                     g._bump_version()
 
     def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns `closure()`'s loss.
+
+        The loop over groups and parameters lives here once: a subclass implements
+        `_update(group, w, g, state)` for one parameter, where `w` is the parameter's NumPy view
+        (update it in place), `g` its gradient (already negated when `group['maximize']`; never
+        write to it: it may be the gradient's own memory), and
+        `state` its state dict (empty on the first update; stored only if the update fills it).
+        Afterwards the versions of the parameter and of every state tensor are bumped.
+        """
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            maximize = group.get("maximize", False)
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                g = grad._numpy()
+                if maximize:
+                    g = -g
+                st = self.state.get(p)
+                fresh = st is None
+                if fresh:
+                    st = {}
+                self._update(group, p._numpy(), g, st)
+                if fresh and st:
+                    self.state[p] = st
+                p._bump_version()
+                for v in st.values():
+                    if isinstance(v, Tensor):
+                        v._bump_version()
+        return loss
+
+    def _update(self, group, w, g, state):
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     def _closure_loss(self, closure):

@@ -1,7 +1,8 @@
 """Stochastic gradient descent with momentum, as `torch.optim.SGD` (single-tensor path)."""
 import numpy as np
 
-from tinytensor.optim.optimizer import Optimizer, _new_state_tensor, _scalar
+from tinytensor.optim.optimizer import (Optimizer, _check_unsupported, _new_state_tensor,
+                                        _scalar)
 
 __all__ = ["SGD"]
 
@@ -33,8 +34,12 @@ class SGD(Optimizer):
             with dampening.
 
     Example:
-        >>> opt = tt.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        >>> opt.zero_grad(); loss.backward(); opt.step()
+        >>> import tinytensor as tt
+        >>> w = tt.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = tt.optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> opt.zero_grad(); (w * w).sum().backward(); opt.step()
+        >>> [round(x, 4) for x in w.tolist()]
+        [0.8, -1.6]
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
@@ -47,11 +52,7 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if differentiable:
-            raise RuntimeError("SGD: differentiable=True is not supported by tinytensor")
-        if fused:
-            raise RuntimeError("SGD: fused=True is not supported by tinytensor (CPU, "
-                               "single-tensor implementation)")
+        _check_unsupported("SGD", differentiable=differentiable, fused=fused)
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
                     "foreach": foreach, "differentiable": differentiable, "fused": fused}
@@ -59,47 +60,24 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns `closure()`'s loss."""
-        loss = self._closure_loss(closure)
-        state = self.state
-        for group in self.param_groups:
-            lr = group["lr"]
-            momentum = group["momentum"]
-            dampening = group["dampening"]
-            wd = group["weight_decay"]
-            nesterov = group["nesterov"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                w = p._numpy()
-                g = grad._numpy()
-                if maximize:
-                    g = -g
-                if wd != 0:
-                    g = g + wd * w
-                if momentum != 0:
-                    st = state[p]
-                    buf_t = st.get("momentum_buffer")
-                    if buf_t is None:
-                        buf_t = _new_state_tensor(g)
-                        st["momentum_buffer"] = buf_t
-                        buf = buf_t._numpy()
-                    else:
-                        buf = buf_t._numpy()
-                        buf *= momentum
-                        if dampening != 0:
-                            buf += (1 - dampening) * g
-                        else:
-                            buf += g
-                        buf_t._bump_version()
-                    if nesterov:
-                        g = g + momentum * buf
-                    else:
-                        g = buf
-                # p = p - lr * g, in place (one temporary for lr * g)
-                w -= np.multiply(g, lr, dtype=w.dtype)
-                p._bump_version()
-        return loss
+    def _update(self, group, w, g, state):
+        wd = group["weight_decay"]
+        momentum = group["momentum"]
+        if wd != 0:
+            g = g + wd * w
+        if momentum != 0:
+            buf_t = state.get("momentum_buffer")
+            if buf_t is None:
+                buf_t = state["momentum_buffer"] = _new_state_tensor(g)
+                buf = buf_t._numpy()
+            else:
+                buf = buf_t._numpy()
+                buf *= momentum
+                dampening = group["dampening"]
+                if dampening != 0:
+                    buf += (1 - dampening) * g
+                else:
+                    buf += g
+            g = g + momentum * buf if group["nesterov"] else buf
+        # p = p - lr * g, in place (one temporary for lr * g)
+        w -= np.multiply(g, group["lr"], dtype=w.dtype)

@@ -78,6 +78,10 @@ class UnpicklingError(pickle.UnpicklingError, RuntimeError):
     for every unreadable file)."""
 
 
+class _DamagedFile(RuntimeError):
+    """A storage that is missing, truncated or of the wrong size (its message is complete)."""
+
+
 # ------------------------------------------------------------------------------ dtype tables
 
 # torch dtype name -> (NumPy dtype of the bytes in the file, little-endian; tinytensor dtype)
@@ -419,10 +423,16 @@ def _resolve(module, name):
     if full in _UNSUPPORTED:
         raise UnpicklingError(f"the file holds {_UNSUPPORTED[full]} ({full}), which tinytensor "
                               "cannot load")
+    if module.startswith("torch.nn.modules") or module == "__main__":
+        raise UnpicklingError(
+            f"Weights only load failed: Unsupported global: GLOBAL {full} is not allowed: the "
+            "file holds a whole pickled model or object (torch.save(model)); tinytensor loads "
+            "tensors, containers and plain values only: save model.state_dict() instead")
     raise UnpicklingError(
-        f"Unsupported global: GLOBAL {full} is not allowed: tinytensor only rebuilds tensors, "
-        "containers and plain values (what torch.load(weights_only=True) allows) and never "
-        "calls or imports what a file names; nothing was executed")
+        f"Weights only load failed: Unsupported global: GLOBAL {full} is not allowed: tinytensor "
+        "only rebuilds tensors, containers and plain values (what "
+        "torch.load(weights_only=True) allows) and never calls or imports what a file names; "
+        "nothing was executed")
 
 
 class _Unpickler:
@@ -502,7 +512,7 @@ class _Unpickler:
             raise UnpicklingError(f"{opcode} arguments must be a tuple")
         try:
             return func(*args)
-        except UnpicklingError:
+        except (UnpicklingError, _DamagedFile):
             raise
         except (TypeError, ValueError, RuntimeError, OverflowError) as e:
             raise UnpicklingError(f"{_CALLABLE[id(func)]}: bad arguments in the file: {e}") \
@@ -998,7 +1008,7 @@ def _read_into(stream, out, what):
         buf[pos:pos + len(chunk)] = chunk
         pos += len(chunk)
     if pos != n:
-        raise RuntimeError(f"{what} is truncated: {pos} of {n} bytes")
+        raise _DamagedFile(f"{what} is truncated: {pos} of {n} bytes")
 
 
 def _check_member(info, what):
@@ -1036,18 +1046,18 @@ class _ZipSource:
         what = f"tt.load: {self.name}: storage {member!r}"
         info = self.zf.NameToInfo.get(member)
         if info is None:
-            raise RuntimeError(f"{what} is missing from the archive")
+            raise _DamagedFile(f"{what} is missing from the archive")
         nbytes = numel * _itemsize(stored_dtype)
         _check_member(info, what)
         if info.file_size != nbytes:
-            raise RuntimeError(f"{what} holds {info.file_size} bytes, but the pickle describes "
+            raise _DamagedFile(f"{what} holds {info.file_size} bytes, but the pickle describes "
                                f"{numel} torch.{stored_dtype} elements ({nbytes} bytes)")
         out = np.empty(nbytes, np.uint8)
         try:
             with self.zf.open(info) as m:
                 _read_into(m, out, what)
         except _CORRUPT as e:
-            raise RuntimeError(f"{what} is truncated or corrupted: {e}") from None
+            raise _DamagedFile(f"{what} is truncated or corrupted: {e}") from None
         return out
 
 
@@ -1103,7 +1113,7 @@ def load_zip(zf, name, map_location=None, encoding="utf-8"):
     try:
         return unpickler.load()
     except UnpicklingError as e:
-        raise UnpicklingError(f"tt.load: {name}: Weights only load failed: {e}") from None
+        raise UnpicklingError(f"tt.load: {name}: {e}") from None
     except _CORRUPT as e:
         raise RuntimeError(f"tt.load: {name} is truncated or corrupted: {e}") from None
 
@@ -1200,7 +1210,7 @@ def load_legacy(fh, name, map_location=None, encoding="utf-8"):
         keys = _Unpickler(fh, end - fh.tell(), _no_persistent, encoding).load()
         source.fill(fh, keys)
     except UnpicklingError as e:
-        raise UnpicklingError(f"tt.load: {name}: Weights only load failed: {e}") from None
+        raise UnpicklingError(f"tt.load: {name}: {e}") from None
     return result
 
 

@@ -19,12 +19,18 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import tinytensor as tt
 import tinytensor.nn as nn
 import tinytensor.optim as optim
+from strategies import LAYOUTS, arrays, dtypes, shapes, to_layout
 
 CLEAR = (RuntimeError, ValueError)
+try:                                   # the hypothesis test also checks torch.load when present
+    import torch as TORCH
+except ImportError:
+    TORCH = None
 
 
 def same(a, b):
@@ -94,6 +100,23 @@ def test_nested_checkpoint_round_trip():
     assert not back["frozen"].requires_grad
     assert back["strided"][2].stride() == (0, 1)                 # an expanded view stays one
     assert not back["strided"][0].is_contiguous()
+
+
+@given(st.data(), shapes(0, 4, 0, 4), dtypes(), st.sampled_from(LAYOUTS))
+def test_every_layout_round_trips(data, shape, dtype, layout):
+    """Values, shape, strides and offset survive tt -> torch format -> tt (and torch.load when
+    torch is installed), for every layout the core makes."""
+    a = data.draw(arrays(shape, dtype))
+    t = to_layout(a, layout, data)
+    blob = saved({"t": t})
+    back = load(blob)["t"]
+    assert back.dtype is t.dtype and back.shape == t.shape and back.stride() == t.stride()
+    assert back.storage_offset() == t.storage_offset()
+    np.testing.assert_array_equal(back.numpy(), a)
+    if TORCH is not None:
+        theirs = TORCH.load(io.BytesIO(blob), weights_only=True)["t"]
+        assert tuple(theirs.stride()) == t.stride()
+        np.testing.assert_array_equal(theirs.numpy(), a)
 
 
 def test_views_sharing_a_storage_come_back_sharing_it():

@@ -1155,8 +1155,8 @@ class _LegacySource:
         return self.built[key]
 
     def fill(self, fh, keys):
-        if not isinstance(keys, list) or set(keys) != set(self.declared) or \
-                len(keys) != len(self.declared):
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or \
+                set(keys) != set(self.declared) or len(keys) != len(self.declared):
             raise RuntimeError(f"tt.load: {self.name}: the storage key list does not match the "
                                "storages the pickle uses")
         order = ">" if self.big_endian else "<"

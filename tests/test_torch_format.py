@@ -315,6 +315,16 @@ def test_hand_built_tensor_loads():
     assert out.tolist() == [[1.0, 2.0], [4.0, 5.0]] and out.stride() == (3, 1)
 
 
+def test_python2_strings_follow_encoding():
+    data = _torch_file(b"\x80\x02(U\x03abcU\x02\xe9\xe9l.")
+    with pytest.raises(RuntimeError, match="encoding='latin1'"):
+        load(data)
+    assert load(data, encoding="latin1") == ["abc", "\xe9\xe9"]
+    assert load(data, encoding="bytes") == [b"abc", b"\xe9\xe9"]
+    with pytest.raises(ValueError, match="encoding="):
+        load(data, encoding="rot13")
+
+
 def _hostile(cmd):
     """(description, data.pkl bytes, the global the error must name or None)."""
     copyreg.add_extension("os", "system", 0xF1)        # removed again by the caller

@@ -260,8 +260,9 @@ def _rebuild_parameter(data, requires_grad, backward_hooks):
 def _set_state(obj, state):
     """Python attributes saved with a tensor (torch's `_set_obj_state`), as plain data only:
     names that already mean something on the object (grad, data, ...) are refused."""
-    if isinstance(state, tuple) and len(state) == 2:
-        state = {**(state[0] or {}), **(state[1] or {})}
+    if isinstance(state, tuple) and len(state) == 2 and \
+            all(part is None or isinstance(part, dict) for part in state):
+        state = {**(state[0] or {}), **(state[1] or {})}     # (__dict__, slots) state
     if not state:
         return obj
     if not isinstance(state, dict):
@@ -925,6 +926,8 @@ def _convert(raw, torch_dtype, big_endian):
                               "load as they are; float16, bfloat16 and smaller integers are "
                               "converted)")
     code, tt_dt = _DTYPES[torch_dtype]
+    if torch_dtype == "bool" and raw.size and raw.max() > 1:
+        return raw != 0                  # damaged bytes: NumPy's bool must hold 0 or 1
     a = raw.view(np.dtype(code).newbyteorder(">" if big_endian else "<"))
     if torch_dtype == "bfloat16":
         return (a.astype(np.uint32) << 16).view(np.float32)

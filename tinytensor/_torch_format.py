@@ -360,7 +360,8 @@ def _make_bytearray(data=b""):
 
 def _codecs_encode(text, encoding="utf-8"):
     # protocol 2 pickles bytes as _codecs.encode(str, 'latin1')
-    if not (isinstance(text, str) and encoding in ("latin1", "latin-1", "utf-8", "utf8")):
+    if not (type(text) is str and type(encoding) is str
+            and encoding in ("latin1", "latin-1", "utf-8", "utf8")):
         raise UnpicklingError("_codecs.encode expects (str, 'latin1')")
     return codecs.encode(text, encoding)
 
@@ -877,7 +878,8 @@ def _persistent_load_factory(source, check_location):
     refs = {}
 
     def persistent_load(pid):
-        if not (isinstance(pid, tuple) and pid and pid[0] in ("storage", b"storage")):
+        if not (isinstance(pid, tuple) and pid and type(pid[0]) in (str, bytes)
+                and pid[0] in ("storage", b"storage")):
             raise UnpicklingError(f"persistent id {str(pid)[:80]} is not a storage")
         legacy = len(pid) == 6
         if len(pid) not in (5, 6):

@@ -177,7 +177,7 @@ def test_torch_format_saving_copies_no_storage():
     """tt.save(format="torch") streams each storage into the archive in 1 MB pieces."""
     t = tt.zeros(4 << 20)
     peak = _peak_while(lambda: tt.save({"w": t, "v": t[1:]}, io.BytesIO(), format="torch"))
-    assert peak < 3 * (16 << 20)        # the BytesIO itself holds 16 MB; no extra copies
+    assert peak < 1.5 * (16 << 20)      # the BytesIO itself holds 16 MB; no copy of the data
 
 
 def test_deflate_bomb_bounded_by_ratio():

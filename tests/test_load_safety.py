@@ -74,7 +74,8 @@ def test_random_byte_damage_never_escapes_as_another_error():
         data[at:at + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
         try:
             obj = _load(bytes(data))
-        except CLEAR:
+        except CLEAR as e:
+            assert str(e).startswith("tt.load"), str(e)
             refused += 1
         else:
             loaded += 1      # damage in slack bytes (zip comments, padding) can be harmless

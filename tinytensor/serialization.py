@@ -73,7 +73,8 @@ _MAX_MANIFEST = 64 << 20       # bytes of the JSON manifest
 _MAX_DEPTH = 200               # nesting of dicts and lists
 _CHUNK = 1 << 20              # read size: transient copies stay small next to the array
 _MAX_DEFLATE_RATIO = 1100      # deflate expands at most ~1032x: larger claims cannot be honest
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            OverflowError)
 
 
 # ---------------------------------------------------------------------------------- saving
@@ -262,6 +263,8 @@ def _read_header(member, name, key, kinds):
 
 def _read_member(zf, info, name, key, kinds="biuf"):
     """Read one .npy member into a fresh array, checking sizes before allocating."""
+    if info.flag_bits & 1 or info.header_offset < 0:
+        _fail(name, f"is corrupted: member {key!r} is encrypted or misplaced")
     with zf.open(info) as m:
         shape, fortran, dt, header_len = _read_header(m, name, key, kinds)
         count = 1
@@ -480,13 +483,13 @@ def _load_from(fh, name, map_location, encoding):
     fh.seek(-len(start), os.SEEK_CUR)
     try:
         zf = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
         _fail(name, f"is truncated or corrupted (not a readable ZIP archive: {e})")
     with zf:
         names = set(zf.namelist())
         if MANIFEST + ".npy" not in names:
             if _torch_format.is_torch_zip(names):
-                return _torch_format.load_zip(zf, name, map_location, encoding)
+                return _torch_format.load_zip(zf, name, map_location, encoding, fh)
             _fail(name, f"is not a tinytensor checkpoint: the archive has no {MANIFEST}.npy "
                         "manifest (a plain numpy .npz? read it with numpy.load)")
         info = zf.getinfo(MANIFEST + ".npy")

@@ -506,6 +506,17 @@ def test_damaged_pickles_give_clear_errors():
             pass
 
 
+def test_damaged_storage_bytes_fail_the_crc_check():
+    data = bytearray(saved({"w": tt.arange(64.0)}))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = z.getinfo("archive/data/0")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    assert bytes(data[start:start + 8]) == np.arange(2, dtype=np.float32).tobytes()
+    data[start + 5] ^= 0x40
+    with pytest.raises(RuntimeError, match="archive/data/0' is corrupted: its CRC-32"):
+        load(bytes(data))
+
+
 def test_foreign_archives():
     with pytest.raises(RuntimeError, match="TorchScript"):
         load(_zip({"m/data.pkl": b"\x80\x02}.", "m/constants.pkl": b"", "m/version": b"3"}))

@@ -74,7 +74,8 @@ def test_random_byte_damage_never_escapes_as_another_error():
         data[at:at + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
         try:
             obj = _load(bytes(data))
-        except CLEAR:
+        except CLEAR as e:
+            assert str(e).startswith("tt.load"), str(e)
             refused += 1
         else:
             loaded += 1      # damage in slack bytes (zip comments, padding) can be harmless
@@ -93,8 +94,11 @@ class _SideEffect:
 def test_pickles_never_run(tmp_path):
     marker = tmp_path / "ran"
     evil = pickle.dumps(_SideEffect(str(marker)))
+    legacy_head = (pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) +
+                   pickle.dumps(1001, protocol=2) + pickle.dumps({}, protocol=2))
     attempts = [
         evil,                                                             # a bare pickle
+        legacy_head + evil,                                               # torch's legacy layout
         _zip({"archive/data.pkl": evil, "archive/version": b"3"}),       # torch.save layout
         _zip({"__tinytensor__.npy": evil}),                              # pickle as manifest
         _zip({"__tinytensor__.npy": _npy(np.array([_SideEffect(str(marker))], dtype=object))}),
@@ -160,13 +164,21 @@ def test_zip_size_field_lies_do_not_allocate():
     assert peak < (8 << 20)
 
 
-def test_honest_large_member_allocates_once():
+@pytest.mark.parametrize("format", ["tinytensor", "torch"])
+def test_honest_large_member_allocates_once(format):
     """Loading a 16 MB tensor allocates about 16 MB (one buffer), not a multiple of it."""
     buf = io.BytesIO()
-    tt.save(tt.zeros(4 << 20), buf)
+    tt.save(tt.zeros(4 << 20), buf, format=format)
     data = buf.getvalue()
     peak = _peak_while(lambda: _load(data))
     assert peak < 1.5 * (16 << 20)
+
+
+def test_torch_format_saving_copies_no_storage():
+    """tt.save(format="torch") streams each storage into the archive in 1 MB pieces."""
+    t = tt.zeros(4 << 20)
+    peak = _peak_while(lambda: tt.save({"w": t, "v": t[1:]}, io.BytesIO(), format="torch"))
+    assert peak < 1.5 * (16 << 20)      # the BytesIO itself holds 16 MB; no copy of the data
 
 
 def test_deflate_bomb_bounded_by_ratio():

@@ -1,7 +1,17 @@
-"""`tt.save` / `tt.load`: tensors and (nested) state dicts in a plain NumPy `.npz` file.
+"""`tt.save` / `tt.load`: tensors and (nested) state dicts, in tinytensor's NumPy `.npz`
+format or in PyTorch's own format.
 
-File layout
------------
+Which format
+------------
+`tt.save(obj, f, format=None)` writes PyTorch's format (what `torch.save` writes, opened by
+`torch.load(f, weights_only=True)`) when `format="torch"` or, with `format=None`, when the
+file name ends in ``.pt``, ``.pth``, ``.pth.tar`` or ``.ckpt``; otherwise (other names, file
+objects, `format="tinytensor"`) the `.npz` layout below. `tt.load` tells the formats apart by
+their first bytes and also reads PyTorch's legacy (pre-1.6) format; PyTorch's formats are
+handled by `tinytensor._torch_format`, whose docstring describes them and their safety.
+
+tinytensor's file layout
+------------------------
 A checkpoint is an uncompressed ZIP archive as written by `numpy.savez`: one `.npy` member
 per array, plus one member describing the structure.
 
@@ -40,6 +50,7 @@ truncated, corrupted) or `ValueError` (a manifest that does not match the arrays
 import json
 import math
 import os
+import pickle
 import tokenize
 import zipfile
 import zlib
@@ -47,6 +58,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from tinytensor import _torch_format
 from tinytensor.tensor import Tensor, from_numpy
 
 __all__ = ["save", "load"]
@@ -61,7 +73,8 @@ _MAX_MANIFEST = 64 << 20       # bytes of the JSON manifest
 _MAX_DEPTH = 200               # nesting of dicts and lists
 _CHUNK = 1 << 20              # read size: transient copies stay small next to the array
 _MAX_DEFLATE_RATIO = 1100      # deflate expands at most ~1032x: larger claims cannot be honest
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            OverflowError)
 
 
 # ---------------------------------------------------------------------------------- saving
@@ -139,28 +152,81 @@ def _tensor_kind(t):
     return "parameter" if isinstance(t, Parameter) else "tensor"
 
 
-def save(obj, f):
+_TORCH_SUFFIXES = (".pt", ".pth", ".pth.tar", ".ckpt")
+_FORMATS = ("tinytensor", "torch")
+
+
+def _format_for(f, format):
+    """'torch' or 'tinytensor': the explicit `format`, else by the file name's suffix."""
+    if format is not None:
+        if format not in _FORMATS:
+            raise ValueError(f"tt.save: format must be 'tinytensor', 'torch' or None, got "
+                             f"{format!r}")
+        return format
+    if isinstance(f, (str, bytes, os.PathLike)):
+        if os.fsdecode(f).lower().endswith(_TORCH_SUFFIXES):
+            return "torch"
+    return "tinytensor"
+
+
+def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True,
+         *, format=None):
     """Save a tensor, or a (nested) dict/list/tuple of tensors and plain values, to `f`.
+
+    Two formats, chosen by `format` or, when it is None, by the file name:
+
+    - ``"torch"``: PyTorch's own (what `torch.save` writes), for names ending in ``.pt``,
+      ``.pth``, ``.pth.tar`` or ``.ckpt``. `torch.load(f, weights_only=True)` opens it, so a
+      model trained with tinytensor deploys with PyTorch; views sharing a storage stay shared.
+      NumPy arrays are refused (PyTorch's weights-only loader refuses them too).
+    - ``"tinytensor"``: a NumPy ``.npz`` (see this module's docstring), for every other name
+      and for file objects: readable with NumPy alone.
+
+    `tt.load` reads both (and files written by torch.save), whatever their name.
 
     Args:
         obj: a Tensor, NumPy array, dict (e.g. `model.state_dict()`, `optimizer.state_dict()`),
             list or tuple of those, or str/int/float/bool/None values.
-        f: a path (written exactly as given; no extension is added) or a binary file object.
+        f: a path (str or path-like, written exactly as given; no extension is added) or a
+            writable binary file object.
+        pickle_module, pickle_protocol, _use_new_zipfile_serialization: accepted for PyTorch
+            compatibility; tinytensor writes its own protocol-2 pickle (what every torch.load
+            reads), so only their defaults (or `pickle` itself) are valid.
+        format: ``"torch"``, ``"tinytensor"`` or None (by file name, as above).
 
     Raises:
         TypeError: `obj` holds something else (a module, a function, ...).
+        ValueError: an unknown `format`, or an unsupported PyTorch option.
 
     Example:
-        >>> tt.save(model.state_dict(), "lenet.npz")
-        >>> model.load_state_dict(tt.load("lenet.npz"))
+        >>> tt.save(model.state_dict(), "lenet.npz")          # NumPy-readable
+        >>> tt.save(model.state_dict(), "lenet.pt")           # torch.load reads it
+        >>> tt.save({"epoch": 3, "model": model.state_dict()}, buf, format="torch")
+        >>> model.load_state_dict(tt.load("lenet.pt"))
     """
+    if pickle_module is not None and pickle_module is not pickle:
+        raise ValueError("tt.save: pickle_module is not supported: tinytensor writes checkpoints "
+                         "with its own pickler")
+    if not isinstance(pickle_protocol, int) or not 2 <= pickle_protocol <= pickle.HIGHEST_PROTOCOL:
+        raise ValueError(f"tt.save: pickle_protocol={pickle_protocol!r}: expected 2 to "
+                         f"{pickle.HIGHEST_PROTOCOL} (protocol 2 is written)")
+    if not _use_new_zipfile_serialization:
+        raise ValueError("tt.save: the legacy (non-zip) PyTorch format is read but not written; "
+                         "leave _use_new_zipfile_serialization=True")
+    if _format_for(f, format) == "torch":
+        if isinstance(f, (str, bytes, os.PathLike)):
+            with open(f, "wb") as fh:
+                _torch_format.save_torch(obj, fh)
+        else:
+            _torch_format.save_torch(obj, f)
+        return
     w = _Writer()
     root = w.node(obj, (), 0)
     manifest = json.dumps({"format": "tinytensor", "version": FORMAT_VERSION, "root": root},
                           allow_nan=False)
     arrays = {MANIFEST: np.array(manifest)}
     arrays.update(w.arrays)
-    if isinstance(f, (str, os.PathLike)):
+    if isinstance(f, (str, bytes, os.PathLike)):
         with open(f, "wb") as fh:
             np.savez(fh, **arrays)
     else:
@@ -197,6 +263,8 @@ def _read_header(member, name, key, kinds):
 
 def _read_member(zf, info, name, key, kinds="biuf"):
     """Read one .npy member into a fresh array, checking sizes before allocating."""
+    if info.flag_bits & 1 or info.header_offset < 0:
+        _fail(name, f"is corrupted: member {key!r} is encrypted or misplaced")
     with zf.open(info) as m:
         shape, fortran, dt, header_len = _read_header(m, name, key, kinds)
         count = 1
@@ -323,66 +391,105 @@ class _Reader:
         return tensor
 
 
-def load(f, map_location=None, weights_only=True, **kwargs):
-    """Load an object saved by `tt.save`.
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
+         **pickle_load_args):
+    """Load an object saved by `tt.save` or by `torch.save`, without torch and without running
+    anything from the file.
 
-    Nothing in the file is executed or unpickled: the structure comes from a JSON manifest and
-    every array is read by NumPy's header parser into a freshly allocated buffer.
+    The format is told by the file's first bytes, not its name:
+
+    - a tinytensor ``.npz``: the structure comes from a JSON manifest and every array is read
+      by NumPy's header parser into a freshly allocated buffer; nothing is unpickled.
+    - PyTorch's ZIP format (torch >= 1.6) or legacy format: the pickle is read by tinytensor's
+      own restricted unpickler, which only rebuilds tensors, containers and plain values (what
+      `torch.load(weights_only=True)` allows) and raises `pickle.UnpicklingError` naming any
+      other global before anything runs. Tensors viewing one storage come back sharing it.
+      float16/bfloat16 tensors become float32 and int8..int32/uint8..uint32 become int64;
+      complex and quantized tensors are refused.
 
     Args:
-        f: a path or a binary file object.
-        map_location: accepted for PyTorch compatibility; only None and 'cpu' are valid.
-        weights_only: accepted for PyTorch compatibility (loading is always weights-only).
+        f: a path (str or path-like) or a seekable binary file object.
+        map_location: None, 'cpu', a CPU device, a dict mapping locations to 'cpu', or
+            `lambda storage, loc: storage`. tinytensor runs on the CPU only: a checkpoint saved
+            from CUDA needs `map_location='cpu'`, as it does in PyTorch on a machine without a
+            GPU; any other target raises RuntimeError.
+        pickle_module: accepted for PyTorch compatibility; must be None.
+        weights_only: accepted for PyTorch compatibility. Loading is always weights-only:
+            `weights_only=False` does not let a file run code.
+        mmap: accepted for PyTorch compatibility; the data is read into memory.
+        encoding: (keyword) how Python 2 strings in old pickles decode: 'utf-8' (default),
+            'latin1', 'ascii' or 'bytes'.
 
     Returns:
-        What was saved: tensors come back as tensors (requires_grad as saved), dicts as dicts
-        (OrderedDict when an OrderedDict was saved), tuples as tuples.
+        What was saved: tensors come back as tensors (requires_grad as saved), parameters as
+        `nn.Parameter`, dicts as dicts (OrderedDict when an OrderedDict was saved), tuples as
+        tuples.
 
     Raises:
-        RuntimeError: the file is not a tinytensor checkpoint (not a ZIP archive, a PyTorch
-            file, a plain `.npz`), or is truncated or corrupted.
-        ValueError: the manifest does not match the arrays, or an array is malformed.
+        RuntimeError: the file is not a checkpoint, is truncated or corrupted, or holds
+            something tinytensor cannot build (`pickle.UnpicklingError`, also a RuntimeError
+            here, for a pickle that names a forbidden global).
+        ValueError: a tinytensor manifest does not match its arrays, or an array is malformed.
+
+    Example:
+        >>> model.load_state_dict(tt.load("lenet.pt", map_location="cpu"))
+        >>> ckpt = tt.load(open("checkpoint.pth.tar", "rb"))
+        >>> ckpt["epoch"], ckpt["optimizer"]["param_groups"][0]["lr"]
     """
-    if map_location not in (None, "cpu"):
-        raise RuntimeError(f"tt.load: map_location={map_location!r}: tinytensor runs on the "
-                           "CPU only")
-    if isinstance(f, (str, os.PathLike)):
-        name = repr(os.fspath(f))
+    if pickle_module is not None:
+        raise ValueError("tt.load: pickle_module is not supported: tinytensor reads checkpoints "
+                         "with its own restricted unpickler")
+    encoding = pickle_load_args.pop("encoding", "utf-8")
+    if pickle_load_args:
+        raise TypeError(f"tt.load() got an unexpected keyword argument "
+                        f"'{next(iter(pickle_load_args))}'")
+    if encoding not in ("utf-8", "utf8", "latin1", "latin-1", "ascii", "bytes"):
+        raise ValueError(f"tt.load: encoding={encoding!r}: expected 'utf-8', 'latin1', 'ascii' "
+                         "or 'bytes'")
+    if weights_only not in (None, True, False) or mmap not in (None, True, False):
+        raise TypeError("tt.load: weights_only and mmap must be None or a bool")
+    _torch_format.check_map_location(map_location)
+    if isinstance(f, (str, bytes, os.PathLike)):
+        name = repr(os.fsdecode(f))
         try:
             fh = open(f, "rb")
         except OSError as e:
             raise FileNotFoundError(e.errno, f"tt.load: cannot open {name}: {e.strerror}",
-                                    os.fspath(f)) from None
+                                    os.fsdecode(f)) from None
         with fh:
-            return _load_from(fh, name)
+            return _load_from(fh, name, map_location, encoding)
     if not hasattr(f, "read") or not hasattr(f, "seek"):
         raise TypeError(f"tt.load: expected a path or a seekable binary file, got "
                         f"{type(f).__name__}")
-    return _load_from(f, "<file object>")
+    return _load_from(f, "<file object>", map_location, encoding)
 
 
-def _load_from(fh, name):
+def _load_from(fh, name, map_location, encoding):
     start = fh.read(4)
     if isinstance(start, str):
         raise TypeError("tt.load: the file object must be opened in binary mode ('rb')")
     if len(start) < 4:
         _fail(name, "is empty or truncated: it is not a tinytensor checkpoint")
+    if start[:1] == b"\x80":
+        fh.seek(-len(start), os.SEEK_CUR)
+        return _torch_format.load_legacy(fh, name, map_location, encoding)
     if start != b"PK\x03\x04":
-        what = ("a pickle (torch.save's legacy format?)" if start[:1] == b"\x80"
-                else "a single .npy array" if start == b"\x93NUM" else "not a ZIP archive")
+        fh.seek(257 - len(start), os.SEEK_CUR)
+        if fh.read(5) == b"ustar":
+            _fail(name, "is a tar archive (torch.save's format before PyTorch 0.4?), which "
+                        "tinytensor does not read")
+        what = "a single .npy array" if start == b"\x93NUM" else "not a ZIP archive"
         _fail(name, f"is not a tinytensor checkpoint: {what}")
-    fh.seek(0)
+    fh.seek(-len(start), os.SEEK_CUR)
     try:
         zf = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
         _fail(name, f"is truncated or corrupted (not a readable ZIP archive: {e})")
     with zf:
         names = set(zf.namelist())
         if MANIFEST + ".npy" not in names:
-            if any(n.endswith("data.pkl") for n in names):
-                _fail(name, "is a PyTorch checkpoint (torch.save), not a tinytensor one; load it "
-                            "with torch and pass {k: v.numpy() for k, v in sd.items()} to "
-                            "load_state_dict")
+            if _torch_format.is_torch_zip(names):
+                return _torch_format.load_zip(zf, name, map_location, encoding, fh)
             _fail(name, f"is not a tinytensor checkpoint: the archive has no {MANIFEST}.npy "
                         "manifest (a plain numpy .npz? read it with numpy.load)")
         info = zf.getinfo(MANIFEST + ".npy")

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from tinytensor import _args, _tensor
+from tinytensor._hooks import RemovableHandle
 from tinytensor._tensor import (Size, Storage, TensorBase, as_dtype, bool_, dtype_from_numpy,
                                 float32, float64, int64, wrap_dim)
 
@@ -243,6 +244,28 @@ class Tensor(TensorBase):
             return
         raise RuntimeError("retain_grad() on non-leaf tensors is not supported by tinytensor; "
                            "use tinytensor.autograd.grad(output, [tensor]) instead")
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call `hook(self)` each time backward has accumulated a gradient into `self.grad`.
+
+        Only for leaf tensors that require grad (DistributedDataParallel starts a bucket's
+        all-reduce from these). Returns a handle whose `remove()` unregisters the hook.
+
+        >>> w = tt.ones(2, requires_grad=True)
+        >>> h = w.register_post_accumulate_grad_hook(lambda p: print("grad", p.grad))
+        >>> (w * 3).sum().backward()
+        grad tensor([3., 3.])
+        >>> h.remove()
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def register_hook(self, hook):
         raise RuntimeError("register_hook is not supported by tinytensor")

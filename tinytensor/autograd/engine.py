@@ -114,7 +114,12 @@ def run_backward(roots, root_grads, retain_graph, inputs=None):
             grads = buffers.pop(id(node), None)
             if type(node) is AccumulateGrad:
                 if wanted is None and grads is not None and grads[0] is not None:
-                    _accumulate(node.variable, grads[0])
+                    leaf = node.variable
+                    _accumulate(leaf, grads[0])
+                    hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
+                    if hooks:
+                        for hook in tuple(hooks.values()):
+                            hook(leaf)
                 continue
             if node._saved is _FREED:
                 raise RuntimeError(_FREED)

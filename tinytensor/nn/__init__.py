@@ -10,3 +10,4 @@ from tinytensor.nn.modules import *  # noqa: F401,F403
 from tinytensor.nn.modules import __all__ as _modules_all
 
 __all__ = ["Parameter", "functional", "init"] + list(_modules_all)
+from tinytensor.nn import parallel  # noqa: E402,F401  (DistributedDataParallel)

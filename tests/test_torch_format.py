@@ -730,6 +730,18 @@ def test_torch_pickle_protocols_and_legacy_format(protocol):
         assert back["v"][1][1].item() == 42.0
 
 
+def test_torch_files_written_without_crcs():
+    torch = _torch()
+    torch.serialization.set_crc32_options(False)
+    try:
+        data = _torch_saved({"a": torch.arange(5.0)})
+    finally:
+        torch.serialization.set_crc32_options(True)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert all(i.CRC == 0 for i in z.infolist())
+    assert tt.load(io.BytesIO(data))["a"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
 def test_legacy_format_damage_gives_clear_errors():
     torch = _torch()
     data = _torch_saved({"a": torch.arange(10.0), "b": [1, 2]},

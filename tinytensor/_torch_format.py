@@ -1032,9 +1032,9 @@ def _check_member(info, what):
 class _ZipSource:
     """Storages of a zip checkpoint: member `<prefix>/data/<key>`, read when first used."""
 
-    def __init__(self, zf, prefix, name, big_endian, fh=None):
+    def __init__(self, zf, prefix, name, big_endian, fh, check_crc):
         self.zf, self.prefix, self.name, self.big_endian = zf, prefix, name, big_endian
-        self.fh = fh                     # the archive's stream, for reading stored members
+        self.fh, self.check_crc = fh, check_crc
         self.declared = {}
         self.raw = {}
         self.built = {}
@@ -1059,24 +1059,30 @@ class _ZipSource:
         if info is None:
             raise _DamagedFile(f"{what} is missing from the archive")
         nbytes = numel * _itemsize(stored_dtype)
-        _check_member(info, what)
         if info.file_size != nbytes:
             raise _DamagedFile(f"{what} holds {info.file_size} bytes, but the pickle describes "
                                f"{numel} torch.{stored_dtype} elements ({nbytes} bytes)")
-        out = np.empty(nbytes, np.uint8)
-        try:
-            if self.fh is not None and info.compress_type == zipfile.ZIP_STORED \
-                    and hasattr(self.fh, "readinto"):
-                _read_stored(self.fh, info, out, what)
-            else:
-                with self.zf.open(info) as m:
-                    _read_into(m, out, what)
-        except _CORRUPT as e:
-            raise _DamagedFile(f"{what} is truncated or corrupted: {e}") from None
-        return out
+        return _read_member(self.zf, self.fh, info, what, self.check_crc)
 
 
-def _read_stored(fh, info, out, what):
+def _read_member(zf, fh, info, what, check_crc=True):
+    """The bytes of one member as a fresh uint8 array (its size is checked against the
+    archive before anything is allocated)."""
+    _check_member(info, what)
+    out = np.empty(info.file_size, np.uint8)
+    try:
+        if fh is not None and info.compress_type == zipfile.ZIP_STORED \
+                and hasattr(fh, "readinto"):
+            _read_stored(fh, info, out, what, check_crc)
+        else:
+            with zf.open(info) as m:
+                _read_into(m, out, what)
+    except _CORRUPT as e:
+        raise _DamagedFile(f"{what} is truncated or corrupted: {e}") from None
+    return out
+
+
+def _read_stored(fh, info, out, what, check_crc):
     """An uncompressed member read straight into `out` and CRC-checked as zipfile would: one
     copy fewer than zipfile's reader (a 100 MB state dict: 133 -> 103 ms on an AMD EPYC)."""
     if info.header_offset < 0:
@@ -1103,7 +1109,7 @@ def _read_stored(fh, info, out, what):
             raise _DamagedFile(f"{what} is truncated: {pos} of {n} bytes")
         crc = zlib.crc32(buf[pos:pos + got], crc)
         pos += got
-    if crc != info.CRC:
+    if check_crc and crc != info.CRC:
         raise _DamagedFile(f"{what} is corrupted: its CRC-32 does not match")
 
 
@@ -1138,39 +1144,28 @@ def load_zip(zf, name, map_location=None, encoding="utf-8", fh=None):
         raise RuntimeError(f"tt.load: {name} is a TorchScript archive (torch.jit.save); "
                            "tinytensor loads torch.save checkpoints only")
     prefix = _prefix(zf, name)
+    # torch.serialization.set_crc32_options(False) writes every CRC as 0: nothing to check then
+    check_crc = any(i.CRC for i in zf.infolist())
     big_endian = False
     info = zf.NameToInfo.get(f"{prefix}/byteorder")
     if info is not None:
-        order = _small_member(zf, info, name)
+        if info.file_size > 64:
+            raise RuntimeError(f"tt.load: {name}: record {info.filename!r} is {info.file_size} "
+                               "bytes")
+        order = _read_member(zf, fh, info, f"tt.load: {name}: record {info.filename!r}",
+                             check_crc).tobytes()
         if order not in (b"little", b"big"):
             raise RuntimeError(f"tt.load: {name}: unknown byteorder record {order[:20]!r}")
         big_endian = order == b"big"
     pkl = zf.NameToInfo[f"{prefix}/data.pkl"]
-    what = f"tt.load: {name}: {prefix}/data.pkl"
-    _check_member(pkl, what)
-    data = np.empty(pkl.file_size, np.uint8)
-    try:
-        with zf.open(pkl) as m:
-            _read_into(m, data, what)
-    except _CORRUPT as e:
-        raise RuntimeError(f"{what} is truncated or corrupted: {e}") from None
-    source = _ZipSource(zf, prefix, name, big_endian, fh)
+    data = _read_member(zf, fh, pkl, f"tt.load: {name}: {prefix}/data.pkl", check_crc)
+    source = _ZipSource(zf, prefix, name, big_endian, fh, check_crc)
     unpickler = _Unpickler(io.BytesIO(data.tobytes()), data.shape[0],
                            _persistent_load_factory(source, check_location), encoding)
     try:
         return unpickler.load()
     except UnpicklingError as e:
         raise UnpicklingError(f"tt.load: {name}: {e}") from None
-    except _CORRUPT as e:
-        raise RuntimeError(f"tt.load: {name} is truncated or corrupted: {e}") from None
-
-
-def _small_member(zf, info, name):
-    if info.file_size > 64:
-        raise RuntimeError(f"tt.load: {name}: record {info.filename!r} is {info.file_size} bytes")
-    _check_member(info, f"tt.load: {name}: record {info.filename!r}")
-    try:
-        return zf.read(info)
     except _CORRUPT as e:
         raise RuntimeError(f"tt.load: {name} is truncated or corrupted: {e}") from None
 

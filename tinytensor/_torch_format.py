@@ -1136,8 +1136,10 @@ def load_zip(zf, name, map_location=None, encoding="utf-8", fh=None):
     `fh`, the seekable stream `zf` reads, lets uncompressed storages be read in place.
 
     Example:
+        >>> tt.save({"w": tt.ones(2)}, "model.pt")
         >>> with zipfile.ZipFile("model.pt") as zf:        # what tt.load("model.pt") does
-        ...     sd = load_zip(zf, "'model.pt'")
+        ...     load_zip(zf, "'model.pt'")
+        {'w': tensor([1., 1.])}
     """
     check_location = check_map_location(map_location)
     if "constants.pkl" in {n.rsplit("/", 1)[-1] for n in zf.namelist()}:
@@ -1425,7 +1427,9 @@ def save_torch(obj, fh):
 
     Example:
         >>> with open("lenet.pt", "wb") as f:      # what tt.save(sd, "lenet.pt") does
-        ...     save_torch(model.state_dict(), f)
+        ...     save_torch(nn.Linear(3, 2).state_dict(), f)
+        >>> sorted(tt.load("lenet.pt"))
+        ['bias', 'weight']
     """
     p = _Pickler()
     p.out += pickle.PROTO + b"\x02"

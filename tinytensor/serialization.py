@@ -199,10 +199,14 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
         ValueError: an unknown `format`, or an unsupported PyTorch option.
 
     Example:
+        >>> import io
+        >>> model = nn.Linear(3, 2)
         >>> tt.save(model.state_dict(), "lenet.npz")          # NumPy-readable
         >>> tt.save(model.state_dict(), "lenet.pt")           # torch.load reads it
+        >>> buf = io.BytesIO()
         >>> tt.save({"epoch": 3, "model": model.state_dict()}, buf, format="torch")
         >>> model.load_state_dict(tt.load("lenet.pt"))
+        <All keys matched successfully>
     """
     if pickle_module is not None and pickle_module is not pickle:
         raise ValueError("tt.save: pickle_module is not supported: tinytensor writes checkpoints "
@@ -432,9 +436,15 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         ValueError: a tinytensor manifest does not match its arrays, or an array is malformed.
 
     Example:
-        >>> model.load_state_dict(tt.load("lenet.pt", map_location="cpu"))
-        >>> ckpt = tt.load(open("checkpoint.pth.tar", "rb"))
+        >>> model = nn.Linear(3, 2)
+        >>> opt = tt.optim.SGD(model.parameters(), lr=0.1)
+        >>> tt.save({"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict()},
+        ...         "checkpoint.pth.tar", format="torch")
+        >>> ckpt = tt.load(open("checkpoint.pth.tar", "rb"), map_location="cpu")
         >>> ckpt["epoch"], ckpt["optimizer"]["param_groups"][0]["lr"]
+        (3, 0.1)
+        >>> model.load_state_dict(ckpt["model"])
+        <All keys matched successfully>
     """
     if pickle_module is not None:
         raise ValueError("tt.load: pickle_module is not supported: tinytensor reads checkpoints "

@@ -821,3 +821,24 @@ def test_integer_and_bool_reductions(op, data):
     assert out.dtype is dtype                    # sum of bool/int is int64; amax keeps the dtype
     expected = ref.reduce(op, a.astype(np.float64), dims, keepdim)
     assert_close(out, expected if dtype is not tt.bool else expected != 0, dtype)
+
+
+def test_augmented_assignment_works_in_place():
+    """`p -= lr * g` (hand-written SGD steps) changes p itself, as in PyTorch."""
+    import tinytensor as tt
+    w = tt.ones(3, requires_grad=True)
+    (w * 2).sum().backward()
+    p = w
+    with tt.no_grad():
+        w -= 0.5 * w.grad
+    assert w is p and w.tolist() == [0.0, 0.0, 0.0]
+    x = tt.ones(2)
+    y = x
+    x += 1
+    x *= 3
+    x /= 2
+    x **= 2
+    assert x is y and x.tolist() == [9.0, 9.0]
+    import pytest
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w += 1

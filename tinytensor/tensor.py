@@ -647,6 +647,23 @@ class Tensor(TensorBase):
     def pow_(self, other):
         return self._inplace_binary(_ew.pow, other)
 
+    # `p -= lr * p.grad` changes p in place, as in PyTorch (without these, Python would bind
+    # p to a new tensor and a hand-written optimizer step would silently change nothing)
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
     def clamp_(self, min=None, max=None):
         return _named(self._inplace_binary(lambda a, _: _ew.clamp(a, min, max), None),
                       "ClampBackward1")

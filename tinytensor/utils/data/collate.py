@@ -31,7 +31,7 @@ def _numpy_to_tensor(a, what):
         a = a.astype(np.float32)
     else:
         raise TypeError(what.format(a.dtype))
-    return from_numpy(np.ascontiguousarray(a))
+    return from_numpy(a if a.flags.c_contiguous else np.ascontiguousarray(a))  # keeps 0-d
 
 
 def _is_namedtuple(x):
@@ -92,12 +92,12 @@ def default_collate(batch):
         return _same_mapping(elem, {key: default_collate([d[key] for d in batch])
                                     for key in elem})
     if _is_namedtuple(elem):
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         n = len(elem)
         if any(len(e) != n for e in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        columns = [default_collate(list(s)) for s in zip(*batch)]
+        columns = [default_collate(s) for s in zip(*batch)]   # tuples: strings stay tuples
         if isinstance(elem, (tuple, list)):
             return columns      # a list for tuples too, as PyTorch ("backwards compatibility")
         try:

@@ -130,14 +130,14 @@ class WeightedRandomSampler(Sampler):
         weights (sequence): non-negative weights, one per index (need not sum to 1).
         num_samples (int): how many indices per epoch.
         replacement (bool): draw with replacement (default True); without it, each index
-            comes at most once, so `num_samples` can be at most the number of nonzero weights.
+            comes at most once (indices of weight 0 come only after all the others).
         generator (numpy.random.Generator, optional): default tinytensor's stream.
 
     Raises:
         ValueError: num_samples is not a positive integer; the weights are not 1-D.
-        TypeError: replacement is not a bool.
+        ValueError: replacement is not a bool (TypeError in RandomSampler, as PyTorch).
         RuntimeError (when iterated, as torch.multinomial): a negative, infinite or NaN weight,
-            weights summing to 0, or too few nonzero weights to draw without replacement.
+            weights summing to 0, or num_samples > len(weights) without replacement.
 
     Example:
         >>> counts = np.bincount(list(WeightedRandomSampler([0.1, 0.9], 1000)), minlength=2)
@@ -148,8 +148,8 @@ class WeightedRandomSampler(Sampler):
             raise ValueError("num_samples should be a positive integer value, but got "
                              f"num_samples={num_samples}")
         if not isinstance(replacement, bool):
-            raise TypeError("replacement should be a boolean value, but got "
-                            f"replacement={replacement}")
+            raise ValueError("replacement should be a boolean value, but got "
+                             f"replacement={replacement}")
         w = weights._numpy() if isinstance(weights, Tensor) else weights
         w = np.asarray(w, dtype=np.float64)
         if w.ndim != 1:
@@ -162,29 +162,26 @@ class WeightedRandomSampler(Sampler):
 
     def _probabilities(self):
         w = self.weights
-        if not np.all(np.isfinite(w)):
-            raise RuntimeError("invalid multinomial distribution (encountering probability "
-                               "entry = infinity or NaN)")
-        if np.any(w < 0):
-            raise RuntimeError("invalid multinomial distribution (encountering probability "
-                               "entry < 0)")
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
         total = w.sum()
         if total <= 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not self.replacement:
-            if self.num_samples > w.size:
-                raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples "
-                                   "without replacement")
-            if self.num_samples > np.count_nonzero(w):
-                raise RuntimeError("invalid multinomial distribution (with replacement=False, "
-                                   "not enough non-negative category to sample)")
+        if not self.replacement and self.num_samples > w.size:
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                               "replacement")
         return w / total
 
     def __iter__(self):
         p = self._probabilities()
         rng = numpy_generator(self.generator)
-        yield from rng.choice(p.size, size=self.num_samples, replace=self.replacement,
-                              p=p).tolist()
+        if self.replacement:
+            yield from rng.choice(p.size, size=self.num_samples, p=p).tolist()
+            return
+        # Without replacement, as torch.multinomial: order by p / Exp(1) (Efraimidis-Spirakis),
+        # so zero weights come last instead of being an error.
+        keys = p / rng.exponential(size=p.size)
+        yield from np.argsort(-keys, kind="stable")[:self.num_samples].tolist()
 
     def __len__(self):
         return self.num_samples

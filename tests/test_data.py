@@ -546,3 +546,19 @@ def test_mnist_download_flag(tmp_path):
     assert len(ds) == 6
     with pytest.raises(FileNotFoundError, match="downloads nothing"):
         MNIST(tmp_path / "empty", download=False)
+
+
+def test_distributed_sampler():
+    from tinytensor.utils.data.distributed import DistributedSampler
+    shares = [DistributedSampler(range(10), 3, r, seed=4) for r in range(3)]
+    got = [list(s) for s in shares]
+    assert all(len(g) == 4 for g in got) and set(sum(got, [])) == set(range(10))
+    assert got == [list(s) for s in shares]                      # same epoch, same order
+    for s in shares:
+        s.set_epoch(1)
+    assert [list(s) for s in shares] != got
+    with pytest.raises(RuntimeError, match="pass num_replicas and rank"):
+        DistributedSampler(range(10))
+    with pytest.raises(ValueError, match=r"Invalid rank 3, rank should be in the interval "
+                                         r"\[0, 2\]"):
+        DistributedSampler(range(10), 3, 3)

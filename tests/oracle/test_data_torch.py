@@ -200,3 +200,17 @@ def test_loader_batches_match(kw, workers):
     extra = dict(num_workers=workers, timeout=30) if workers else {}
     assert [plain(b) for b in D.DataLoader(SquaresD(), **kw, **extra)] == theirs
     assert len(D.DataLoader(SquaresD(), **kw)) == len(TD.DataLoader(SquaresT(), **kw))
+
+
+@pytest.mark.parametrize("n, replicas, drop_last", [(10, 3, False), (10, 3, True), (2, 4, False),
+                                                    (9, 3, False), (1, 1, True), (7, 2, True)])
+def test_distributed_sampler_shares_match_unshuffled(n, replicas, drop_last):
+    from torch.utils.data.distributed import DistributedSampler as TS
+
+    from tinytensor.utils.data.distributed import DistributedSampler as DS
+    for rank in range(replicas):
+        theirs = TS(range(n), replicas, rank, shuffle=False, drop_last=drop_last)
+        ours = DS(range(n), replicas, rank, shuffle=False, drop_last=drop_last)
+        assert list(ours) == list(theirs) and len(ours) == len(theirs)
+    assert outcome(lambda: DS(range(n), replicas, replicas)) == \
+        outcome(lambda: TS(range(n), replicas, replicas))

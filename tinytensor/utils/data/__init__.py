@@ -8,8 +8,9 @@ Files: dataset.py (Dataset, IterableDataset, TensorDataset, Subset, ConcatDatase
 random_split), sampler.py (the samplers), collate.py (default_collate, default_convert),
 dataloader.py (DataLoader and its single- and multi-process iterators), _worker.py (what runs in
 a worker process; get_worker_info), _fetch.py (indices -> batch, shared by both), _generator.py
-(which random stream is used).
+(which random stream is used), distributed.py (DistributedSampler).
 """
+from tinytensor.utils.data import distributed  # noqa: F401  (torch.utils.data.distributed)
 from tinytensor.utils.data._worker import WorkerInfo, get_worker_info
 from tinytensor.utils.data.collate import default_collate, default_convert
 from tinytensor.utils.data.dataloader import DataLoader

@@ -562,3 +562,61 @@ def test_distributed_sampler():
     with pytest.raises(ValueError, match=r"Invalid rank 3, rank should be in the interval "
                                          r"\[0, 2\]"):
         DistributedSampler(range(10), 3, 3)
+
+
+# ---------------------------------------------------------------------------- transforms
+
+from tinytensor.datasets import transforms as T  # noqa: E402
+
+
+def test_to_tensor():
+    hw = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    out = T.ToTensor()(hw)
+    assert out.shape == (1, 3, 4) and out.dtype == tt.float32
+    np.testing.assert_allclose(out.numpy()[0], hw / 255.0, rtol=1e-6)
+    hwc = np.random.default_rng(0).random((5, 6, 3))
+    out = T.ToTensor()(hwc)
+    assert out.shape == (3, 5, 6) and out.dtype == tt.float32
+    np.testing.assert_allclose(out.numpy(), hwc.transpose(2, 0, 1), rtol=1e-6)
+    img = tt.rand(1, 4, 4)
+    assert T.ToTensor()(img) is img
+    with pytest.raises(TypeError, match="pic should be PIL Image or ndarray"):
+        T.ToTensor()(3)
+    with pytest.raises(ValueError, match="pic should be 2/3 dimensional. Got 1 dimensions."):
+        T.ToTensor()(np.zeros(3))
+
+
+def test_normalize_and_compose():
+    x = tt.rand(2, 3, 4)
+    out = T.Normalize((0.5, 0.25), (2.0, 4.0))(x)
+    expect = (x.numpy() - np.array([0.5, 0.25], np.float32)[:, None, None]) / \
+        np.array([2.0, 4.0], np.float32)[:, None, None]
+    np.testing.assert_allclose(out.numpy(), expect, rtol=1e-6)
+    with pytest.raises(ValueError, match="std evaluated to zero"):
+        T.Normalize((0.0,), (0.0,))(x)
+    with pytest.raises(TypeError, match="Input tensor should be a float tensor"):
+        T.Normalize((0.0,), (1.0,))(tt.zeros(1, 2, 2, dtype=tt.int64))
+    with pytest.raises(ValueError, match="Expected tensor to be a tensor image of size"):
+        T.Normalize((0.0,), (1.0,))(tt.zeros(2, 2))
+    tf = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,)), T.Lambda(lambda t: t * 2)])
+    assert "ToTensor()" in repr(tf) and "Normalize(mean=(0.1307,), std=(0.3081,))" in repr(tf)
+    out = tf(np.zeros((2, 2), np.uint8))
+    np.testing.assert_allclose(out.numpy(), np.full((1, 2, 2), -2 * 0.1307 / 0.3081), rtol=1e-6)
+    with pytest.raises(TypeError, match="Argument lambd should be callable"):
+        T.Lambda(3)
+
+
+def test_mnist_in_the_official_example_style(tmp_path):
+    """torchvision's MNIST idiom, imports changed: transforms, download=True, workers."""
+    from tinytensor import datasets
+    tf = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])
+    with pytest.warns(UserWarning, match="downloads nothing"):
+        test_set = datasets.MNIST(str(tmp_path / "data"), train=False, download=True,
+                                  transform=tf)
+    loader = DataLoader(test_set, batch_size=250, shuffle=False, num_workers=2,
+                        pin_memory=True, timeout=60)
+    batches = list(loader)
+    assert len(batches) == 4 and batches[0][0].shape == (250, 1, 28, 28)
+    x = tt.cat([b[0] for b in batches])
+    assert abs(x.mean().item()) < 0.1 and 0.9 < x.std().item() < 1.1      # normalized
+    assert tt.cat([b[1] for b in batches]).tolist() == test_set.targets.tolist()

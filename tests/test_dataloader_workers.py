@@ -321,6 +321,27 @@ def test_worker_init_fn_error_and_unpicklable_batch():
                              collate_fn=lambda b: (lambda: None))))
 
 
+class MakesAClass(Dataset):
+    """Returns an instance of a class that exists only in the worker's module namespace."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        cls = type("OnlyInWorker", (), {"__module__": __name__})
+        globals()["OnlyInWorker"] = cls
+        return cls()
+
+
+def test_batch_that_cannot_be_unpickled_in_main():
+    loader = DataLoader(MakesAClass(), batch_size=2, num_workers=1, collate_fn=list,
+                        timeout=GUARD)
+    with pytest.raises(RuntimeError, match="a batch from worker process 0 cannot be unpickled "
+                                           "in the main process: AttributeError"):
+        next(iter(loader))
+    assert "OnlyInWorker" not in globals()
+
+
 class Slow(Dataset):
     def __len__(self):
         return 8

@@ -280,10 +280,10 @@ class _SingleProcessIter:
 
     def __init__(self, loader):
         draw_seed(loader.generator)     # as PyTorch, and as the multi-process iterator does
-        self._sampler_iter = iter(loader._index_sampler)
+        self._index_sampler = loader._index_sampler
+        self._sampler_iter = iter(self._index_sampler)
         self._fetcher = make_fetcher(loader.dataset, loader._auto_collation, loader.collate_fn,
                                      loader.drop_last)
-        self._length = loader
 
     def __iter__(self):
         return self
@@ -292,7 +292,7 @@ class _SingleProcessIter:
         return self._fetcher.fetch(next(self._sampler_iter))
 
     def __len__(self):
-        return len(self._length)
+        return len(self._index_sampler)
 
 
 class _WorkerPool:
@@ -347,9 +347,17 @@ class _WorkerPool:
                 reader = self.readers[wid]
                 if handle is reader or reader.poll():   # read what a worker sent before dying
                     try:
-                        return pickle.loads(reader.recv_bytes())
+                        blob = reader.recv_bytes()
                     except EOFError:
-                        pass
+                        exited.append(wid)
+                        continue
+                    try:
+                        return pickle.loads(blob)
+                    except Exception as e:
+                        self.shutdown()         # a task will never be answered: stop here
+                        raise RuntimeError(f"DataLoader: a batch from worker process {wid} "
+                                           f"cannot be unpickled in the main process: "
+                                           f"{type(e).__name__}: {e}") from e
                 exited.append(wid)
             if exited:
                 pids = ", ".join(str(self.procs[w].pid) for w in sorted(set(exited)))
@@ -392,7 +400,6 @@ class _MultiProcessIter:
         self._num_workers = loader.num_workers
         self._max_tasks = max(1, loader.prefetch_factor) * loader.num_workers
         self._iterable = loader._iterable
-        self._loader_len = loader
         self._next_task = 0
         self._pool = _WorkerPool(loader, ctx, draw_seed(loader.generator))
         self._finalizer = weakref.finalize(self, self._pool.shutdown)
@@ -407,7 +414,8 @@ class _MultiProcessIter:
         self._start_epoch(loader)
 
     def _start_epoch(self, loader):
-        self._sampler_iter = iter(loader._index_sampler)
+        self._index_sampler = loader._index_sampler     # not the loader: no reference cycle
+        self._sampler_iter = iter(self._index_sampler)
         self._sampler_done = False
         self._tasks = {}            # task id -> worker id: sent, not yet yielded or skipped
         self._results = {}          # task id -> (kind, payload): arrived before its turn
@@ -445,7 +453,7 @@ class _MultiProcessIter:
         return self
 
     def __len__(self):
-        return len(self._loader_len)
+        return len(self._index_sampler)
 
     def __next__(self):
         if self._pool.closed:

@@ -328,9 +328,9 @@ class MakesAClass(Dataset):
         return 4
 
     def __getitem__(self, i):
-        cls = type("OnlyInWorker", (), {"__module__": __name__})
-        globals()["OnlyInWorker"] = cls
-        return cls()
+        if "OnlyInWorker" not in globals():
+            globals()["OnlyInWorker"] = type("OnlyInWorker", (), {"__module__": __name__})
+        return globals()["OnlyInWorker"]()
 
 
 def test_batch_that_cannot_be_unpickled_in_main():

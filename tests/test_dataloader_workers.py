@@ -166,6 +166,39 @@ def test_workers_after_parent_ran_parallel_kernels(threads):
                               timeout=GUARD)) == ref
 
 
+def test_worker_asking_for_threads_after_parent_ran_parallel_kernels():
+    """A worker_init_fn that sets 2 kernel threads, in a child forked from a parent whose
+    OpenMP pool and matmul threads are running: the kernels must still finish (issue 9's fork
+    fix). In a subprocess, as a regression would hang."""
+    out = run_script("""
+        import tinytensor as tt
+        import tinytensor.nn.functional as F
+        from tinytensor.utils.data import DataLoader, Dataset
+
+        class Kernels(Dataset):
+            def __len__(self):
+                return 8
+            def __getitem__(self, i):
+                a = tt.full((96, 96), float(i))
+                c = F.conv2d(tt.ones(1, 3, 32, 32), tt.ones(4, 3, 5, 5))
+                return (a @ a).sum() + c.sum()
+
+        def two_threads(worker_id):
+            tt.set_num_threads(2)
+
+        tt.set_num_threads(2)
+        a = tt.randn(256, 256)
+        (a @ a).sum().item()
+        F.conv2d(tt.randn(8, 3, 32, 32), tt.randn(8, 3, 5, 5)).sum().item()
+        ref = [b.tolist() for b in DataLoader(Kernels(), batch_size=4)]
+        got = [b.tolist() for b in DataLoader(Kernels(), batch_size=4, num_workers=2,
+                                              worker_init_fn=two_threads, timeout=30)]
+        print("SAME", ref == got)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert "SAME True" in out.stdout
+
+
 # ---------------------------------------------------------------------------- workers' state
 
 def test_worker_info_seeds_and_init_fn():

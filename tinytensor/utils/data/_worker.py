@@ -150,8 +150,8 @@ def worker_loop(dataset, index_queue, conn, auto_collation, collate_fn, drop_las
 
     sender = _Sender(conn)
     try:
-        # One kernel thread per worker, as PyTorch: workers already run in parallel, and
-        # OpenMP's thread pool does not survive fork().
+        # One kernel thread per worker, as PyTorch: the workers already run in parallel.
+        # (A forked child is serial anyway, see _threads.py; a spawned one would not be.)
         set_num_threads(1)
         seed = _seed_everything(base_seed, worker_id)
         _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)

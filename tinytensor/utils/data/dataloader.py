@@ -81,7 +81,8 @@ class DataLoader:
             "forkserver") or a `multiprocessing` context; default fork on Linux.
         generator (numpy.random.Generator): the random stream for shuffling and for the
             workers' base seed (default tinytensor's, so `tt.manual_seed` makes runs repeatable).
-        prefetch_factor (int): batches in flight per worker (default 2 with workers).
+        prefetch_factor (int): batches in flight per worker (default 2 with workers; 0 is
+            taken as 1).
         persistent_workers (bool): keep the workers between epochs.
         pin_memory_device (str): accepted and ignored, as pin_memory.
         in_order (bool): yield batches in the sampler's order (default); False yields them as
@@ -426,7 +427,7 @@ class _MultiProcessIter:
 
     def _fill(self):
         """Hand out batches round robin until `prefetch_factor * num_workers` are in flight."""
-        while not self._sampler_done and self._pool_open():
+        while not self._sampler_done and not self._pool.closed:
             live = sum(1 for w in self._tasks.values() if self._active[w])
             if live >= self._max_tasks:
                 return
@@ -445,9 +446,6 @@ class _MultiProcessIter:
             self._pool.queues[wid].put((self._next_task, index))
             self._tasks[self._next_task] = wid
             self._next_task += 1
-
-    def _pool_open(self):
-        return not self._pool.closed
 
     def __iter__(self):
         return self

@@ -620,3 +620,18 @@ def test_mnist_in_the_official_example_style(tmp_path):
     x = tt.cat([b[0] for b in batches])
     assert abs(x.mean().item()) < 0.1 and 0.9 < x.std().item() < 1.1      # normalized
     assert tt.cat([b[1] for b in batches]).tolist() == test_set.targets.tolist()
+
+
+def test_stack_dataset():
+    from tinytensor.utils.data import StackDataset
+    a, b = list(range(3)), ["x", "y", "z"]
+    assert StackDataset(a, b)[1] == (1, "y") and len(StackDataset(a, b)) == 3
+    assert StackDataset(n=a, s=b)[2] == {"n": 2, "s": "z"}
+    loader = DataLoader(StackDataset(n=a, s=b), batch_size=2)
+    first = next(iter(loader))
+    assert first["n"].tolist() == [0, 1] and first["s"] == ["x", "y"]
+    for args, kw, msg in (((a, [1]), {}, "Size mismatch between datasets"),
+                          ((), {}, "At least one dataset should be passed"),
+                          ((a,), dict(b=b), "but both types are given")):
+        with pytest.raises(ValueError, match=msg):
+            StackDataset(*args, **kw)

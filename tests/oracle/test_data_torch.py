@@ -214,3 +214,9 @@ def test_distributed_sampler_shares_match_unshuffled(n, replicas, drop_last):
         assert list(ours) == list(theirs) and len(ours) == len(theirs)
     assert outcome(lambda: DS(range(n), replicas, replicas)) == \
         outcome(lambda: TS(range(n), replicas, replicas))
+
+
+def test_stack_dataset_errors_match():
+    for args, kw in (((range(3), range(2)), {}), ((), {}), ((range(3),), dict(b=range(3)))):
+        assert outcome(lambda: D.StackDataset(*args, **kw)) == \
+            outcome(lambda: TD.StackDataset(*args, **kw))

@@ -4,8 +4,8 @@
     for x, y in loader:
         ...
 
-Files: dataset.py (Dataset, IterableDataset, TensorDataset, Subset, ConcatDataset, ChainDataset,
-random_split), sampler.py (the samplers), collate.py (default_collate, default_convert),
+Files: dataset.py (Dataset, IterableDataset, TensorDataset, StackDataset, Subset, ConcatDataset,
+ChainDataset, random_split), sampler.py (the samplers), collate.py (default_collate, default_convert),
 dataloader.py (DataLoader and its single- and multi-process iterators), _worker.py (what runs in
 a worker process; get_worker_info), _fetch.py (indices -> batch, shared by both), _generator.py
 (which random stream is used), distributed.py (DistributedSampler).
@@ -15,12 +15,12 @@ from tinytensor.utils.data._worker import WorkerInfo, get_worker_info
 from tinytensor.utils.data.collate import default_collate, default_convert
 from tinytensor.utils.data.dataloader import DataLoader
 from tinytensor.utils.data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset,
-                                           Subset, TensorDataset, random_split)
+                                           StackDataset, Subset, TensorDataset, random_split)
 from tinytensor.utils.data.sampler import (BatchSampler, RandomSampler, Sampler,
                                            SequentialSampler, SubsetRandomSampler,
                                            WeightedRandomSampler)
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "Subset", "ConcatDataset",
            "ChainDataset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
            "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DataLoader",
            "default_collate", "default_convert", "get_worker_info", "WorkerInfo"]

@@ -14,8 +14,8 @@ import numpy as np
 from tinytensor.tensor import Tensor, from_numpy
 from tinytensor.utils.data._generator import numpy_generator
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
-           "ChainDataset", "random_split"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "Subset",
+           "ConcatDataset", "ChainDataset", "random_split"]
 
 
 class Dataset:
@@ -114,6 +114,39 @@ class TensorDataset(Dataset):
             else:
                 out.append(from_numpy(t._numpy()[idx]))
         return out          # a list, as PyTorch's default_collate returns for tuple samples
+
+
+class StackDataset(Dataset):
+    """Several datasets of one length side by side: item i is a tuple (positional datasets) or
+    a dict (keyword datasets) of their items i.
+
+    Raises:
+        ValueError: no datasets, both kinds at once, or different lengths.
+
+    Example:
+        >>> pairs = StackDataset(images, labels)             # pairs[0] == (images[0], labels[0])
+        >>> named = StackDataset(image=images, label=labels)   # named[0]["label"] == labels[0]
+    """
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                             "``kwargs``) like input/output, but both types are given.")
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        parts = args or list(kwargs.values())
+        self._length = len(parts[0])
+        if any(len(d) != self._length for d in parts):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = args or kwargs
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self):
+        return self._length
 
 
 class Subset(Dataset):

@@ -142,9 +142,11 @@ def _seed_everything(base_seed, worker_id):
 
 
 def worker_loop(dataset, index_queue, conn, auto_collation, collate_fn, drop_last, base_seed,
-                init_fn, worker_id, num_workers, parent_pid):
+                init_fn, worker_id, num_workers):
     """The body of worker process `worker_id` (its target; it returns to exit)."""
     global _worker_info
+    # The main process, or forkserver's server: when it dies, this process is re-parented.
+    parent_pid = os.getppid()
     from tinytensor._threads import set_num_threads
     from tinytensor.utils.data._fetch import make_fetcher
 
@@ -168,7 +170,7 @@ def worker_loop(dataset, index_queue, conn, auto_collation, collate_fn, drop_las
             try:
                 task = index_queue.get(timeout=POLL_INTERVAL)
             except queue.Empty:
-                if os.getppid() != parent_pid:          # the main process is gone
+                if os.getppid() != parent_pid:          # the parent is gone
                     break
                 continue
             if task is None:

@@ -313,7 +313,7 @@ class _WorkerPool:
                 p = ctx.Process(target=worker_loop, daemon=True,
                                 args=(loader.dataset, q, writer, loader._auto_collation,
                                       loader.collate_fn, loader.drop_last, base_seed,
-                                      loader.worker_init_fn, wid, n, self.owner))
+                                      loader.worker_init_fn, wid, n))
                 self.queues.append(q)
                 self.readers.append(reader)
                 try:

@@ -495,3 +495,18 @@ def test_spawn():
     base = int(np.random.default_rng(3).integers(0, 1 << 63))    # the first draw, as PyTorch
     assert {(s["id"], s["seed"]) for s in samples} == {(0, base), (1, base + 1)}
     assert all(s["pid"] != os.getpid() for s in samples)
+
+
+def test_forkserver_workers_outlive_an_idle_second():
+    """A forkserver worker's parent is the server: idle past the parent check, it stays."""
+    loader = DataLoader(Images(), batch_size=5, num_workers=2, persistent_workers=True,
+                        multiprocessing_context="forkserver", timeout=GUARD)
+    ref = batches(DataLoader(Images(), batch_size=5))
+    assert batches(loader) == ref
+    time.sleep(_worker_poll() + 0.3)
+    assert batches(loader) == ref
+
+
+def _worker_poll():
+    from tinytensor.utils.data import _worker
+    return _worker.POLL_INTERVAL

@@ -635,3 +635,74 @@ def test_stack_dataset():
                           ((a,), dict(b=b), "but both types are given")):
         with pytest.raises(ValueError, match=msg):
             StackDataset(*args, **kw)
+
+
+# ---------------------------------------------------------------------------- properties
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def reference_batches(order, batch_size, drop_last):
+    """Batches of `order`, written straight from the definition."""
+    out = []
+    for start in range(0, len(order), batch_size):
+        chunk = list(order[start:start + batch_size])
+        if len(chunk) == batch_size or not drop_last:
+            out.append(chunk)
+    return out
+
+
+@given(n=st.integers(0, 40), batch_size=st.integers(1, 12), drop_last=st.booleans(),
+       shuffle=st.booleans(), seed=st.integers(0, 2**32))
+def test_loader_batches_are_the_sampler_order_cut_in_pieces(n, batch_size, drop_last, shuffle,
+                                                            seed):
+    ds = TensorDataset(tt.arange(n) * 3)
+    g = np.random.default_rng(seed)
+    if shuffle and n == 0:              # as PyTorch: RandomSampler needs a sample
+        with pytest.raises(ValueError, match="num_samples=0"):
+            DataLoader(ds, shuffle=True)
+        return
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                        generator=g)
+    got = [b[0].tolist() for b in loader]
+    if shuffle:
+        g2 = np.random.default_rng(seed)
+        g2.integers(0, 1 << 63)                   # the epoch's base seed comes first
+        order = g2.permutation(n).tolist()
+    else:
+        order = list(range(n))
+    assert got == [[3 * i for i in b] for b in reference_batches(order, batch_size, drop_last)]
+    assert len(loader) == len(got)
+
+
+@pytest.mark.filterwarnings("ignore:Length of split")     # counts like [0, 1] read as fractions
+@given(n=st.integers(0, 30), cuts=st.lists(st.integers(0, 10), min_size=1, max_size=4),
+       seed=st.integers(0, 2**32))
+def test_random_split_is_a_partition(n, cuts, seed):
+    total = sum(cuts)
+    parts = random_split(range(total), cuts, generator=np.random.default_rng(seed))
+    assert [len(p) for p in parts] == cuts
+    assert sorted(i for p in parts for i in p.indices) == list(range(total))
+
+
+@settings(max_examples=8)
+@given(n=st.integers(0, 25), batch_size=st.integers(1, 6), drop_last=st.booleans(),
+       workers=st.integers(1, 2), prefetch=st.integers(1, 3))
+def test_workers_match_single_process_property(n, batch_size, drop_last, workers, prefetch):
+    ds = Squares2(n)
+    ref = [b.tolist() for b in DataLoader(ds, batch_size=batch_size, drop_last=drop_last)]
+    got = [b.tolist() for b in DataLoader(ds, batch_size=batch_size, drop_last=drop_last,
+                                          num_workers=workers, prefetch_factor=prefetch,
+                                          timeout=30)]
+    assert got == ref
+
+
+class Squares2(Dataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return i * i

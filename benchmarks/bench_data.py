@@ -7,8 +7,9 @@ The dataset is the bundled MNIST sample (4,000 digits) whose `__getitem__` also 
 loop calibrated to ~1 ms, as a per-sample augmentation written in Python would. Each round
 trains the LeNet-like network of bench_lenet.py (batch 64, SGD with momentum, cross-entropy) for
 `--steps` steps after a warm-up, once per worker count, alternating so that the shared
-machine's load falls on all of them alike; medians over the rounds are quoted. Workers are
-persistent, so their start-up is not counted (it is printed separately).
+machine's load falls on all of them alike; medians over the rounds are quoted, with the main
+process's CPU time per step (which the load does not change). Workers are persistent, so their
+start-up is not counted (it is printed separately).
 """
 import argparse
 import os
@@ -71,16 +72,19 @@ def forever(loader):
 
 
 def train_rate(loader_iter, model, opt, steps, warmup=3):
-    """Images per second over `steps` training steps, after `warmup` steps."""
+    """(images per second, main-process CPU ms per step) over `steps` training steps, after
+    `warmup` steps. The CPU time does not depend on the machine's load: it shows how much of
+    the loading the workers took off the main process."""
     for k in range(warmup + steps):
         if k == warmup:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
         x, y = next(loader_iter)
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return steps * x.shape[0] / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return steps * x.shape[0] / wall, (time.process_time() - cpu) / steps * 1000
 
 
 def main():
@@ -119,17 +123,20 @@ def main():
         next(iters[w])
         print(f"  {w} workers: first batch after {time.perf_counter() - t:.2f} s")
     rates = {w: [] for w in args.workers}
+    cpu = {w: [] for w in args.workers}
     for r in range(args.rounds):
         for w in args.workers:
-            rates[w].append(train_rate(iters[w], model, opt, args.steps))
+            rate, ms = train_rate(iters[w], model, opt, args.steps)
+            rates[w].append(rate)
+            cpu[w].append(ms)
         print(f"  round {r + 1}: " + ", ".join(f"{w} workers {rates[w][-1]:.0f} img/s"
                                                for w in args.workers))
     base = statistics.median(rates[args.workers[0]])
-    print("median images/s:")
+    print("medians:")
     for w in args.workers:
         m = statistics.median(rates[w])
         print(f"  num_workers={w}: {m:7.0f} img/s  ({m / base:.2f}x num_workers="
-              f"{args.workers[0]})")
+              f"{args.workers[0]}); main-process CPU {statistics.median(cpu[w]):.1f} ms/step")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@
         ...
 
 Files: dataset.py (Dataset, IterableDataset, TensorDataset, StackDataset, Subset, ConcatDataset,
-ChainDataset, random_split), sampler.py (the samplers), collate.py (default_collate, default_convert),
-dataloader.py (DataLoader and its single- and multi-process iterators), _worker.py (what runs in
+ChainDataset, random_split), sampler.py (the samplers), collate.py (default_collate,
+default_convert), dataloader.py (DataLoader and its single- and multi-process iterators), _worker.py (what runs in
 a worker process; get_worker_info), _fetch.py (indices -> batch, shared by both), _generator.py
 (which random stream is used), distributed.py (DistributedSampler).
 """

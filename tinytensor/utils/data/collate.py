@@ -14,7 +14,8 @@ from tinytensor.tensor import Tensor, from_numpy, tensor
 
 __all__ = ["default_collate", "default_convert"]
 
-_ERR = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+_ERR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+        "found {}")
 
 
 def _numpy_to_tensor(a, what):

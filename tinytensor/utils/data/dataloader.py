@@ -125,8 +125,8 @@ class DataLoader:
                              "otherwise set prefetch_factor to None.")
         if num_workers > 0 and prefetch_factor is None:
             prefetch_factor = 2
-        elif prefetch_factor is not None and (
-                isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, numbers.Integral)):
+        elif prefetch_factor is not None and (isinstance(prefetch_factor, bool) or
+                                              not isinstance(prefetch_factor, numbers.Integral)):
             raise TypeError(f"DataLoader: prefetch_factor must be an int, got "
                             f"{type(prefetch_factor).__name__}")
         elif prefetch_factor is not None and prefetch_factor < 0:

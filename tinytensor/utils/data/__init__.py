@@ -4,11 +4,15 @@
     for x, y in loader:
         ...
 
-Files: dataset.py (Dataset, IterableDataset, TensorDataset, StackDataset, Subset, ConcatDataset,
-ChainDataset, random_split), sampler.py (the samplers), collate.py (default_collate,
-default_convert), dataloader.py (DataLoader and its single- and multi-process iterators), _worker.py (what runs in
-a worker process; get_worker_info), _fetch.py (indices -> batch, shared by both), _generator.py
-(which random stream is used), distributed.py (DistributedSampler).
+Files:
+- dataset.py: Dataset, IterableDataset, TensorDataset, StackDataset, Subset, ConcatDataset,
+  ChainDataset, random_split
+- sampler.py: the samplers; distributed.py: DistributedSampler
+- collate.py: default_collate, default_convert
+- dataloader.py: DataLoader and its single- and multi-process iterators
+- _worker.py: what runs in a worker process; get_worker_info
+- _fetch.py: indices -> batch, the same in the main process and in a worker
+- _generator.py: which random stream a draw uses
 """
 from tinytensor.utils.data import distributed  # noqa: F401  (torch.utils.data.distributed)
 from tinytensor.utils.data._worker import WorkerInfo, get_worker_info

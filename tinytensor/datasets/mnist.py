@@ -15,6 +15,7 @@ MNIST's images are type 0x08 with 3 dims (magic 2051), its labels type 0x08 with
 import gzip
 import os
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -116,8 +117,9 @@ def _find(root, stem):
             path = os.path.join(folder, name)
             if os.path.isfile(path):
                 return path
-    raise FileNotFoundError(f"MNIST: {stem} (or {stem}.gz) not found in {root!r}; download the "
-                            "four MNIST files there, or use root=None for the bundled sample")
+    raise FileNotFoundError(f"MNIST: {stem} (or {stem}.gz) not found in {root!r}; put the four "
+                            "MNIST files there (tinytensor downloads nothing), or use root=None "
+                            "for the bundled sample")
 
 
 class MNIST(Dataset):
@@ -131,6 +133,11 @@ class MNIST(Dataset):
             (4,000 training, 1,000 test; CC BY-SA 3.0, see `data/mnist-5k/README.md`).
         train (bool): the training split (default) or the test split.
         transform, target_transform: optional callables applied to each item.
+        download (bool): accepted for torchvision's signature, but tinytensor downloads
+            nothing. With `download=True`, the files are read from `root` when they are there;
+            when they are not, a UserWarning says so and the bundled sample is used instead,
+            so a script written for torchvision runs (on 4,000 / 1,000 digits). Without it, a
+            missing file is a FileNotFoundError.
 
     Attributes:
         data: the images, a uint8 NumPy array of shape (N, 28, 28).
@@ -139,7 +146,7 @@ class MNIST(Dataset):
     Items are `(image, label)`: a float32 tensor (1, 28, 28) with values in [0, 1] and an int.
 
     Raises:
-        FileNotFoundError: a file is missing under `root`.
+        FileNotFoundError: a file is missing under `root` (and download is False).
         ValueError: a file is malformed (see `read_idx`) or is not MNIST-shaped.
 
     Example:
@@ -151,15 +158,30 @@ class MNIST(Dataset):
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
                "7 - seven", "8 - eight", "9 - nine"]
 
-    def __init__(self, root=None, train=True, transform=None, target_transform=None):
-        self.root = BUNDLED_ROOT if root is None else os.fspath(root)
-        if not os.path.isdir(self.root):
-            raise FileNotFoundError(f"MNIST: root {self.root!r} is not a directory")
+    def __init__(self, root=None, train=True, transform=None, target_transform=None,
+                 download=False):
+        self.root = BUNDLED_ROOT if root is None else os.path.expanduser(os.fspath(root))
         self.train = bool(train)
         self.transform = transform
         self.target_transform = target_transform
         img_stem, lbl_stem = _FILES[self.train]
-        img_path, lbl_path = _find(self.root, img_stem), _find(self.root, lbl_stem)
+        try:
+            if not os.path.isdir(self.root):
+                raise FileNotFoundError(f"MNIST: root {self.root!r} is not a directory; put the "
+                                        "four MNIST files in one (tinytensor downloads "
+                                        "nothing), or use root=None for the bundled sample")
+            img_path, lbl_path = _find(self.root, img_stem), _find(self.root, lbl_stem)
+        except FileNotFoundError:
+            if not download:
+                raise
+            warnings.warn(f"MNIST(download=True): tinytensor downloads nothing, and the MNIST "
+                          f"files are not in {self.root!r} (nor in its MNIST/raw folder); using "
+                          "the bundled 5,000-digit sample instead (4,000 training, 1,000 test "
+                          "digits). For the full set, put the four MNIST files there: "
+                          f"{', '.join(_FILES[True] + _FILES[False])} (each may be .gz).",
+                          UserWarning, stacklevel=2)
+            self.root = BUNDLED_ROOT
+            img_path, lbl_path = _find(self.root, img_stem), _find(self.root, lbl_stem)
         images, labels = read_idx(img_path), read_idx(lbl_path)
         if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
             raise ValueError(f"MNIST: {img_path!r} holds {images.dtype} data of shape "

@@ -55,7 +55,7 @@ def main(argv=None):
     x_train, y_train, stats = load_split(args.data, True, args.limit)
     x_test, y_test, _ = load_split(args.data, False, args.limit, stats)
     dataset = TensorDataset(x_train, y_train)
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, seed=args.seed)
+    sampler = DistributedSampler(dataset, seed=args.seed)     # rank's share of each epoch
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler)
 
     model = DDP(Net())

@@ -43,6 +43,7 @@ def mpirun(n, program, *args, timeout=120):
     start = time.monotonic()
     res = subprocess.run([_launcher(), "-n", str(n), sys.executable,
                           os.path.join(HERE, "mpi", program), *args],
+                         cwd=os.path.dirname(HERE),
                          capture_output=True, text=True, timeout=timeout, env=env)
     return res, time.monotonic() - start
 
@@ -104,3 +105,18 @@ def test_post_accumulate_grad_hooks():
         (w * 2).register_post_accumulate_grad_hook(print)
     with pytest.raises(RuntimeError, match="doesn't require gradient"):
         tt.ones(2).register_post_accumulate_grad_hook(print)
+
+
+@needs_mpi
+def test_lenet_ddp_example_trains_checkpoints_and_resumes_on_another_world_size(tmp_path):
+    example = os.path.join(os.path.dirname(HERE), "examples", "train_lenet_ddp.py")
+    ckpt = str(tmp_path / "ckpt.npz")
+    common = ["--limit", "500", "--checkpoint", ckpt]
+    res, _ = mpirun(2, example, "--epochs", "1", *common, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("epoch 1:") == 1            # rank 0 alone prints
+    assert os.path.exists(ckpt) and tt.load(ckpt)["epoch"] == 1
+    res, _ = mpirun(1, example, "--epochs", "2", "--resume", ckpt, *common, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "epochs 2..2" in res.stdout and "test accuracy" in res.stdout
+    assert tt.load(ckpt)["epoch"] == 2

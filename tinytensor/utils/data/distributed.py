@@ -1,10 +1,10 @@
 """`DistributedSampler`, as `torch.utils.data.distributed`: each of `num_replicas` processes reads
 its own share of the dataset.
 
-tinytensor has no process group yet (the scale-out work), so `num_replicas` and `rank` must be
-given; scripts that only import this module, or build the sampler with explicit values, run.
+`num_replicas` and `rank` default to the world size and rank of `tinytensor.distributed`'s
+process group (`init_process_group` under `mpirun`); without one, pass them.
 
-    sampler = DistributedSampler(dataset, num_replicas=4, rank=rank, seed=0)
+    sampler = DistributedSampler(dataset, seed=0)
     for epoch in range(epochs):
         sampler.set_epoch(epoch)            # a new shuffle each epoch, the same on every rank
         for x, y in DataLoader(dataset, batch_size=64, sampler=sampler): ...
@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from tinytensor import distributed as dist
 from tinytensor.utils.data.sampler import Sampler
 
 __all__ = ["DistributedSampler"]
@@ -25,14 +26,14 @@ class DistributedSampler(Sampler):
 
     Args:
         dataset: a map-style dataset.
-        num_replicas (int): the number of processes (required: no process group exists yet).
-        rank (int): this process's rank, 0 to num_replicas - 1 (required).
+        num_replicas (int): the number of processes (default: the process group's world size).
+        rank (int): this process's rank, 0 to num_replicas - 1 (default: the group's rank).
         shuffle (bool): shuffle with the seed `seed + epoch` (default True).
         seed (int): the shuffle seed; it must be the same on every replica.
         drop_last (bool): trim the tail instead of padding, so no index repeats.
 
     Raises:
-        RuntimeError: num_replicas or rank not given.
+        RuntimeError: num_replicas or rank not given, and no process group.
         ValueError: rank outside [0, num_replicas - 1].
 
     Example:
@@ -43,8 +44,12 @@ class DistributedSampler(Sampler):
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
                  drop_last=False):
         if num_replicas is None or rank is None:
-            raise RuntimeError("Requires distributed package to be available: tinytensor has "
-                               "no process group yet, so pass num_replicas and rank")
+            if not dist.is_initialized():
+                raise RuntimeError("Requires distributed package to be available: call "
+                                   "tinytensor.distributed.init_process_group() (under mpirun) "
+                                   "or pass num_replicas and rank")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
                              f"[0, {num_replicas - 1}]")

@@ -95,12 +95,33 @@ def _pool_pads(padding, nsp):
     return p + p
 
 
+def _ceil_mode(g, r, x, kernel, stride, padding, dilation, ceil_mode, nsp):
+    """ONNX's ceil_mode for a pool that gives PyTorch's output sizes.
+
+    PyTorch drops a last ceil-mode window that would start in the end padding; ONNX's shape
+    rule does not. Per spatial dim, the PyTorch size is the ONNX floor size or its ceil size
+    (with the same windows, so the same values): pick the mode that fits every dim.
+    """
+    if not ceil_mode:
+        return 0
+    fits = {0, 1}
+    for n, k, s, p, d in zip(x.shape[x.ndim - nsp:], kernel[3 - nsp:], stride[3 - nsp:],
+                             padding[3 - nsp:], dilation[3 - nsp:]):
+        want = pool.pool_out_size(n, k, s, p, d, True)
+        span = n + 2 * p - d * (k - 1) - 1
+        fits &= {m for m, o in ((0, span // s + 1), (1, -(-span // s) + 1)) if o == want}
+    if not fits:
+        raise g.unsupported(r, "ceil_mode=True where one spatial dim drops its last window "
+                               "and another keeps a partial one (no single ONNX ceil_mode fits)")
+    return max(fits)
+
+
 @converts(pool.MaxPoolNdFunction)
 def _max_pool(g, r):
     x, kernel, stride, padding, dilation, ceil_mode, return_indices, nsp = r.args
     attrs = dict(kernel_shape=_ints(kernel[3 - nsp:]), strides=_ints(stride[3 - nsp:]),
                  pads=_pool_pads(padding, nsp), dilations=_ints(dilation[3 - nsp:]),
-                 ceil_mode=int(bool(ceil_mode)))
+                 ceil_mode=_ceil_mode(g, r, x, kernel, stride, padding, dilation, ceil_mode, nsp))
     y = _batched(g, r, x, nsp, lambda name: g.node("MaxPool", [name], **attrs))
     # indices are flat positions per plane in tinytensor, ONNX's count across planes too
     return (y, None) if return_indices else y
@@ -112,7 +133,8 @@ def _avg_pool(g, r):
     if divisor_override is not None:
         raise g.unsupported(r, "divisor_override (ONNX AveragePool has no divisor attribute)")
     attrs = dict(kernel_shape=_ints(kernel[3 - nsp:]), strides=_ints(stride[3 - nsp:]),
-                 pads=_pool_pads(padding, nsp), ceil_mode=int(bool(ceil_mode)),
+                 pads=_pool_pads(padding, nsp),
+                 ceil_mode=_ceil_mode(g, r, x, kernel, stride, padding, (1, 1, 1), ceil_mode, nsp),
                  count_include_pad=int(bool(count_include_pad)))
     return _batched(g, r, x, nsp, lambda name: g.node("AveragePool", [name], **attrs))
 
@@ -284,6 +306,19 @@ def _expand(g, r):
 @converts(shape.Clone)
 def _clone(g, r):
     return g.node("Identity", [g.arg(r, 0)])
+
+
+@converts(shape.CopyInto)
+def _copy_into(g, r):
+    # dst.copy_(src) (in-place activations write their result back this way): src cast to
+    # dst's dtype and broadcast to dst's shape
+    dst, src = r.args
+    name = g.arg(r, 1)
+    if src.dtype != dst.dtype:
+        name = g.node("Cast", [name], to=g.onnx_dtype(dst.dtype))
+    if tuple(src.shape) != tuple(dst.shape):
+        name = g.node("Expand", [name, g.node("Shape", [g.arg(r, 0)])])
+    return name if name != g.arg(r, 1) else g.node("Identity", [name])
 
 
 @converts(shape.ToDtype)

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from tinytensor.autograd.grad_mode import no_grad
+from tinytensor.autograd.grad_mode import enable_grad
 from tinytensor.onnx._trace import Tracer, key
 
 DEFAULT_OPSET = 17
@@ -95,6 +95,9 @@ class GraphBuilder:
         if k in self.tracer.producer:
             rec, _ = self.tracer.producer[k]
             raise self.unsupported(rec, "its output is read before it was converted")
+        if k in self.tracer.stale:
+            raise self.unsupported(r, f"argument {i} was modified in place in a way the trace "
+                                      "cannot follow (e.g. through another view of its memory)")
         return self._initializer(r, i, t)
 
     def operand(self, r, i):
@@ -152,9 +155,10 @@ class GraphBuilder:
             same = tuple(t.shape) == tuple(t2.shape) and (
                 named or np.array_equal(t.detach().numpy(), t2.detach().numpy(), equal_nan=True))
             if not same:
-                raise self.unsupported(r, f"argument {i} is a tensor made outside the traced ops "
-                                          "from the inputs' values or sizes (it changes with a "
-                                          "dynamic axis but would be stored as a constant)")
+                raise self.unsupported(r, f"argument {i} is a tensor computed from the inputs' "
+                                          "values or sizes outside the recorded ops (e.g. a "
+                                          "comparison, or through NumPy): it would be frozen "
+                                          "as a constant")
         name = self.param_names[id(t)] if named else self.fresh("const")
         self._used.add(name)
         arr = np.ascontiguousarray(t.detach().numpy())
@@ -198,18 +202,44 @@ def _is_tensor(x):
 
 
 def _trace(model, args):
+    """Run the model on args, recording its ops: (tracer, output tensors, input keys).
+
+    Floating-point inputs reach the model as non-leaf aliases that require grad (clones of
+    detached copies), so that every value computed from them carries a grad_fn (see _trace.py)
+    and in-place writes to an input are allowed and leave the caller's tensor alone.
+    """
     tracer = Tracer()
-    for a in args:
-        if _is_tensor(a):
-            tracer._ids.add(id(a))
-    with no_grad(), tracer:
-        out = model(*args)
+    in_keys, call = {}, list(args)
+    with enable_grad():
+        for i, a in enumerate(args):
+            if _is_tensor(a):
+                if a.is_floating_point():
+                    a = call[i] = a.detach().requires_grad_().clone()
+                tracer.add_input(a)
+                in_keys[i] = key(a)
+        with tracer:
+            out = model(*call)
     outs = _flatten(out)
     for o in outs:
         if not _is_tensor(o):
             raise TypeError(f"tinytensor.onnx.export: the model returned a {type(o).__name__}; "
                             "outputs must be tensors (or tuples/lists of tensors)")
-    return tracer, outs
+    return tracer, outs, in_keys
+
+
+def _check_same_ops(tracer, outs, tracer2, outs2):
+    """The second trace (dynamic axes doubled) must run the same ops with the same ranks."""
+    r1, r2 = tracer.records, tracer2.records
+    if [r.cls for r in r1] != [r.cls for r in r2] or len(outs2) != len(outs):
+        raise RuntimeError("tinytensor.onnx.export: the model runs different ops when a dynamic "
+                           "axis changes size; it cannot be exported with these dynamic_axes")
+    for a, b in zip(r1, r2):
+        for o, o2 in zip(a.outs, b.outs):
+            if o is not None and o2 is not None and o.ndim != o2.ndim:
+                raise UnsupportedOperatorError(
+                    f"tinytensor.onnx.export: cannot export {_op_label(a)} to ONNX: its output "
+                    f"rank changes with a dynamic axis ({tuple(o.shape)} vs {tuple(o2.shape)}; "
+                    "e.g. squeeze() of a dynamic axis of size 1)")
 
 
 def _dynamic_spec(dynamic_axes, name):
@@ -222,13 +252,19 @@ def _dynamic_spec(dynamic_axes, name):
     return {int(d): f"{name}_dynamic_axes_{j + 1}" for j, d in enumerate(spec)}
 
 
-def _grown(t, dims):
-    """`t` with each of `dims` doubled (concatenated with itself): the second trace's input."""
+def _other_input(t, dims):
+    """The second run's input for `t`: each of `dims` doubled (concatenated with itself; size 1
+    for a size-0 dim), and floating-point values replaced by other values (a private NumPy
+    generator: the library's RNG is left alone)."""
     from tinytensor.tensor import from_numpy
     a = t.detach().numpy()
     for d in dims:
-        a = np.concatenate([a, a], axis=d) if a.shape[d] else np.concatenate(
-            [a, np.zeros_like(a.take([0], axis=d) if a.shape[d] else a)], axis=d)
+        if a.shape[d]:
+            a = np.concatenate([a, a], axis=d)
+        else:
+            a = np.zeros(a.shape[:d] + (1,) + a.shape[d + 1:], a.dtype)
+    if a.dtype.kind == "f":
+        a = np.random.default_rng(0).standard_normal(a.shape).astype(a.dtype)
     return from_numpy(np.ascontiguousarray(a))
 
 
@@ -307,22 +343,23 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
     for m in modules:
         m.training = False
     try:
-        tracer, outs = _trace(model, args)
+        tracer, outs, in_keys = _trace(model, args)
         alt = None
         grow = {i: sorted(_dynamic_spec(dynamic_axes, name))
                 for i, name in zip(tensors, input_names)}
-        if any(grow.values()):
-            args2 = tuple(_grown(a, grow[i]) if grow.get(i) else a for i, a in enumerate(args))
+        if tensors:
+            # a second run on other values (and doubled dynamic axes) tells which sizes follow
+            # the dynamic axes, and catches tensors computed from the inputs outside the
+            # recorded ops (comparisons, NumPy round trips), which would be frozen as constants
+            args2 = tuple(_other_input(a, grow[i]) if i in grow else a
+                          for i, a in enumerate(args))
             try:
-                tracer2, outs2 = _trace(model, args2)
+                tracer2, outs2, _ = _trace(model, args2)
             except Exception as e:
-                raise RuntimeError(f"tinytensor.onnx.export: the model failed on inputs with "
-                                   f"other sizes along the dynamic axes: {e}") from e
-            if ([r.cls for r in tracer2.records] != [r.cls for r in tracer.records]
-                    or len(outs2) != len(outs)):
-                raise RuntimeError("tinytensor.onnx.export: the model runs different ops when a "
-                                   "dynamic axis changes size; it cannot be exported with these "
-                                   "dynamic_axes")
+                raise RuntimeError(f"tinytensor.onnx.export: the model failed when run again on "
+                                   f"other input values (and other sizes along the dynamic "
+                                   f"axes), which export does to check the trace: {e}") from e
+            _check_same_ops(tracer, outs, tracer2, outs2)
             alt = tracer2.records
     finally:
         for m, mode in modes:
@@ -342,7 +379,7 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
     g = GraphBuilder(onnx, opset, tracer, alt, param_names, input_names + output_names)
     graph_inputs = []
     for i, name in zip(tensors, input_names):
-        k = key(args[i])
+        k = in_keys[i]
         g.names.setdefault(k, name)
         g.inputs.add(k)
         graph_inputs.append(_value_info(onnx, name, args[i], _dynamic_spec(dynamic_axes, name)))

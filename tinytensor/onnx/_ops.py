@@ -326,6 +326,52 @@ def _to_dtype(g, r):
     return g.node("Cast", [g.arg(r, 0)], to=g.onnx_dtype(r.outs[0].dtype))
 
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+@converts(shape.BasicIndex)
+def _basic_index(g, r):
+    """x[ints, slices, None, ...] as Slice, Squeeze (the int dims) and Unsqueeze (the Nones).
+    ONNX Slice clamps starts and ends as Python does, so slices stay valid on dynamic axes."""
+    x, index = r.args
+    index = index if isinstance(index, tuple) else (index,)
+    n_real = sum(1 for it in index if it is not None and it is not Ellipsis)
+    items = []
+    for it in index:
+        items.extend([slice(None)] * (x.ndim - n_real) if it is Ellipsis else [it])
+    starts, ends, steps, axes, squeeze, unsqueeze = [], [], [], [], [], []
+    d = pos = 0
+    for it in items:
+        if it is None:
+            unsqueeze.append(pos)
+            pos += 1
+            continue
+        if isinstance(it, slice):
+            if it != slice(None):
+                starts.append(0 if it.start is None else int(it.start))
+                ends.append(_INT64_MAX if it.stop is None else int(it.stop))
+                steps.append(1 if it.step is None else int(it.step))
+                axes.append(d)
+            pos += 1
+        else:
+            i = int(it)
+            starts.append(i)
+            ends.append(_INT64_MAX if i == -1 else i + 1)
+            steps.append(1)
+            axes.append(d)
+            squeeze.append(d)
+        d += 1
+    y = g.arg(r, 0)
+    if axes:
+        y = g.node("Slice", [y, g.const(starts, np.int64), g.const(ends, np.int64),
+                             g.const(axes, np.int64), g.const(steps, np.int64)])
+    if squeeze:
+        y = g.node("Squeeze", [y, g.const(squeeze, np.int64)])
+    if unsqueeze:
+        y = g.node("Unsqueeze", [y, g.const(unsqueeze, np.int64)])
+    return y if y != g.arg(r, 0) else g.node("Identity", [y])
+
+
 @converts(shape.Cat)
 def _cat(g, r):
     dt = r.outs[0].dtype

@@ -5,9 +5,13 @@ forward when it is set. While an export traces, that hook is `_dispatch`, which 
 to the tracer of the calling thread, if any: ops run by other threads at the same time are
 not recorded (and pay one thread-local look-up while some thread exports).
 
-A tensor is identified by (id(tensor), version of its storage): an in-place write (relu_,
-`x += y`) bumps the version, and the recorded op that computed the new value is found when the
-written tensor is next read (see Tracer._resolve_inplace).
+The model runs with autograd on (its inputs require grad), so that every value computed from
+the inputs carries a grad_fn: the ctx of the recorded op that made it. A value is identified by
+(grad_fn, output number), which follows in-place writes (`x += y`, relu_: the written tensor
+takes the op's grad_fn) and views made without a Function (basic indexing records BasicIndex
+only under autograd). Tensors without a grad_fn (parameters, constants, integer results) are
+identified by (id, storage version); for them an in-place write is matched to the op that
+computed the new value (see Tracer._resolve_inplace).
 """
 import threading
 
@@ -21,7 +25,10 @@ _active = [0]             # tracers alive in all threads; the hook is set while 
 
 
 def key(t):
-    return (id(t), t._version)
+    fn = t.grad_fn
+    if fn is not None:
+        return ("fn", id(fn), t._output_nr)
+    return ("t", id(t), t._version)
 
 
 def _dispatch(cls, ctx, args, out):
@@ -50,7 +57,10 @@ class Tracer:
         self.records = []
         self.producer = {}       # tensor key -> (record, output number)
         self.alias = {}          # key of an in-place-written tensor -> key of the op's output
-        self._ids = set()        # ids of tensors seen as op outputs (to spot in-place writes)
+        self._ids = set()        # ids of inputs and op outputs (to spot in-place writes)
+        self._held = []          # tensors whose ids are keys: kept alive
+        self.stale = set()       # keys of values written in place in a way not traced
+        self.inputs = set()      # keys of the model's input tensors
 
     def __enter__(self):
         if getattr(_local, "tracer", None) is not None:
@@ -69,14 +79,19 @@ class Tracer:
                 _node._trace_hook[0] = None
         return False
 
+    def add_input(self, t):
+        self._ids.add(id(t))
+        self._held.append(t)
+        self.inputs.add(key(t))
+
     def lookup(self, t):
         """The key under which `t`'s current value was recorded (following in-place writes)."""
         k = key(t)
-        if k in self.producer:
+        if k in self.producer or k in self.inputs:
             return k
         if k in self.alias:
             return self.alias[k]
-        if id(t) in self._ids:
+        if k[0] == "t" and id(t) in self._ids:
             return self._resolve_inplace(t, k)
         return k
 
@@ -96,6 +111,7 @@ class Tracer:
                 self.alias[k] = rec.out_keys[0]
                 return rec.out_keys[0]
             break
+        self.stale.add(k)        # e.g. written through another view of its storage
         return k
 
     def record(self, cls, ctx, args, out):
@@ -105,7 +121,7 @@ class Tracer:
         out_keys = [key(o) if o is not None else None for o in outs]
         rec = Record(cls, ctx, tuple(args), outs, in_keys, out_keys, len(self.records))
         self.records.append(rec)
-        for nr, k in enumerate(out_keys):
+        for nr, (o, k) in enumerate(zip(outs, out_keys)):
             if k is not None:
                 self.producer[k] = (rec, nr)
-                self._ids.add(k[0])
+                self._ids.add(id(o))

@@ -248,7 +248,8 @@ def test_activations_and_unary_ops():
     assert {"Exp", "Sqrt", "Log", "Sin", "Cos", "Neg", "Clip", "Abs"} <= set(ops(proto))
 
 
-def test_arithmetic_scalars_broadcasting_cat_matmul_shapes():
+@pytest.mark.parametrize("opset", [13, 17, 18])
+def test_arithmetic_scalars_broadcasting_cat_matmul_shapes(opset):
     tt.manual_seed(8)
     w = nn.Parameter(tt.randn(5, 4))
     scale = nn.Parameter(tt.randn(4))
@@ -259,12 +260,13 @@ def test_arithmetic_scalars_broadcasting_cat_matmul_shapes():
         c = tt.cat([a, b * s.scale, y.transpose(1, 2)], dim=1)      # (N, 3+3+4, 4)
         d = c.permute(0, 2, 1).reshape(c.shape[0], -1)              # (N, 40)
         e = d.view(-1, 8, 5) @ s.w                                  # (N, 8, 4)
-        f = e.mean(dim=(1,), keepdim=True) + e.sum(-1).unsqueeze(-1)
+        f = (e.mean(dim=(1,), keepdim=True) + e.sum(-1).unsqueeze(-1)
+             - e.amax(dim=(0, 2), keepdim=True) + e.amin(-1, keepdim=True))
         return F.softmax(f.flatten(1), dim=1), tt.maximum(e, e * 0.5).squeeze()
 
     net = Fn(fn)
     net.w, net.scale = w, scale
-    check(net, tt.randn(2, 3, 4), tt.randn(2, 4, 4))
+    check(net, tt.randn(2, 3, 4), tt.randn(2, 4, 4), opset_version=opset)
 
 
 def test_indexing_and_inplace_on_input():
@@ -299,6 +301,17 @@ def test_export_params_false_makes_parameters_inputs():
     got = sess.run(None, {"input": x.numpy(), "weight": net.weight.detach().numpy(),
                           "bias": net.bias.detach().numpy()})[0]
     np.testing.assert_allclose(got, net(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_max_dim_var_std(opset):
+    def fn(s, x):
+        v, i = x.max(dim=1)
+        w, j = x.min(-1, keepdim=True)
+        return (v.sum(-1) + x.var(dim=(1, 2)) - x.std(-1, correction=0).sum(-1)
+                + w.squeeze(-1).sum(-1), i, j)
+
+    check(Fn(fn), tt.randn(2, 5, 4), opset_version=opset)
 
 
 def test_linear_on_3d_input_and_matmul():
@@ -385,3 +398,26 @@ def test_ops_of_other_threads_are_not_recorded():
     data, _ = export_bytes(Fn(fn), tt.randn(2, 3))
     assert ops(onnx.load_from_string(data)) == ["Relu"]
     assert "y" in other
+
+
+def test_concurrent_exports_in_two_threads():
+    nets = [nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten()),
+            nn.Sequential(nn.Linear(4, 3), nn.Tanh())]
+    xs = [tt.randn(2, 1, 5, 5), tt.randn(2, 4)]
+    results, errors = {}, []
+
+    def run(i):
+        try:
+            for _ in range(5):
+                results[i] = export_bytes(nets[i], xs[i])[0]
+        except Exception as e:          # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert ops(onnx.load_from_string(results[0])) == ["Conv", "Relu", "Reshape"]
+    assert ops(onnx.load_from_string(results[1])) == ["Gemm", "Tanh"]

@@ -326,117 +326,47 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
                          f"{onnx.defs.onnx_opset_version()}, got {opset_version}")
     args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
     tensors = [i for i, a in enumerate(args) if _is_tensor(a)]
-    if input_names is None:
-        try:
-            params = [p.name for p in inspect.signature(model.forward if hasattr(
-                model, "forward") else model).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        except (TypeError, ValueError):
-            params = []
-        input_names = [params[i] if i < len(params) else f"input_{i}" for i in tensors]
-    input_names = list(input_names)[:len(tensors)]
-    if len(input_names) < len(tensors):
-        input_names += [f"input_{i}" for i in tensors[len(input_names):]]
-
-    modules = list(model.modules()) if hasattr(model, "modules") else []
-    modes = [(m, m.training) for m in modules]
-    for m in modules:
-        m.training = False
-    try:
-        tracer, outs, in_keys = _trace(model, args)
-        alt = None
-        grow = {i: sorted(_dynamic_spec(dynamic_axes, name))
-                for i, name in zip(tensors, input_names)}
-        if tensors:
-            # a second run on other values (and doubled dynamic axes) tells which sizes follow
-            # the dynamic axes, and catches tensors computed from the inputs outside the
-            # recorded ops (comparisons, NumPy round trips), which would be frozen as constants
-            args2 = tuple(_other_input(a, grow[i]) if i in grow else a
-                          for i, a in enumerate(args))
-            try:
-                tracer2, outs2, _ = _trace(model, args2)
-            except Exception as e:
-                raise RuntimeError(f"tinytensor.onnx.export: the model failed when run again on "
-                                   f"other input values (and other sizes along the dynamic "
-                                   f"axes), which export does to check the trace: {e}") from e
-            _check_same_ops(tracer, outs, tracer2, outs2)
-            alt = tracer2.records
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
-    if output_names is None:
-        output_names = ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
-    output_names = list(output_names)
-    if len(output_names) < len(outs):
-        output_names += [f"output_{i}" for i in range(len(output_names), len(outs))]
+    input_names = _input_names(model, tensors, input_names)
+    tracer, outs, in_keys, tracer2, outs2 = _traces(model, args, tensors, input_names,
+                                                    dynamic_axes)
+    output_names = list(output_names or [])
+    if len(outs) == 1 and not output_names:
+        output_names = ["output"]
+    output_names += [f"output_{i}" for i in range(len(output_names), len(outs))]
 
     param_names = {}
     if hasattr(model, "named_parameters"):
         for name, p in list(model.named_parameters()) + list(model.named_buffers()):
             param_names.setdefault(id(p), name)
-
+    alt = None if tracer2 is None else tracer2.records
     g = GraphBuilder(onnx, opset, tracer, alt, param_names, input_names + output_names)
     graph_inputs = []
     for i, name in zip(tensors, input_names):
-        k = in_keys[i]
-        g.names.setdefault(k, name)
-        g.inputs.add(k)
+        g.names.setdefault(in_keys[i], name)
+        g.inputs.add(in_keys[i])
         graph_inputs.append(_value_info(onnx, name, args[i], _dynamic_spec(dynamic_axes, name)))
-
-    # convert only the ops the outputs depend on, in the order they ran
     out_keys = [tracer.lookup(o) for o in outs]
-    needed, stack = set(), list(out_keys)
-    while stack:
-        k = stack.pop()
-        if k in g.inputs or k not in tracer.producer:
-            continue
-        rec, _ = tracer.producer[k]
-        if rec.index in needed:
-            continue
-        needed.add(rec.index)
-        stack.extend(x for x in rec.in_keys if x is not None)
-    for r in tracer.records:
-        if r.index in needed:
-            g.convert(r)
-
+    _convert_needed(g, out_keys)
     graph_outputs = []
     for j, (o, k, name) in enumerate(zip(outs, out_keys, output_names)):
-        src = g.names.get(k)
-        if src is None and k in tracer.producer:
-            rec, nr = tracer.producer[k]
-            raise g.unsupported(rec, f"output {nr} (indices) is a model output")
-        producers = {v for n in g.nodes for v in n.output}
-        if src is not None and src in producers and src not in output_names[:j] \
-                and src not in input_names:
-            g.rename(src, name)
-            for kk, v in list(g.names.items()):
-                if v == src:
-                    g.names[kk] = name
-        else:
-            if src is None:      # an output that no op produced: a constant
-                g._used.add(name)
-                src = g.const(o.detach().numpy())
-            g.nodes.append(onnx.helper.make_node("Identity", [src], [name],
-                                                 name=g.fresh("Identity_node")))
+        _bind_output(g, k, o, name, output_names[:j], input_names)
         dims = _dynamic_spec(dynamic_axes, name)
-        if alt is None:
-            dyn = set()
-        else:
-            dyn = {d for d, (m, n) in enumerate(zip(o.shape, outs2[j].shape)) if m != n}
-        for d in sorted(dyn):
-            dims.setdefault(d, f"{name}_dynamic_axes_{d + 1}")
+        if outs2 is not None:
+            for d, (m, n) in enumerate(zip(o.shape, outs2[j].shape)):
+                if m != n:
+                    dims.setdefault(d, f"{name}_dynamic_axes_{d + 1}")
         graph_outputs.append(_value_info(onnx, name, o, dims))
 
     inits = g.initializers
+    as_inputs = []
     if not export_params:
-        params = [t for t in inits if t.name in set(param_names.values())]
-        inits = [t for t in inits if t.name not in set(param_names.values())]
-        graph_inputs += [onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-                         for t in params]
+        named = set(param_names.values())
+        as_inputs = [t for t in inits if t.name in named]
+        inits = [t for t in inits if t.name not in named]
     elif keep_initializers_as_inputs:
-        graph_inputs += [onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-                         for t in inits]
+        as_inputs = inits
+    graph_inputs += [onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                     for t in as_inputs]
     graph = onnx.helper.make_graph(g.nodes, type(model).__name__, graph_inputs, graph_outputs,
                                    initializer=inits)
     proto = onnx.helper.make_model(graph, producer_name="tinytensor",
@@ -450,6 +380,88 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
     else:
         f.write(data)
     return None
+
+
+def _input_names(model, tensors, names):
+    """Given names, completed with the forward's parameter names or input_<i>."""
+    if names is None:
+        try:
+            fn = model.forward if hasattr(model, "forward") else model
+            params = [p.name for p in inspect.signature(fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            params = []
+        names = [params[i] if i < len(params) else f"input_{i}" for i in tensors]
+    names = list(names)[:len(tensors)]
+    return names + [f"input_{i}" for i in tensors[len(names):]]
+
+
+def _traces(model, args, tensors, input_names, dynamic_axes):
+    """Trace the model in eval mode (restoring every module's flag after); then, when it has
+    tensor inputs, trace it again on other values, with the dynamic axes doubled: that run tells
+    which sizes follow the dynamic axes, and catches tensors computed from the inputs outside
+    the recorded ops (comparisons, NumPy round trips), which would be frozen as constants.
+    Returns (tracer, outputs, input keys, second tracer or None, its outputs or None)."""
+    modules = list(model.modules()) if hasattr(model, "modules") else []
+    modes = [(m, m.training) for m in modules]
+    for m in modules:
+        m.training = False
+    try:
+        tracer, outs, in_keys = _trace(model, args)
+        if not tensors:
+            return tracer, outs, in_keys, None, None
+        grow = {i: sorted(_dynamic_spec(dynamic_axes, name))
+                for i, name in zip(tensors, input_names)}
+        args2 = tuple(_other_input(a, grow[i]) if i in grow else a for i, a in enumerate(args))
+        try:
+            tracer2, outs2, _ = _trace(model, args2)
+        except Exception as e:
+            raise RuntimeError(f"tinytensor.onnx.export: the model failed when run again on "
+                               f"other input values (and other sizes along the dynamic axes), "
+                               f"which export does to check the trace: {e}") from e
+        _check_same_ops(tracer, outs, tracer2, outs2)
+        return tracer, outs, in_keys, tracer2, outs2
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def _convert_needed(g, out_keys):
+    """Convert the ops the outputs depend on, in the order they ran (dead ops are skipped:
+    they may have no converter)."""
+    producer = g.tracer.producer
+    needed, stack = set(), list(out_keys)
+    while stack:
+        k = stack.pop()
+        if k in g.inputs or k not in producer:
+            continue
+        rec, _ = producer[k]
+        if rec.index not in needed:
+            needed.add(rec.index)
+            stack.extend(x for x in rec.in_keys if x is not None)
+    for r in g.tracer.records:
+        if r.index in needed:
+            g.convert(r)
+
+
+def _bind_output(g, k, o, name, earlier_outputs, input_names):
+    """Give output value `k` the graph output name `name`: rename the node output that holds
+    it, or add an Identity (for an input, a constant, or a value already bound)."""
+    src = g.names.get(k)
+    if src is None and k in g.tracer.producer:
+        rec, nr = g.tracer.producer[k]
+        raise g.unsupported(rec, f"output {nr} (indices) is a model output")
+    produced = {v for n in g.nodes for v in n.output}
+    if src in produced and src not in earlier_outputs and src not in input_names:
+        g.rename(src, name)
+        for kk, v in list(g.names.items()):
+            if v == src:
+                g.names[kk] = name
+        return
+    if src is None:                    # no op made it: a constant
+        src = g.const(o.detach().numpy())
+    g.nodes.append(g.onnx.helper.make_node("Identity", [src], [name],
+                                           name=g.fresh("Identity_node")))
 
 
 def _max_ir_version(onnx, opset):

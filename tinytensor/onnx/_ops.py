@@ -374,7 +374,6 @@ def _basic_index(g, r):
 
 @converts(shape.Cat)
 def _cat(g, r):
-    dt = r.outs[0].dtype
     return g.node("Concat", [g.operand(r, i) for i in range(1, len(r.args))],
                   axis=int(r.args[0]))
 
@@ -383,10 +382,7 @@ def _cat(g, r):
 
 def _reduce(g, r, op, x_name):
     x, axes, keepdim = r.args[:3]
-    axes = [int(a) for a in axes]
-    if g.opset >= 18 or op == "ReduceSum":
-        return g.node(op, [x_name, g.const(axes, np.int64)], keepdims=int(bool(keepdim)))
-    return g.node(op, [x_name], axes=axes, keepdims=int(bool(keepdim)))
+    return _reduce_axes(g, op, x_name, [int(a) for a in axes], keepdim)
 
 
 @converts(reduce.Sum, reduce.Mean)
@@ -401,3 +397,38 @@ def _amax(g, r):
     if not r.args[1]:
         return g.node("Identity", [g.arg(r, 0)])
     return _reduce(g, r, "ReduceMax" if r.args[3] == "max" else "ReduceMin", g.arg(r, 0))
+
+
+@converts(reduce.MaxDim)
+def _max_dim(g, r):
+    x, dim, keepdim, kind = r.args
+    name = g.arg(r, 0)
+    attrs = dict(axis=int(dim), keepdims=int(bool(keepdim)))
+    idx = g.node("ArgMax" if kind == "max" else "ArgMin", [name], **attrs)
+    # the values: the maximum along dim (ties pick the same value as the index)
+    vals = _reduce_axes(g, "ReduceMax" if kind == "max" else "ReduceMin", name, [int(dim)],
+                        keepdim)
+    return vals, idx
+
+
+def _reduce_axes(g, op, name, axes, keepdim):
+    if g.opset >= 18 or op == "ReduceSum":
+        return g.node(op, [name, g.const(axes, np.int64)], keepdims=int(bool(keepdim)))
+    return g.node(op, [name], axes=axes, keepdims=int(bool(keepdim)))
+
+
+@converts(reduce.Var, reduce.Std)
+def _var_std(g, r):
+    x, axes, keepdim, correction = r.args
+    axes = [int(a) for a in axes]
+    if any(a in g.dynamic_dims(r, 0) for a in axes):
+        raise g.unsupported(r, "a variance over a dynamic axis (its element count is stored)")
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    dt = g.np_dtype(r.outs[0].dtype)
+    name = g.arg(r, 0)
+    d = g.node("Sub", [name, _reduce_axes(g, "ReduceMean", name, axes, True)])
+    ss = _reduce_axes(g, "ReduceSum", g.node("Mul", [d, d]), axes, keepdim)
+    var = g.node("Div", [ss, g.const(np.array(max(count - correction, 0), dt))])
+    return g.node("Sqrt", [var]) if r.cls is reduce.Std else var

@@ -183,9 +183,8 @@ def _batch_norm(g, r):
     var = np.maximum(1.0 / np.square(np.asarray(invstd, np.float64)) - eps, 0.0)
     scale = g.arg(r, 1) if weight is not None else g.const(np.ones(c, dt))
     shift = g.arg(r, 2) if bias is not None else g.const(np.zeros(c, dt))
-    return g.node("BatchNormalization", [g.arg(r, 0), scale, shift,
-                                         g.const(np.asarray(mean).astype(dt)), g.const(var.astype(dt))],
-                  epsilon=float(eps))
+    stats = [g.const(np.asarray(mean).astype(dt)), g.const(var.astype(dt))]
+    return g.node("BatchNormalization", [g.arg(r, 0), scale, shift] + stats, epsilon=float(eps))
 
 
 @converts(linear.LinearFunction)

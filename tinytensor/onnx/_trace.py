@@ -64,7 +64,7 @@ class Tracer:
 
     def __enter__(self):
         if getattr(_local, "tracer", None) is not None:
-            raise RuntimeError("tinytensor.onnx.export: an export is already tracing in this thread")
+            raise RuntimeError("tinytensor.onnx.export: this thread is already tracing an export")
         _local.tracer = self
         with _lock:
             _active[0] += 1

@@ -314,6 +314,14 @@ def test_max_dim_var_std(opset):
     check(Fn(fn), tt.randn(2, 5, 4), opset_version=opset)
 
 
+def test_expand_keeps_dynamic_batch_and_unbatched_conv():
+    check(Fn(lambda s, x: x.expand(-1, 3, 4) + x.expand(2, *x.shape)[1]), tt.randn(2, 1, 4))
+    with pytest.raises(UnsupportedOperatorError, match="Expand"):
+        export_bytes(Fn(lambda s, x: x[0].expand(x.shape[0], 4)), tt.randn(2, 1))
+    check(nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU()), tt.randn(2, 5, 5),
+          dynamic=False)
+
+
 def test_linear_on_3d_input_and_matmul():
     tt.manual_seed(9)
     lin = nn.Linear(4, 3)

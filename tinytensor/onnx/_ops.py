@@ -297,9 +297,16 @@ def _permute(g, r):
 
 @converts(shape.Expand)
 def _expand(g, r):
-    if g.dynamic_dims(r, "out"):
-        raise g.unsupported(r, "expand to a size that depends on a dynamic axis")
-    return g.node("Expand", [g.arg(r, 0), g.const(_ints(r.outs[0].shape), np.int64)])
+    # ONNX Expand broadcasts both ways: a 1 in the target keeps the input's (dynamic) size
+    x, out = r.args[0], r.outs[0]
+    lead = out.ndim - x.ndim
+    target = _ints(out.shape)
+    for d in g.dynamic_dims(r, "out"):
+        if d < lead or d - lead not in g.dynamic_dims(r, 0):
+            raise g.unsupported(r, f"expand {tuple(x.shape)} -> {tuple(out.shape)}: dim {d} "
+                                   "would take a dynamic axis's size from nowhere in the input")
+        target[d] = 1
+    return g.node("Expand", [g.arg(r, 0), g.const(target, np.int64)])
 
 
 @converts(shape.Clone)

@@ -322,6 +322,16 @@ def test_expand_keeps_dynamic_batch_and_unbatched_conv():
           dynamic=False)
 
 
+def test_stack_cast_where_with_constant_condition():
+    cond = tt.tensor([True, False, True])
+
+    def fn(s, x):
+        y = tt.stack([x, x * 2], dim=1).double()            # (N, 2, 3) float64
+        return tt.where(cond, y, -y).float().sum(1)
+
+    check(Fn(fn), tt.randn(2, 3))
+
+
 def test_linear_on_3d_input_and_matmul():
     tt.manual_seed(9)
     lin = nn.Linear(4, 3)

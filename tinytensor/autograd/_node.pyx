@@ -17,6 +17,9 @@ from tinytensor.autograd.grad_mode import _state
 # set by tinytensor.autograd.function: re-derives the history of a view whose base was modified
 # in place after the view was made (kept in a list so that Python code can fill it in)
 _refresh_view = [None]
+# set by tinytensor.onnx while a model is traced for export: called as hook(cls, ctx, args, out)
+# after every forward (it records the exporting thread's ops only)
+_trace_hook = [None]
 
 
 cdef class AccumulateGrad:
@@ -71,7 +74,10 @@ cdef class Node:
         ctx.needs_input_grad = tuple(needs)
         try:
             if not record:
-                return cls.forward(ctx, *args)
+                out = cls.forward(ctx, *args)
+                if _trace_hook[0] is not None:
+                    _trace_hook[0](cls, ctx, args, out)
+                return out
             _state.enabled = False
             try:
                 out = cls.forward(ctx, *args)
@@ -101,6 +107,8 @@ cdef class Node:
         else:
             ctx._n_outputs = 1
             _attach(out, ctx, 0)
+        if _trace_hook[0] is not None:
+            _trace_hook[0](cls, ctx, args, out)
         return out
 
 

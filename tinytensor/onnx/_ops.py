@@ -1,0 +1,440 @@
+"""ONNX converters: one small function per tinytensor autograd Function.
+
+A converter receives the graph builder `g` and one recorded op `r` (its Function class,
+arguments as passed to `Function.apply`, outputs) and emits ONNX nodes through `g`:
+
+    @converts(SomeFunction)
+    def _some(g, r):
+        x = g.arg(r, 0)                       # the ONNX name of tensor argument 0
+        return g.node("Relu", [x])            # the ONNX name(s) of the op's output(s)
+
+It returns one name per output of the op (a single name for one output; None for an output
+that cannot be used, which is refused if anything reads it). Anything the ONNX operator set
+cannot express raises `g.unsupported(r, why)`. To support a new Function, add a converter here.
+"""
+import numpy as np
+
+from tinytensor._functions import (activation, batchnorm, conv, elementwise, linear, matmul,
+                                   pad, pool, reduce, shape)
+
+CONVERTERS = {}
+
+
+def converts(*classes):
+    def register(fn):
+        for cls in classes:
+            CONVERTERS[cls] = fn
+        return fn
+    return register
+
+
+def _ints(xs):
+    return [int(x) for x in xs]
+
+
+# ---------------------------------------------------------------------- convolution, padding
+
+@converts(conv.ConvNdFunction)
+def _conv(g, r):
+    x, weight, bias, stride, pad_begin, pad_end, dilation, groups = r.args
+    ins = [g.arg(r, 0), g.arg(r, 1)] + ([g.arg(r, 2)] if bias is not None else [])
+    return g.node("Conv", ins, kernel_shape=_ints(weight.shape[2:]), strides=_ints(stride),
+                  pads=_ints(pad_begin) + _ints(pad_end), dilations=_ints(dilation),
+                  group=int(groups))
+
+
+@converts(pad.ConstantPadFunction)
+def _constant_pad(g, r):
+    x, pads, value = r.args
+    onnx_pads = [int(p[0]) for p in pads] + [int(p[1]) for p in pads]
+    dt = r.outs[0].dtype
+    return g.node("Pad", [g.arg(r, 0), g.const(onnx_pads, np.int64),
+                          g.const(np.array(value, dtype=g.np_dtype(dt)))], mode="constant")
+
+
+@converts(pad.MapPadFunction)
+def _map_pad(g, r):
+    x, pads, mode, nsp = r.args
+    if any(p < 0 for lr in pads for p in lr):
+        raise g.unsupported(r, f"{mode} padding with negative pads (a crop)")
+    lead = x.ndim - nsp
+    if mode == "circular":
+        # wrap-around as slices and a concat per dim (ONNX's Pad mode "wrap" needs opset 19)
+        out = g.arg(r, 0)
+        for d, (left, right) in enumerate(pads):
+            axis = lead + d
+            parts = []
+            if left:
+                parts.append(g.slice(out, [-left], [np.iinfo(np.int64).max], [axis]))
+            parts.append(out)
+            if right:
+                parts.append(g.slice(out, [0], [right], [axis]))
+            if len(parts) > 1:
+                out = g.node("Concat", parts, axis=axis)
+        return out if out != g.arg(r, 0) else g.node("Identity", [out])
+    onnx_pads = [0] * lead + [int(p[0]) for p in pads] + [0] * lead + [int(p[1]) for p in pads]
+    return g.node("Pad", [g.arg(r, 0), g.const(onnx_pads, np.int64)],
+                  mode={"reflect": "reflect", "replicate": "edge"}[mode])
+
+
+# ---------------------------------------------------------------------- pooling
+
+def _batched(g, r, x, nsp, build):
+    """Run `build(name)` on an (N, C, *spatial) view of x: unbatched (C, *spatial) input is
+    unsqueezed first and the result squeezed back."""
+    if x.ndim == nsp + 2:
+        return build(g.arg(r, 0))
+    if x.ndim != nsp + 1:
+        raise g.unsupported(r, f"a {x.ndim}-D input to a {nsp}-D pool")
+    y = build(g.node("Unsqueeze", [g.arg(r, 0), g.const([0], np.int64)]))
+    return g.node("Squeeze", [y, g.const([0], np.int64)])
+
+
+def _pool_pads(padding, nsp):
+    p = _ints(padding[3 - nsp:])
+    return p + p
+
+
+def _ceil_mode(g, r, x, kernel, stride, padding, dilation, ceil_mode, nsp):
+    """ONNX's ceil_mode for a pool that gives PyTorch's output sizes.
+
+    PyTorch drops a last ceil-mode window that would start in the end padding; ONNX's shape
+    rule does not. Per spatial dim, the PyTorch size is the ONNX floor size or its ceil size
+    (with the same windows, so the same values): pick the mode that fits every dim.
+    """
+    if not ceil_mode:
+        return 0
+    fits = {0, 1}
+    for n, k, s, p, d in zip(x.shape[x.ndim - nsp:], kernel[3 - nsp:], stride[3 - nsp:],
+                             padding[3 - nsp:], dilation[3 - nsp:]):
+        want = pool.pool_out_size(n, k, s, p, d, True)
+        span = n + 2 * p - d * (k - 1) - 1
+        fits &= {m for m, o in ((0, span // s + 1), (1, -(-span // s) + 1)) if o == want}
+    if not fits:
+        raise g.unsupported(r, "ceil_mode=True where one spatial dim drops its last window "
+                               "and another keeps a partial one (no single ONNX ceil_mode fits)")
+    return max(fits)
+
+
+@converts(pool.MaxPoolNdFunction)
+def _max_pool(g, r):
+    x, kernel, stride, padding, dilation, ceil_mode, return_indices, nsp = r.args
+    attrs = dict(kernel_shape=_ints(kernel[3 - nsp:]), strides=_ints(stride[3 - nsp:]),
+                 pads=_pool_pads(padding, nsp), dilations=_ints(dilation[3 - nsp:]),
+                 ceil_mode=_ceil_mode(g, r, x, kernel, stride, padding, dilation, ceil_mode, nsp))
+    y = _batched(g, r, x, nsp, lambda name: g.node("MaxPool", [name], **attrs))
+    # indices are flat positions per plane in tinytensor, ONNX's count across planes too
+    return (y, None) if return_indices else y
+
+
+@converts(pool.AvgPoolNdFunction)
+def _avg_pool(g, r):
+    x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override, nsp = r.args
+    if divisor_override is not None:
+        raise g.unsupported(r, "divisor_override (ONNX AveragePool has no divisor attribute)")
+    attrs = dict(kernel_shape=_ints(kernel[3 - nsp:]), strides=_ints(stride[3 - nsp:]),
+                 pads=_pool_pads(padding, nsp),
+                 ceil_mode=_ceil_mode(g, r, x, kernel, stride, padding, (1, 1, 1), ceil_mode, nsp),
+                 count_include_pad=int(bool(count_include_pad)))
+    return _batched(g, r, x, nsp, lambda name: g.node("AveragePool", [name], **attrs))
+
+
+def _adaptive(g, r, kind):
+    x, output_size, nsp = r.args
+    out = _ints(output_size[2 - nsp:])
+    size = _ints(x.shape[x.ndim - nsp:])
+    dynamic_spatial = any(d >= x.ndim - nsp for d in g.dynamic_dims(r, 0))
+    if all(o == 1 for o in out):
+        op = "GlobalAveragePool" if kind == "avg" else "GlobalMaxPool"
+        return _batched(g, r, x, nsp, lambda name: g.node(op, [name]))
+    if dynamic_spatial:
+        raise g.unsupported(r, f"output size {tuple(out)} from an input whose spatial size is "
+                               "a dynamic axis (only output size 1 maps to a global pool)")
+    if any(n % o for n, o in zip(size, out)):
+        raise g.unsupported(r, f"output size {tuple(out)} from input size {tuple(size)}: ONNX "
+                               "can express an adaptive pool only when each input size is a "
+                               "multiple of the output size (or the output is 1)")
+    k = [n // o for n, o in zip(size, out)]
+    op = "AveragePool" if kind == "avg" else "MaxPool"
+    return _batched(g, r, x, nsp, lambda name: g.node(op, [name], kernel_shape=k, strides=k))
+
+
+@converts(pool.AdaptiveAvgPoolFunction)
+def _adaptive_avg(g, r):
+    return _adaptive(g, r, "avg")
+
+
+@converts(pool.AdaptiveMaxPoolFunction)
+def _adaptive_max(g, r):
+    return _adaptive(g, r, "max"), None
+
+
+# ---------------------------------------------------------------------- normalisation, linear
+
+@converts(batchnorm.BatchNormFunction)
+def _batch_norm(g, r):
+    x, weight, bias, mean, invstd, training, eps, stats = r.args
+    if training:
+        raise g.unsupported(r, "batch statistics (training mode); export runs the model in eval "
+                               "mode unless the module forces training")
+    dt = g.np_dtype(x.dtype)
+    c = x.shape[1]
+    # the running variance back from invstd = 1 / sqrt(var + eps), computed in float64
+    var = np.maximum(1.0 / np.square(np.asarray(invstd, np.float64)) - eps, 0.0)
+    scale = g.arg(r, 1) if weight is not None else g.const(np.ones(c, dt))
+    shift = g.arg(r, 2) if bias is not None else g.const(np.zeros(c, dt))
+    stats = [g.const(np.asarray(mean).astype(dt)), g.const(var.astype(dt))]
+    return g.node("BatchNormalization", [g.arg(r, 0), scale, shift] + stats, epsilon=float(eps))
+
+
+@converts(linear.LinearFunction)
+def _linear(g, r):
+    x, weight, bias = r.args
+    if x.ndim == 2:
+        ins = [g.arg(r, 0), g.arg(r, 1)] + ([g.arg(r, 2)] if bias is not None else [])
+        return g.node("Gemm", ins, transB=1)
+    y = g.node("MatMul", [g.arg(r, 0), g.node("Transpose", [g.arg(r, 1)], perm=[1, 0])])
+    return g.node("Add", [y, g.arg(r, 2)]) if bias is not None else y
+
+
+@converts(matmul.MatMul)
+def _matmul(g, r):
+    return g.node("MatMul", [g.operand(r, 0), g.operand(r, 1)])
+
+
+# ---------------------------------------------------------------------- activations
+
+@converts(activation.ReLUFunction)
+def _relu(g, r):
+    return g.node("Relu", [g.arg(r, 0)])
+
+
+@converts(activation.LeakyReLUFunction)
+def _leaky_relu(g, r):
+    return g.node("LeakyRelu", [g.arg(r, 0)], alpha=float(r.args[1]))
+
+
+@converts(activation.SoftmaxFunction)
+def _softmax(g, r):
+    return g.node("Softmax", [g.arg(r, 0)], axis=int(r.args[1]))
+
+
+@converts(activation.LogSoftmaxFunction)
+def _log_softmax(g, r):
+    return g.node("LogSoftmax", [g.arg(r, 0)], axis=int(r.args[1]))
+
+
+@converts(activation.DropoutFunction)
+def _dropout(g, r):
+    raise g.unsupported(r, "dropout in training mode (export runs the model in eval mode, "
+                           "where dropout is the identity)")
+
+
+# ---------------------------------------------------------------------- elementwise
+
+_BINARY = {elementwise.Add: "Add", elementwise.Sub: "Sub", elementwise.Mul: "Mul",
+           elementwise.Div: "Div", elementwise.Pow: "Pow", elementwise.Maximum: "Max",
+           elementwise.Minimum: "Min"}
+
+
+@converts(*_BINARY)
+def _binary(g, r):
+    return g.node(_BINARY[r.cls], [g.operand(r, 0), g.operand(r, 1)])
+
+
+_UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs", "tanh": "Tanh",
+          "sigmoid": "Sigmoid", "relu": "Relu", "sin": "Sin", "cos": "Cos"}
+
+
+@converts(elementwise.Unary)
+def _unary(g, r):
+    op = r.args[1]
+    if op not in _UNARY:
+        raise g.unsupported(r, f"the unary op {op!r}")
+    return g.node(_UNARY[op], [g.operand(r, 0)])
+
+
+@converts(elementwise.Where)
+def _where(g, r):
+    return g.node("Where", [g.arg(r, 0), g.operand(r, 1), g.operand(r, 2)])
+
+
+@converts(elementwise.Clamp)
+def _clamp(g, r):
+    x, lo, hi = r.args
+    dt = g.np_dtype(r.outs[0].dtype)
+    return g.node("Clip", [g.operand(r, 0),
+                           "" if lo is None else g.const(np.array(lo, dt)),
+                           "" if hi is None else g.const(np.array(hi, dt))])
+
+
+# ---------------------------------------------------------------------- shapes
+
+@converts(shape.View)
+def _view(g, r):
+    x = r.args[0]
+    special = r.args[2] if len(r.args) > 2 else None
+    out_shape = tuple(r.outs[0].shape)
+    if special is not None and special[0] == "unsqueeze":
+        d = special[1] % len(out_shape)
+        return g.node("Unsqueeze", [g.arg(r, 0), g.const([d], np.int64)])
+    if special is not None:
+        dims = range(x.ndim) if special[1] is None else (
+            special[1] if isinstance(special[1], (tuple, list)) else (special[1],))
+        axes = sorted({int(d) % x.ndim for d in dims if x.shape[int(d) % x.ndim] == 1}) \
+            if x.ndim else []
+        if not axes:
+            return g.node("Identity", [g.arg(r, 0)])
+        return g.node("Squeeze", [g.arg(r, 0), g.const(axes, np.int64)])
+    return g.node("Reshape", [g.arg(r, 0), g.const(g.reshape_target(r), np.int64)])
+
+
+@converts(shape.Permute)
+def _permute(g, r):
+    x, dims = r.args
+    return g.node("Transpose", [g.arg(r, 0)], perm=[int(d) % x.ndim for d in dims])
+
+
+@converts(shape.Expand)
+def _expand(g, r):
+    # ONNX Expand broadcasts both ways: a 1 in the target keeps the input's (dynamic) size
+    x, out = r.args[0], r.outs[0]
+    lead = out.ndim - x.ndim
+    target = _ints(out.shape)
+    for d in g.dynamic_dims(r, "out"):
+        if d < lead or d - lead not in g.dynamic_dims(r, 0):
+            raise g.unsupported(r, f"expand {tuple(x.shape)} -> {tuple(out.shape)}: dim {d} "
+                                   "would take a dynamic axis's size from nowhere in the input")
+        target[d] = 1
+    return g.node("Expand", [g.arg(r, 0), g.const(target, np.int64)])
+
+
+@converts(shape.Clone)
+def _clone(g, r):
+    return g.node("Identity", [g.arg(r, 0)])
+
+
+@converts(shape.CopyInto)
+def _copy_into(g, r):
+    # dst.copy_(src) (in-place activations write their result back this way): src cast to
+    # dst's dtype and broadcast to dst's shape
+    dst, src = r.args
+    name = g.arg(r, 1)
+    if src.dtype != dst.dtype:
+        name = g.node("Cast", [name], to=g.onnx_dtype(dst.dtype))
+    if tuple(src.shape) != tuple(dst.shape):
+        name = g.node("Expand", [name, g.node("Shape", [g.arg(r, 0)])])
+    return name if name != g.arg(r, 1) else g.node("Identity", [name])
+
+
+@converts(shape.ToDtype)
+def _to_dtype(g, r):
+    return g.node("Cast", [g.arg(r, 0)], to=g.onnx_dtype(r.outs[0].dtype))
+
+
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+@converts(shape.BasicIndex)
+def _basic_index(g, r):
+    """x[ints, slices, None, ...] as Slice, Squeeze (the int dims) and Unsqueeze (the Nones).
+    ONNX Slice clamps starts and ends as Python does, so slices stay valid on dynamic axes."""
+    x, index = r.args
+    index = index if isinstance(index, tuple) else (index,)
+    n_real = sum(1 for it in index if it is not None and it is not Ellipsis)
+    items = []
+    for it in index:
+        items.extend([slice(None)] * (x.ndim - n_real) if it is Ellipsis else [it])
+    starts, ends, steps, axes, squeeze, unsqueeze = [], [], [], [], [], []
+    d = pos = 0
+    for it in items:
+        if it is None:
+            unsqueeze.append(pos)
+            pos += 1
+            continue
+        if isinstance(it, slice):
+            if it != slice(None):
+                starts.append(0 if it.start is None else int(it.start))
+                ends.append(_INT64_MAX if it.stop is None else int(it.stop))
+                steps.append(1 if it.step is None else int(it.step))
+                axes.append(d)
+            pos += 1
+        else:
+            i = int(it)
+            starts.append(i)
+            ends.append(_INT64_MAX if i == -1 else i + 1)
+            steps.append(1)
+            axes.append(d)
+            squeeze.append(d)
+        d += 1
+    y = g.arg(r, 0)
+    if axes:
+        y = g.node("Slice", [y, g.const(starts, np.int64), g.const(ends, np.int64),
+                             g.const(axes, np.int64), g.const(steps, np.int64)])
+    if squeeze:
+        y = g.node("Squeeze", [y, g.const(squeeze, np.int64)])
+    if unsqueeze:
+        y = g.node("Unsqueeze", [y, g.const(unsqueeze, np.int64)])
+    return y if y != g.arg(r, 0) else g.node("Identity", [y])
+
+
+@converts(shape.Cat)
+def _cat(g, r):
+    return g.node("Concat", [g.operand(r, i) for i in range(1, len(r.args))],
+                  axis=int(r.args[0]))
+
+
+# ---------------------------------------------------------------------- reductions
+
+def _reduce(g, r, op, x_name):
+    x, axes, keepdim = r.args[:3]
+    return _reduce_axes(g, op, x_name, [int(a) for a in axes], keepdim)
+
+
+@converts(reduce.Sum, reduce.Mean)
+def _sum_mean(g, r):
+    if not r.args[1]:
+        return g.node("Identity", [g.operand(r, 0)])
+    return _reduce(g, r, "ReduceSum" if r.cls is reduce.Sum else "ReduceMean", g.operand(r, 0))
+
+
+@converts(reduce.AMax)
+def _amax(g, r):
+    if not r.args[1]:
+        return g.node("Identity", [g.arg(r, 0)])
+    return _reduce(g, r, "ReduceMax" if r.args[3] == "max" else "ReduceMin", g.arg(r, 0))
+
+
+@converts(reduce.MaxDim)
+def _max_dim(g, r):
+    x, dim, keepdim, kind = r.args
+    name = g.arg(r, 0)
+    attrs = dict(axis=int(dim), keepdims=int(bool(keepdim)))
+    idx = g.node("ArgMax" if kind == "max" else "ArgMin", [name], **attrs)
+    # the values: the maximum along dim (ties pick the same value as the index)
+    vals = _reduce_axes(g, "ReduceMax" if kind == "max" else "ReduceMin", name, [int(dim)],
+                        keepdim)
+    return vals, idx
+
+
+def _reduce_axes(g, op, name, axes, keepdim):
+    if g.opset >= 18 or op == "ReduceSum":
+        return g.node(op, [name, g.const(axes, np.int64)], keepdims=int(bool(keepdim)))
+    return g.node(op, [name], axes=axes, keepdims=int(bool(keepdim)))
+
+
+@converts(reduce.Var, reduce.Std)
+def _var_std(g, r):
+    x, axes, keepdim, correction = r.args
+    axes = [int(a) for a in axes]
+    if any(a in g.dynamic_dims(r, 0) for a in axes):
+        raise g.unsupported(r, "a variance over a dynamic axis (its element count is stored)")
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    dt = g.np_dtype(r.outs[0].dtype)
+    name = g.arg(r, 0)
+    d = g.node("Sub", [name, _reduce_axes(g, "ReduceMean", name, axes, True)])
+    ss = _reduce_axes(g, "ReduceSum", g.node("Mul", [d, d]), axes, keepdim)
+    var = g.node("Div", [ss, g.const(np.array(max(count - correction, 0), dt))])
+    return g.node("Sqrt", [var]) if r.cls is reduce.Std else var

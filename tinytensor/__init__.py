@@ -57,5 +57,6 @@ from tinytensor.serialization import load, save  # noqa: E402
 from tinytensor import datasets, nn, optim, utils  # noqa: E402,F401  (they build on the above)
 from tinytensor import distributed  # noqa: E402,F401  (MPI collectives; mpi4py loads on init)
 from tinytensor import accelerator, backends, cuda  # noqa: E402,F401  (CPU answers for device code)
+from tinytensor import onnx  # noqa: E402,F401  (export; the onnx package loads only when used)
 
 get_num_threads()      # apply the thread policy now that every BLAS library is loaded

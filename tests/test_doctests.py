@@ -1,0 +1,31 @@
+"""Every example in tinytensor's docstrings runs, and prints what it says (doctest).
+
+The examples are collected from the installed package (the one the other tests import), module
+by module, so a docstring that drifts from the code fails here."""
+import doctest
+import importlib
+import pkgutil
+
+import numpy as np
+import pytest
+
+import tinytensor
+
+_MODULES = sorted(m.name for m in pkgutil.walk_packages(tinytensor.__path__, "tinytensor.")
+                  if not m.name.split(".")[-1].startswith("test"))
+
+
+@pytest.mark.parametrize("name", _MODULES)
+def test_docstring_examples_run(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                  # examples that save files write them here
+    module = importlib.import_module(name)
+    globs = {**vars(module), "tt": tinytensor, "np": np, "nn": tinytensor.nn,
+             "F": tinytensor.nn.functional}
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    report = []
+    for test in finder.find(module, name, globs=globs):
+        if test.examples:
+            tinytensor.manual_seed(0)
+            runner.run(test, out=report.append)
+    assert runner.failures == 0, "".join(report)

@@ -136,6 +136,10 @@ autodoc_default_options = {
     "imported-members": True,       # only matters for modules without __all__
     "undoc-members": True,
     "show-inheritance": True,
+    # Tensor's shape, dtype, grad, size(), stride() ... live in its compiled base TensorBase:
+    # show inherited members, except those of bases that have their own entry (a Conv2d page
+    # does not repeat every Module method).
+    "inherited-members": "object, Module, Optimizer, LRScheduler, Dataset, Function, Exception",
     "member-order": "groupwise",
 }
 autodoc_typehints = "description"

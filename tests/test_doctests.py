@@ -11,11 +11,20 @@ import pytest
 
 import tinytensor
 
+# Docstrings known to fail today, each being rewritten on another branch. strict: the day one
+# passes, this test fails until its entry is removed, so the list cannot go stale.
+_KNOWN_FAILING = {
+    "tinytensor.datasets.mnist": "MNIST example prints label 7 for train[0]; the sample's is 8",
+    "tinytensor.utils.data": "DataLoader example uses x and y without defining them",
+}
+
 _MODULES = sorted(m.name for m in pkgutil.walk_packages(tinytensor.__path__, "tinytensor.")
                   if not m.name.split(".")[-1].startswith("test"))
 
 
-@pytest.mark.parametrize("name", _MODULES)
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_KNOWN_FAILING[n]))
+    if n in _KNOWN_FAILING else n for n in _MODULES])
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                  # examples that save files write them here
     module = importlib.import_module(name)

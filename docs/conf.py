@@ -101,10 +101,18 @@ def _write_api_pages(app):
             links = ", ".join(f":obj:`{attr} <{home}.{attr}>`"
                               for attr, home in sorted(elsewhere.items()))
             text += f"\nAlso exported here, documented with their own module: {links}.\n"
-        path = os.path.join(folder, name + ".rst")
-        if not os.path.exists(path) or open(path).read() != text:
-            with open(path, "w") as f:
-                f.write(text)
+        _write_if_changed(os.path.join(folder, name + ".rst"), text)
+    # the table of contents of api/index.rst, in the order of API_MODULES
+    _write_if_changed(os.path.join(folder, "toctree.inc"),
+                      ".. toctree::\n   :maxdepth: 1\n\n"
+                      + "".join(f"   generated/{name}\n" for name in API_MODULES))
+
+
+def _write_if_changed(path, text):
+    """Rewrite only on a change, so Sphinx's incremental builds stay incremental."""
+    if not os.path.exists(path) or open(path).read() != text:
+        with open(path, "w") as f:
+            f.write(text)
 
 
 def _literal_code_in_module_docstrings(app, what, name, obj, options, lines):
@@ -112,6 +120,11 @@ def _literal_code_in_module_docstrings(app, what, name, obj, options, lines):
     style, readable in help()); make such a block a literal code block in the HTML too."""
     if what != "module":
         return
+    raw = (obj.__doc__ or "").expandtabs().splitlines()
+    if len(raw) > 1 and lines[:1] == [raw[0].strip()] and all(
+            line.startswith("    ") for line in raw[1:] if line.strip()):
+        # every line after the first is code: inspect.cleandoc dedented it into prose
+        lines[:] = [raw[0].strip()] + raw[1:]
     i = 1
     while i < len(lines) - 1:
         prev, blank, nxt = lines[i - 1], lines[i], lines[i + 1]
@@ -139,7 +152,9 @@ autodoc_default_options = {
     # Tensor's shape, dtype, grad, size(), stride() ... live in its compiled base TensorBase:
     # show inherited members, except those of bases that have their own entry (a Conv2d page
     # does not repeat every Module method).
-    "inherited-members": "object, Module, Optimizer, LRScheduler, Dataset, Function, Exception",
+    "inherited-members": "object, tuple, Module, Optimizer, LRScheduler, Dataset, Function, Exception",
+    # on every layer: the flag and the repr hook are documented once, on Module
+    "exclude-members": "training, extra_repr",
     "member-order": "groupwise",
 }
 autodoc_typehints = "description"

@@ -7,7 +7,7 @@ Cython (Tensor's storage, kernels, the autograd node). autodoc imports the packa
 live objects, so compiled classes and their docstrings are documented like Python ones, while
 mkdocstrings reads source files statically and sees nothing in a .so. The pages are reST, whose
 ``>>>`` blocks Python's own doctest module runs unchanged (tests/test_docs_examples.py), and
-Sphinx's nitpicky ``-W`` build turns a broken cross-reference into a CI failure.
+``-W`` turns a docstring that does not render (bad indentation, a stray ``*``) into a CI failure.
 """
 import os
 import sys
@@ -153,7 +153,8 @@ autodoc_default_options = {
     # show inherited members, except those of bases that have their own entry (a Conv2d page
     # does not repeat every Module method).
     "inherited-members": "object, tuple, Module, Optimizer, LRScheduler, Dataset, Function, Exception",
-    # on every layer: the flag and the repr hook are documented once, on Module
+    # every layer has these two; listing them on each page is noise (Module.train/eval and
+    # Module.__repr__ say what they do)
     "exclude-members": "training, extra_repr",
     "member-order": "groupwise",
 }

@@ -7,7 +7,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
 
     Every tensor in `inputs` that requires grad must be float64. For each output element o and
     input element x, the Jacobian entry d o / d x is estimated as (f(x+eps) - f(x-eps)) / 2eps and
-    compared with backward's, |analytic - numeric| <= atol + rtol * |numeric|.
+    compared with backward's, ``|analytic - numeric| <= atol + rtol * |numeric|``.
     Returns True, or raises RuntimeError naming the worst element.
     """
     from tinytensor.autograd import grad as autograd_grad

@@ -12,10 +12,10 @@ def linear(input, weight, bias=None):
     """Apply y = x W^T + b.
 
     Args:
-        input: (*, in_features). weight: (out_features, in_features). bias: (out_features,).
+        input: ``(*, in_features)``. weight: (out_features, in_features). bias: (out_features,).
 
     Shape:
-        output (*, out_features).
+        output ``(*, out_features)``.
 
     Raises:
         RuntimeError: PyTorch's "mat1 and mat2 shapes cannot be multiplied (4x3 and 5x2)" when

@@ -12,7 +12,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Normalise each channel (dim 1) of `input`, then scale by `weight` and shift by `bias`.
 
     Args:
-        input: (N, C, *) floating-point tensor.
+        input: ``(N, C, *)`` floating-point tensor.
         running_mean, running_var: (C,) buffers or None. Used in eval mode; updated in place in
             training mode as running = (1 - momentum) * running + momentum * batch_stat, with the
             unbiased batch variance.

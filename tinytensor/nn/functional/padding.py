@@ -30,10 +30,11 @@ def pad(input, pad, mode="constant", value=None):
             'circular' (pad <= size); the last three pad the last 1-3 dims of a batched or
             unbatched input (2D/3D with 2 pads, 3D/4D with 4, 4D/5D with 6).
         value: fill for 'constant' (default 0; cast to the dtype).
+
     Shape: each padded dim grows by left + right.
     Raises: RuntimeError / NotImplementedError / TypeError with PyTorch's messages.
     Example: pad(x of [1, 2, 3, 4] as (1, 1, 4), (3, 3), mode='reflect') is
-        [4, 3, 2, 1, 2, 3, 4, 3, 2, 1].
+    [4, 3, 2, 1, 2, 3, 4, 3, 2, 1].
     """
     check_tensor("pad", "input", 1, input)
     if not isinstance(pad, (tuple, list)):      # a single int is not a pad tuple here

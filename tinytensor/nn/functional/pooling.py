@@ -254,8 +254,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         kernel_size, stride (default: kernel_size; `[]` too), padding (<= kernel // 2),
         dilation: an int or a pair. ceil_mode: ceil instead of floor in the output size.
         return_indices: also return int64 flat positions h*W + w of the maxima.
+
     Shape: H_out = floor((H + 2p - d(k-1) - 1 [+ s-1]) / s) + 1 (same for W), then the
-        ceil_mode drop rule.
+    ceil_mode drop rule.
     Raises: RuntimeError with PyTorch's messages for bad sizes, ranks and limits.
     Example: max_pool2d(x of 32x24x24, 3) has shape 32x8x8.
     """
@@ -326,7 +327,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     """2-D average pooling over (N, C, H, W) or (C, H, W), as `torch.nn.functional.avg_pool2d`.
 
     Args: kernel_size, stride (default kernel_size), padding (<= kernel // 2): int or pair;
-        ceil_mode; count_include_pad; divisor_override (non-zero int, negative allowed).
+    ceil_mode; count_include_pad; divisor_override (non-zero int, negative allowed).
     Shape: as max_pool2d with dilation 1.
     Example: avg_pool2d(ones(1, 1, 4, 4), 2, divisor_override=2) is all 2.
     """

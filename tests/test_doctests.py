@@ -14,8 +14,6 @@ import tinytensor
 # Docstrings known to fail today, each being rewritten on another branch. strict: the day one
 # passes, this test fails until its entry is removed, so the list cannot go stale.
 _KNOWN_FAILING = {
-    "tinytensor.datasets.mnist": "MNIST example prints label 7 for train[0]; the sample's is 8",
-    "tinytensor.utils.data": "DataLoader example uses x and y without defining them",
 }
 
 _MODULES = sorted(m.name for m in pkgutil.walk_packages(tinytensor.__path__, "tinytensor.")

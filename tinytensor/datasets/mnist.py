@@ -152,7 +152,7 @@ class MNIST(Dataset):
     Example:
         >>> train = tt.datasets.MNIST(train=True)
         >>> len(train), train[0][0].shape, train[0][1]
-        (4000, tinytensor.Size([1, 28, 28]), 7)
+        (4000, tinytensor.Size([1, 28, 28]), 8)
     """
 
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",

@@ -21,6 +21,8 @@ class Compose:
 
     Example:
         >>> Compose([ToTensor(), Normalize((0.5,), (0.5,))])(np.zeros((2, 2), np.uint8))
+        tensor([[[-1., -1.],
+                 [-1., -1.]]])
     """
 
     def __init__(self, transforms):
@@ -85,7 +87,8 @@ class Normalize:
         ValueError: fewer than 3 dimensions, or a std of zero.
 
     Example:
-        >>> Normalize((0.1307,), (0.3081,))(tt.zeros(1, 28, 28))
+        >>> Normalize((0.1307,), (0.3081,))(tt.zeros(1, 1, 2))
+        tensor([[[-0.4242, -0.4242]]])
     """
 
     def __init__(self, mean, std, inplace=False):

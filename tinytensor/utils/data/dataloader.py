@@ -98,8 +98,11 @@ class DataLoader:
             each other; TypeError for a dataset without `__getitem__` / `__len__`.
 
     Example:
+        >>> from tinytensor.utils.data import TensorDataset
+        >>> x, y = tt.randn(100, 1, 28, 28), tt.randint(0, 10, (100,))
         >>> loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, num_workers=2)
-        >>> for xb, yb in loader: ...
+        >>> [tuple(xb.shape) for xb, yb in loader]
+        [(64, 1, 28, 28), (36, 1, 28, 28)]
     """
 
     _initialized = False

@@ -124,8 +124,11 @@ class StackDataset(Dataset):
         ValueError: no datasets, both kinds at once, or different lengths.
 
     Example:
+        >>> images, labels = tt.zeros(4, 1, 2, 2), tt.arange(4)
         >>> pairs = StackDataset(images, labels)             # pairs[0] == (images[0], labels[0])
-        >>> named = StackDataset(image=images, label=labels)   # named[0]["label"] == labels[0]
+        >>> named = StackDataset(image=images, label=labels)
+        >>> named[3]["label"]
+        tensor(3)
     """
 
     def __init__(self, *args, **kwargs):
@@ -153,7 +156,9 @@ class Subset(Dataset):
     """The samples of `dataset` at `indices`, in that order.
 
     Example:
-        >>> first_ten = Subset(dataset, range(10))
+        >>> first_ten = Subset(TensorDataset(tt.arange(100)), range(10))
+        >>> len(first_ten), first_ten[9]
+        (10, (tensor(9),))
     """
 
     def __init__(self, dataset, indices):
@@ -187,9 +192,10 @@ class ConcatDataset(Dataset):
         TypeError: one of them is an `IterableDataset`.
 
     Example:
+        >>> train, extra = TensorDataset(tt.zeros(5)), TensorDataset(tt.ones(3))
         >>> both = ConcatDataset([train, extra])      # or train + extra
-        >>> len(both) == len(train) + len(extra)
-        True
+        >>> len(both) == len(train) + len(extra), both[5]
+        (True, (tensor(1.),))
     """
 
     def __init__(self, datasets):
@@ -221,7 +227,13 @@ class ChainDataset(IterableDataset):
     """The samples of several iterable-style datasets, one after the other.
 
     Example:
-        >>> stream = ChainDataset([shard_a, shard_b])
+        >>> class Range(IterableDataset):
+        ...     def __init__(self, n):
+        ...         self.n = n
+        ...     def __iter__(self):
+        ...         return iter(range(self.n))
+        >>> list(ChainDataset([Range(2), Range(3)]))
+        [0, 1, 0, 1, 2]
     """
 
     def __init__(self, datasets):
@@ -286,7 +298,9 @@ def random_split(dataset, lengths, generator=None):
             [0, 1].
 
     Example:
-        >>> train, val = random_split(dataset, [0.9, 0.1], generator=np.random.default_rng(0))
+        >>> train, val = random_split(range(20), [0.9, 0.1], generator=np.random.default_rng(0))
+        >>> len(train), len(val)
+        (18, 2)
     """
     counts = _split_lengths(len(dataset), lengths)
     perm = numpy_generator(generator, "random_split").permutation(sum(counts)).tolist()

@@ -26,6 +26,20 @@ from tinytensor._kernels import _parallel
 
 _num_threads = None
 _blas_capped = False
+# True in a child made by fork() (multiprocessing's "fork" start method, DataLoader workers):
+# every kernel then runs on one thread. libgomp's thread pool does not survive fork (the child
+# has only the forking thread), so a parallel region there waits forever for workers that no
+# longer exist; a team of one never touches the pool.
+_forked_child = False
+
+
+def _after_fork_in_child():
+    global _forked_child
+    _forked_child = True
+    _parallel.set_openmp_threads(1)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _default_threads():
@@ -56,12 +70,14 @@ def set_num_threads(n):
     if n < 1:
         raise RuntimeError("set_num_threads expects a positive integer")
     _num_threads = n
-    _parallel.set_openmp_threads(n)
+    _parallel.set_openmp_threads(1 if _forked_child else n)
     _cap_blas_once()
 
 
 def get_num_threads():
-    """The number of threads kernels use (1 on a build without OpenMP)."""
+    """The number of threads kernels use (1 on a build without OpenMP or in a forked child)."""
     if _num_threads is None:
         set_num_threads(_default_threads())
-    return _num_threads if _parallel.openmp_enabled() else 1
+    if _forked_child or not _parallel.openmp_enabled():
+        return 1
+    return _num_threads

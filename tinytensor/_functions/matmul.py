@@ -8,6 +8,8 @@ tt.get_num_threads() Python threads (NumPy releases the GIL inside GEMM). Result
 identical for any thread count.
 """
 import math
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -23,15 +25,27 @@ _MIN_ROWS = 128          # a row block never gets smaller than this (GEMM effici
 
 _pool = None
 _pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _forget_pool():
+    """In a child made by fork(): the pool's threads were not copied, and its bookkeeping says
+    they are idle, so work handed to it would wait forever. Start afresh when next needed."""
+    global _pool, _pool_lock, _pool_size
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _executor(n):
+    """A pool of n worker threads. A pool of another size is replaced, never shut down here:
+    another Python thread may still be handing it work (its threads exit when it is freed)."""
     global _pool, _pool_size
-    if _pool is None or _pool_size != n:
-        if _pool is not None:
-            _pool.shutdown(wait=True)
-        _pool, _pool_size = ThreadPoolExecutor(max_workers=n, thread_name_prefix="tt-matmul"), n
-    return _pool
+    with _pool_lock:
+        if _pool is None or _pool_size != n:
+            _pool, _pool_size = ThreadPoolExecutor(max_workers=n, thread_name_prefix="tt-matmul"), n
+        return _pool
 
 
 def _pieces(x, y, out):
@@ -62,7 +76,7 @@ def _mm(x, y):
         for xp, yp, op in pieces:
             np.matmul(xp, yp, out=op)
     else:
-        list(_executor(min(n_threads, len(pieces))).map(
+        list(_executor(n_threads).map(
             lambda p: np.matmul(p[0], p[1], out=p[2]), pieces))
     return out
 

@@ -117,8 +117,8 @@ def run_backward(roots, root_grads, retain_graph, inputs=None):
             ready.append(node)
 
     prev_mode = _state.enabled
-    _state.enabled = False
     try:
+        _state.enabled = False           # inside the try: an interrupt anywhere restores it
         while ready:
             node = ready.pop()
             grads = buffers.pop(id(node), None)

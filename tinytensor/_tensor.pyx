@@ -154,6 +154,28 @@ def _set_tensor_class(cls):
     _tensor_class = cls
 
 
+_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
+
+
+def _check_grad(TensorBase t, value):
+    """PyTorch's checks on `t.grad = value`: a tensor of t's dtype and shape, not t itself.
+    (A wrong shape was broadcast by SGD; a wrong dtype mixed precisions silently.)"""
+    if not isinstance(value, TensorBase):
+        raise TypeError("assigned grad expected to be a Tensor or None but got grad of type "
+                        f"{type(value).__name__}")
+    if value is t:
+        raise RuntimeError("can't assign Variable as its own grad")
+    cdef TensorBase g = <TensorBase>value
+    if g._dtype is not t._dtype:
+        raise RuntimeError(f"attempting to assign a gradient with dtype '{_C_NAMES[g._dtype.name]}'"
+                           f" to a tensor with dtype '{_C_NAMES[t._dtype.name]}'. Please ensure "
+                           "that the gradient and the tensor have the same dtype")
+    if g._shape != t._shape:
+        raise RuntimeError(f"attempting to assign a gradient of size '{list(g._shape)}' to a "
+                           f"tensor of size '{list(t._shape)}'. Please ensure that the gradient "
+                           "and the tensor are the same size")
+
+
 cdef class TensorBase:
     """Storage + dtype + shape + strides (elements) + offset, and the autograd slots.
 
@@ -183,6 +205,18 @@ cdef class TensorBase:
         # history is stale and re-derives it (tinytensor.autograd.function.refresh_view)
         t._view_of_fn = (<TensorBase>root).grad_fn
         return t
+
+    # ---- the gradient slot
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            _check_grad(self, value)
+        self._grad = value
 
     # ---- layout questions
 

@@ -20,9 +20,15 @@ The policy, in one place:
   batch-1 inference 0.23 vs 0.22 ms), while 1,000 slows batch-1 inference to 0.29 ms and
   PASSIVE to 0.48 ms.
 """
+import operator
 import os
 
 from tinytensor._kernels import _parallel
+
+# The most threads set_num_threads accepts. libgomp builds a team of n threads with an alloca
+# of n entries on the calling thread's stack and one OS thread each: 10**6 overflowed the
+# stack (a segfault in the first parallel kernel). 1024 threads start and run correctly here.
+MAX_THREADS = 1024
 
 _num_threads = None
 _blas_capped = False
@@ -45,11 +51,12 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 def _default_threads():
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) > 0:
-        return int(env)
+        return min(int(env), MAX_THREADS)
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_THREADS))
 
 
 def _cap_blas_once():
@@ -63,14 +70,23 @@ def _cap_blas_once():
 
 
 def set_num_threads(n):
-    """Set the number of threads every tinytensor kernel and GEMM may use."""
+    """Set the number of threads every tinytensor kernel and GEMM may use (1 to MAX_THREADS).
+
+    A bad value raises and leaves the setting as it was. In a child process made by fork()
+    kernels run on one thread whatever the setting (see _forked_child).
+
+        >>> tt.set_num_threads(2)
+    """
     global _num_threads
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"set_num_threads(): argument 'n' must be int, not {type(n).__name__}")
+    if isinstance(n, bool) or not hasattr(type(n), "__index__"):
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
+    n = operator.index(n)
     if n < 1:
         raise RuntimeError("set_num_threads expects a positive integer")
-    _num_threads = n
+    if n > MAX_THREADS:
+        raise RuntimeError(f"set_num_threads expects at most {MAX_THREADS} threads, but got {n}")
     _parallel.set_openmp_threads(1 if _forked_child else n)
+    _num_threads = n
     _cap_blas_once()
 
 

@@ -85,8 +85,13 @@ class Tensor(TensorBase):
 
     @data.setter
     def data(self, other):
+        """Point this tensor at `other`'s memory, shape and dtype, outside autograd (PyTorch's
+        checks: a tensor, and a floating point one when this tensor requires grad)."""
         if not isinstance(other, Tensor):
-            raise TypeError(f"data must be a Tensor, got {type(other).__name__}")
+            raise TypeError(f"Variable data has to be a tensor, but got {type(other).__name__}")
+        if self._requires_grad and not other._dtype.is_floating_point:
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
         self._init(other._storage, other._shape, other._stride, other._offset, other._dtype)
 
     @property
@@ -578,6 +583,15 @@ class Tensor(TensorBase):
             return True
         return False
 
+    def _refuse_overlap(self):
+        """PyTorch's check before an elementwise write: an expanded (stride 0) dimension
+        would have several elements written to one memory location (an empty tensor has none)."""
+        if 0 not in self._shape and any(st == 0 and n > 1
+                                        for n, st in zip(self._shape, self._stride)):
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location. Please clone() the "
+                               "tensor before performing the operation.")
+
     def _inplace_binary(self, fn, other):
         """self = fn(self, other), written into self's memory.
 
@@ -589,10 +603,7 @@ class Tensor(TensorBase):
         from tinytensor.autograd.grad_mode import _state
         recording = self._check_inplace() or (
             _state.enabled and isinstance(other, Tensor) and other._requires_grad)
-        if any(st == 0 and n > 1 for n, st in zip(self._shape, self._stride)):
-            raise RuntimeError("unsupported operation: more than one element of the written-to "
-                               "tensor refers to a single memory location. Please clone() the "
-                               "tensor before performing the operation.")
+        self._refuse_overlap()
         src = self
         if recording and self._base is not None:
             from tinytensor.autograd.function import refresh_view, stale_view
@@ -700,14 +711,21 @@ class Tensor(TensorBase):
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from tinytensor import random
+        if a > b:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                               f"from={a:g} > to={b:g}")
         self._check_inplace()
+        self._refuse_overlap()
         self._numpy()[...] = random.uniform(a, b, self._shape, self._dtype.np_dtype)
         self._bump_version()
         return self
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from tinytensor import random
+        if not std >= 0.0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
         self._check_inplace()
+        self._refuse_overlap()
         self._numpy()[...] = random.normal(mean, std, self._shape, self._dtype.np_dtype)
         self._bump_version()
         return self

@@ -79,6 +79,11 @@ def recycle(shape, dtype, zero=False):
     elif zero:
         a.fill(0)
     _reuse[key] = a                               # most recently used last
-    while _reuse and sum(b.nbytes for b in _reuse.values()) > _REUSE_MAX_BYTES:
-        del _reuse[next(iter(_reuse))]
+    # list(): one atomic snapshot (iterating the dict itself raised "dictionary changed size
+    # during iteration" when another thread recycled at the same time); pop: it may be gone
+    while sum(b.nbytes for b in list(_reuse.values())) > _REUSE_MAX_BYTES:
+        oldest = next(iter(list(_reuse)), None)
+        if oldest is None:
+            break
+        _reuse.pop(oldest, None)
     return a

@@ -9,6 +9,14 @@ from tinytensor.autograd.function import Function
 from tinytensor.tensor import _c, _wrap
 
 
+def _max_keep(a, dim):
+    """a.max(axis=dim, keepdims=True); an empty `a` (NumPy's max has no identity to start
+    from) gives an empty result of that shape, so that softmax of an empty tensor is empty."""
+    if a.size == 0:
+        return np.zeros(a.shape[:dim] + (1,) + a.shape[dim + 1:] if a.ndim else (), a.dtype)
+    return a.max(axis=dim, keepdims=True)
+
+
 class ReLUFunction(Function):
     """y = max(x, 0); dy/dx = 1 where y > 0 (0 at x == 0, as PyTorch). NaN propagates."""
 
@@ -56,7 +64,7 @@ class SoftmaxFunction(Function):
     def forward(ctx, x, dim):
         a = x._numpy()
         with np.errstate(invalid="ignore", over="ignore"):
-            e = np.exp(a - a.max(axis=dim, keepdims=True))
+            e = np.exp(a - _max_keep(a, dim))
             e /= e.sum(axis=dim, keepdims=True)
         out = _wrap(_c(e))
         ctx.dim = dim
@@ -80,7 +88,7 @@ class LogSoftmaxFunction(Function):
     def forward(ctx, x, dim):
         a = x._numpy()
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            z = a - a.max(axis=dim, keepdims=True)
+            z = a - _max_keep(a, dim)
             z -= np.log(np.exp(z).sum(axis=dim, keepdims=True))
         out = _wrap(_c(z))
         ctx.dim = dim

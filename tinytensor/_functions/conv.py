@@ -26,7 +26,6 @@ tinytensor/_threads.py), so each OpenMP thread's GEMMs are serial.
 """
 import ctypes
 import os
-import threading
 
 import numpy as np
 
@@ -84,8 +83,7 @@ _WGRAD_WIN_MIN_LANE_USE = 0.5
 # Below this many multiply-adds per thread, use fewer threads.
 _MIN_MACS_PER_THREAD = 100_000
 
-_scratch_lock = threading.Lock()
-_scratch = {}          # dtype -> 1-D array reused by calls that hold _scratch_lock
+_scratch = {}          # dtype -> 1-D array, leased by _Scratch (out of the dict while in use)
 _blas_chosen = False
 
 
@@ -120,33 +118,34 @@ def _use_numpy_cblas(controller):
 
 class _Scratch:
     """(n_threads, size) scratch: the cached buffer when free and large enough, else fresh.
-    Reusing it avoids first-touch page faults (PERFORMANCE.md); the lock keeps two Python
-    threads from sharing it."""
+    Reusing it avoids first-touch page faults (PERFORMANCE.md).
+
+    The cached buffer is leased, not locked: __enter__ takes it out of `_scratch` (dict.pop is
+    atomic, so two Python threads never share it) and __exit__ puts it back. An exception
+    anywhere, even a KeyboardInterrupt between the two, at worst loses the lease: the next
+    call allocates a fresh buffer and caches that one. (A lock held across the call stayed
+    held after an interrupt at an unlucky moment, and scratch was never reused again.)"""
 
     def __init__(self, dtype, n_threads, size):
         self.shape = (n_threads, max(size, 1))
         self.dtype = np.dtype(dtype)
-        self.locked = False
+        self.buf = None
 
     def __enter__(self):
         need = self.shape[0] * self.shape[1]
-        if _scratch_lock.acquire(blocking=False):
-            try:
-                buf = _scratch.get(self.dtype)
-                if buf is None or buf.size < need:
-                    _scratch.pop(self.dtype, None)      # free the old one first
-                    buf = alloc(need, self.dtype)
-                    _scratch[self.dtype] = buf
-            except BaseException:
-                _scratch_lock.release()
-                raise
-            self.locked = True
-            return buf[:need].reshape(self.shape)
-        return alloc(self.shape, self.dtype)
+        buf = _scratch.pop(self.dtype, None)
+        if buf is None or buf.size < need:
+            buf = None                                  # free the old one first
+            buf = alloc(need, self.dtype)
+        self.buf = buf
+        return buf[:need].reshape(self.shape)
 
     def __exit__(self, *exc):
-        if self.locked:
-            _scratch_lock.release()
+        buf, self.buf = self.buf, None
+        if buf is not None:
+            held = _scratch.get(self.dtype)
+            if held is None or held.size < buf.size:    # keep the larger of two returned
+                _scratch[self.dtype] = buf
         return False
 
 

@@ -140,20 +140,27 @@ class Pow(_Binary):
         else:
             out = np.power(xa, xb)
         ctx.xa, ctx.xb = xa, xb
-        ctx.save_for_backward(*(t for t in (a, b) if isinstance(t, Tensor)))
-        ctx.out = out if ctx.needs_input_grad[1] else None
-        return _wrap(_c(out))
+        y = _wrap(_c(out))
+        # the inputs and (for the exponent's gradient) the returned tensor itself: an in-place
+        # change to any of them after forward makes backward refuse
+        ctx.save_for_backward(*(t for t in (a, b) if isinstance(t, Tensor)),
+                              y if ctx.needs_input_grad[1] else None)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        ctx.saved_tensors        # refuse if an input was modified in place
+        saved = ctx.saved_tensors        # refuses if an input or the output changed in place
         xa, xb, gy = ctx.xa, ctx.xb, g._numpy()
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = _wrap(_c(gy * xb * np.power(xa, xb - 1)))
-        if ctx.needs_input_grad[1]:
+            # d/dx x**b = b * x**(b - 1), and 0 where b == 0 (x**0 is constant; 0**-1 is inf)
             with np.errstate(divide="ignore", invalid="ignore"):
-                lg = np.where((xa == 0) & (xb >= 0), 0.0, ctx.out * np.log(xa))
+                d = xb * np.power(xa, xb - 1)
+            ga = _wrap(_c(gy * np.where(xb == 0, d.dtype.type(0), d)))
+        if ctx.needs_input_grad[1]:
+            out = saved[-1]._numpy()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lg = np.where((xa == 0) & (xb >= 0), 0.0, out * np.log(xa))
             gb = _wrap(_c(gy * lg).astype(gy.dtype, copy=False))
         return ga, gb
 
@@ -198,12 +205,14 @@ class Where(Function):
     def forward(ctx, cond, a, b):
         dt = result_type(a, b)
         c = cond._numpy()
-        ctx.cond = cond
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            ctx.save_for_backward(cond)       # version-checked: the mask routes the gradient
         return _wrap(_c(np.where(c, _operand(a, dt), _operand(b, dt))))
 
     @staticmethod
     def backward(ctx, g):
-        c, gy = ctx.cond._numpy(), g._numpy()
+        (cond,) = ctx.saved_tensors
+        c, gy = cond._numpy(), g._numpy()
         ga = _wrap(_c(np.where(c, gy, 0).astype(gy.dtype))) if ctx.needs_input_grad[1] else None
         gb = _wrap(_c(np.where(c, 0, gy).astype(gy.dtype))) if ctx.needs_input_grad[2] else None
         return None, ga, gb

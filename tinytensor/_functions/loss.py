@@ -2,7 +2,10 @@
 
 Inputs arrive as (N, C) or (C,) or (N, C, d1, ...); every Function folds them to a 2-D (R, C)
 array of rows (the class axis last) so one code path serves all ranks, and unfolds gradients.
-Targets and weights are NumPy arrays validated by `tinytensor.nn.functional.loss`.
+Targets and weights are NumPy arrays validated by `tinytensor.nn.functional.loss`; the
+arrays may share memory with the caller's tensors, which arrive too (`guard`) and are saved,
+so that an in-place change to a target or weight after forward makes backward refuse, as
+PyTorch's version counter does.
 """
 import numpy as np
 
@@ -30,6 +33,8 @@ def _from_rows(g2, shape):
 
 def _log_softmax_rows(x2):
     """(log_softmax, softmax) of each row, stable: z = x - max, logp = z - log(sum(exp(z)))."""
+    if x2.size == 0:                  # no rows or no classes: NumPy's max has no identity
+        return x2.copy(), x2.copy()
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         z = x2 - x2.max(axis=1, keepdims=True)
         e = np.exp(z)
@@ -37,6 +42,14 @@ def _log_softmax_rows(x2):
         logp = z - np.log(s)
         e /= s
     return logp, e
+
+
+def _pick(x2, ti):
+    """x2[i, ti[i]] for every row i; zeros when there are no classes (every target is then
+    ignore_index, as F.*'s checks made sure, and ti holds 0 for those rows)."""
+    if x2.shape[1] == 0:
+        return np.zeros(x2.shape[0], x2.dtype)
+    return x2[np.arange(x2.shape[0]), ti]
 
 
 def _reduce(loss, denom, reduction, out_shape):
@@ -71,29 +84,29 @@ class CrossEntropyFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx, input, target, weight, ignore_index, reduction, eps, out_shape):
+    def forward(ctx, input, target, weight, ignore_index, reduction, eps, out_shape, guard=()):
         a = input._numpy()
         dt = a.dtype
         x2 = _to_rows(a)
         rows, c = x2.shape
         logp, p = _log_softmax_rows(x2)
-        ar = np.arange(rows)
         valid = target != ignore_index
         # the common case (no weights, no smoothing, nothing ignored) skips the masks
         simple = weight is None and eps == 0 and bool(valid.all())
         if simple:
             ti, wt = target, None
-            loss = -logp[ar, ti]
+            loss = -_pick(logp, ti)
             denom = dt.type(rows)
         else:
             ti = np.where(valid, target, 0)
             wt = (weight[ti] * valid).astype(dt) if weight is not None else valid.astype(dt)
-            loss = -logp[ar, ti] * wt
+            loss = -_pick(logp, ti) * wt
             if eps > 0:
                 smooth = -(logp @ weight.astype(dt)) if weight is not None else -logp.sum(axis=1)
-                loss = loss * dt.type(1 - eps) + smooth * valid * dt.type(eps / c)
+                loss = loss * dt.type(1 - eps) + smooth * valid * dt.type(eps / c if c else 0.0)
             denom = wt.sum(dtype=dt)
         if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(*guard)
             ctx.p, ctx.ti, ctx.wt, ctx.valid, ctx.simple = p, ti, wt, valid, simple
             ctx.weight, ctx.eps, ctx.reduction, ctx.denom = weight, eps, reduction, denom
             ctx.shape = a.shape
@@ -101,21 +114,24 @@ class CrossEntropyFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
+        ctx.saved_tensors                # refuses if the target or weight changed in place
         p, ti, wt, valid, eps = ctx.p, ctx.ti, ctx.wt, ctx.valid, ctx.eps
         rows, c = p.shape
         dt = p.dtype
         scale = _grad_scale(g, ctx.reduction, ctx.denom, rows, dt)
         if ctx.simple:                   # (softmax - onehot) * dL/dloss
             grad = p.copy()
-            grad[np.arange(rows), ti] -= 1
+            if c:
+                grad[np.arange(rows), ti] -= 1
             grad *= scale
-            return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 6
+            return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 7
         k = wt * dt.type(1 - eps)
         grad = p * k[:, None]
-        grad[np.arange(rows), ti] -= k
+        if c:
+            grad[np.arange(rows), ti] -= k
         if eps > 0:
             w = ctx.weight
-            vm = valid.astype(dt)[:, None] * dt.type(eps / c)
+            vm = valid.astype(dt)[:, None] * dt.type(eps / c if c else 0.0)
             if w is None:
                 grad += (p * dt.type(c) - 1) * vm
             else:
@@ -125,7 +141,7 @@ class CrossEntropyFunction(Function):
             grad *= scale
         if not valid.all():
             grad[~valid] = 0         # ignored rows get 0, also when the mean is 0/0 (nan)
-        return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 6
+        return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 7
 
 
 class CrossEntropyProbFunction(Function):
@@ -136,7 +152,7 @@ class CrossEntropyProbFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx, input, target, weight, reduction, eps, out_shape):
+    def forward(ctx, input, target, weight, reduction, eps, out_shape, guard=()):
         a = input._numpy()
         dt = a.dtype
         x2 = _to_rows(a)
@@ -144,11 +160,12 @@ class CrossEntropyProbFunction(Function):
         logp, p = _log_softmax_rows(x2)
         q = _to_rows(target._numpy()).astype(dt, copy=False)
         if eps > 0:
-            q = q * dt.type(1 - eps) + dt.type(eps / c)
+            q = q * dt.type(1 - eps) + dt.type(eps / c if c else 0.0)
         wq = q * weight.astype(dt) if weight is not None else q
         loss = -(wq * logp).sum(axis=1)
-        denom = dt.type(rows)
+        denom = dt.type(rows) if c else dt.type(np.nan)     # PyTorch: numel / C
         if any(ctx.needs_input_grad):
+            ctx.save_for_backward(target, *guard)   # wq may share the target's memory
             ctx.p, ctx.wq, ctx.logp, ctx.weight = p, wq, logp, weight
             ctx.eps, ctx.reduction, ctx.denom = eps, reduction, denom
             ctx.shape, ctx.tshape = a.shape, target.shape
@@ -156,6 +173,7 @@ class CrossEntropyProbFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
+        ctx.saved_tensors                # refuses if the target or weight changed in place
         p, wq = ctx.p, ctx.wq
         rows, c = p.shape
         dt = p.dtype
@@ -169,14 +187,14 @@ class CrossEntropyProbFunction(Function):
             w = ctx.weight.astype(dt) if ctx.weight is not None else dt.type(1)
             grad_t = -ctx.logp * w * dt.type(1 - ctx.eps) * scale
             gt = _wrap(_from_rows(np.asarray(grad_t, dt), tuple(ctx.tshape)))
-        return (gx, gt) + (None,) * 4
+        return (gx, gt) + (None,) * 5
 
 
 class NLLLossFunction(Function):
     """loss_i = -w_t * input[i, t_i]; ignored rows are 0 and leave the 'mean' denominator."""
 
     @staticmethod
-    def forward(ctx, input, target, weight, ignore_index, reduction, out_shape):
+    def forward(ctx, input, target, weight, ignore_index, reduction, out_shape, guard=()):
         a = input._numpy()
         dt = a.dtype
         x2 = _to_rows(a)
@@ -184,15 +202,17 @@ class NLLLossFunction(Function):
         valid = target != ignore_index
         ti = np.where(valid, target, 0)
         wt = (weight[ti] * valid).astype(dt) if weight is not None else valid.astype(dt)
-        loss = -x2[np.arange(rows), ti] * wt
+        loss = -_pick(x2, ti) * wt
         denom = wt.sum(dtype=dt)
         if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(*guard)
             ctx.ti, ctx.wt, ctx.reduction, ctx.denom = ti, wt, reduction, denom
             ctx.shape, ctx.rows_shape, ctx.valid = a.shape, x2.shape, valid
         return _wrap(_c(_reduce(loss, denom, reduction, out_shape)))
 
     @staticmethod
     def backward(ctx, g):
+        ctx.saved_tensors                # refuses if the target or weight changed in place
         rows, c = ctx.rows_shape
         dt = ctx.wt.dtype
         scale = _grad_scale(g, ctx.reduction, ctx.denom, rows, dt)
@@ -200,5 +220,6 @@ class NLLLossFunction(Function):
         with np.errstate(invalid="ignore"):
             vals = -ctx.wt * (scale.reshape(-1) if np.ndim(scale) else scale)
         vals[~ctx.valid] = 0         # ignored rows get 0, also when the mean is 0/0 (nan)
-        grad[np.arange(rows), ctx.ti] = vals
-        return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 5
+        if c:
+            grad[np.arange(rows), ctx.ti] = vals
+        return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 6

@@ -189,10 +189,18 @@ class AdaptiveMaxPoolFunction(Function):
         return _max_scatter(grad_output, indices._numpy(), ctx.input_shape, ctx.n_planes), None, None
 
 
+def _check_unpool_index(bad, out_sp):
+    """The kernels return an index they found outside the output plane, or None."""
+    if bad is not None:
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
+                           f"{'x'.join(map(str, out_sp))})")
+
+
 class MaxUnpoolFunction(Function):
     """max_unpool over the last `nsp` dims: values scattered to `indices` in an `out_sp` plane.
 
-    F.max_unpool2d has checked the indices' dtype, shape and range.
+    F.max_unpool2d has checked the indices' dtype and shape; the kernels check their range
+    where they read them (the user may change them at any time, even after forward).
     """
 
     @staticmethod
@@ -204,8 +212,9 @@ class MaxUnpoolFunction(Function):
         x = x.reshape(P, L)
         idx = np.ascontiguousarray(indices._numpy()).reshape(P, L)
         out = alloc((P, math.prod(out_sp)), x.dtype)
-        _k.max_unpool_forward(x, idx, out, get_num_threads())
+        _check_unpool_index(_k.max_unpool_forward(x, idx, out, get_num_threads()), out_sp)
         ctx.save_for_backward(indices)
+        ctx.out_sp = tuple(out_sp)
         ctx.input_shape = tuple(input.shape)
         ctx.n_planes, ctx.in_len, ctx.out_len = P, L, out.shape[1]
         return from_numpy(out.reshape(lead + tuple(out_sp)))
@@ -219,5 +228,5 @@ class MaxUnpoolFunction(Function):
         go = np.ascontiguousarray(grad_output._numpy()).reshape(P, ctx.out_len)
         idx = np.ascontiguousarray(indices._numpy()).reshape(P, ctx.in_len)
         gi = np.empty(idx.shape, go.dtype)
-        _k.gather_planes(go, idx, gi, get_num_threads())
+        _check_unpool_index(_k.gather_planes(go, idx, gi, get_num_threads()), ctx.out_sp)
         return from_numpy(gi.reshape(ctx.input_shape)), None, None, None

@@ -109,13 +109,14 @@ class MaxDim(Function):
             idx, vals = idx.squeeze(dim), vals.squeeze(dim)
         ctx.shape, ctx.dim, ctx.keepdim = x._shape, dim, keepdim
         indices = _wrap(_c(idx.astype(np.int64)))
-        ctx.indices = indices
+        ctx.save_for_backward(indices)       # returned to the user: in-place changes are seen
         ctx.mark_non_differentiable(indices)
         return _wrap(_c(vals)), indices
 
     @staticmethod
     def backward(ctx, g, _gi):
-        gy, idx = g._numpy(), ctx.indices._numpy()
+        (indices,) = ctx.saved_tensors
+        gy, idx = g._numpy(), indices._numpy()
         if not ctx.keepdim:
             gy, idx = np.expand_dims(gy, ctx.dim), np.expand_dims(idx, ctx.dim)
         gx = np.zeros(ctx.shape, gy.dtype)
@@ -140,7 +141,7 @@ class Var(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+        x = ctx.saved_tensors[0]            # Std saves its result after it
         a = x._numpy()
         gy = _expand_grad(g, a.shape, ctx.axes, ctx.keepdim)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -157,13 +158,13 @@ class Std(Function):
     def forward(ctx, x, axes, keepdim, correction):
         var = Var.forward(ctx, x, axes, keepdim, correction)._numpy()
         with np.errstate(invalid="ignore"):
-            out = _c(np.sqrt(var))
-        ctx.std = out
-        return _wrap(out)
+            out = _wrap(_c(np.sqrt(var)))
+        ctx.save_for_backward(x, out)        # the returned tensor: in-place changes are seen
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        gy, s = g._numpy(), ctx.std
+        gy, s = g._numpy(), ctx.saved_tensors[1]._numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
             gv = np.where(s == 0, gy.dtype.type(0), gy / (gy.dtype.type(2) * s))
         return Var.backward(ctx, _wrap(_c(gv.astype(gy.dtype, copy=False))))

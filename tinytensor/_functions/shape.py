@@ -222,31 +222,41 @@ class BasicIndex(Function):
 
 
 class AdvancedIndex(Function):
+    """x[index] with tensors in the index. `index` is _advanced_index's NumPy form (a bool
+    mask there shares the mask tensor's memory); `index_tensors` are the tensors it came from,
+    saved so that an in-place change to one after forward makes backward refuse."""
+
     @staticmethod
-    def forward(ctx, x, index):
+    def forward(ctx, x, index, index_tensors=()):
         ctx.shape, ctx.index = x._shape, index
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(*index_tensors)
         return _wrap(_c(x._numpy()[index]))
 
     @staticmethod
     def backward(ctx, g):
+        ctx.saved_tensors                          # refuses if an index tensor changed
         gx = np.zeros(ctx.shape, g._dtype.np_dtype)
         np.add.at(gx, ctx.index, g._numpy())      # repeated indices accumulate
-        return _wrap(gx), None
+        return _wrap(gx), None, None
 
 
 class IndexPut(Function):
-    """The value of `x[index] = v` computed out of place (for in-place assignment under autograd)."""
+    """The value of `x[index] = v` computed out of place (for in-place assignment under autograd).
+    `index_tensors` as in AdvancedIndex."""
 
     @staticmethod
-    def forward(ctx, x, v, index):
+    def forward(ctx, x, v, index, index_tensors=()):
         out = np.array(x._numpy(), order="C", copy=True)
         out[index] = v._numpy() if isinstance(v, Tensor) else v
         ctx.index = index
         ctx.vshape = v._shape if isinstance(v, Tensor) else None
+        ctx.save_for_backward(*index_tensors)
         return _wrap(out)
 
     @staticmethod
     def backward(ctx, g):
+        ctx.saved_tensors                          # refuses if an index tensor changed
         gy = g._numpy()
         gx = gy.copy()
         gx[ctx.index] = 0
@@ -255,7 +265,7 @@ class IndexPut(Function):
             sel = _c(gy[ctx.index])
             from tinytensor.tensor import sum_to_shape
             gv = sum_to_shape(_wrap(sel), ctx.vshape)
-        return _wrap(gx), gv, None
+        return _wrap(gx), gv, None, None
 
 
 def index(x, idx):
@@ -264,7 +274,14 @@ def index(x, idx):
         if _state.enabled and x._requires_grad:
             return _named(BasicIndex.apply(x, idx), _basic_index_name(x, idx))
         return view
-    return _named(AdvancedIndex.apply(x, _advanced_index(x, idx)), "IndexBackward0")
+    return _named(AdvancedIndex.apply(x, _advanced_index(x, idx), _index_tensors(idx)),
+                  "IndexBackward0")
+
+
+def _index_tensors(idx):
+    """The tensors among an index's items (saved by AdvancedIndex and IndexPut)."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return tuple(it for it in items if isinstance(it, Tensor))
 
 
 def _named(out, name):
@@ -298,6 +315,8 @@ def _basic_index_name(x, idx):
 def setitem(x, idx, value):
     """`x[idx] = value`: writes into x's memory (slices are views, so the base sees it)."""
     basic = x._basic_index(idx)
+    if basic is not None:
+        basic._refuse_overlap()     # t[:] = ... into an expanded t (a single element is fine)
     norm = idx if basic is not None else _advanced_index(x, idx)
     if isinstance(value, Tensor):
         src = value
@@ -314,7 +333,8 @@ def setitem(x, idx, value):
     if recording:
         if not isinstance(src, Tensor):
             src = from_numpy(_c(src))
-        x._inplace_binary(lambda a, v: IndexPut.apply(a, v, norm), src)
+        guard = _index_tensors(idx) if basic is None else ()
+        x._inplace_binary(lambda a, v: IndexPut.apply(a, v, norm, guard), src)
         _named(x, "CopySlices" if basic is not None else None)   # PyTorch's node names
         return
     dst = basic._numpy() if basic is not None else None

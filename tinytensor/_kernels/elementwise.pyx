@@ -41,7 +41,7 @@ cdef extern from *:
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC optimize("no-trapping-math")
     #endif
-    /* Byte-sized C type for NumPy's bool (values are exactly 0 or 1). */
+    /* Byte-sized C type for NumPy's bool (0 is False, any other byte True). */
     typedef unsigned char tt_bool;
     /* Bit casts between floats and integers (memcpy: the C way to reinterpret bits without
        breaking strict aliasing; GCC turns it into a register move, and it vectorizes). */
@@ -389,12 +389,14 @@ cdef inline void _loop_i(Op op, const int64_t* x, const int64_t* y, int64_t* o, 
 cdef inline void _loop_b(Op op, const tt_bool* x, const tt_bool* y, tt_bool* o, Py_ssize_t n,
                          Py_ssize_t sx, Py_ssize_t sy) noexcept nogil:
     cdef Py_ssize_t i
+    # any nonzero byte is True: a bool tensor viewed from uint8 bytes (from_numpy of
+    # bytes.view(bool)) may hold 2..255, and 2 & 1 would be False; results are 0 or 1
     if op == ADD:                      # bool + bool = logical or
         for i in range(n):
-            o[i] = x[i * sx] | y[i * sy]
+            o[i] = (x[i * sx] != 0) | (y[i * sy] != 0)
     elif op == MUL:                    # bool * bool = logical and
         for i in range(n):
-            o[i] = x[i * sx] & y[i * sy]
+            o[i] = (x[i * sx] != 0) & (y[i * sy] != 0)
 
 
 cdef inline void _loop(Op op, const num_t* x, const num_t* y, num_t* o, Py_ssize_t n,

@@ -3,7 +3,7 @@
 """Pooling kernels: max, average, adaptive pools and max-unpooling, forward and backward.
 
 Contract: `tinytensor.nn.functional.pooling` has validated every argument (ranks, sizes,
-kernel/stride/padding/dilation limits, unpooling indices range-checked) and the Functions in
+kernel/stride/padding/dilation limits) and the Functions in
 `tinytensor._functions.pool` pass C-contiguous NumPy arrays with the spatial dims padded to
 three: 1-D pools arrive as (P, 1, 1, L), 2-D as (P, 1, H, W), where P = N * C planes.
 
@@ -13,7 +13,9 @@ Notes:
   inside a plane, so results are bitwise equal for any thread count.
 - Each def entry checks O(1) invariants that put every index in range; the per-element index
   into a plane comes from the window arithmetic (max, avg, adaptive) or from indices produced
-  by max_pool_forward / adaptive_max_forward, or range-checked by the caller (max_unpool).
+  by max_pool_forward / adaptive_max_forward. Indices the user holds (max_unpool's, and the
+  max pools' with return_indices) stay writable by the user, from NumPy or another thread,
+  during the call: the kernels read each once (read_index) and range-check it where they use it.
 - Max rule, as PyTorch's CPU kernel: scan the window in row-major order, starting from its
   first in-bounds element (padding is skipped, never filled with -inf), and take v when
   `(v > best) or isnan(v)`: the first maximum wins ties and the last NaN wins.
@@ -24,8 +26,11 @@ from libc.math cimport INFINITY
 from libc.stdint cimport int32_t, int64_t, uint16_t, INT64_MIN
 from libc.string cimport memset
 
+import numpy as np
+
 from tinytensor._kernels._pool_common cimport (pool_out_size, first_tap, end_tap, bin_start,
-                                               bin_end)
+                                               bin_end, read_index, tt_div_wrap_i64,
+                                               tt_add_wrap_i64)
 
 ctypedef fused pool_t:
     float
@@ -429,7 +434,8 @@ def max_pool_backward(const floating[:, ::1] go,      # IN  (P, L_out) gradient 
             memset(&gi[p, 0], 0, LI * sizeof(floating))
         if L < PF_MIN_L:
             for o in range(L):
-                i = idx[p, o]
+                # read once: user-held indices (return_indices) may change under us
+                i = read_index(&idx[p, o])
                 # a window with every tap in the padding has an index outside the plane
                 if i >= 0 and i < LI:
                     gi[p, i] = gi[p, i] + go[p, o]
@@ -441,7 +447,7 @@ def max_pool_backward(const floating[:, ::1] go,      # IN  (P, L_out) gradient 
             tt_prefetch(&idx[p, 0] + q + PF_AHEAD)
             tt_prefetch(&go[p, 0] + q + PF_AHEAD)
             for o in range(q, min(q + 16, L)):
-                i = idx[p, o]
+                i = read_index(&idx[p, o])
                 if i >= 0 and i < LI:
                     gi[p, i] = gi[p, i] + go[p, o]
 
@@ -489,15 +495,18 @@ def avg_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
                     for a in range(ds2, de2):
                         for b in range(hs2, he2):
                             for c in range(ws2, we2):
-                                acc = acc + x[p, a, b, c]
+                                if pool_t is int64_t:      # wraps, as PyTorch
+                                    acc = tt_add_wrap_i64(acc, x[p, a, b, c])
+                                else:
+                                    acc = acc + x[p, a, b, c]
                     if divisor_override != 0:
                         div = divisor_override
                     elif count_include_pad:
                         div = (de - ds) * (he - hs) * (we - ws)
                     else:
                         div = (de2 - ds2) * (he2 - hs2) * (we2 - ws2)
-                    if pool_t is int64_t:
-                        y[p, od, oh, ow] = acc // div      # C division: toward zero
+                    if pool_t is int64_t:     # toward zero; INT64_MIN / -1 wraps, never traps
+                        y[p, od, oh, ow] = tt_div_wrap_i64(acc, div)
                     else:
                         y[p, od, oh, ow] = acc / div
 
@@ -674,28 +683,65 @@ def adaptive_max_forward(const pool_t[:, :, ::1] x,     # IN  (P, H, W)
 
 
 def max_unpool_forward(const floating[:, ::1] x,     # IN  (P, L_in) pooled values
-                       const int64_t[:, ::1] idx,    # IN  (P, L_in) range-checked by the caller
+                       const int64_t[:, ::1] idx,    # IN  (P, L_in) user indices, checked here
                        floating[:, ::1] y,           # OUT (P, L_out) fully written
                        int n_threads):
-    """y[p, idx[p, i]] = x[p, i] over a zeroed plane, in order (the last write wins)."""
+    """y[p, idx[p, i]] = x[p, i] over a zeroed plane, in order (the last write wins).
+
+    Returns None, or an index outside [0, L_out) (the last one found, in flat order): the
+    indices are user memory (another thread, or NumPy through from_numpy, may change them at
+    any time), so each is read once and range-checked here, where it is used."""
     cdef Py_ssize_t P = x.shape[0], L = x.shape[1], LO = y.shape[1], p, i
-    if idx.shape[0] != P or idx.shape[1] != L or y.shape[0] != P or (L > 0 and LO == 0):
+    cdef int64_t j
+    if idx.shape[0] != P or idx.shape[1] != L or y.shape[0] != P:
         _bad("max_unpool_forward")
+    bad = np.zeros(P, np.int8)
+    bad_at = np.zeros(P, np.int64)
+    cdef signed char[::1] bad_v = bad
+    cdef int64_t[::1] bad_at_v = bad_at
     for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
         if LO > 0:
             memset(&y[p, 0], 0, LO * sizeof(floating))
         for i in range(L):
-            y[p, idx[p, i]] = x[p, i]
+            j = read_index(&idx[p, i])
+            if j >= 0 and j < LO:
+                y[p, j] = x[p, i]
+            else:
+                bad_v[p] = 1
+                bad_at_v[p] = j
+    return _last_bad(bad, bad_at)
 
 
 def gather_planes(const floating[:, ::1] src,     # IN  (P, L_src)
-                  const int64_t[:, ::1] idx,      # IN  (P, L_out) range-checked by the caller
+                  const int64_t[:, ::1] idx,      # IN  (P, L_out) user indices, checked here
                   floating[:, ::1] out,           # OUT (P, L_out)
                   int n_threads):
-    """out[p, i] = src[p, idx[p, i]]: the backward of max_unpool."""
+    """out[p, i] = src[p, idx[p, i]]: the backward of max_unpool.
+
+    Returns None, or an index outside [0, L_src) (the last one found): as max_unpool_forward,
+    each index is read once and checked where it is used (the indices saved in forward are
+    user memory and may have changed since)."""
     cdef Py_ssize_t P = src.shape[0], LS = src.shape[1], L = out.shape[1], p, i
-    if idx.shape[0] != P or idx.shape[1] != L or out.shape[0] != P or (L > 0 and LS == 0):
+    cdef int64_t j
+    if idx.shape[0] != P or idx.shape[1] != L or out.shape[0] != P:
         _bad("gather_planes")
+    bad = np.zeros(P, np.int8)
+    bad_at = np.zeros(P, np.int64)
+    cdef signed char[::1] bad_v = bad
+    cdef int64_t[::1] bad_at_v = bad_at
     for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
         for i in range(L):
-            out[p, i] = src[p, idx[p, i]]
+            j = read_index(&idx[p, i])
+            if j >= 0 and j < LS:
+                out[p, i] = src[p, j]
+            else:
+                out[p, i] = 0
+                bad_v[p] = 1
+                bad_at_v[p] = j
+    return _last_bad(bad, bad_at)
+
+
+def _last_bad(bad, bad_at):
+    """The bad index of the last plane that had one, or None."""
+    hits = np.flatnonzero(bad)
+    return int(bad_at[hits[hits.size - 1]]) if hits.size else None

@@ -99,17 +99,31 @@ cdef class Node:
                 edges.append(None)
         ctx._edges = tuple(edges)
         if isinstance(out, tuple):
+            out = tuple([_fresh(o, args, ctx) for o in out])
             ctx._n_outputs = len(out)
             ctx._out_meta = [((<TensorBase>o)._shape, (<TensorBase>o)._dtype)
                              if isinstance(o, TensorBase) else ((), None) for o in out]
             for nr, o in enumerate(out):
                 _attach(o, ctx, nr)
         else:
+            out = _fresh(out, args, ctx)
             ctx._n_outputs = 1
             _attach(out, ctx, 0)
         if _trace_hook[0] is not None:
             _trace_hook[0](cls, ctx, args, out)
         return out
+
+
+cdef object _fresh(object o, tuple args, Node ctx):
+    """An output that *is* one of the inputs (a custom forward that returns `x`) becomes a new
+    tensor on the same storage, as in PyTorch: attaching the node to the input object itself
+    would turn the caller's leaf into a non-leaf, and its later uses would run this backward."""
+    if not isinstance(o, TensorBase) or (ctx._non_diff is not None and id(o) in ctx._non_diff):
+        return o
+    for a in args:
+        if a is o:
+            return o.detach()
+    return o
 
 
 cdef _attach(out, Node ctx, Py_ssize_t nr):

@@ -9,6 +9,7 @@
 4. Leaves accumulate into `.grad`; without retain_graph, saved tensors are freed as nodes run.
 """
 import sys
+import threading
 
 from tinytensor._functions._memory import recycled_ids
 from tinytensor.autograd._node import owns_memory
@@ -68,20 +69,29 @@ def _materialize(node, grads):
     return out
 
 
+# Accumulation into .grad is a read-modify-write (NumPy's += releases the GIL on large arrays,
+# and "is it None yet" races too): backward() from several threads into one leaf lost
+# contributions. One lock for every leaf; the work under it is one add per leaf per backward.
+_accumulate_lock = threading.Lock()
+
+
 def _accumulate(leaf, grad):
-    if leaf.grad is None:
-        # Take the gradient's memory when nothing else can see it: the engine's buffer list and
-        # this frame are the only references to the tensor (getrefcount adds its own), and
-        # owns_memory vouches for its storage. Otherwise copy: the same tensor may be flowing
-        # to other leaves, or be held by a Function.
-        if (sys.getrefcount(grad) <= 3 and owns_memory(grad, recycled_ids())
-                and grad.is_contiguous()
-                and grad.grad_fn is None):
-            leaf.grad = grad
+    with _accumulate_lock:
+        if leaf.grad is None:
+            # Take the gradient's memory when nothing else can see it: the engine's buffer list
+            # and this frame are the only references to the tensor (getrefcount adds its own),
+            # and owns_memory vouches for its storage. Otherwise copy: the same tensor may be
+            # flowing to other leaves, or be held by a Function.
+            if (sys.getrefcount(grad) <= 3 and owns_memory(grad, recycled_ids())
+                    and grad.is_contiguous()
+                    and grad.grad_fn is None):
+                leaf.grad = grad
+            else:
+                leaf.grad = grad.detach().clone()
         else:
-            leaf.grad = grad.detach().clone()
-    else:
-        leaf.grad._numpy()[...] += grad._numpy()
+            old = leaf.grad
+            old._refuse_overlap()        # an expanded .grad: += would add several times
+            old._numpy()[...] += grad._numpy()
 
 
 def run_backward(roots, root_grads, retain_graph, inputs=None):
@@ -107,8 +117,8 @@ def run_backward(roots, root_grads, retain_graph, inputs=None):
             ready.append(node)
 
     prev_mode = _state.enabled
-    _state.enabled = False
     try:
+        _state.enabled = False           # inside the try: an interrupt anywhere restores it
         while ready:
             node = ready.pop()
             grads = buffers.pop(id(node), None)

@@ -70,20 +70,29 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std**2) draws, redrawing those outside [a, b]."""
+    """Fill with N(mean, std**2) draws truncated to [a, b], by inverting the normal CDF (as
+    PyTorch): uniform draws between CDF(a) and CDF(b) mapped back through erfinv. (Redrawing
+    values outside [a, b] never ended for a > b or an interval far in a tail.)"""
+    import math
+    import warnings
+
     import numpy as np
+    from scipy.special import erfinv
     from tinytensor import random
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
+                      "distribution of values may be incorrect.", stacklevel=2)
     with no_grad():
-        n = tensor.numel()
-        out = np.empty(n)
-        filled = 0
-        while filled < n:
-            draw = random.normal(mean, std, (max(n - filled, 1) * 2,), np.float64)
-            draw = draw[(draw >= a) & (draw <= b)][:n - filled]
-            out[filled:filled + draw.size] = draw
-            filled += draw.size
+        lo = (1.0 + math.erf((a - mean) / std / math.sqrt(2.0))) - 1.0    # 2 * CDF - 1
+        hi = (1.0 + math.erf((b - mean) / std / math.sqrt(2.0))) - 1.0
+        if lo > hi:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                               f"from={lo:g} > to={hi:g}")
+        u = random.uniform(lo, hi, tuple(tensor.shape), np.float64)
+        out = np.clip(erfinv(u) * (std * math.sqrt(2.0)) + mean, a, b)
         tensor._check_inplace()
-        tensor._numpy()[...] = out.reshape(tensor.shape)
+        tensor._refuse_overlap()
+        tensor._numpy()[...] = out
         tensor._bump_version()
         return tensor
 
@@ -113,6 +122,7 @@ def eye_(tensor):
     import numpy as np
     with no_grad():
         tensor._check_inplace()
+        tensor._refuse_overlap()
         tensor._numpy()[...] = np.eye(*tensor.shape)
         tensor._bump_version()
         return tensor

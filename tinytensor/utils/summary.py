@@ -13,10 +13,16 @@ rows of their own. Only calls through the module attribute are seen: `F.max_pool
 `import tinytensor.nn.functional as F` is traced, a name imported with `from ... import` is not.
 Everything is restored when the pass ends, also on error.
 
+Threads: one summary runs at a time (a lock), and the wrappers and hooks record only calls
+made by the thread running it; other threads calling F.conv2d meanwhile pass straight through.
+(Two summaries at once used to save each other's wrappers as the "originals" and leave them
+installed for the life of the process, feeding a dead tracer.)
+
 Products: a convolution's output elements times (in_channels / groups * prod(kernel)); a
 linear layer's output elements times in_features. Other layers (pooling, activations,
 reshapes, normalisation) count 0, as in the lecture's table.
 """
+import threading
 from dataclasses import dataclass, field
 
 from tinytensor.autograd.grad_mode import no_grad
@@ -30,6 +36,9 @@ _TRACED_F = ("conv1d", "conv2d", "conv3d", "linear", "relu", "leaky_relu", "sigm
              "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
              "max_unpool2d", "pad")
 _TRACED_TENSOR = ("view", "reshape", "flatten", "relu", "sigmoid", "tanh")
+
+_summary_lock = threading.RLock()     # one summary at a time (RLock: a forward may call one)
+_active = threading.local()           # .tracer: the tracer of the summary this thread runs
 
 
 @dataclass
@@ -150,6 +159,8 @@ class _Tracer:
         tracer = self
 
         def traced(*args, **kwargs):
+            if getattr(_active, "tracer", None) is not tracer:
+                return fn(*args, **kwargs)      # another thread: not part of this summary
             tracer.depth += 1
             try:
                 out = fn(*args, **kwargs)
@@ -192,58 +203,74 @@ def summary(model, input_size, dtype=None):
     if dtype is None:
         dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
     shape = _with_batch(model, input_size)
+    with _summary_lock:
+        rows = _trace(model, shape, dtype, F, zeros)
+    params = list(model.parameters())
+    sample = shape[1:] if len(shape) > 1 else shape
+    return ModelSummary(input_size=tuple(sample), rows=rows,
+                        total_params=sum(p.numel() for p in params),
+                        trainable_params=sum(p.numel() for p in params if p.requires_grad),
+                        total_products=sum(r.products for r in rows))
+
+
+def _trace(model, shape, dtype, F, zeros):
+    """The rows of one forward pass on zeros of `shape`. Installs the hooks and wrappers, and
+    removes them in `finally` (everything installed so far, also after an interrupt); a wrapper
+    is put back only while it is still the attribute's value (nobody replaced it since)."""
     batch = shape[0]
     tracer = _Tracer(batch)
-    handles = []
-    for name, m in model.named_modules():
-        if next(iter(m.children()), None) is not None:
-            continue
-        label = f"{name} ({type(m).__name__})" if name else type(m).__name__
-
-        def pre(mod, args):
-            tracer.depth += 1
-
-        def post(mod, args, out, label=label):
-            tracer.depth -= 1
-            if tracer.depth == 0:
-                kind = _module_kind(mod)
-                params = sum(p.numel() for p in mod.parameters())
-                tracer.record(label, out, params,
-                              _products(kind, getattr(mod, "weight", None), _first_tensor(out),
-                                        batch))
-        handles.append(m.register_forward_pre_hook(pre))
-        handles.append(m.register_forward_hook(post))
-
-    saved_f = {}
-    for name in _TRACED_F:
-        fn = getattr(F, name, None)
-        if fn is not None:
-            kind = "conv" if name.startswith("conv") else ("linear" if name == "linear" else None)
-            saved_f[name] = fn
-            setattr(F, name, tracer.wrap(f"F.{name}", fn, kind=kind))
-    saved_t = {}
-    for name in _TRACED_TENSOR:
-        fn = Tensor.__dict__.get(name)
-        if fn is not None:
-            saved_t[name] = fn
-            setattr(Tensor, name, tracer.wrap(f"Tensor.{name}", fn))
+    handles, saved_f, saved_t = [], {}, {}
     modes = [(m, m.training) for m in model.modules()]
+    outer = getattr(_active, "tracer", None)
     try:
+        _active.tracer = tracer
+        for name, m in model.named_modules():
+            if next(iter(m.children()), None) is not None:
+                continue
+            label = f"{name} ({type(m).__name__})" if name else type(m).__name__
+
+            def pre(mod, args):
+                if getattr(_active, "tracer", None) is tracer:
+                    tracer.depth += 1
+
+            def post(mod, args, out, label=label):
+                if getattr(_active, "tracer", None) is not tracer:
+                    return
+                tracer.depth -= 1
+                if tracer.depth == 0:
+                    kind = _module_kind(mod)
+                    params = sum(p.numel() for p in mod.parameters())
+                    tracer.record(label, out, params,
+                                  _products(kind, getattr(mod, "weight", None),
+                                            _first_tensor(out), batch))
+            handles.append(m.register_forward_pre_hook(pre))
+            handles.append(m.register_forward_hook(post))
+        for name in _TRACED_F:
+            fn = getattr(F, name, None)
+            if fn is not None:
+                kind = "conv" if name.startswith("conv") else ("linear" if name == "linear" else None)
+                wrapper = tracer.wrap(f"F.{name}", fn, kind=kind)
+                saved_f[name] = (fn, wrapper)
+                setattr(F, name, wrapper)
+        for name in _TRACED_TENSOR:
+            fn = Tensor.__dict__.get(name)
+            if fn is not None:
+                wrapper = tracer.wrap(f"Tensor.{name}", fn)
+                saved_t[name] = (fn, wrapper)
+                setattr(Tensor, name, wrapper)
         model.eval()
         with no_grad():
             model(zeros(shape, dtype=dtype))
     finally:
-        for name, fn in saved_t.items():
-            setattr(Tensor, name, fn)
-        for name, fn in saved_f.items():
-            setattr(F, name, fn)
+        for name, (fn, wrapper) in saved_t.items():
+            if Tensor.__dict__.get(name) is wrapper:
+                setattr(Tensor, name, fn)
+        for name, (fn, wrapper) in saved_f.items():
+            if getattr(F, name, None) is wrapper:
+                setattr(F, name, fn)
         for h in handles:
             h.remove()
         for m, mode in modes:
             m.training = mode
-    params = list(model.parameters())
-    sample = shape[1:] if len(shape) > 1 else shape
-    return ModelSummary(input_size=tuple(sample), rows=tracer.rows,
-                        total_params=sum(p.numel() for p in params),
-                        trainable_params=sum(p.numel() for p in params if p.requires_grad),
-                        total_products=sum(r.products for r in tracer.rows))
+        _active.tracer = outer
+    return tracer.rows

@@ -39,6 +39,12 @@ def _weight_array(weight, n_classes, prefix=""):
     return weight.detach()._numpy()
 
 
+def _guard(*tensors):
+    """The tensors whose memory a loss Function reads in backward (target, weight): it saves
+    them, so that an in-place change after forward makes backward refuse."""
+    return tuple(t for t in tensors if t is not None)
+
+
 def _index_target(input, target, weight, ignore_index):
     """PyTorch's nll_loss_nd checks; returns (target rows (R,) int64, weight array, out_shape)."""
     if input.ndim < 1:
@@ -132,14 +138,16 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             target = target.to(input._dtype)
         out_shape = (input.shape[0],) + tuple(input.shape[2:]) if input.ndim >= 2 else ()
         return CrossEntropyProbFunction.apply(input, target, w, reduction,
-                                              max(label_smoothing, 0.0), out_shape)
+                                              max(label_smoothing, 0.0), out_shape,
+                                              _guard(weight))
     if label_smoothing > 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
                            f"{label_smoothing:g}")
     _check_float_input(input, "log_softmax_lastdim_kernel_impl")
     t, w, out_shape = _index_target(input, target, weight, ignore_index)
     return CrossEntropyFunction.apply(input, t, w, ignore_index, reduction,
-                                      max(label_smoothing, 0.0), out_shape)
+                                      max(label_smoothing, 0.0), out_shape,
+                                      _guard(target, weight))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -156,7 +164,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if not input.is_floating_point():
         raise NotImplementedError("\"nll_loss_out_frame\" not implemented for "
                                   f"'{scalar_name(input)}'")
-    return NLLLossFunction.apply(input, t, w, ignore_index, reduction, out_shape)
+    return NLLLossFunction.apply(input, t, w, ignore_index, reduction, out_shape,
+                                 _guard(target, weight))
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):

@@ -490,7 +490,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     Shape: H_out = (H - 1)*stride - 2*padding + kernel (default), or output_size ((H, W) or
     (N, C, H, W)), each within (default - stride, default + stride).
     Raises: ValueError for a bad output_size, RuntimeError for a bad index dtype, shape or range
-    (checked here, before the kernel trusts the indices).
+    (the range is checked by the kernel as it reads each index, in forward and backward).
     """
     _check_tensor("max_unpool2d", input)
     k = expand(_ints(kernel_size, "max_unpool2d", "kernel_size", 3), 2)
@@ -532,12 +532,5 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
             raise RuntimeError("max_unpooling2d_forward_out_cpu(): Expected input to have non-zero "
                                f"size for non-batch dimensions, but got {shape_str(shape)} with "
                                f"dimension {d} being empty.")
-    oh, ow = out_hw
-    if indices.numel() > 0:
-        idx = indices._numpy()
-        bad = (idx < 0) | (idx >= min(oh * ow, 2**63 - 1))
-        if bad.any():
-            last = int(idx[bad].flat[-1])          # PyTorch reports the last bad one
-            raise RuntimeError(f"Found an invalid max index: {last} (output volumes are of size "
-                               f"{oh}x{ow})")
-    return MaxUnpoolFunction.apply(input, indices, (oh, ow), 2)
+    # the indices' range is checked by the kernel, where it reads them (they are user memory)
+    return MaxUnpoolFunction.apply(input, indices, tuple(out_hw), 2)

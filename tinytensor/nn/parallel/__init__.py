@@ -1,0 +1,11 @@
+"""`torch.nn.parallel` for CPU scripts.
+
+`DataParallel` behaves as PyTorch's does on a machine without GPUs: it wraps the module and
+calls it unchanged (state_dict keys gain the `module.` prefix, as in PyTorch).
+`DistributedDataParallel` needs a process group; tinytensor has none yet (see
+`tinytensor.distributed`), so constructing one raises PyTorch's error for that case.
+"""
+from tinytensor.nn.parallel.data_parallel import DataParallel
+from tinytensor.nn.parallel.distributed import DistributedDataParallel
+
+__all__ = ["DataParallel", "DistributedDataParallel"]

@@ -64,6 +64,7 @@ def is_tensor(obj):
 
 from tinytensor.serialization import load, save  # noqa: E402
 from tinytensor import datasets, nn, optim, utils  # noqa: E402,F401  (they build on the above)
+from tinytensor._functions import names as _names  # noqa: E402,F401  (PyTorch's node names)
 from tinytensor import accelerator, backends, cuda  # noqa: E402,F401  (CPU answers for device code)
 from tinytensor import distributed, multiprocessing  # noqa: E402,F401  (imported by CPU scripts)
 

@@ -555,14 +555,14 @@ class Tensor(TensorBase):
     # ------------------------------------------------------------------ sorting, softmax
 
     @_args.numpy_aliases
-    def sort(self, dim=-1, descending=False, stable=False):
+    def sort(self, dim=-1, descending=False, *, stable=False):
         """See `tinytensor.sort`: a (values, indices) named tuple, stable."""
-        return _sort.sort(self, dim, descending, stable)
+        return _sort.sort(self, dim, descending, stable=stable)
 
     @_args.numpy_aliases
-    def argsort(self, dim=-1, descending=False, stable=False):
+    def argsort(self, dim=-1, descending=False, *, stable=False):
         """See `tinytensor.argsort`."""
-        return _sort.argsort(self, dim, descending, stable)
+        return _sort.argsort(self, dim, descending, stable=stable)
 
     def msort(self):
         return _sort.msort(self)

@@ -109,6 +109,13 @@ def _ce_next(ctx, edges):
     return (_shown("LogSoftmaxBackward0", edges[0]),)
 
 
+def _cat_next(ctx, edges):
+    """Cat(dim, *tensors); stack is cat of unsqueezed tensors, which PyTorch does not record."""
+    if ctx.name() != "StackBackward0":
+        return edges[1:]
+    return tuple(e[0].next_functions[0] if e[0] is not None else e for e in edges[1:])
+
+
 def _unary_name(ctx):
     return ctx.op.capitalize() + "Backward0"
 
@@ -139,7 +146,7 @@ TABLE = {
     shape.BasicIndex: (None, _first), shape.AdvancedIndex: (None, _first),
     shape.ScatterView: ("CopySlices", _take(2)), shape.IndexPut: (None, _take(2)),
     shape.CopyInto: (None, _take(2)),
-    shape.Cat: (None, lambda ctx, edges: edges[1:]),
+    shape.Cat: (None, _cat_next),
     # layers
     linear.LinearFunction: (_linear_name, _linear_next),
     conv.ConvNdFunction: ("ConvolutionBackward0", _take(3)),

@@ -53,7 +53,7 @@ def _prepare(fn, input, dim):
 
 @_args.numpy_aliases
 @_oom()
-def sort(input, dim=-1, descending=False, stable=False):
+def sort(input, dim=-1, descending=False, *, stable=False):
     """Sort `input` along `dim`: a (values, indices) named tuple, values differentiable.
 
     Stable for any `stable` (see the module notes); NaN sorts as the largest value.
@@ -71,7 +71,7 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 @_args.numpy_aliases
 @_oom()
-def argsort(input, dim=-1, descending=False, stable=False):
+def argsort(input, dim=-1, descending=False, *, stable=False):
     """The indices that sort `input` along `dim` (the second result of `sort`).
 
     Example:
@@ -115,6 +115,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     a, d, scalar = _prepare("topk", input, dim)
     if not 0 <= k <= a.shape[d]:
         raise RuntimeError("selected index k out of range")
+    if scalar:
+        k = 1                             # a 0-d input comes back whole, also for k = 0 (PyTorch)
     idx = _stable_order(a, d, bool(largest))
     idx = np.ascontiguousarray(np.take(idx, np.arange(k), axis=d))
     return _gather(return_types.topk, input, idx, d, scalar, "TopkBackward0")

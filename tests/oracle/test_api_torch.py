@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 
 import tinytensor as tt  # noqa: E402
 import strategies as S  # noqa: E402
+from graph_cases import graph_cases, walk  # noqa: E402
 
 
 def both(fn):
@@ -255,58 +256,10 @@ def test_data_parallel_on_cpu_matches_torch():
 
 # ------------------------------------------------------------------------------ grad_fn graph
 
-def _graph_cases(L):
-    """Small programs whose graphs the official tutorials and porting scripts inspect."""
-    nn, F = L.nn, L.nn.functional
-    L.manual_seed(0)
-    x = L.randn(2, 3, 8, 8, requires_grad=True)
-    a = L.randn(4, 3, requires_grad=True)
-    t = L.tensor([0, 1, 2, 0])
-    return {
-        "conv": nn.Conv2d(3, 4, 3)(x), "conv_nb": nn.Conv2d(3, 4, 3, bias=False)(x),
-        "conv1d": nn.Conv1d(3, 4, 3)(L.randn(2, 3, 8)),
-        "conv3d": nn.Conv3d(3, 4, 1)(L.randn(1, 3, 2, 2, 2)),
-        "mp1": F.max_pool1d(L.randn(2, 3, 8, requires_grad=True), 2),
-        "mp2": F.max_pool2d(x, 2), "mp3": F.max_pool3d(L.randn(1, 2, 4, 4, 4, requires_grad=True), 2),
-        "ap1": F.avg_pool1d(L.randn(2, 3, 8, requires_grad=True), 2), "ap2": F.avg_pool2d(x, 2),
-        "aap2": F.adaptive_avg_pool2d(x, 2), "aap1x1": F.adaptive_avg_pool2d(x, 1),
-        "amp2": F.adaptive_max_pool2d(x, 2),
-        "unpool": F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2),
-        "bn": nn.BatchNorm2d(3)(x), "relu": F.relu(x), "relu_mod": nn.ReLU()(x),
-        "leaky": F.leaky_relu(x), "sigmoid": L.sigmoid(x), "softmax": F.softmax(x, 1),
-        "log_softmax": F.log_softmax(x, 1), "dropout": F.dropout(x, 0.5),
-        "linear": nn.Linear(3, 2)(a), "linear_nb": nn.Linear(3, 2, bias=False)(a),
-        "linear3d": nn.Linear(3, 2)(L.randn(5, 4, 3)), "linear1d": nn.Linear(3, 2)(L.randn(3)),
-        "ce": F.cross_entropy(a, t), "ce_w": F.cross_entropy(a, t, weight=L.ones(3)),
-        "ce_mod": nn.CrossEntropyLoss()(a, t),
-        "ce4d": F.cross_entropy(L.randn(2, 3, 2, 2, requires_grad=True), L.zeros(2, 2, 2, dtype=L.long)),
-        "nll": F.nll_loss(a, t), "mse": F.mse_loss(a, L.randn(4, 3)),
-        "mse_mod": nn.MSELoss()(a, L.randn(4, 3, requires_grad=True)),
-        "mse_none": F.mse_loss(a, L.randn(4, 3), reduction="none"),
-        "pad": F.pad(x, (1, 1)), "reflect": F.pad(x, (1, 1, 1, 1), mode="reflect"),
-        "replicate": F.pad(x, (1, 1, 1, 1), mode="replicate"),
-        "unfold": F.unfold(x, 2), "fold": F.fold(L.randn(1, 12, 4, requires_grad=True), (3, 3), 2),
-        "flatten": L.flatten(x, 1), "view": x.view(-1), "sum": x.sum(), "mean": x.mean(),
-        "add": x + x, "mul": x * 2, "add_scalar": x + 1, "where": L.where(a > 0, a, 0.0),
-        "matmul": a @ a.t(), "cat": L.cat([a, a]), "stack": L.stack([a, a]),
-        "sort": a.sort(1).values, "topk": a.topk(1).values, "max_dim": a.max(1).values,
-        "pow": a ** 2, "clamp": a.clamp(0, 1), "tanh": a.tanh(), "var": a.var(),
-    }
-
-
-def _walk(fn, depth, torch_names):
-    if fn is None:
-        return None
-    name = type(fn).__name__ if torch_names else fn.name()
-    if depth == 0:
-        return name
-    return (name, [_walk(f, depth - 1, torch_names) for f, _ in fn.next_functions])
-
-
 def test_graph_names_and_next_functions_match_torch():
-    ref, mine = _graph_cases(torch), _graph_cases(tt)
+    ref, mine = graph_cases(torch), graph_cases(tt)
     for key in ref:
-        assert _walk(mine[key].grad_fn, 3, False) == _walk(ref[key].grad_fn, 3, True), key
+        assert walk(mine[key].grad_fn, 3, False) == walk(ref[key].grad_fn, 3, True), key
 
 
 def test_accumulate_grad_nodes_hold_their_leaf():
@@ -346,7 +299,7 @@ def test_neural_networks_tutorial_walk_matches_torch():
         loss = nn.MSELoss()(Net()(L.randn(1, 1, 32, 32)), L.randn(10).view(1, -1))
         nodes = [loss.grad_fn, loss.grad_fn.next_functions[0][0],
                  loss.grad_fn.next_functions[0][0].next_functions[0][0]]
-        return [repr(n).split(" object")[0] for n in nodes] + [_walk(loss.grad_fn, 12, L is torch)]
+        return [repr(n).split(" object")[0] for n in nodes] + [walk(loss.grad_fn, 12, L is torch)]
     r, m = both(run)
     assert r[:3] == ["<MseLossBackward0", "<AddmmBackward0", "<AccumulateGrad"]
     assert m == r

@@ -116,6 +116,33 @@ def _cat_next(ctx, edges):
     return tuple(e[0].next_functions[0] if e[0] is not None else e for e in edges[1:])
 
 
+# ---- matmul: PyTorch's path per operand ranks (dot, mv, mm, folded mm, bmm).
+
+def _matmul_name(ctx):
+    da, db = ctx.ndims
+    simple = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0",
+              (1, 2): "SqueezeBackward4"}.get((da, db))
+    if simple is not None:
+        return simple
+    return "UnsafeViewBackward0" if db >= 2 else "MatMulBackward0"
+
+
+def _matmul_next(ctx, edges):
+    a, b = edges[0], edges[1]
+    da, db = ctx.ndims
+    if (da, db) in ((1, 1), (2, 1), (2, 2)) or db < 2:
+        return edges[:2]
+
+    def via(name, e):
+        return _shown(name, e) if e[0] is not None else e
+    if (da, db) == (1, 2):
+        return (_shown("MmBackward0", via("UnsqueezeBackward0", a), b),)
+    if db == 2:                           # (*, n, k) @ (k, m): one mm on the folded rows
+        return (_shown("MmBackward0", via("ViewBackward0", a), b),)
+    return (_shown("BmmBackward0", via("ViewBackward0", via("ExpandBackward0", a)),
+                   via("ViewBackward0", via("ExpandBackward0", b))),)
+
+
 def _unary_name(ctx):
     return ctx.op.capitalize() + "Backward0"
 
@@ -174,7 +201,7 @@ TABLE = {
     loss.NLLLossFunction: (_nll_name, _first),
     loss.CrossEntropyFunction: (_ce_name, _ce_next),
     loss.CrossEntropyProbFunction: ("CrossEntropyBackward0", _first),
-    matmul.MatMul: (None, _take(2)),
+    matmul.MatMul: (_matmul_name, _matmul_next),
 }
 
 

@@ -220,7 +220,10 @@ class MseLossFunction(Function):
             ctx.d, ctx.reduction = d, reduction
         if reduction == "none":
             return _wrap(_c(sq))
-        out = sq.mean() if reduction == "mean" else sq.sum()
+        if reduction == "sum":
+            out = sq.sum()
+        else:                             # the mean of nothing is NaN, as in PyTorch
+            out = sq.mean() if sq.size else np.nan
         return _wrap(np.asarray(out, d.dtype))
 
     @staticmethod

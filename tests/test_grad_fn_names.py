@@ -119,3 +119,21 @@ def test_cross_entropy_walk():
     assert log_softmax.next_functions[0][0].variable is logits
     loss.backward()                        # the shown nodes are not part of backward
     assert logits.grad.shape == (4, 3)
+
+
+def test_inspected_graph_still_freed_by_refcounting():
+    """next_functions caches ShownNodes on the node; they point down the graph only, so a graph
+    that was walked dies with its output, without the cyclic GC."""
+    import gc
+    import weakref
+    lin = tt.nn.Linear(3, 2)
+    gc.disable()
+    try:
+        loss = tt.nn.functional.cross_entropy(lin(tt.randn(4, 3)), tt.tensor([0, 1, 0, 1]))
+        nodes = [loss.grad_fn, loss.grad_fn.next_functions[0][0],
+                 loss.grad_fn.next_functions[0][0].next_functions[0][0]]
+        refs = [weakref.ref(n) for n in nodes]
+        del nodes, loss
+        assert [r for r in refs if r() is not None] == []
+    finally:
+        gc.enable()

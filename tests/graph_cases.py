@@ -21,6 +21,8 @@ def graph_cases(L):
         "amp2": F.adaptive_max_pool2d(x, 2),
         "unpool": F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2),
         "bn": nn.BatchNorm2d(3)(x), "relu": F.relu(x), "relu_mod": nn.ReLU()(x),
+        "relu_inplace": F.relu(x * 1, inplace=True), "relu_module_inplace": nn.ReLU(True)(x * 1),
+        "relu_method": (x * 1).relu_(), "leaky_inplace": F.leaky_relu(x * 1, inplace=True),
         "leaky": F.leaky_relu(x), "sigmoid": L.sigmoid(x), "softmax": F.softmax(x, 1),
         "log_softmax": F.log_softmax(x, 1), "dropout": F.dropout(x, 0.5),
         "linear": nn.Linear(3, 2)(a), "linear_nb": nn.Linear(3, 2, bias=False)(a),

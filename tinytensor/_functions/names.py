@@ -14,8 +14,8 @@ Where one Function serves several PyTorch ops of the same structure (permute / t
 sum / sum(dim)), the API layer names the node it made (`tinytensor.tensor._named`).
 
 Not matched (tinytensor keeps its own name): cross_entropy with label smoothing or
-probability targets and over 3-D / 5-D inputs, circular padding, in-place activations
-(`relu(x, inplace=True)` records a copy), 1-D linear inputs.
+probability targets and over 3-D / 5-D inputs, circular padding, slicing several dims at once
+(one node where PyTorch records one per dim).
 """
 from tinytensor._functions import (activation, batchnorm, conv, elementwise, fold, linear, loss,
                                    matmul, pad, pool, reduce, shape, sort)
@@ -203,6 +203,16 @@ TABLE = {
     loss.CrossEntropyProbFunction: ("CrossEntropyBackward0", _first),
     matmul.MatMul: (_matmul_name, _matmul_next),
 }
+
+
+def show_as_inplace(result, op_out, name):
+    """`F.relu(x, inplace=True)` runs relu, then x.copy_(its result): show the recorded copy as
+    PyTorch's one in-place node `name`, whose inputs are the op's (x's history before)."""
+    node = result.grad_fn
+    if node is not None and op_out.grad_fn is not None and type(node) is shape.CopyInto:
+        node._name = name
+        node.__dict__["_shown_next"] = op_out.grad_fn.next_functions
+    return result
 
 
 def install():

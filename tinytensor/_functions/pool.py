@@ -37,7 +37,7 @@ class MaxPoolNdFunction(Function):
 
     @staticmethod
     def forward(ctx, input, kernel, stride, padding, dilation, ceil_mode, return_indices, nsp):
-        ctx.nsp = nsp                                      # names the node (autograd/names.py)
+        ctx.nsp = nsp                                      # names the node (_functions/names.py)
         x, lead = _planes(input, nsp)
         osp = tuple(pool_out_size(n, k, s, p, d, ceil_mode)
                     for n, k, s, p, d in zip(x.shape[1:], kernel, stride, padding, dilation))

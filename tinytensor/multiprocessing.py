@@ -69,30 +69,33 @@ class ProcessContext:
         return [p.pid for p in self.processes]
 
     def join(self, timeout=None):
-        """True when every process has finished; raises if one of them failed (the others
-        are terminated first, as PyTorch does)."""
-        for i, p in enumerate(self.processes):
-            p.join(timeout)
-            if p.exitcode is None:
-                return False
-            if p.exitcode != 0:
-                for other in self.processes:
-                    if other.is_alive():
-                        other.terminate()
-                    other.join()
-                q = self.error_queues[i]
-                if not q.empty():
-                    tb = q.get()
-                    raise ProcessRaisedException(
-                        f"\n\n-- Process {i} terminated with the following error:\n{tb}", i, p.pid)
-                if p.exitcode < 0:
-                    import signal
-                    name = signal.Signals(-p.exitcode).name
-                    raise ProcessExitedException(
-                        f"process {i} terminated with signal {name}", i, p.pid, p.exitcode, name)
-                raise ProcessExitedException(
-                    f"process {i} terminated with exit code {p.exitcode}", i, p.pid, p.exitcode)
-        return True
+        """Wait (up to `timeout` seconds) until some process ends; True once all have ended.
+        The first failure terminates the others and is raised here, as in PyTorch."""
+        from multiprocessing.connection import wait
+        running = [p.sentinel for p in self.processes if p.exitcode is None]
+        if running:
+            wait(running, timeout)
+        codes = [p.exitcode for p in self.processes]        # one look: they change under us
+        for i, (p, code) in enumerate(zip(self.processes, codes)):
+            if code is None or code == 0:
+                continue
+            for other in self.processes:
+                if other.is_alive():
+                    other.terminate()
+                other.join()
+            q = self.error_queues[i]
+            if not q.empty():
+                raise ProcessRaisedException(
+                    f"\n\n-- Process {i} terminated with the following error:\n{q.get()}", i,
+                    p.pid)
+            if code < 0:
+                import signal
+                name = signal.Signals(-code).name
+                raise ProcessExitedException(f"process {i} terminated with signal {name}", i,
+                                             p.pid, code, name)
+            raise ProcessExitedException(f"process {i} terminated with exit code {code}", i,
+                                         p.pid, code)
+        return all(code is not None for code in codes)
 
 
 def start_processes(fn, args=(), nprocs=1, join=True, daemon=False, start_method="spawn"):

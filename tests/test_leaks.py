@@ -88,11 +88,11 @@ def _walk(root):
         if n is None or id(n) in seen:
             continue
         seen.add(id(n))
-        if not hasattr(n, "next_functions"):
-            continue        # AccumulateGrad: it belongs to its leaf, which outlives the graph
+        if n.name() == "AccumulateGrad":
+            continue        # it belongs to its leaf, which outlives the graph
         out.append(n)
-        for nxt, _ in n.next_functions:
-            stack.append(nxt)
+        # the engine's edges (next_functions is PyTorch's view, with display-only nodes)
+        stack.extend(edge[0] for edge in n._edges if edge is not None)
     return out
 
 

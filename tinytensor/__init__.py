@@ -16,14 +16,16 @@ from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int
 from tinytensor._args import device
 from tinytensor._threads import get_num_threads, set_num_threads
 from tinytensor.tensor import (Tensor, as_tensor, from_dlpack, from_numpy, get_default_dtype,
-                               matmul, tensor, where)
+                               log_softmax, matmul, softmax, tensor, where)
 from tinytensor.creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones,
                                  ones_like, rand, rand_like, randint, randn, randn_like, randperm,
                                  zeros, zeros_like)
 from tinytensor.random import manual_seed
 from tinytensor._functions.shape import cat, stack
-from tinytensor import autograd
-from tinytensor.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinytensor._functions.sort import argsort, msort, sort, topk
+from tinytensor import autograd, return_types
+from tinytensor.autograd import (enable_grad, inference_mode, is_grad_enabled,
+                                 is_inference_mode_enabled, no_grad, set_grad_enabled)
 
 float = float32     # noqa: A001  (torch.float, torch.double, torch.long aliases)
 double = float64
@@ -33,7 +35,14 @@ __version__ = "0.1.0"
 
 
 def _unary(name):
-    def fn(input, *args, **kwargs):
+    def fn(*args, **kwargs):
+        if args:
+            input, args = args[0], args[1:]
+        else:                                # input=, or a NumPy spelling of it (_args)
+            key = next((k for k in ("input", "x", "a", "x1") if k in kwargs), None)
+            if key is None:
+                raise TypeError(f"{name}() missing 1 required positional argument: 'input'")
+            input = kwargs.pop(key)
         return getattr(input, name)(*args, **kwargs)
     fn.__name__ = name
     fn.__doc__ = f"tinytensor.{name}(input, ...) is input.{name}(...)"
@@ -55,8 +64,9 @@ def is_tensor(obj):
 
 from tinytensor.serialization import load, save  # noqa: E402
 from tinytensor import datasets, nn, optim, utils  # noqa: E402,F401  (they build on the above)
-from tinytensor import distributed  # noqa: E402,F401  (MPI collectives; mpi4py loads on init)
+from tinytensor._functions import names as _names  # noqa: E402,F401  (PyTorch's node names)
 from tinytensor import accelerator, backends, cuda  # noqa: E402,F401  (CPU answers for device code)
+from tinytensor import distributed, multiprocessing  # noqa: E402,F401  (MPI collectives: mpi4py loads on init)
 from tinytensor import onnx  # noqa: E402,F401  (export; the onnx package loads only when used)
 
 get_num_threads()      # apply the thread policy now that every BLAS library is loaded

@@ -17,6 +17,8 @@ int tuples, dtypes, devices or shapes parses them here, so each rule is written 
 This module sits just above the storage layer (`_tensor`): it may be imported by every layer.
 """
 import collections.abc
+import functools
+import inspect
 import numbers
 from itertools import repeat
 
@@ -25,7 +27,7 @@ from tinytensor._tensor import TensorBase, as_dtype
 __all__ = ["device", "is_int", "int64", "int_arg", "int_list", "type_name", "dtype_name",
            "scalar_name", "c_type_name", "check_tensor", "shape_str", "expand",
            "dim_index_error", "check_device", "ntuple", "_single", "_pair", "_triple",
-           "_quadruple"]
+           "_quadruple", "numpy_aliases"]
 
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
@@ -159,6 +161,41 @@ _single = ntuple(1, "_single")
 _pair = ntuple(2, "_pair")
 _triple = ntuple(3, "_triple")
 _quadruple = ntuple(4, "_quadruple")
+
+
+# ------------------------------------------------------------------------------ NumPy keyword names
+
+# python_arg_parser.cpp's numpy_compatibility_arg_names: every function PyTorch parses in C++
+# also takes these NumPy spellings as keywords (`x.sum(axis=0, keepdims=True)`).
+_NUMPY_ALIASES = {"axis": "dim", "keepdims": "keepdim", "x": "input", "a": "input",
+                  "x1": "input", "x2": "other"}
+
+
+def numpy_aliases(fn):
+    """Decorator: accept `axis=` for `dim=`, `keepdims=` for `keepdim=`, `x=`/`a=`/`x1=` for
+    `input=` and `x2=` for `other=`, for whichever of those parameters `fn` has. Giving both
+    spellings raises PyTorch's TypeError ("sum() got an unexpected keyword argument 'axis'").
+
+    >>> tt.tensor([[1., 2.]]).sum(axis=1, keepdims=True)
+    tensor([[3.]])
+    """
+    params = inspect.signature(fn).parameters
+    aliases = {k: v for k, v in _NUMPY_ALIASES.items() if v in params and k not in params}
+    if not aliases:
+        return fn
+    name = fn.__name__
+    pairs = tuple(aliases.items())
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if kwargs:                          # (the common positional call pays one test)
+            for alias, real in pairs:
+                if alias in kwargs:
+                    if real in kwargs:
+                        raise TypeError(f"{name}() got an unexpected keyword argument '{alias}'")
+                    kwargs[real] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 # ------------------------------------------------------------------------------ dtypes

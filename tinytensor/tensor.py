@@ -316,6 +316,7 @@ class Tensor(TensorBase):
             mid *= d
         return self.reshape(self._shape[:s] + (mid,) + self._shape[e + 1:])
 
+    @_args.numpy_aliases
     def unflatten(self, dim, sizes):
         d = wrap_dim(dim, self.ndim)
         return self.view(self._shape[:d] + tuple(sizes) + self._shape[d + 1:])
@@ -342,9 +343,11 @@ class Tensor(TensorBase):
             return _named(_shape.Permute.apply(self, tuple(range(self.ndim))), "TBackward0")
         return _named(self.transpose(0, 1), "TBackward0")
 
+    @_args.numpy_aliases
     def unsqueeze(self, dim):
         return _named(_shape.View.apply(self, None, ("unsqueeze", dim)), "UnsqueezeBackward0")
 
+    @_args.numpy_aliases
     def squeeze(self, dim=None):
         return _named(_shape.View.apply(self, None, ("squeeze", dim)),
                       "SqueezeBackward0" if dim is None else "SqueezeBackward1")
@@ -522,48 +525,92 @@ class Tensor(TensorBase):
 
     # ------------------------------------------------------------------ reductions
 
+    @_args.numpy_aliases
     def sum(self, dim=None, keepdim=False, dtype=None):
         return _named(_red.sum(self, dim, keepdim, dtype), None if dim is None else "SumBackward1")
 
+    @_args.numpy_aliases
     def mean(self, dim=None, keepdim=False, dtype=None):
         return _named(_red.mean(self, dim, keepdim, dtype),
                       None if dim is None else "MeanBackward1")
 
+    @_args.numpy_aliases
     def amax(self, dim=(), keepdim=False):
         return _named(_red.amax(self, dim, keepdim, "max"), "AmaxBackward0")
 
+    @_args.numpy_aliases
     def amin(self, dim=(), keepdim=False):
         return _named(_red.amax(self, dim, keepdim, "min"), "AminBackward0")
 
+    @_args.numpy_aliases
     def max(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):
             return _ew.maximum(self, dim)
         return _named(_red.max_min(self, dim, keepdim, "max"),
                       "MaxBackward1" if dim is None else "MaxBackward0")
 
+    @_args.numpy_aliases
     def min(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):
             return _ew.minimum(self, dim)
         return _named(_red.max_min(self, dim, keepdim, "min"),
                       "MinBackward1" if dim is None else "MinBackward0")
 
+    @_args.numpy_aliases
     def argmax(self, dim=None, keepdim=False):
         return _red.argmax(self, dim, keepdim, "max")
 
+    @_args.numpy_aliases
     def argmin(self, dim=None, keepdim=False):
         return _red.argmax(self, dim, keepdim, "min")
 
+    @_args.numpy_aliases
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return _red.var(self, dim, unbiased, keepdim, correction)
 
+    @_args.numpy_aliases
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return _red.std(self, dim, unbiased, keepdim, correction)
 
-    def all(self):
-        return tensor(bool(np.all(self._numpy())))
+    @_args.numpy_aliases
+    def all(self, dim=None, keepdim=False):
+        return _red.all_any(self, dim, keepdim, "all")
 
-    def any(self):
-        return tensor(bool(np.any(self._numpy())))
+    @_args.numpy_aliases
+    def any(self, dim=None, keepdim=False):
+        return _red.all_any(self, dim, keepdim, "any")
+
+    # ------------------------------------------------------------------ sorting, softmax
+
+    @_args.numpy_aliases
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        """See `tinytensor.sort`: a (values, indices) named tuple, stable."""
+        return _sort.sort(self, dim, descending, stable=stable)
+
+    @_args.numpy_aliases
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        """See `tinytensor.argsort`."""
+        return _sort.argsort(self, dim, descending, stable=stable)
+
+    def msort(self):
+        return _sort.msort(self)
+
+    @_args.numpy_aliases
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """See `tinytensor.topk`: the k largest (or smallest) elements along dim."""
+        return _sort.topk(self, k, dim, largest, sorted)
+
+    @_args.numpy_aliases
+    def softmax(self, dim, dtype=None):
+        """`tinytensor.nn.functional.softmax(self, dim, dtype=dtype)`."""
+        from tinytensor.nn.functional import softmax
+        return softmax(self, dim, dtype=dtype)
+
+    @_args.numpy_aliases
+    def log_softmax(self, dim, dtype=None):
+        """`tinytensor.nn.functional.log_softmax(self, dim, dtype=dtype)`."""
+        from tinytensor.nn.functional import log_softmax
+        return log_softmax(self, dim, dtype=dtype)
 
     # ------------------------------------------------------------------ in place
 
@@ -961,8 +1008,33 @@ def where(condition, input, other):
     return _ew.where(condition, input, other)
 
 
+@_args.numpy_aliases
+def softmax(input, dim, dtype=None):
+    """`torch.softmax`: `tinytensor.nn.functional.softmax(input, dim, dtype=dtype)`.
+
+    >>> tt.softmax(tt.tensor([0., 0.]), 0)
+    tensor([0.5000, 0.5000])
+    """
+    from tinytensor.nn.functional import softmax
+    _args.check_tensor("softmax", "input", 1, input)
+    return softmax(input, dim, dtype=dtype)
+
+
+@_args.numpy_aliases
+def log_softmax(input, dim, dtype=None):
+    """`torch.log_softmax`: `tinytensor.nn.functional.log_softmax(input, dim, dtype=dtype)`.
+
+    >>> tt.log_softmax(tt.tensor([0., 0.]), 0)
+    tensor([-0.6931, -0.6931])
+    """
+    from tinytensor.nn.functional import log_softmax
+    _args.check_tensor("log_softmax", "input", 1, input)
+    return log_softmax(input, dim, dtype=dtype)
+
+
 from tinytensor._functions import elementwise as _ew  # noqa: E402  (the ops need Tensor)
 from tinytensor._functions import reduce as _red  # noqa: E402
 from tinytensor._functions import shape as _shape  # noqa: E402
 from tinytensor._functions import matmul as _mm  # noqa: E402
+from tinytensor._functions import sort as _sort  # noqa: E402
 from tinytensor.creation import ones, zeros  # noqa: E402

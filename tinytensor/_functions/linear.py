@@ -27,7 +27,7 @@ class LinearFunction(Function):
         needs = ctx.needs_input_grad
         if needs[0] or needs[1]:
             ctx.save_for_backward(x if needs[1] else None, weight if needs[0] else None)
-        ctx.lead = lead
+        ctx.lead, ctx.has_bias = lead, bias is not None
         return _wrap(_c(y.reshape(lead + (w.shape[0],)) if a.ndim != 2 else y))
 
     @staticmethod

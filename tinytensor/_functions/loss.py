@@ -223,3 +223,38 @@ class NLLLossFunction(Function):
         if c:
             grad[np.arange(rows), ctx.ti] = vals
         return (_wrap(_from_rows(grad, ctx.shape)),) + (None,) * 6
+
+
+class MseLossFunction(Function):
+    """forward(ctx, input, target, reduction) -> (input - target)^2, reduced ('none', 'mean',
+    'sum'); input and target share a floating dtype, target may broadcast against input.
+
+    One node for the loss, as PyTorch's MseLossBackward0: backward is 2 (input - target) g
+    (divided by the element count for 'mean'); the engine sums a broadcast target's gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, input, target, reduction):
+        d = np.subtract(input._numpy(), target._numpy())
+        sq = d * d
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            ctx.d, ctx.reduction = d, reduction
+        if reduction == "none":
+            return _wrap(_c(sq))
+        if reduction == "sum":
+            out = sq.sum()
+        else:                             # the mean of nothing is NaN, as in PyTorch
+            out = sq.mean() if sq.size else np.nan
+        return _wrap(np.asarray(out, d.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        d = ctx.d
+        dt = d.dtype
+        gy = g._numpy()
+        if ctx.reduction == "mean":
+            gy = gy / dt.type(d.size) if d.size else gy
+        gd = (dt.type(2) * d * gy).astype(dt, copy=False)
+        gi = _wrap(_c(gd)) if ctx.needs_input_grad[0] else None
+        gt = _wrap(_c(-gd)) if ctx.needs_input_grad[1] else None
+        return gi, gt, None

@@ -63,6 +63,7 @@ class MapPadFunction(Function):
 
     @staticmethod
     def forward(ctx, input, pads, mode, nsp):
+        ctx.mode, ctx.nsp = mode, nsp                     # names the node (_functions/names.py)
         x = np.ascontiguousarray(input._numpy())
         lead = x.shape[:x.ndim - nsp]
         sp = x.shape[x.ndim - nsp:]

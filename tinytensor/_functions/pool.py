@@ -37,6 +37,7 @@ class MaxPoolNdFunction(Function):
 
     @staticmethod
     def forward(ctx, input, kernel, stride, padding, dilation, ceil_mode, return_indices, nsp):
+        ctx.nsp = nsp                                      # names the node (_functions/names.py)
         x, lead = _planes(input, nsp)
         osp = tuple(pool_out_size(n, k, s, p, d, ceil_mode)
                     for n, k, s, p, d in zip(x.shape[1:], kernel, stride, padding, dilation))
@@ -93,6 +94,7 @@ class AvgPoolNdFunction(Function):
     @staticmethod
     def forward(ctx, input, kernel, stride, padding, ceil_mode, count_include_pad,
                 divisor_override, nsp):
+        ctx.nsp = nsp
         x, lead = _planes(input, nsp)
         osp = tuple(pool_out_size(n, k, s, p, 1, ceil_mode)
                     for n, k, s, p in zip(x.shape[1:], kernel, stride, padding))
@@ -138,6 +140,7 @@ class AdaptiveAvgPoolFunction(Function):
 
     @staticmethod
     def forward(ctx, input, output_size, nsp):
+        ctx.nsp, ctx.output_size = nsp, tuple(output_size)
         x, lead = _planes(input, nsp)
         P, _, H, W = x.shape
         out = alloc((P,) + tuple(output_size), x.dtype)
@@ -168,6 +171,7 @@ class AdaptiveMaxPoolFunction(Function):
 
     @staticmethod
     def forward(ctx, input, output_size, nsp):
+        ctx.nsp, ctx.output_size = nsp, tuple(output_size)
         x, lead = _planes(input, nsp)
         P, _, H, W = x.shape
         out = alloc((P,) + tuple(output_size), x.dtype)
@@ -205,6 +209,7 @@ class MaxUnpoolFunction(Function):
 
     @staticmethod
     def forward(ctx, input, indices, out_sp, nsp):
+        ctx.nsp = nsp
         x = np.ascontiguousarray(input._numpy())
         lead = x.shape[:x.ndim - nsp]
         P = int(np.prod(lead, dtype=np.int64))

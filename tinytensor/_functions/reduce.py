@@ -1,7 +1,7 @@
 """Reductions: sum, mean, amax/amin, max/min with indices, argmax/argmin, var (and std)."""
-from collections import namedtuple
-
 import numpy as np
+
+from tinytensor import return_types
 
 from tinytensor._kernels import reduce as K
 from tinytensor._tensor import as_dtype, bool_, int64, wrap_dim
@@ -199,8 +199,16 @@ def amax(x, dim, keepdim, kind):
     return AMax.apply(x, axes, keepdim, kind)
 
 
-MaxResult = namedtuple("max", ["values", "indices"])
-MinResult = namedtuple("min", ["values", "indices"])
+MaxResult = return_types.max
+MinResult = return_types.min
+
+
+@_oom()
+def all_any(x, dim, keepdim, kind):
+    """all()/any(), over every element or along `dim`: a bool tensor."""
+    fn = np.all if kind == "all" else np.any
+    axes = _dims(x, dim)
+    return _wrap(_c(fn(x._numpy(), axis=axes, keepdims=bool(keepdim) and dim is not None)))
 
 
 def max_min(x, dim, keepdim, kind):

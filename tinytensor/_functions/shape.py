@@ -2,6 +2,7 @@
 tensors, clone, dtype conversion, cat and stack copy."""
 import numpy as np
 
+from tinytensor import _args
 from tinytensor._tensor import bool_, int64, wrap_dim
 from tinytensor.autograd.function import Function
 from tinytensor.autograd.grad_mode import _state
@@ -385,6 +386,7 @@ def _check_sequence(tensors, name):
                             f"{type(t).__name__}")
 
 
+@_args.numpy_aliases
 def cat(tensors, dim=0):
     _check_sequence(tensors, "cat")
     ref = next((t for t in tensors if t.ndim > 0 and not (t.ndim == 1 and t._shape[0] == 0)), None)
@@ -408,6 +410,7 @@ def cat(tensors, dim=0):
     return Cat.apply(d, *keep)
 
 
+@_args.numpy_aliases
 def stack(tensors, dim=0):
     _check_sequence(tensors, "stack")
     first = tensors[0]._shape

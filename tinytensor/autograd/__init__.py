@@ -3,7 +3,8 @@ import numpy as np
 
 from tinytensor.autograd.function import Function
 from tinytensor.autograd.gradcheck import gradcheck
-from tinytensor.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinytensor.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                                           is_inference_mode_enabled, no_grad, set_grad_enabled)
 
 
 def _as_list(x):
@@ -80,4 +81,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 __all__ = ["Function", "backward", "grad", "gradcheck", "no_grad", "enable_grad",
-           "is_grad_enabled", "set_grad_enabled"]
+           "is_grad_enabled", "set_grad_enabled", "inference_mode", "is_inference_mode_enabled"]

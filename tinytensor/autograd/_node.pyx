@@ -34,6 +34,13 @@ cdef class AccumulateGrad:
     def name(self):
         return "AccumulateGrad"
 
+    @property
+    def next_functions(self):
+        return ()                        # a sink: PyTorch's AccumulateGrad has no inputs
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
 
 cpdef object grad_sink(TensorBase t):
     """The node a gradient for `t` flows into: its grad_fn or its (shared) AccumulateGrad."""

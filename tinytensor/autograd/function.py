@@ -57,15 +57,20 @@ class Function(Node):
     def set_materialize_grads(self, value):
         self._materialize = bool(value)
 
+    # PyTorch's view of this node: its name and its `next_functions`. Set per class by
+    # tinytensor/_functions/names.py (the one table of PyTorch's names); `_name` on an
+    # instance overrides the name where one Function serves several PyTorch ops.
+    _torch_name = None      # str, or callable(ctx) -> str
+    _torch_next = None      # callable(ctx, edges) -> PyTorch's (node, nr) pairs; None: all edges
+
     def name(self):
-        """PyTorch's node name where tinytensor knows it (`_name`, set where one Function
-        serves several PyTorch ops; `op` for the elementwise unary node), else from the class."""
+        """PyTorch's name for this node (`MulBackward0`, `ConvolutionBackward0`, ...)."""
         named = self.__dict__.get("_name")
         if named is not None:
             return named
-        op = self.__dict__.get("op")
-        if type(self).__name__ == "Unary" and isinstance(op, str):
-            return op.capitalize() + "Backward0"
+        torch_name = type(self)._torch_name
+        if torch_name is not None:
+            return torch_name if isinstance(torch_name, str) else torch_name(self)
         name = type(self).__name__
         if name.endswith("Function"):
             name = name[:-len("Function")]
@@ -76,7 +81,18 @@ class Function(Node):
 
     @property
     def next_functions(self):
-        return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self._edges)
+        """((node, output_nr), ...) as PyTorch's graph has them: one pair per tensor input of
+        PyTorch's op ((None, 0) where no gradient flows), AccumulateGrad for leaves. Where
+        tinytensor fuses ops PyTorch records separately (linear as t + addmm, cross_entropy as
+        log_softmax + nll_loss), the nodes in between are `ShownNode`s: for inspection only,
+        the backward pass never runs through them. Computed once per node."""
+        shown = self.__dict__.get("_shown_next")
+        if shown is None:
+            edges = tuple((e[0], e[1]) if e is not None else (None, 0) for e in self._edges)
+            pick = type(self)._torch_next
+            shown = edges if pick is None else tuple(pick(self, edges))
+            self.__dict__["_shown_next"] = shown
+        return shown
 
     @staticmethod
     def forward(ctx, *args):
@@ -85,6 +101,23 @@ class Function(Node):
     @staticmethod
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("a Function subclass must implement backward(ctx, *grad_outputs)")
+
+
+class ShownNode:
+    """A node of PyTorch's graph that a fused tinytensor Function stands for (the TBackward0
+    of linear's weight, the LogSoftmaxBackward0 inside cross_entropy): it prints and walks
+    like PyTorch's, and computes nothing."""
+    __slots__ = ("_shown_name", "next_functions", "__weakref__")
+
+    def __init__(self, name, next_functions):
+        self._shown_name = name
+        self.next_functions = tuple(next_functions)
+
+    def name(self):
+        return self._shown_name
+
+    def __repr__(self):
+        return f"<{self._shown_name} object at {id(self):#x}>"
 
 
 def refresh_view(t):

@@ -5,6 +5,7 @@ import threading
 
 class _GradState(threading.local):
     enabled = True
+    inference = False
 
 
 _state = _GradState()
@@ -14,13 +15,24 @@ def is_grad_enabled():
     return _state.enabled
 
 
+def is_inference_mode_enabled():
+    """True inside `inference_mode()` (and not inside a nested `inference_mode(False)`)."""
+    return _state.inference
+
+
 def set_grad_enabled_(mode):
     _state.enabled = bool(mode)
 
 
 class _GradModeContext:
-    """Base of no_grad / enable_grad: a context manager and a decorator."""
+    """Base of no_grad / enable_grad: a context manager and a decorator, with or without
+    parentheses (`@no_grad()` and `@no_grad`, as PyTorch 2 accepts)."""
     mode = True
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and not kwargs and callable(args[0]) and cls in _BARE_DECORATORS:
+            return cls()(args[0])           # used as a bare decorator: wrap the function
+        return super().__new__(cls)
 
     def __enter__(self):
         self.prev = _state.enabled
@@ -48,6 +60,48 @@ class enable_grad(_GradModeContext):
     mode = True
 
 
+class inference_mode(_GradModeContext):
+    """`with inference_mode():` (or `@inference_mode()` / `@inference_mode`): no graph is
+    recorded, as under no_grad, and `is_inference_mode_enabled()` is True.
+    `inference_mode(False)` turns both back on for its block.
+
+    tinytensor has no separate inference tensors: tensors made inside behave as no_grad
+    results (PyTorch also forbids using them in autograd afterwards; tinytensor does not).
+
+    >>> with tt.inference_mode():
+    ...     y = tt.ones(2, requires_grad=True) * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __init__(self, mode=True):
+        self.mode = not bool(mode)
+        self.inference = bool(mode)
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        self.prev_inference = _state.inference
+        _state.enabled = self.mode
+        _state.inference = self.inference
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        _state.inference = self.prev_inference
+        return False
+
+    def __call__(self, fn):
+        inference = self.inference
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(inference):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self):
+        return inference_mode(self.inference)
+
+
 class set_grad_enabled(_GradModeContext):
     """`with set_grad_enabled(flag):`, or called plainly to set the mode."""
 
@@ -58,3 +112,6 @@ class set_grad_enabled(_GradModeContext):
 
     def __enter__(self):
         pass
+
+
+_BARE_DECORATORS = (no_grad, enable_grad, inference_mode)

@@ -17,9 +17,11 @@ def _check_tensor(name, input):
     check_tensor(name, "input", 1, input)
 
 
-def _inplace_result(input, out):
-    """Write `out` into `input` (PyTorch's inplace=True flag) through the Tensor's copy_."""
-    return input.copy_(out)
+def _inplace_result(input, out, name):
+    """Write `out` into `input` (PyTorch's inplace=True flag) through the Tensor's copy_; the
+    recorded copy then shows as PyTorch's in-place node `name` (_functions/names.py)."""
+    from tinytensor._functions.names import show_as_inplace
+    return show_as_inplace(input.copy_(out), out, name)
 
 
 def relu(input, inplace=False):
@@ -32,7 +34,7 @@ def relu(input, inplace=False):
     if input._dtype.name == "bool":
         raise RuntimeError('"clamp_min_scalar_cpu" not implemented for \'Bool\'')
     out = ReLUFunction.apply(input)
-    return _inplace_result(input, out) if inplace else out
+    return _inplace_result(input, out, "ReluBackward0") if inplace else out
 
 
 def relu_(input):
@@ -46,7 +48,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
         raise NotImplementedError('"leaky_relu_cpu" not implemented for '
                                   f"'{scalar_name(input)}'")
     out = LeakyReLUFunction.apply(input, float(negative_slope))
-    return _inplace_result(input, out) if inplace else out
+    return _inplace_result(input, out, "LeakyReluBackward1") if inplace else out
 
 
 def sigmoid(input):
@@ -123,4 +125,4 @@ def dropout(input, p=0.5, training=True, inplace=False):
         keep = _random.generator().random(input.shape, dtype=np.float32) >= np.float32(p)
         mask = keep.astype(dt) * dt.type(1.0 / (1.0 - p))
     out = DropoutFunction.apply(input, mask)
-    return _inplace_result(input, out) if inplace else out
+    return _inplace_result(input, out, "MulBackward0") if inplace else out

@@ -1,6 +1,6 @@
 """linear: y = input @ weight.T + bias."""
 from tinytensor._functions.linear import LinearFunction
-from tinytensor.tensor import Tensor
+from tinytensor.tensor import Tensor, _named
 
 __all__ = ["linear"]
 
@@ -36,7 +36,8 @@ def linear(input, weight, bias=None):
         out = input.matmul(weight.t() if weight.ndim <= 2 else weight.transpose(-1, -2))
         return out + bias if bias is not None else out
     if input.ndim == 1:
-        return linear(input.unsqueeze(0), weight, bias).squeeze(0)
+        out = linear(input.unsqueeze(0), weight, bias).squeeze(0)
+        return _named(out, "ViewBackward0")       # PyTorch's node for a 1-D input
     k = input.shape[-1]
     rows = input.numel() // k if k else 0
     if k != weight.shape[1]:

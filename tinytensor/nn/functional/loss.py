@@ -5,7 +5,7 @@ import numpy as np
 
 from tinytensor._args import check_tensor, scalar_name
 from tinytensor._functions.loss import (CrossEntropyFunction, CrossEntropyProbFunction,
-                                        NLLLossFunction)
+                                        MseLossFunction, NLLLossFunction)
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss"]
 
@@ -182,6 +182,10 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
                       "results due to broadcasting. Please ensure they have the same size.",
                       stacklevel=2)
     _check_reduction(reduction)
+    if (weight is None and input.dtype is target.dtype and input.is_floating_point()
+            and len(target.shape) <= len(input.shape)
+            and _broadcasts_to(tuple(target.shape), tuple(input.shape))):
+        return MseLossFunction.apply(input, target, reduction)       # one MseLossBackward0 node
     diff = input - target
     sq = diff * diff
     if weight is not None:
@@ -189,6 +193,11 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     if reduction == "none":
         return sq
     return sq.sum() if reduction == "sum" else sq.mean()
+
+
+def _broadcasts_to(small, big):
+    """True when `small` broadcasts to exactly `big` (the fused path's output shape)."""
+    return all(s == b or s == 1 for s, b in zip(small[::-1], big[::-1]))
 
 
 def _size(shape):

@@ -4,7 +4,8 @@ from tinytensor.nn.modules.container import ModuleDict, ModuleList, Sequential
 from tinytensor.nn.modules.linear import Flatten, Identity, Linear
 from tinytensor.nn.modules.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytensor.nn.modules.dropout import Dropout
-from tinytensor.nn.modules.conv import Conv1d, Conv2d, Conv3d
+from tinytensor.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
+                                        ConvTranspose3d)
 from tinytensor.nn.modules.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
                                            AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d,
                                            MaxUnpool2d)
@@ -15,4 +16,6 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identi
            "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "Conv1d",
            "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d",
            "AvgPool3d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d", "BatchNorm1d",
-           "BatchNorm2d", "BatchNorm3d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+           "BatchNorm2d", "BatchNorm3d", "CrossEntropyLoss", "NLLLoss", "MSELoss",
+           # issue 11, helper convt: transposed convolution, normalisation, upsampling
+           "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]

@@ -11,6 +11,9 @@ from tinytensor.nn.modules.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d,
                                            MaxUnpool2d)
 from tinytensor.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from tinytensor.nn.modules.loss import CrossEntropyLoss, MSELoss, NLLLoss
+# issue 11, helper convt: normalisation, upsampling
+from tinytensor.nn.modules.normalization import GroupNorm, LayerNorm, LocalResponseNorm
+from tinytensor.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 
 __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identity", "Flatten",
            "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "Conv1d",
@@ -18,4 +21,5 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identi
            "AvgPool3d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d", "BatchNorm1d",
            "BatchNorm2d", "BatchNorm3d", "CrossEntropyLoss", "NLLLoss", "MSELoss",
            # issue 11, helper convt: transposed convolution, normalisation, upsampling
-           "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+           "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "GroupNorm", "LayerNorm",
+           "LocalResponseNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]

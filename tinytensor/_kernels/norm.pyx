@@ -1,0 +1,228 @@
+# cython: language_level=3, wraparound=False, cdivision=True
+# boundscheck, initializedcheck: set by setup.py (TINYTENSOR_CYTHON_DEBUG=1 turns them on)
+"""Fused normalisation kernels: statistics + normalise + affine in one call per direction.
+
+One layout serves GroupNorm, InstanceNorm and LayerNorm: x is (R, G, Cg, S), C-contiguous;
+each (r, g) is one normalisation group of M = Cg * S values; the affine weight and bias have
+G * Cg entries, indexed by g * Cg + c and shared by the S values of a channel.
+  GroupNorm(G):  R = N, G groups, Cg = C / G, S = spatial size
+  InstanceNorm:  R = N, G = C, Cg = 1, S = spatial size
+  LayerNorm:     R = rows, G = 1, Cg = prod(normalized_shape), S = 1 (elementwise affine)
+
+Contract: tinytensor._functions.norm has validated shapes and dtypes; the `def` entries re-check
+the O(1) invariants and raise ValueError on a bad call, so no index leaves its array.
+
+Notes:
+- Statistics accumulate in double with 8 independent accumulators in a fixed order (the loop
+  vectorizes; the order depends on the shape only). Variance is the biased two-pass variance
+  sum((x - mean)^2) / M, stable for large means; rstd = 1 / sqrt(var + eps).
+- The normalise pass is y = x * a[c] + b'[c] with per-channel a = rstd * w, b' = bias - mean * a
+  (PyTorch's form), one multiply-add per element in the input's type.
+- Threads: forward and the input gradient are parallel over groups (R * G), the weight and bias
+  gradients over blocks of channels; every output has one writer and a fixed summation order,
+  so results are bitwise identical for any thread count.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport sqrt
+
+cdef enum:
+    LANES = 8           # independent accumulators of the statistics sums
+    CH_BLOCK = 16       # channels per task of the weight gradient (one cache line of float)
+
+
+cdef inline double _sum(const floating* p, Py_ssize_t n) noexcept nogil:
+    cdef double acc[LANES]
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        acc[j] = 0
+    for i0 in range(n8 // LANES):
+        i = i0 * LANES
+        for j in range(<Py_ssize_t> LANES):
+            acc[j] += p[i + j]
+    for i in range(n8, n):
+        acc[0] += p[i]
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline double _sq_dev(const floating* p, Py_ssize_t n, double m) noexcept nogil:
+    cdef double acc[LANES]
+    cdef double d
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        acc[j] = 0
+    for i0 in range(n8 // LANES):
+        i = i0 * LANES
+        for j in range(<Py_ssize_t> LANES):
+            d = p[i + j] - m
+            acc[j] += d * d
+    for i in range(n8, n):
+        d = p[i] - m
+        acc[0] += d * d
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline void _dot2(const floating* dy, const floating* x, Py_ssize_t n,
+                       double* sdy, double* sdyx) noexcept nogil:
+    """sdy = sum(dy), sdyx = sum(dy * x) over n values."""
+    cdef double a[LANES]
+    cdef double b[LANES]
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        a[j] = 0
+        b[j] = 0
+    for i0 in range(n8 // LANES):
+        i = i0 * LANES
+        for j in range(<Py_ssize_t> LANES):
+            a[j] += dy[i + j]
+            b[j] += <double> dy[i + j] * x[i + j]
+    for i in range(n8, n):
+        a[0] += dy[i]
+        b[0] += <double> dy[i] * x[i]
+    sdy[0] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+    sdyx[0] = ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))
+
+
+cdef inline void _axpb(const floating* x, floating* y, Py_ssize_t n, floating a,
+                       floating b) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = x[i] * a + b
+
+
+cdef void _forward_group(const floating* x, floating* y, const floating* w, const floating* b,
+                         bint has_w, bint has_b, Py_ssize_t Cg, Py_ssize_t S, double eps,
+                         double* mean, double* rstd) noexcept nogil:
+    """One group: x, y point at its M = Cg * S values; w, b at its Cg affine entries."""
+    cdef Py_ssize_t M = Cg * S, c
+    cdef double m = _sum(x, M) / M
+    cdef double rs = 1.0 / sqrt(_sq_dev(x, M, m) / M + eps)
+    cdef double a
+    mean[0] = m
+    rstd[0] = rs
+    for c in range(Cg):
+        a = rs * w[c] if has_w else rs
+        _axpb(x + c * S, y + c * S, S, <floating> a,
+              <floating> ((b[c] if has_b else 0.0) - m * a))
+
+
+def norm_forward(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
+                 const floating[::1] weight,         # IN  (G * Cg,) or empty
+                 const floating[::1] bias,           # IN  (G * Cg,) or empty
+                 bint has_w, bint has_b, double eps,
+                 floating[:, :, :, ::1] y,           # OUT (R, G, Cg, S)
+                 double[:, ::1] mean,                # OUT (R, G)
+                 double[:, ::1] rstd,                # OUT (R, G)
+                 int n_threads):
+    """y = (x - mean) * rstd * weight + bias per group; also writes mean and rstd."""
+    cdef Py_ssize_t R = x.shape[0], G = x.shape[1], Cg = x.shape[2], S = x.shape[3]
+    cdef Py_ssize_t t, r, g
+    if (y.shape[0] != R or y.shape[1] != G or y.shape[2] != Cg or y.shape[3] != S
+            or mean.shape[0] != R or mean.shape[1] != G or rstd.shape[0] != R
+            or rstd.shape[1] != G or (has_w and weight.shape[0] != G * Cg)
+            or (has_b and bias.shape[0] != G * Cg) or not eps >= 0):
+        raise ValueError("norm_forward: inconsistent shapes (a tinytensor bug)")
+    if R == 0 or G == 0 or Cg * S == 0:
+        return
+    for t in prange(R * G, nogil=True, schedule='static', num_threads=n_threads):
+        r = t // G
+        g = t % G
+        _forward_group(&x[r, g, 0, 0], &y[r, g, 0, 0],
+                       &weight[g * Cg] if has_w else NULL, &bias[g * Cg] if has_b else NULL,
+                       has_w, has_b, Cg, S, eps, &mean[r, g], &rstd[r, g])
+
+
+cdef void _backward_group(const floating* x, const floating* dy, floating* dx,
+                          const floating* w, bint has_w, Py_ssize_t Cg, Py_ssize_t S,
+                          double m, double rs) noexcept nogil:
+    """dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * w[c],
+    written per channel as dx = a[c] * dy + k1 * x + k0."""
+    cdef Py_ssize_t M = Cg * S, c, i
+    cdef double s1 = 0, s2 = 0, sdy, sdyx, wc, A, B, k1, k0
+    cdef floating a, fk1, fk0
+    for c in range(Cg):
+        _dot2(dy + c * S, x + c * S, S, &sdy, &sdyx)
+        wc = w[c] if has_w else 1.0
+        s1 = s1 + wc * sdy            # sum(dxhat)
+        s2 = s2 + wc * sdyx           # sum(dxhat * x)
+    A = s1 / M
+    B = rs * (s2 - m * s1) / M        # mean(dxhat * xhat)
+    k1 = -rs * rs * B
+    k0 = rs * rs * B * m - rs * A
+    fk1 = <floating> k1
+    fk0 = <floating> k0
+    for c in range(Cg):
+        a = <floating> (rs * (w[c] if has_w else 1.0))
+        for i in range(c * S, (c + 1) * S):
+            dx[i] = a * dy[i] + fk1 * x[i] + fk0
+
+
+def norm_backward_input(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
+                        const floating[:, :, :, ::1] dy,    # IN  (R, G, Cg, S)
+                        const floating[::1] weight,         # IN  (G * Cg,) or empty
+                        bint has_w,
+                        const double[:, ::1] mean,          # IN  (R, G)
+                        const double[:, ::1] rstd,          # IN  (R, G)
+                        floating[:, :, :, ::1] dx,          # OUT (R, G, Cg, S)
+                        int n_threads):
+    """The input gradient of norm_forward, one group per task."""
+    cdef Py_ssize_t R = x.shape[0], G = x.shape[1], Cg = x.shape[2], S = x.shape[3]
+    cdef Py_ssize_t t, r, g
+    if (dy.shape[0] != R or dy.shape[1] != G or dy.shape[2] != Cg or dy.shape[3] != S
+            or dx.shape[0] != R or dx.shape[1] != G or dx.shape[2] != Cg or dx.shape[3] != S
+            or mean.shape[0] != R or mean.shape[1] != G or rstd.shape[0] != R
+            or rstd.shape[1] != G or (has_w and weight.shape[0] != G * Cg)):
+        raise ValueError("norm_backward_input: inconsistent shapes (a tinytensor bug)")
+    if R == 0 or G == 0 or Cg * S == 0:
+        return
+    for t in prange(R * G, nogil=True, schedule='static', num_threads=n_threads):
+        r = t // G
+        g = t % G
+        _backward_group(&x[r, g, 0, 0], &dy[r, g, 0, 0], &dx[r, g, 0, 0],
+                        &weight[g * Cg] if has_w else NULL, has_w, Cg, S, mean[r, g],
+                        rstd[r, g])
+
+
+cdef void _affine_grad_block(const floating* x, const floating* dy, const double* mean,
+                             const double* rstd, Py_ssize_t R, Py_ssize_t G, Py_ssize_t Cg,
+                             Py_ssize_t S, Py_ssize_t ch0, Py_ssize_t ch1,
+                             double* dw, double* db) noexcept nogil:
+    """dw[ch] = sum_r rstd * (sum_s dy * x - mean * sum_s dy), db[ch] = sum_{r,s} dy for
+    channels ch0 <= ch < ch1, rows in order."""
+    cdef Py_ssize_t r, ch, g, off, C = G * Cg
+    cdef double sdy, sdyx
+    for ch in range(ch0, ch1):
+        dw[ch] = 0
+        db[ch] = 0
+    for r in range(R):
+        for ch in range(ch0, ch1):
+            g = ch // Cg
+            off = (r * C + ch) * S
+            _dot2(dy + off, x + off, S, &sdy, &sdyx)
+            dw[ch] += rstd[r * G + g] * (sdyx - mean[r * G + g] * sdy)
+            db[ch] += sdy
+
+
+def norm_backward_affine(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
+                         const floating[:, :, :, ::1] dy,    # IN  (R, G, Cg, S)
+                         const double[:, ::1] mean,          # IN  (R, G)
+                         const double[:, ::1] rstd,          # IN  (R, G)
+                         double[::1] dw,                     # OUT (G * Cg,)
+                         double[::1] db,                     # OUT (G * Cg,)
+                         int n_threads):
+    """The weight and bias gradients of norm_forward, blocks of CH_BLOCK channels per task."""
+    cdef Py_ssize_t R = x.shape[0], G = x.shape[1], Cg = x.shape[2], S = x.shape[3]
+    cdef Py_ssize_t C = G * Cg, nblk = (C + CH_BLOCK - 1) // CH_BLOCK, blk
+    if (dy.shape[0] != R or dy.shape[1] != G or dy.shape[2] != Cg or dy.shape[3] != S
+            or mean.shape[0] != R or mean.shape[1] != G or rstd.shape[0] != R
+            or rstd.shape[1] != G or dw.shape[0] != C or db.shape[0] != C):
+        raise ValueError("norm_backward_affine: inconsistent shapes (a tinytensor bug)")
+    if C == 0:
+        return
+    if R == 0 or S == 0:
+        dw[:] = 0
+        db[:] = 0
+        return
+    for blk in prange(nblk, nogil=True, schedule='static', num_threads=n_threads):
+        _affine_grad_block(&x[0, 0, 0, 0], &dy[0, 0, 0, 0], &mean[0, 0], &rstd[0, 0], R, G, Cg,
+                           S, blk * CH_BLOCK, min(C, (blk + 1) * CH_BLOCK), &dw[0], &db[0])

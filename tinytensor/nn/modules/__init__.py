@@ -14,6 +14,8 @@ from tinytensor.nn.modules.loss import CrossEntropyLoss, MSELoss, NLLLoss
 # issue 11, helper convt: normalisation, upsampling
 from tinytensor.nn.modules.normalization import GroupNorm, LayerNorm, LocalResponseNorm
 from tinytensor.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from tinytensor.nn.modules.upsampling import (PixelShuffle, PixelUnshuffle, Upsample,
+                                              UpsamplingBilinear2d, UpsamplingNearest2d)
 
 __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identity", "Flatten",
            "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "Conv1d",
@@ -22,4 +24,6 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identi
            "BatchNorm2d", "BatchNorm3d", "CrossEntropyLoss", "NLLLoss", "MSELoss",
            # issue 11, helper convt: transposed convolution, normalisation, upsampling
            "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "GroupNorm", "LayerNorm",
-           "LocalResponseNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
+           "LocalResponseNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+           "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle",
+           "PixelUnshuffle"]

@@ -8,6 +8,7 @@ input's shape as (R, G, Cg, S) (see norm.pyx): GroupNorm (N, G, C / G, spatial),
 """
 import numpy as np
 
+from tinytensor._functions._memory import alloc
 from tinytensor._kernels import norm as _k
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
@@ -30,7 +31,7 @@ class GroupNormFunction(Function):
     def forward(ctx, input, weight, bias, groups4, eps, stats):
         x = np.ascontiguousarray(input._numpy()).reshape(groups4)
         dt = x.dtype
-        y = np.empty(groups4, dt)
+        y = alloc(groups4, dt)
         mean = np.empty(groups4[:2], np.float64)
         rstd = np.empty(groups4[:2], np.float64)
         _k.norm_forward(x, _flat(weight, dt), _flat(bias, dt), weight is not None,
@@ -50,15 +51,22 @@ class GroupNormFunction(Function):
         x = np.ascontiguousarray(input._numpy()).reshape(ctx.groups4)
         dy = np.ascontiguousarray(grad_output._numpy()).reshape(ctx.groups4)
         threads = get_num_threads()
+        r, g, cg, s = ctx.groups4
+        c = g * cg
+        dw, db = np.empty(c), np.empty(c)
+        # GroupNorm/InstanceNorm: the input-gradient pass also gives the affine gradients
+        fused = need_x and (need_w or need_b) and s > 1
         if need_x:
-            dx = np.empty(ctx.groups4, x.dtype)
+            dx = alloc(ctx.groups4, x.dtype)
+            part = np.empty((r, c, 2) if fused else (0, 0, 2))
             _k.norm_backward_input(x, dy, _flat(weight, x.dtype), weight is not None, ctx.mean,
-                                   ctx.rstd, dx, threads)
+                                   ctx.rstd, dx, part, threads)
             gx = from_numpy(dx.reshape(input.shape))
-        if need_w or need_b:
-            c = ctx.groups4[1] * ctx.groups4[2]
-            dw, db = np.empty(c), np.empty(c)
+            if fused:
+                _k.affine_from_parts(part, ctx.mean, ctx.rstd, dw, db)
+        if (need_w or need_b) and not fused:
             _k.norm_backward_affine(x, dy, ctx.mean, ctx.rstd, dw, db, threads)
+        if need_w or need_b:
             if need_w:
                 gw = from_numpy(dw.astype(x.dtype).reshape(weight.shape))
             if need_b:

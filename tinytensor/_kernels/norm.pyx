@@ -98,8 +98,20 @@ cdef void _forward_group(const floating* x, floating* y, const floating* w, cons
     cdef double m = _sum(x, M) / M
     cdef double rs = 1.0 / sqrt(_sq_dev(x, M, m) / M + eps)
     cdef double a
+    cdef floating fr = <floating> rs, fm = <floating> (-m * rs)
     mean[0] = m
     rstd[0] = rs
+    if S == 1:                        # LayerNorm: one affine entry per value, one pass
+        if has_w and has_b:
+            for c in range(Cg):
+                y[c] = (x[c] * fr + fm) * w[c] + b[c]
+        elif has_w:
+            for c in range(Cg):
+                y[c] = (x[c] * fr + fm) * w[c]
+        else:
+            for c in range(Cg):
+                y[c] = x[c] * fr + fm
+        return
     for c in range(Cg):
         a = rs * w[c] if has_w else rs
         _axpb(x + c * S, y + c * S, S, <floating> a,
@@ -132,25 +144,67 @@ def norm_forward(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
                        has_w, has_b, Cg, S, eps, &mean[r, g], &rstd[r, g])
 
 
+cdef inline void _dot2w(const floating* dy, const floating* x, const floating* w,
+                        Py_ssize_t n, double* s1, double* s2) noexcept nogil:
+    """s1 = sum(w * dy), s2 = sum(w * dy * x) over n values (LayerNorm's per-value weight)."""
+    cdef double a[LANES]
+    cdef double b[LANES]
+    cdef double d
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        a[j] = 0
+        b[j] = 0
+    for i0 in range(n8 // LANES):
+        i = i0 * LANES
+        for j in range(<Py_ssize_t> LANES):
+            d = <double> dy[i + j] * w[i + j]
+            a[j] += d
+            b[j] += d * x[i + j]
+    for i in range(n8, n):
+        d = <double> dy[i] * w[i]
+        a[0] += d
+        b[0] += d * x[i]
+    s1[0] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+    s2[0] = ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))
+
+
 cdef void _backward_group(const floating* x, const floating* dy, floating* dx,
                           const floating* w, bint has_w, Py_ssize_t Cg, Py_ssize_t S,
-                          double m, double rs) noexcept nogil:
+                          double m, double rs, double* part) noexcept nogil:
     """dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * w[c],
-    written per channel as dx = a[c] * dy + k1 * x + k0."""
+    written per channel as dx = a[c] * dy + k1 * x + k0. With `part` (S > 1), also writes
+    each channel's (sum(dy), sum(dy * x)) there for the weight and bias gradients."""
     cdef Py_ssize_t M = Cg * S, c, i
     cdef double s1 = 0, s2 = 0, sdy, sdyx, wc, A, B, k1, k0
-    cdef floating a, fk1, fk0
-    for c in range(Cg):
-        _dot2(dy + c * S, x + c * S, S, &sdy, &sdyx)
-        wc = w[c] if has_w else 1.0
-        s1 = s1 + wc * sdy            # sum(dxhat)
-        s2 = s2 + wc * sdyx           # sum(dxhat * x)
+    cdef floating a, fk1, fk0, fr
+    if S == 1 and has_w:
+        _dot2w(dy, x, w, Cg, &s1, &s2)
+    elif S == 1:
+        _dot2(dy, x, Cg, &s1, &s2)
+    else:
+        for c in range(Cg):
+            _dot2(dy + c * S, x + c * S, S, &sdy, &sdyx)
+            if part != NULL:
+                part[2 * c] = sdy
+                part[2 * c + 1] = sdyx
+            wc = w[c] if has_w else 1.0
+            s1 = s1 + wc * sdy            # sum(dxhat)
+            s2 = s2 + wc * sdyx           # sum(dxhat * x)
     A = s1 / M
     B = rs * (s2 - m * s1) / M        # mean(dxhat * xhat)
     k1 = -rs * rs * B
     k0 = rs * rs * B * m - rs * A
     fk1 = <floating> k1
     fk0 = <floating> k0
+    if S == 1:
+        fr = <floating> rs
+        if has_w:
+            for c in range(Cg):
+                dx[c] = fr * w[c] * dy[c] + fk1 * x[c] + fk0
+        else:
+            for c in range(Cg):
+                dx[c] = fr * dy[c] + fk1 * x[c] + fk0
+        return
     for c in range(Cg):
         a = <floating> (rs * (w[c] if has_w else 1.0))
         for i in range(c * S, (c + 1) * S):
@@ -164,14 +218,20 @@ def norm_backward_input(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
                         const double[:, ::1] mean,          # IN  (R, G)
                         const double[:, ::1] rstd,          # IN  (R, G)
                         floating[:, :, :, ::1] dx,          # OUT (R, G, Cg, S)
+                        double[:, :, ::1] part,             # OUT (R, G * Cg, 2) or (0, 0, 2)
                         int n_threads):
-    """The input gradient of norm_forward, one group per task."""
+    """The input gradient of norm_forward, one group per task. With S > 1 and a non-empty
+    `part`, also each (r, channel)'s (sum(dy), sum(dy * x)), from which affine_from_parts
+    gives the weight and bias gradients without another pass over x and dy."""
     cdef Py_ssize_t R = x.shape[0], G = x.shape[1], Cg = x.shape[2], S = x.shape[3]
     cdef Py_ssize_t t, r, g
+    cdef bint want_part = part.shape[0] != 0
     if (dy.shape[0] != R or dy.shape[1] != G or dy.shape[2] != Cg or dy.shape[3] != S
             or dx.shape[0] != R or dx.shape[1] != G or dx.shape[2] != Cg or dx.shape[3] != S
             or mean.shape[0] != R or mean.shape[1] != G or rstd.shape[0] != R
-            or rstd.shape[1] != G or (has_w and weight.shape[0] != G * Cg)):
+            or rstd.shape[1] != G or (has_w and weight.shape[0] != G * Cg)
+            or part.shape[2] != 2
+            or (want_part and (S < 2 or part.shape[0] != R or part.shape[1] != G * Cg))):
         raise ValueError("norm_backward_input: inconsistent shapes (a tinytensor bug)")
     if R == 0 or G == 0 or Cg * S == 0:
         return
@@ -180,7 +240,29 @@ def norm_backward_input(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
         g = t % G
         _backward_group(&x[r, g, 0, 0], &dy[r, g, 0, 0], &dx[r, g, 0, 0],
                         &weight[g * Cg] if has_w else NULL, has_w, Cg, S, mean[r, g],
-                        rstd[r, g])
+                        rstd[r, g], &part[r, g * Cg, 0] if want_part else NULL)
+
+
+def affine_from_parts(const double[:, :, ::1] part,      # IN  (R, C, 2)
+                      const double[:, ::1] mean,         # IN  (R, G)
+                      const double[:, ::1] rstd,         # IN  (R, G)
+                      double[::1] dw,                    # OUT (C,)
+                      double[::1] db):                   # OUT (C,)
+    """dw[ch] = sum_r rstd * (sum(dy * x) - mean * sum(dy)), db[ch] = sum_r sum(dy), rows in
+    order (R x C work: small next to the passes over the data)."""
+    cdef Py_ssize_t R = part.shape[0], C = part.shape[1], G = mean.shape[1], r, ch, g
+    if (part.shape[2] != 2 or mean.shape[0] != R or rstd.shape[0] != R or rstd.shape[1] != G
+            or G == 0 or C % G or dw.shape[0] != C or db.shape[0] != C):
+        raise ValueError("affine_from_parts: inconsistent shapes (a tinytensor bug)")
+    with nogil:
+        for ch in range(C):
+            dw[ch] = 0
+            db[ch] = 0
+        for r in range(R):
+            for ch in range(C):
+                g = ch // (C // G)
+                dw[ch] += rstd[r, g] * (part[r, ch, 1] - mean[r, g] * part[r, ch, 0])
+                db[ch] += part[r, ch, 0]
 
 
 cdef void _affine_grad_block(const floating* x, const floating* dy, const double* mean,
@@ -194,6 +276,13 @@ cdef void _affine_grad_block(const floating* x, const floating* dy, const double
     for ch in range(ch0, ch1):
         dw[ch] = 0
         db[ch] = 0
+    if S == 1 and G == 1:             # LayerNorm: one row of channels per r
+        for r in range(R):
+            for ch in range(ch0, ch1):
+                off = r * C + ch
+                dw[ch] += dy[off] * ((x[off] - mean[r]) * rstd[r])
+                db[ch] += dy[off]
+        return
     for r in range(R):
         for ch in range(ch0, ch1):
             g = ch // Cg

@@ -14,6 +14,9 @@ from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
 from tinytensor.tensor import from_numpy
 
+# LayerNorm's weight gradient sums its rows in this many fixed parts (one task each), then the
+# parts in order: the same bits for any thread count.
+_ROW_PARTS = 8
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
           np.dtype(np.float64): np.empty(0, np.float64)}
 
@@ -65,7 +68,10 @@ class GroupNormFunction(Function):
             if fused:
                 _k.affine_from_parts(part, ctx.mean, ctx.rstd, dw, db)
         if (need_w or need_b) and not fused:
-            _k.norm_backward_affine(x, dy, ctx.mean, ctx.rstd, dw, db, threads)
+            # LayerNorm: rows in _ROW_PARTS fixed parts (a function of the shape only)
+            parts = max(1, min(_ROW_PARTS, r)) if g == 1 and s == 1 else 0
+            _k.norm_backward_affine(x, dy, ctx.mean, ctx.rstd, dw, db,
+                                    np.empty((parts, 2, c if parts else 0)), threads)
         if need_w or need_b:
             if need_w:
                 gw = from_numpy(dw.astype(x.dtype).reshape(weight.shape))

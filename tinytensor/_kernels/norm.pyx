@@ -276,13 +276,6 @@ cdef void _affine_grad_block(const floating* x, const floating* dy, const double
     for ch in range(ch0, ch1):
         dw[ch] = 0
         db[ch] = 0
-    if S == 1 and G == 1:             # LayerNorm: one row of channels per r
-        for r in range(R):
-            for ch in range(ch0, ch1):
-                off = r * C + ch
-                dw[ch] += dy[off] * ((x[off] - mean[r]) * rstd[r])
-                db[ch] += dy[off]
-        return
     for r in range(R):
         for ch in range(ch0, ch1):
             g = ch // Cg
@@ -292,25 +285,66 @@ cdef void _affine_grad_block(const floating* x, const floating* dy, const double
             db[ch] += sdy
 
 
+cdef void _affine_grad_rows(const floating* x, const floating* dy, const double* mean,
+                            const double* rstd, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C,
+                            double* dw, double* db) noexcept nogil:
+    """LayerNorm's affine gradients over rows r0 <= r < r1 into dw, db (zeroed here): rows
+    streamed in order, each a contiguous run of C values."""
+    cdef Py_ssize_t r, ch, off
+    cdef double m, rs
+    for ch in range(C):
+        dw[ch] = 0
+        db[ch] = 0
+    for r in range(r0, r1):
+        m = mean[r]
+        rs = rstd[r]
+        off = r * C
+        for ch in range(C):
+            dw[ch] += dy[off + ch] * ((x[off + ch] - m) * rs)
+            db[ch] += dy[off + ch]
+
+
 def norm_backward_affine(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
                          const floating[:, :, :, ::1] dy,    # IN  (R, G, Cg, S)
                          const double[:, ::1] mean,          # IN  (R, G)
                          const double[:, ::1] rstd,          # IN  (R, G)
                          double[::1] dw,                     # OUT (G * Cg,)
                          double[::1] db,                     # OUT (G * Cg,)
+                         double[:, :, ::1] rows_scratch,     # SCRATCH (P, 2, C) for S == G == 1
                          int n_threads):
-    """The weight and bias gradients of norm_forward, blocks of CH_BLOCK channels per task."""
+    """The weight and bias gradients of norm_forward. LayerNorm (S == G == 1): the rows are
+    cut into P fixed parts (P = rows_scratch.shape[0], chosen from the shape by the caller),
+    each summed in order by one task, then the parts in order: reading rows, not columns,
+    of a (R, C) matrix. Otherwise blocks of CH_BLOCK channels per task."""
     cdef Py_ssize_t R = x.shape[0], G = x.shape[1], Cg = x.shape[2], S = x.shape[3]
-    cdef Py_ssize_t C = G * Cg, nblk = (C + CH_BLOCK - 1) // CH_BLOCK, blk
+    cdef Py_ssize_t C = G * Cg, nblk = (C + CH_BLOCK - 1) // CH_BLOCK, blk, P, p, ch
+    cdef bint by_rows = S == 1 and G == 1
     if (dy.shape[0] != R or dy.shape[1] != G or dy.shape[2] != Cg or dy.shape[3] != S
             or mean.shape[0] != R or mean.shape[1] != G or rstd.shape[0] != R
-            or rstd.shape[1] != G or dw.shape[0] != C or db.shape[0] != C):
+            or rstd.shape[1] != G or dw.shape[0] != C or db.shape[0] != C
+            or (by_rows and (rows_scratch.shape[0] < 1 or rows_scratch.shape[1] != 2
+                             or rows_scratch.shape[2] != C))):
         raise ValueError("norm_backward_affine: inconsistent shapes (a tinytensor bug)")
     if C == 0:
         return
     if R == 0 or S == 0:
         dw[:] = 0
         db[:] = 0
+        return
+    if by_rows:
+        P = rows_scratch.shape[0]
+        for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+            _affine_grad_rows(&x[0, 0, 0, 0], &dy[0, 0, 0, 0], &mean[0, 0], &rstd[0, 0],
+                              p * R // P, (p + 1) * R // P, C, &rows_scratch[p, 0, 0],
+                              &rows_scratch[p, 1, 0])
+        with nogil:
+            for ch in range(C):
+                dw[ch] = 0
+                db[ch] = 0
+            for p in range(P):
+                for ch in range(C):
+                    dw[ch] += rows_scratch[p, 0, ch]
+                    db[ch] += rows_scratch[p, 1, ch]
         return
     for blk in prange(nblk, nogil=True, schedule='static', num_threads=n_threads):
         _affine_grad_block(&x[0, 0, 0, 0], &dy[0, 0, 0, 0], &mean[0, 0], &rstd[0, 0], R, G, Cg,

@@ -109,14 +109,14 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"{input.ndim}")
     shape = tuple(input.shape)
     n, c = shape[:2]
-    if num_groups == 0:
-        raise ZeroDivisionError("integer division or modulo by zero")
     spatial = math.prod(shape[2:])
-    if n * spatial * (c // num_groups) == 1:       # PyTorch's _verify_batch_size
+    # (PyTorch's Python wrapper divides by num_groups first: ZeroDivisionError for 0; the
+    # channel check below says what is wrong instead)
+    if num_groups > 0 and n * spatial * (c // num_groups) == 1:   # PyTorch's _verify_batch_size
         size = [n * c // num_groups, num_groups] + list(shape[2:])
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {size}")
-    if num_groups < 0 or c % num_groups:
+    if num_groups <= 0 or c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by "
                            f"num_groups, but got input of shape {shape_str(shape)} and "
                            f"num_groups={num_groups}")
@@ -140,6 +140,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         True
     """
     check_tensor("layer_norm", "input", 1, input)
+    if not isinstance(normalized_shape, (tuple, list)):     # PyTorch: a bare int is refused
+        raise TypeError(f"layer_norm(): argument 'normalized_shape' (position 2) must be tuple "
+                        f"of ints, not {type(normalized_shape).__name__}")
     norm = int_list("layer_norm", "normalized_shape", 2, normalized_shape)
     if not norm:
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "

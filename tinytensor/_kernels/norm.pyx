@@ -14,7 +14,9 @@ the O(1) invariants and raise ValueError on a bad call, so no index leaves its a
 
 Notes:
 - Statistics accumulate in double with 8 independent accumulators in a fixed order (the loop
-  vectorizes; the order depends on the shape only). Variance is the biased two-pass variance
+  vectorizes; the order depends on the shape only); float32 sums runs of CHUNK values in 8
+  float lanes (64 values per lane) and those partial sums in double: 4-wide float vectors
+  instead of 2-wide double ones, with the error of a 64-term float sum. Variance is the biased two-pass variance
   sum((x - mean)^2) / M, stable for large means; rstd = 1 / sqrt(var + eps).
 - The normalise pass is y = x * a[c] + b'[c] with per-channel a = rstd * w, b' = bias - mean * a
   (PyTorch's form), one multiply-add per element in the input's type.
@@ -29,9 +31,49 @@ from libc.math cimport sqrt
 cdef enum:
     LANES = 8           # independent accumulators of the statistics sums
     CH_BLOCK = 16       # channels per task of the weight gradient (one cache line of float)
+    CHUNK = 512         # float32: values summed in float lanes (64 per lane) before double
+
+
+cdef inline double _fsum_chunk(const float* p, Py_ssize_t n, float m, bint square) noexcept nogil:
+    """sum(p) (or sum((p - m)^2)) of n <= CHUNK floats: 8 float lanes (4-wide vectors),
+    lanes combined in double."""
+    cdef float acc[LANES]
+    cdef float d
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        acc[j] = 0
+    if square:
+        for i0 in range(n8 // LANES):
+            i = i0 * LANES
+            for j in range(<Py_ssize_t> LANES):
+                d = p[i + j] - m
+                acc[j] += d * d
+        for i in range(n8, n):
+            d = p[i] - m
+            acc[0] += d * d
+    else:
+        for i0 in range(n8 // LANES):
+            i = i0 * LANES
+            for j in range(<Py_ssize_t> LANES):
+                acc[j] += p[i + j]
+        for i in range(n8, n):
+            acc[0] += p[i]
+    return ((<double> acc[0] + acc[1]) + (<double> acc[2] + acc[3])) + \
+        ((<double> acc[4] + acc[5]) + (<double> acc[6] + acc[7]))
+
+
+cdef inline double _fsum(const float* p, Py_ssize_t n, float m, bint square) noexcept nogil:
+    cdef double total = 0
+    cdef Py_ssize_t k, c0
+    for k in range((n + CHUNK - 1) // CHUNK):
+        c0 = k * CHUNK
+        total += _fsum_chunk(p + c0, min(<Py_ssize_t> CHUNK, n - c0), m, square)
+    return total
 
 
 cdef inline double _sum(const floating* p, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return _fsum(p, n, 0, False)
     cdef double acc[LANES]
     cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
     for j in range(<Py_ssize_t> LANES):
@@ -46,6 +88,8 @@ cdef inline double _sum(const floating* p, Py_ssize_t n) noexcept nogil:
 
 
 cdef inline double _sq_dev(const floating* p, Py_ssize_t n, double m) noexcept nogil:
+    if floating is float:
+        return _fsum(p, n, <float> m, True)
     cdef double acc[LANES]
     cdef double d
     cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
@@ -62,9 +106,42 @@ cdef inline double _sq_dev(const floating* p, Py_ssize_t n, double m) noexcept n
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
+cdef inline void _fdot2(const float* dy, const float* x, Py_ssize_t n,
+                        double* sdy, double* sdyx) noexcept nogil:
+    """float32 _dot2: runs of CHUNK values in 8 float lanes, the runs' sums in double."""
+    cdef float a[LANES]
+    cdef float b[LANES]
+    cdef double ta = 0, tb = 0
+    cdef Py_ssize_t i, i0, j, k, c0, c1, m8
+    for k in range((n + CHUNK - 1) // CHUNK):
+        c0 = k * CHUNK
+        c1 = min(n, c0 + CHUNK)
+        m8 = c0 + (c1 - c0) - (c1 - c0) % LANES
+        for j in range(<Py_ssize_t> LANES):
+            a[j] = 0
+            b[j] = 0
+        for i0 in range((m8 - c0) // LANES):
+            i = c0 + i0 * LANES
+            for j in range(<Py_ssize_t> LANES):
+                a[j] += dy[i + j]
+                b[j] += dy[i + j] * x[i + j]
+        for i in range(m8, c1):
+            a[0] += dy[i]
+            b[0] += dy[i] * x[i]
+        ta += ((<double> a[0] + a[1]) + (<double> a[2] + a[3])) + \
+            ((<double> a[4] + a[5]) + (<double> a[6] + a[7]))
+        tb += ((<double> b[0] + b[1]) + (<double> b[2] + b[3])) + \
+            ((<double> b[4] + b[5]) + (<double> b[6] + b[7]))
+    sdy[0] = ta
+    sdyx[0] = tb
+
+
 cdef inline void _dot2(const floating* dy, const floating* x, Py_ssize_t n,
                        double* sdy, double* sdyx) noexcept nogil:
     """sdy = sum(dy), sdyx = sum(dy * x) over n values."""
+    if floating is float:
+        _fdot2(dy, x, n, sdy, sdyx)
+        return
     cdef double a[LANES]
     cdef double b[LANES]
     cdef Py_ssize_t i, i0, j, n8 = n - n % LANES

@@ -919,6 +919,71 @@ def test_fuzz_matmul(batch):
     check(batch)
 
 
+# issue 11 (helper convt): transposed convolution, normalisation, interpolation, pixel shuffle
+
+def conv_transpose_calls(nsp):
+    op = f"conv_transpose{nsp}d"
+
+    @st.composite
+    def draw(d):
+        x = d(tensors([nsp + 2] * 5 + [nsp + 1, nsp, nsp + 3], lo=0, hi=5))
+        rank = d(st.sampled_from([nsp + 2] * 6 + [nsp + 1, nsp + 3]))
+        wshape = tuple(d(st.integers(0, 4)) for _ in range(rank))
+        if d(st.booleans()) and len(x[1][0]) == nsp + 2 and rank == nsp + 2:
+            wshape = (x[1][0][1],) + wshape[1:]                # often a matching channel count
+        wdt = d(st.sampled_from([x[1][1]] * 5 + list(DTYPES)))
+        w = ("T", (wshape, wdt, "contig", d(st.integers(0, 999))))
+        kw = {}
+        if d(st.booleans()):
+            kw["bias"] = ("T", ((d(st.integers(0, 5)),), wdt, "contig", 7))
+        for name in ("stride", "padding", "output_padding", "dilation"):
+            if d(st.booleans()):
+                kw[name] = d(int_arg(nsp))
+        if d(st.booleans()):
+            kw["groups"] = d(st.one_of(st.integers(-1, 4), huge))
+        return (op, (x, w), kw, d(st.booleans()))
+    return draw()
+
+
+@st.composite
+def norm_upsample_calls(d):
+    kind = d(st.sampled_from(["group_norm", "layer_norm", "instance_norm", "interpolate",
+                              "pixel_shuffle", "pixel_unshuffle", "local_response_norm"]))
+    x = d(tensors([1, 2, 3, 3, 4, 4, 5], lo=0, hi=5))
+    if kind == "group_norm":
+        return (kind, (x, d(st.one_of(st.integers(-1, 4), huge, st.just(1.5)))), {},
+                d(st.booleans()))
+    if kind == "layer_norm":
+        shape = d(st.one_of(int_arg(2), st.lists(st.integers(-1, 5), max_size=3).map(tuple)))
+        return (kind, (x, shape), {}, d(st.booleans()))
+    if kind == "instance_norm":
+        return (kind, (x,), {}, d(st.booleans()))
+    if kind == "local_response_norm":
+        return (kind, (x, d(st.integers(1, 4))), {}, d(st.booleans()))
+    if kind in ("pixel_shuffle", "pixel_unshuffle"):
+        return (kind, (x, d(st.one_of(st.integers(-1, 3), huge, st.just(2.0)))), {},
+                d(st.booleans()))
+    kw = {"mode": d(st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear",
+                                     "trilinear", "bad"]))}
+    if d(st.booleans()):
+        kw["size"] = d(st.one_of(st.integers(-1, 9), st.lists(st.integers(-1, 9), max_size=4)
+                                 .map(tuple)))
+    if d(st.booleans()):
+        kw["scale_factor"] = d(st.one_of(st.sampled_from([0.5, 2.0, 1.5, -1.0, 0.0]),
+                                         st.lists(st.sampled_from([0.5, 2.0, 3.0]), max_size=4)
+                                         .map(tuple)))
+    if d(st.booleans()):
+        kw["align_corners"] = d(st.booleans())
+    return ("interpolate", (x,), kw, d(st.booleans()))
+
+
+@FUZZ
+@given(batches(st.one_of(conv_transpose_calls(1), conv_transpose_calls(2),
+                         norm_upsample_calls())))
+def test_fuzz_conv_transpose_norm_upsample(batch):
+    check(batch)
+
+
 def test_child_crash_is_detected_and_recovered():
     """The harness itself: a segfaulting call fails the batch, and the next batch runs."""
     child = Child()

@@ -19,8 +19,11 @@ made by the thread running it; other threads calling F.conv2d meanwhile pass str
 installed for the life of the process, feeding a dead tracer.)
 
 Products: a convolution's output elements times (in_channels / groups * prod(kernel)); a
-linear layer's output elements times in_features. Other layers (pooling, activations,
-reshapes, normalisation) count 0, as in the lecture's table.
+transposed convolution's input elements times (out_channels / groups * prod(kernel)) (each
+input value is multiplied by every weight it scatters through); a linear layer's output
+elements times in_features. Other layers (pooling, upsampling, activations including PReLU,
+dropout, reshapes, normalisation, losses) count 0, as in the lecture's table; their parameters
+(PReLU's slopes, GroupNorm's affine) are counted.
 """
 import threading
 from dataclasses import dataclass, field
@@ -34,7 +37,15 @@ _TRACED_F = ("conv1d", "conv2d", "conv3d", "linear", "relu", "leaky_relu", "sigm
              "softmax", "log_softmax", "dropout", "batch_norm", "max_pool1d", "max_pool2d",
              "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
              "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-             "max_unpool2d", "pad")
+             "max_unpool2d", "pad",
+             # issue 11 (names missing from F are skipped)
+             "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "group_norm",
+             "layer_norm", "instance_norm", "local_response_norm", "interpolate", "upsample",
+             "pixel_shuffle", "pixel_unshuffle", "relu6", "elu", "celu", "selu", "gelu", "silu",
+             "mish", "hardswish", "hardsigmoid", "hardtanh", "softplus", "softsign", "prelu",
+             "logsigmoid", "threshold", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+             "adaptive_avg_pool3d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d",
+             "fractional_max_pool2d")
 _TRACED_TENSOR = ("view", "reshape", "flatten", "relu", "sigmoid", "tanh")
 
 _summary_lock = threading.RLock()     # one summary at a time (RLock: a forward may call one)
@@ -75,7 +86,7 @@ class ModelSummary:
                rule, line(header), rule]
         out += [line(b) for b in body]
         out += [rule, line(total), f"Trainable parameters: {self.trainable_params}",
-                "Products: multiplications per sample (conv and linear layers)"]
+                "Products: multiplications per sample (conv, transposed conv and linear layers)"]
         return "\n".join(out)
 
     __str__ = table
@@ -102,10 +113,16 @@ def _first_tensor(out):
     return None
 
 
-def _products(kind, weight, out, batch):
-    """Multiplications per sample of a conv or linear call with `weight` giving `out`."""
+def _products(kind, weight, out, batch, inp=None):
+    """Multiplications per sample of a conv, transposed conv or linear call with `weight`
+    taking `inp` to `out`."""
     if out is None or weight is None:
         return 0
+    if kind == "conv_transpose":
+        if not isinstance(inp, Tensor):
+            return 0
+        # each input element times every weight of its group: out_channels / groups * kernel
+        return inp.numel() * _prod(weight.shape[1:]) // max(batch, 1)
     if kind == "conv":
         per_output = _prod(weight.shape[1:])          # in_channels / groups * prod(kernel)
     elif kind == "linear":
@@ -116,8 +133,10 @@ def _products(kind, weight, out, batch):
 
 
 def _module_kind(module):
-    from tinytensor.nn.modules.conv import _ConvNd
+    from tinytensor.nn.modules.conv import _ConvNd, _ConvTransposeNd
     from tinytensor.nn.modules.linear import Linear
+    if isinstance(module, _ConvTransposeNd):
+        return "conv_transpose"
     if isinstance(module, _ConvNd):
         return "conv"
     if isinstance(module, Linear):
@@ -171,7 +190,7 @@ class _Tracer:
                 if kind is not None:
                     weight = args[1] if len(args) > 1 else kwargs.get("weight")
                 tracer.record(name, out, 0, _products(kind, weight, _first_tensor(out),
-                                                      tracer.batch))
+                                                      tracer.batch, args[0] if args else None))
             return out
         traced.__wrapped__ = fn
         return traced
@@ -242,13 +261,16 @@ def _trace(model, shape, dtype, F, zeros):
                     params = sum(p.numel() for p in mod.parameters())
                     tracer.record(label, out, params,
                                   _products(kind, getattr(mod, "weight", None),
-                                            _first_tensor(out), batch))
+                                            _first_tensor(out), batch,
+                                            args[0] if args else None))
             handles.append(m.register_forward_pre_hook(pre))
             handles.append(m.register_forward_hook(post))
         for name in _TRACED_F:
             fn = getattr(F, name, None)
             if fn is not None:
-                kind = "conv" if name.startswith("conv") else ("linear" if name == "linear" else None)
+                kind = ("conv_transpose" if name.startswith("conv_transpose") else
+                        "conv" if name.startswith("conv") else
+                        "linear" if name == "linear" else None)
                 wrapper = tracer.wrap(f"F.{name}", fn, kind=kind)
                 saved_f[name] = (fn, wrapper)
                 setattr(F, name, wrapper)

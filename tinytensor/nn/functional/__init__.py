@@ -11,3 +11,4 @@ from tinytensor.nn.functional.activation import *  # noqa: F401,F403  relu, soft
 from tinytensor.nn.functional.linear import *      # noqa: F401,F403  linear
 from tinytensor.nn.functional.loss import *        # noqa: F401,F403  cross_entropy, nll_loss, mse_loss
 from tinytensor.nn.functional.normalization import *  # noqa: F401,F403  batch_norm
+from tinytensor.nn.functional.upsampling import *  # noqa: F401,F403  interpolate, pixel_shuffle (issue 11)

@@ -6,10 +6,13 @@ Every argument is normalised and validated here, in PyTorch 2.13's order and wit
 import warnings
 
 import tinytensor as tt
-from tinytensor._args import c_type_name, dtype_name, int64, int_list, is_int, scalar_name, type_name
+from tinytensor._args import (c_type_name, check_tensor, dtype_name, int64, int_arg, int_list,
+                              is_int, scalar_name, type_name)
 from tinytensor._functions.conv import ConvNdFunction
+from tinytensor._functions.conv_transpose import ConvTransposeNdFunction, transposed_out_size
 
-__all__ = ["conv1d", "conv2d", "conv3d"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d"]
 
 _MAX_PADDING = 2 ** 62 - 1
 _ARGS_SIGNATURE = ("(Tensor input, Tensor weight, Tensor bias = None, tuple of ints stride = 1, "
@@ -254,3 +257,183 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         tinytensor.Size([4, 16, 16, 32, 32])
     """
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+# ---------------------------------------------------------------- transposed convolutions
+
+_DIM_NAMES = {1: ("height", "width"), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def _named(prefix, values, sep):
+    """PyTorch's 'stride_height: 1 stride_width: 2' (1-D reads as 2-D with a leading 1)."""
+    values = ([1 if prefix != "output_padding" else 0] + list(values)) if len(values) == 1 \
+        else list(values)
+    names = _DIM_NAMES[len(values)]
+    return sep.join(f"{prefix}_{n}: {v}" for n, v in zip(names, values))
+
+
+def _conv_transpose(name, nsp, input, weight, bias, stride, padding, output_padding, groups,
+                    dilation):
+    for pos, argname, v in ((1, "input", input), (2, "weight", weight)):
+        check_tensor(name, argname, pos, v)
+    if bias is not None:
+        check_tensor(name, "bias", 3, bias)
+    stride = int_list(name, "stride", 4, stride)
+    padding = int_list(name, "padding", 5, padding)
+    output_padding = int_list(name, "output_padding", 6, output_padding)
+    groups = int_arg(name, "groups", 7, groups)
+    dilation = int_list(name, "dilation", 8, dilation)
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(f"Input type ({c_type_name(input)}) and bias type "
+                           f"({c_type_name(bias)}) should be the same")
+    in_shape = tuple(input.shape)
+    if input.ndim not in (nsp + 1, nsp + 2):
+        raise RuntimeError(f"Expected {nsp + 1}D (unbatched) or {nsp + 2}D (batched) input to "
+                           f"{name}, but got input of size: {list(in_shape)}")
+    batched = input.ndim == nsp + 2
+    shape = in_shape if batched else (1,) + in_shape
+    if weight.ndim < 3:
+        raise RuntimeError("weight should have at least three dimensions")
+    w_shape = tuple(weight.shape)
+    k = weight.ndim - 2
+    stride = _expand("stride", stride, k)
+    padding = _expand("padding", padding, k)
+    output_padding = _expand("output_padding", output_padding, k)
+    dilation = _expand("dilation", dilation, k)
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if any(p < 0 for p in padding):
+        raise RuntimeError("negative padding is not supported")
+    if any(p < 0 for p in output_padding):
+        raise RuntimeError("negative output_padding is not supported")
+    for i, p in enumerate(padding):
+        if p > _MAX_PADDING:
+            raise RuntimeError(f"Given padding={p} at dimension {i} , expected padding to be at "
+                               f"most {_MAX_PADDING}")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d < 0 for d in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    if len(shape) != k + 2:
+        raise RuntimeError(f"Expected {k + 2}-dimensional input for {k + 2}-dimensional weight "
+                           f"{list(w_shape)}, but got {len(shape)}-dimensional input of size "
+                           f"{list(shape)} instead")
+    if w_shape[0] < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at "
+                           f"dimension 0, but got weight of size {list(w_shape)} instead")
+    if w_shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
+                           f"dimension 0, but got weight of size [{list(w_shape)}] instead")
+    if shape[1] != w_shape[0]:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(w_shape)}, expected "
+                           f"input{list(shape)} to have {w_shape[0]} channels, but got "
+                           f"{shape[1]} channels instead")
+    c_out = w_shape[1] * groups
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != c_out):
+        raise RuntimeError(f"Given transposed=1, weight of size {list(w_shape)}, expected bias "
+                           f"to be 1-dimensional with {c_out} elements, but got bias of size "
+                           f"{list(bias.shape)} instead")
+    if any(n == 0 for n in shape[2:]) and shape[0] != 0 and shape[1] != 0:
+        shown = list(shape) if k != 1 else list(shape[:2]) + [1] + list(shape[2:])
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input "
+                           f"shape: {shown}")
+    if weight.dtype != input.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_name(input)} "
+                           f"but found {scalar_name(weight)}")
+    ks = w_shape[2:]
+    if any(kk <= 0 for kk in ks):
+        raise RuntimeError(f"kernel size should be greater than zero, but got "
+                           f"{_named('kernel', ks, ' ')}")
+    if any(d == 0 for d in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got "
+                           f"{_named('dilation', dilation, ', ')}")
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise RuntimeError(f"output padding must be smaller than either stride or dilation, but "
+                           f"got {_named('output_padding', output_padding, ' ')} "
+                           f"{_named('stride', stride, ' ')} {_named('dilation', dilation, ' ')}")
+    out_sp = [transposed_out_size(n, kk, s, p, op, d) for n, kk, s, p, op, d in
+              zip(shape[2:], ks, stride, padding, output_padding, dilation)]
+    if any(o < 1 for o in out_sp):
+        sizes = list(shape[2:]) if k != 1 else [1] + list(shape[2:])
+        outs = out_sp if k != 1 else [1] + out_sp
+        raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, sizes))}). "
+                           f"Calculated output size per channel: "
+                           f"({' x '.join(map(str, outs))}). Output size is too small")
+    if input.dtype not in (tt.float32, tt.float64):
+        raise RuntimeError(f"{name}: tinytensor convolutions support float32 and float64 "
+                           f"tensors, but got input and weight of type {dtype_name(input)}; "
+                           f"convert them with .float() or .double()")
+    if c_out == 0:
+        out = tt.zeros((shape[0], 0) + tuple(out_sp), dtype=input.dtype)
+        return out if batched else out.squeeze(0)
+    x = input if batched else input.unsqueeze(0)
+    out = ConvTransposeNdFunction.apply(x, weight, bias, tuple(stride), tuple(padding),
+                                        tuple(output_padding), tuple(dilation), groups)
+    return out if batched else out.squeeze(0)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """1-D transposed convolution ("deconvolution"): the adjoint (input gradient) of conv1d.
+
+    Args:
+        input: (N, C_in, L) or unbatched (C_in, L), float32 or float64.
+        weight: (C_in, C_out / groups, kL), the same dtype (note: C_in first).
+        bias: optional (C_out,).
+        stride, padding, output_padding, dilation: an int or a 1-tuple. `padding` trims that
+            many positions from each end of the full output; output_padding adds positions at
+            the end (it must be smaller than stride or dilation).
+        groups: splits C_in and C_out into this many independent convolutions.
+
+    Shape:
+        L_out = (L - 1) * stride - 2 * padding + dilation * (kL - 1) + output_padding + 1.
+
+    Raises:
+        RuntimeError, TypeError: with PyTorch's messages, before any computation.
+
+    Example:
+        >>> F.conv_transpose1d(tt.tensor([[1., 2.]]), tt.tensor([[[1., 10.]]]), stride=2)
+        tensor([[ 1., 10.,  2., 20.]])
+    """
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution: the adjoint (input gradient) of conv2d.
+
+    Args:
+        input: (N, C_in, H, W) or unbatched (C_in, H, W), float32 or float64.
+        weight: (C_in, C_out / groups, kH, kW), the same dtype.
+        bias: optional (C_out,).
+        stride, padding, output_padding, dilation: an int or a tuple of 1 or 2 ints.
+        groups: splits C_in and C_out into this many independent convolutions.
+
+    Shape:
+        H_out = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kH - 1)
+        + output_padding[0] + 1, W likewise.
+
+    Raises:
+        RuntimeError, TypeError: with PyTorch's messages, before any computation.
+
+    Example:
+        >>> F.conv_transpose2d(tt.randn(64, 512, 4, 4), tt.randn(512, 256, 4, 4), stride=2,
+        ...                    padding=1).shape
+        (64, 256, 8, 8)
+    """
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """3-D transposed convolution over (N, C_in, D, H, W) or (C_in, D, H, W): the adjoint of
+    conv3d; weight (C_in, C_out / groups, kD, kH, kW); arguments as conv_transpose2d.
+
+    Example:
+        >>> F.conv_transpose3d(tt.randn(1, 4, 2, 2, 2), tt.randn(4, 2, 2, 2, 2), stride=2).shape
+        (1, 2, 4, 4, 4)
+    """
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)

@@ -1,4 +1,5 @@
-"""Conv1d, Conv2d, Conv3d, with PyTorch's construction checks, padding modes and repr."""
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d, with PyTorch's construction checks, padding modes
+and repr."""
 import math
 
 from tinytensor._args import _pair, _single, _triple
@@ -8,7 +9,8 @@ from tinytensor.nn import init
 from tinytensor.nn.modules.module import Module
 from tinytensor.nn.parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d"]
 
 
 def _reverse_repeat_tuple(t, n):
@@ -160,3 +162,145 @@ class Conv3d(_ConvNd):
         super().__init__(in_channels, out_channels, _triple(kernel_size), _triple(stride),
                          padding if isinstance(padding, str) else _triple(padding),
                          _triple(dilation), groups, bias, padding_mode, dtype)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """A transposed convolution: weight (in_channels, out_channels / groups, *kernel_size)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                 output_padding, groups, bias, padding_mode, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for '
+                             f'{self.__class__.__name__}')
+        # _ConvNd's checks and parameters with the channel roles swapped, as PyTorch builds them
+        Module.__init__(self)
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups != 0:
+            raise ValueError("out_channels must be divisible by groups")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.transposed = True
+        self.output_padding = output_padding
+        self.groups = groups
+        self.padding_mode = padding_mode
+        self._reversed_padding_repeated_twice = _reverse_repeat_tuple(self.padding, 2)
+        self.weight = Parameter(empty((in_channels, out_channels // groups, *kernel_size),
+                                      dtype=dtype))
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def _output_padding(self, input, output_size, stride, padding, kernel_size, num_spatial_dims,
+                        dilation=None):
+        """The output_padding that gives `output_size` (PyTorch's rules and messages)."""
+        if output_size is None:
+            return _single(self.output_padding)
+        has_batch_dim = input.dim() == num_spatial_dims + 2
+        num_non_spatial_dims = 2 if has_batch_dim else 1
+        if len(output_size) == num_non_spatial_dims + num_spatial_dims:
+            output_size = output_size[num_non_spatial_dims:]
+        if len(output_size) != num_spatial_dims:
+            raise ValueError(f"ConvTranspose{num_spatial_dims}D: for {input.dim()}D input, "
+                             f"output_size must have {num_spatial_dims} or "
+                             f"{num_non_spatial_dims + num_spatial_dims} elements (got "
+                             f"{len(output_size)})")
+        min_sizes, max_sizes = [], []
+        for d in range(num_spatial_dims):
+            dim_size = ((input.size(d + num_non_spatial_dims) - 1) * stride[d] - 2 * padding[d]
+                        + (dilation[d] if dilation is not None else 1) * (kernel_size[d] - 1)
+                        + 1)
+            min_sizes.append(dim_size)
+            max_sizes.append(min_sizes[d] + stride[d] - 1)
+        for i in range(len(output_size)):
+            if output_size[i] < min_sizes[i] or output_size[i] > max_sizes[i]:
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes "
+                                 f"range from {min_sizes} to {max_sizes} (for an input of "
+                                 f"{input.size()[2:]})")
+        return [output_size[d] - min_sizes[d] for d in range(num_spatial_dims)]
+
+    def forward(self, input, output_size=None):
+        """The transposed convolution; `output_size` picks among the sizes a stride allows."""
+        if self.padding_mode != "zeros":
+            raise ValueError(f"Only `zeros` padding mode is supported for "
+                             f"{self.__class__.__name__}")
+        output_padding = self._output_padding(input, output_size, self.stride, self.padding,
+                                              self.kernel_size, self._nd, self.dilation)
+        return getattr(F, self._conv)(input, self.weight, self.bias, self.stride, self.padding,
+                                      output_padding, self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over (N, C_in, L) or (C_in, L): the adjoint of Conv1d.
+
+    Args:
+        in_channels, out_channels: channel counts (both divisible by `groups`).
+        kernel_size, stride, padding, output_padding, dilation: an int or a 1-tuple.
+        groups: blocked connections from input to output channels.
+        bias: learn an additive bias (default True).
+        padding_mode: only 'zeros'.
+
+    Shape:
+        L_out = (L - 1) * stride - 2 * padding + dilation * (kernel_size - 1)
+        + output_padding + 1; forward(input, output_size=...) picks output_padding.
+
+    Example:
+        >>> nn.ConvTranspose1d(16, 8, 3, stride=2)
+        ConvTranspose1d(16, 8, kernel_size=(3,), stride=(2,))
+    """
+    _nd, _conv = 1, "conv_transpose1d"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
+                         _single(padding), _single(dilation), _single(output_padding), groups,
+                         bias, padding_mode, dtype)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over (N, C_in, H, W) or (C_in, H, W): the adjoint of Conv2d.
+
+    Arguments as ConvTranspose1d, with ints or 2-tuples. Weight: (in, out / groups, kH, kW),
+    initialised as PyTorch does (fan_in = out / groups * kH * kW).
+
+    Example:
+        >>> up = nn.ConvTranspose2d(512, 256, 4, stride=2, padding=1)     # DCGAN: 4x4 -> 8x8
+        >>> up(tt.randn(1, 512, 4, 4)).shape
+        (1, 256, 8, 8)
+        >>> up(tt.randn(1, 512, 4, 4), output_size=(9, 9)).shape
+        (1, 256, 9, 9)
+    """
+    _nd, _conv = 2, "conv_transpose2d"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
+                         _pair(padding), _pair(dilation), _pair(output_padding), groups,
+                         bias, padding_mode, dtype)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution over (N, C_in, D, H, W) or (C_in, D, H, W) (ints or 3-tuples).
+
+    Example:
+        >>> nn.ConvTranspose3d(8, 4, 2, stride=2)(tt.randn(1, 8, 2, 3, 4)).shape
+        (1, 4, 4, 6, 8)
+    """
+    _nd, _conv = 3, "conv_transpose3d"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _triple(kernel_size), _triple(stride),
+                         _triple(padding), _triple(dilation), _triple(output_padding), groups,
+                         bias, padding_mode, dtype)

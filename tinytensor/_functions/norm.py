@@ -1,0 +1,80 @@
+"""GroupNormFunction: group, instance and layer normalisation over the fused kernels of
+_kernels/norm.pyx (statistics + normalise + affine forward; input, weight and bias gradients
+backward).
+
+The functional layer (nn/functional/normalization.py) has validated everything and passes the
+input's shape as (R, G, Cg, S) (see norm.pyx): GroupNorm (N, G, C / G, spatial), InstanceNorm
+(N, C, 1, spatial), LayerNorm (rows, 1, prod(normalized_shape), 1).
+"""
+import numpy as np
+
+from tinytensor._functions._memory import alloc
+from tinytensor._kernels import norm as _k
+from tinytensor._threads import get_num_threads
+from tinytensor.autograd import Function
+from tinytensor.tensor import from_numpy
+
+# LayerNorm's weight gradient sums its rows in this many fixed parts (one task each), then the
+# parts in order: the same bits for any thread count.
+_ROW_PARTS = 8
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
+          np.dtype(np.float64): np.empty(0, np.float64)}
+
+
+def _flat(t, dtype):
+    return _EMPTY[dtype] if t is None else np.ascontiguousarray(t._numpy()).reshape(-1)
+
+
+class GroupNormFunction(Function):
+    """forward(ctx, input, weight, bias, groups4, eps, stats): `groups4` is (R, G, Cg, S);
+    `stats`, a dict or None, receives the per-group "mean" and biased "var" (float64 (R, G))
+    for InstanceNorm's running statistics."""
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, groups4, eps, stats):
+        x = np.ascontiguousarray(input._numpy()).reshape(groups4)
+        dt = x.dtype
+        y = alloc(groups4, dt)
+        mean = np.empty(groups4[:2], np.float64)
+        rstd = np.empty(groups4[:2], np.float64)
+        _k.norm_forward(x, _flat(weight, dt), _flat(bias, dt), weight is not None,
+                        bias is not None, eps, y, mean, rstd, get_num_threads())
+        if stats is not None:
+            stats["mean"], stats["var"] = mean, 1.0 / (rstd * rstd) - eps
+        ctx.save_for_backward(input, weight)
+        ctx.mean, ctx.rstd, ctx.groups4 = mean, rstd, groups4
+        ctx.bias_shape = None if bias is None else tuple(bias.shape)
+        return from_numpy(y.reshape(input.shape))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = gw = gb = None
+        x = np.ascontiguousarray(input._numpy()).reshape(ctx.groups4)
+        dy = np.ascontiguousarray(grad_output._numpy()).reshape(ctx.groups4)
+        threads = get_num_threads()
+        r, g, cg, s = ctx.groups4
+        c = g * cg
+        dw, db = np.empty(c), np.empty(c)
+        # GroupNorm/InstanceNorm: the input-gradient pass also gives the affine gradients
+        fused = need_x and (need_w or need_b) and s > 1
+        if need_x:
+            dx = alloc(ctx.groups4, x.dtype)
+            part = np.empty((r, c, 2) if fused else (0, 0, 2))
+            _k.norm_backward_input(x, dy, _flat(weight, x.dtype), weight is not None, ctx.mean,
+                                   ctx.rstd, dx, part, threads)
+            gx = from_numpy(dx.reshape(input.shape))
+            if fused:
+                _k.affine_from_parts(part, ctx.mean, ctx.rstd, dw, db)
+        if (need_w or need_b) and not fused:
+            # LayerNorm: rows in _ROW_PARTS fixed parts (a function of the shape only)
+            parts = max(1, min(_ROW_PARTS, r)) if g == 1 and s == 1 else 0
+            _k.norm_backward_affine(x, dy, ctx.mean, ctx.rstd, dw, db,
+                                    np.empty((parts, 2, c if parts else 0)), threads)
+        if need_w or need_b:
+            if need_w:
+                gw = from_numpy(dw.astype(x.dtype).reshape(weight.shape))
+            if need_b:
+                gb = from_numpy(db.astype(x.dtype).reshape(ctx.bias_shape))
+        return gx, gw, gb, None, None, None

@@ -1,0 +1,428 @@
+# cython: language_level=3, wraparound=False, cdivision=True
+# boundscheck, initializedcheck: set by setup.py (TINYTENSOR_CYTHON_DEBUG=1 turns them on)
+"""Fused normalisation kernels: statistics + normalise + affine in one call per direction.
+
+One layout serves GroupNorm, InstanceNorm and LayerNorm: x is (R, G, Cg, S), C-contiguous;
+each (r, g) is one normalisation group of M = Cg * S values; the affine weight and bias have
+G * Cg entries, indexed by g * Cg + c and shared by the S values of a channel.
+  GroupNorm(G):  R = N, G groups, Cg = C / G, S = spatial size
+  InstanceNorm:  R = N, G = C, Cg = 1, S = spatial size
+  LayerNorm:     R = rows, G = 1, Cg = prod(normalized_shape), S = 1 (elementwise affine)
+
+Contract: tinytensor._functions.norm has validated shapes and dtypes; the `def` entries re-check
+the O(1) invariants and raise ValueError on a bad call, so no index leaves its array.
+
+Notes:
+- Statistics accumulate in double with 8 independent accumulators in a fixed order (the loop
+  vectorizes; the order depends on the shape only); float32 sums runs of CHUNK values in 8
+  float lanes (64 values per lane) and those partial sums in double: 4-wide float vectors
+  instead of 2-wide double ones, with the error of a 64-term float sum. Variance is the biased two-pass variance
+  sum((x - mean)^2) / M, stable for large means; rstd = 1 / sqrt(var + eps).
+- The normalise pass is y = x * a[c] + b'[c] with per-channel a = rstd * w, b' = bias - mean * a
+  (PyTorch's form), one multiply-add per element in the input's type.
+- Threads: forward and the input gradient are parallel over groups (R * G), the weight and bias
+  gradients over blocks of channels; every output has one writer and a fixed summation order,
+  so results are bitwise identical for any thread count.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport sqrt
+
+cdef enum:
+    LANES = 8           # independent accumulators of the statistics sums
+    CH_BLOCK = 16       # channels per task of the weight gradient (one cache line of float)
+    CHUNK = 512         # float32: values summed in float lanes (64 per lane) before double
+
+
+cdef inline double _fsum_chunk(const float* p, Py_ssize_t n, float m, bint square) noexcept nogil:
+    """sum(p) (or sum((p - m)^2)) of n <= CHUNK floats: 8 float lanes (4-wide vectors),
+    lanes combined in double."""
+    cdef float acc[LANES]
+    cdef float d
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        acc[j] = 0
+    if square:
+        for i0 in range(n8 // LANES):
+            i = i0 * LANES
+            for j in range(<Py_ssize_t> LANES):
+                d = p[i + j] - m
+                acc[j] += d * d
+        for i in range(n8, n):
+            d = p[i] - m
+            acc[0] += d * d
+    else:
+        for i0 in range(n8 // LANES):
+            i = i0 * LANES
+            for j in range(<Py_ssize_t> LANES):
+                acc[j] += p[i + j]
+        for i in range(n8, n):
+            acc[0] += p[i]
+    return ((<double> acc[0] + acc[1]) + (<double> acc[2] + acc[3])) + \
+        ((<double> acc[4] + acc[5]) + (<double> acc[6] + acc[7]))
+
+
+cdef inline double _fsum(const float* p, Py_ssize_t n, float m, bint square) noexcept nogil:
+    cdef double total = 0
+    cdef Py_ssize_t k, c0
+    for k in range((n + CHUNK - 1) // CHUNK):
+        c0 = k * CHUNK
+        total += _fsum_chunk(p + c0, min(<Py_ssize_t> CHUNK, n - c0), m, square)
+    return total
+
+
+cdef inline double _sum(const floating* p, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return _fsum(p, n, 0, False)
+    cdef double acc[LANES]
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        acc[j] = 0
+    for i0 in range(n8 // LANES):
+        i = i0 * LANES
+        for j in range(<Py_ssize_t> LANES):
+            acc[j] += p[i + j]
+    for i in range(n8, n):
+        acc[0] += p[i]
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline double _sq_dev(const floating* p, Py_ssize_t n, double m) noexcept nogil:
+    if floating is float:
+        return _fsum(p, n, <float> m, True)
+    cdef double acc[LANES]
+    cdef double d
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        acc[j] = 0
+    for i0 in range(n8 // LANES):
+        i = i0 * LANES
+        for j in range(<Py_ssize_t> LANES):
+            d = p[i + j] - m
+            acc[j] += d * d
+    for i in range(n8, n):
+        d = p[i] - m
+        acc[0] += d * d
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline void _fdot2(const float* dy, const float* x, Py_ssize_t n,
+                        double* sdy, double* sdyx) noexcept nogil:
+    """float32 _dot2: runs of CHUNK values in 8 float lanes, the runs' sums in double."""
+    cdef float a[LANES]
+    cdef float b[LANES]
+    cdef double ta = 0, tb = 0
+    cdef Py_ssize_t i, i0, j, k, c0, c1, m8
+    for k in range((n + CHUNK - 1) // CHUNK):
+        c0 = k * CHUNK
+        c1 = min(n, c0 + CHUNK)
+        m8 = c0 + (c1 - c0) - (c1 - c0) % LANES
+        for j in range(<Py_ssize_t> LANES):
+            a[j] = 0
+            b[j] = 0
+        for i0 in range((m8 - c0) // LANES):
+            i = c0 + i0 * LANES
+            for j in range(<Py_ssize_t> LANES):
+                a[j] += dy[i + j]
+                b[j] += dy[i + j] * x[i + j]
+        for i in range(m8, c1):
+            a[0] += dy[i]
+            b[0] += dy[i] * x[i]
+        ta += ((<double> a[0] + a[1]) + (<double> a[2] + a[3])) + \
+            ((<double> a[4] + a[5]) + (<double> a[6] + a[7]))
+        tb += ((<double> b[0] + b[1]) + (<double> b[2] + b[3])) + \
+            ((<double> b[4] + b[5]) + (<double> b[6] + b[7]))
+    sdy[0] = ta
+    sdyx[0] = tb
+
+
+cdef inline void _dot2(const floating* dy, const floating* x, Py_ssize_t n,
+                       double* sdy, double* sdyx) noexcept nogil:
+    """sdy = sum(dy), sdyx = sum(dy * x) over n values."""
+    if floating is float:
+        _fdot2(dy, x, n, sdy, sdyx)
+        return
+    cdef double a[LANES]
+    cdef double b[LANES]
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        a[j] = 0
+        b[j] = 0
+    for i0 in range(n8 // LANES):
+        i = i0 * LANES
+        for j in range(<Py_ssize_t> LANES):
+            a[j] += dy[i + j]
+            b[j] += <double> dy[i + j] * x[i + j]
+    for i in range(n8, n):
+        a[0] += dy[i]
+        b[0] += <double> dy[i] * x[i]
+    sdy[0] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+    sdyx[0] = ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))
+
+
+cdef inline void _axpb(const floating* x, floating* y, Py_ssize_t n, floating a,
+                       floating b) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = x[i] * a + b
+
+
+cdef void _forward_group(const floating* x, floating* y, const floating* w, const floating* b,
+                         bint has_w, bint has_b, Py_ssize_t Cg, Py_ssize_t S, double eps,
+                         double* mean, double* rstd) noexcept nogil:
+    """One group: x, y point at its M = Cg * S values; w, b at its Cg affine entries."""
+    cdef Py_ssize_t M = Cg * S, c
+    cdef double m = _sum(x, M) / M
+    cdef double rs = 1.0 / sqrt(_sq_dev(x, M, m) / M + eps)
+    cdef double a
+    cdef floating fr = <floating> rs, fm = <floating> (-m * rs)
+    mean[0] = m
+    rstd[0] = rs
+    if S == 1:                        # LayerNorm: one affine entry per value, one pass
+        if has_w and has_b:
+            for c in range(Cg):
+                y[c] = (x[c] * fr + fm) * w[c] + b[c]
+        elif has_w:
+            for c in range(Cg):
+                y[c] = (x[c] * fr + fm) * w[c]
+        else:
+            for c in range(Cg):
+                y[c] = x[c] * fr + fm
+        return
+    for c in range(Cg):
+        a = rs * w[c] if has_w else rs
+        _axpb(x + c * S, y + c * S, S, <floating> a,
+              <floating> ((b[c] if has_b else 0.0) - m * a))
+
+
+def norm_forward(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
+                 const floating[::1] weight,         # IN  (G * Cg,) or empty
+                 const floating[::1] bias,           # IN  (G * Cg,) or empty
+                 bint has_w, bint has_b, double eps,
+                 floating[:, :, :, ::1] y,           # OUT (R, G, Cg, S)
+                 double[:, ::1] mean,                # OUT (R, G)
+                 double[:, ::1] rstd,                # OUT (R, G)
+                 int n_threads):
+    """y = (x - mean) * rstd * weight + bias per group; also writes mean and rstd."""
+    cdef Py_ssize_t R = x.shape[0], G = x.shape[1], Cg = x.shape[2], S = x.shape[3]
+    cdef Py_ssize_t t, r, g
+    if (y.shape[0] != R or y.shape[1] != G or y.shape[2] != Cg or y.shape[3] != S
+            or mean.shape[0] != R or mean.shape[1] != G or rstd.shape[0] != R
+            or rstd.shape[1] != G or (has_w and weight.shape[0] != G * Cg)
+            or (has_b and bias.shape[0] != G * Cg) or not eps >= 0):
+        raise ValueError("norm_forward: inconsistent shapes (a tinytensor bug)")
+    if R == 0 or G == 0 or Cg * S == 0:
+        return
+    for t in prange(R * G, nogil=True, schedule='static', num_threads=n_threads):
+        r = t // G
+        g = t % G
+        _forward_group(&x[r, g, 0, 0], &y[r, g, 0, 0],
+                       &weight[g * Cg] if has_w else NULL, &bias[g * Cg] if has_b else NULL,
+                       has_w, has_b, Cg, S, eps, &mean[r, g], &rstd[r, g])
+
+
+cdef inline void _dot2w(const floating* dy, const floating* x, const floating* w,
+                        Py_ssize_t n, double* s1, double* s2) noexcept nogil:
+    """s1 = sum(w * dy), s2 = sum(w * dy * x) over n values (LayerNorm's per-value weight)."""
+    cdef double a[LANES]
+    cdef double b[LANES]
+    cdef double d
+    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
+    for j in range(<Py_ssize_t> LANES):
+        a[j] = 0
+        b[j] = 0
+    for i0 in range(n8 // LANES):
+        i = i0 * LANES
+        for j in range(<Py_ssize_t> LANES):
+            d = <double> dy[i + j] * w[i + j]
+            a[j] += d
+            b[j] += d * x[i + j]
+    for i in range(n8, n):
+        d = <double> dy[i] * w[i]
+        a[0] += d
+        b[0] += d * x[i]
+    s1[0] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+    s2[0] = ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))
+
+
+cdef void _backward_group(const floating* x, const floating* dy, floating* dx,
+                          const floating* w, bint has_w, Py_ssize_t Cg, Py_ssize_t S,
+                          double m, double rs, double* part) noexcept nogil:
+    """dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * w[c],
+    written per channel as dx = a[c] * dy + k1 * x + k0. With `part` (S > 1), also writes
+    each channel's (sum(dy), sum(dy * x)) there for the weight and bias gradients."""
+    cdef Py_ssize_t M = Cg * S, c, i
+    cdef double s1 = 0, s2 = 0, sdy, sdyx, wc, A, B, k1, k0
+    cdef floating a, fk1, fk0, fr
+    if S == 1 and has_w:
+        _dot2w(dy, x, w, Cg, &s1, &s2)
+    elif S == 1:
+        _dot2(dy, x, Cg, &s1, &s2)
+    else:
+        for c in range(Cg):
+            _dot2(dy + c * S, x + c * S, S, &sdy, &sdyx)
+            if part != NULL:
+                part[2 * c] = sdy
+                part[2 * c + 1] = sdyx
+            wc = w[c] if has_w else 1.0
+            s1 = s1 + wc * sdy            # sum(dxhat)
+            s2 = s2 + wc * sdyx           # sum(dxhat * x)
+    A = s1 / M
+    B = rs * (s2 - m * s1) / M        # mean(dxhat * xhat)
+    k1 = -rs * rs * B
+    k0 = rs * rs * B * m - rs * A
+    fk1 = <floating> k1
+    fk0 = <floating> k0
+    if S == 1:
+        fr = <floating> rs
+        if has_w:
+            for c in range(Cg):
+                dx[c] = fr * w[c] * dy[c] + fk1 * x[c] + fk0
+        else:
+            for c in range(Cg):
+                dx[c] = fr * dy[c] + fk1 * x[c] + fk0
+        return
+    for c in range(Cg):
+        a = <floating> (rs * (w[c] if has_w else 1.0))
+        for i in range(c * S, (c + 1) * S):
+            dx[i] = a * dy[i] + fk1 * x[i] + fk0
+
+
+def norm_backward_input(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
+                        const floating[:, :, :, ::1] dy,    # IN  (R, G, Cg, S)
+                        const floating[::1] weight,         # IN  (G * Cg,) or empty
+                        bint has_w,
+                        const double[:, ::1] mean,          # IN  (R, G)
+                        const double[:, ::1] rstd,          # IN  (R, G)
+                        floating[:, :, :, ::1] dx,          # OUT (R, G, Cg, S)
+                        double[:, :, ::1] part,             # OUT (R, G * Cg, 2) or (0, 0, 2)
+                        int n_threads):
+    """The input gradient of norm_forward, one group per task. With S > 1 and a non-empty
+    `part`, also each (r, channel)'s (sum(dy), sum(dy * x)), from which affine_from_parts
+    gives the weight and bias gradients without another pass over x and dy."""
+    cdef Py_ssize_t R = x.shape[0], G = x.shape[1], Cg = x.shape[2], S = x.shape[3]
+    cdef Py_ssize_t t, r, g
+    cdef bint want_part = part.shape[0] != 0
+    if (dy.shape[0] != R or dy.shape[1] != G or dy.shape[2] != Cg or dy.shape[3] != S
+            or dx.shape[0] != R or dx.shape[1] != G or dx.shape[2] != Cg or dx.shape[3] != S
+            or mean.shape[0] != R or mean.shape[1] != G or rstd.shape[0] != R
+            or rstd.shape[1] != G or (has_w and weight.shape[0] != G * Cg)
+            or part.shape[2] != 2
+            or (want_part and (S < 2 or part.shape[0] != R or part.shape[1] != G * Cg))):
+        raise ValueError("norm_backward_input: inconsistent shapes (a tinytensor bug)")
+    if R == 0 or G == 0 or Cg * S == 0:
+        return
+    for t in prange(R * G, nogil=True, schedule='static', num_threads=n_threads):
+        r = t // G
+        g = t % G
+        _backward_group(&x[r, g, 0, 0], &dy[r, g, 0, 0], &dx[r, g, 0, 0],
+                        &weight[g * Cg] if has_w else NULL, has_w, Cg, S, mean[r, g],
+                        rstd[r, g], &part[r, g * Cg, 0] if want_part else NULL)
+
+
+def affine_from_parts(const double[:, :, ::1] part,      # IN  (R, C, 2)
+                      const double[:, ::1] mean,         # IN  (R, G)
+                      const double[:, ::1] rstd,         # IN  (R, G)
+                      double[::1] dw,                    # OUT (C,)
+                      double[::1] db):                   # OUT (C,)
+    """dw[ch] = sum_r rstd * (sum(dy * x) - mean * sum(dy)), db[ch] = sum_r sum(dy), rows in
+    order (R x C work: small next to the passes over the data)."""
+    cdef Py_ssize_t R = part.shape[0], C = part.shape[1], G = mean.shape[1], r, ch, g
+    if (part.shape[2] != 2 or mean.shape[0] != R or rstd.shape[0] != R or rstd.shape[1] != G
+            or G == 0 or C % G or dw.shape[0] != C or db.shape[0] != C):
+        raise ValueError("affine_from_parts: inconsistent shapes (a tinytensor bug)")
+    with nogil:
+        for ch in range(C):
+            dw[ch] = 0
+            db[ch] = 0
+        for r in range(R):
+            for ch in range(C):
+                g = ch // (C // G)
+                dw[ch] += rstd[r, g] * (part[r, ch, 1] - mean[r, g] * part[r, ch, 0])
+                db[ch] += part[r, ch, 0]
+
+
+cdef void _affine_grad_block(const floating* x, const floating* dy, const double* mean,
+                             const double* rstd, Py_ssize_t R, Py_ssize_t G, Py_ssize_t Cg,
+                             Py_ssize_t S, Py_ssize_t ch0, Py_ssize_t ch1,
+                             double* dw, double* db) noexcept nogil:
+    """dw[ch] = sum_r rstd * (sum_s dy * x - mean * sum_s dy), db[ch] = sum_{r,s} dy for
+    channels ch0 <= ch < ch1, rows in order."""
+    cdef Py_ssize_t r, ch, g, off, C = G * Cg
+    cdef double sdy, sdyx
+    for ch in range(ch0, ch1):
+        dw[ch] = 0
+        db[ch] = 0
+    for r in range(R):
+        for ch in range(ch0, ch1):
+            g = ch // Cg
+            off = (r * C + ch) * S
+            _dot2(dy + off, x + off, S, &sdy, &sdyx)
+            dw[ch] += rstd[r * G + g] * (sdyx - mean[r * G + g] * sdy)
+            db[ch] += sdy
+
+
+cdef void _affine_grad_rows(const floating* x, const floating* dy, const double* mean,
+                            const double* rstd, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C,
+                            double* dw, double* db) noexcept nogil:
+    """LayerNorm's affine gradients over rows r0 <= r < r1 into dw, db (zeroed here): rows
+    streamed in order, each a contiguous run of C values."""
+    cdef Py_ssize_t r, ch, off
+    cdef double m, rs
+    for ch in range(C):
+        dw[ch] = 0
+        db[ch] = 0
+    for r in range(r0, r1):
+        m = mean[r]
+        rs = rstd[r]
+        off = r * C
+        for ch in range(C):
+            dw[ch] += dy[off + ch] * ((x[off + ch] - m) * rs)
+            db[ch] += dy[off + ch]
+
+
+def norm_backward_affine(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
+                         const floating[:, :, :, ::1] dy,    # IN  (R, G, Cg, S)
+                         const double[:, ::1] mean,          # IN  (R, G)
+                         const double[:, ::1] rstd,          # IN  (R, G)
+                         double[::1] dw,                     # OUT (G * Cg,)
+                         double[::1] db,                     # OUT (G * Cg,)
+                         double[:, :, ::1] rows_scratch,     # SCRATCH (P, 2, C) for S == G == 1
+                         int n_threads):
+    """The weight and bias gradients of norm_forward. LayerNorm (S == G == 1): the rows are
+    cut into P fixed parts (P = rows_scratch.shape[0], chosen from the shape by the caller),
+    each summed in order by one task, then the parts in order: reading rows, not columns,
+    of a (R, C) matrix. Otherwise blocks of CH_BLOCK channels per task."""
+    cdef Py_ssize_t R = x.shape[0], G = x.shape[1], Cg = x.shape[2], S = x.shape[3]
+    cdef Py_ssize_t C = G * Cg, nblk = (C + CH_BLOCK - 1) // CH_BLOCK, blk, P, p, ch
+    cdef bint by_rows = S == 1 and G == 1
+    if (dy.shape[0] != R or dy.shape[1] != G or dy.shape[2] != Cg or dy.shape[3] != S
+            or mean.shape[0] != R or mean.shape[1] != G or rstd.shape[0] != R
+            or rstd.shape[1] != G or dw.shape[0] != C or db.shape[0] != C
+            or (by_rows and (rows_scratch.shape[0] < 1 or rows_scratch.shape[1] != 2
+                             or rows_scratch.shape[2] != C))):
+        raise ValueError("norm_backward_affine: inconsistent shapes (a tinytensor bug)")
+    if C == 0:
+        return
+    if R == 0 or S == 0:
+        dw[:] = 0
+        db[:] = 0
+        return
+    if by_rows:
+        P = rows_scratch.shape[0]
+        for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+            _affine_grad_rows(&x[0, 0, 0, 0], &dy[0, 0, 0, 0], &mean[0, 0], &rstd[0, 0],
+                              p * R // P, (p + 1) * R // P, C, &rows_scratch[p, 0, 0],
+                              &rows_scratch[p, 1, 0])
+        with nogil:
+            for ch in range(C):
+                dw[ch] = 0
+                db[ch] = 0
+            for p in range(P):
+                for ch in range(C):
+                    dw[ch] += rows_scratch[p, 0, ch]
+                    db[ch] += rows_scratch[p, 1, ch]
+        return
+    for blk in prange(nblk, nogil=True, schedule='static', num_threads=n_threads):
+        _affine_grad_block(&x[0, 0, 0, 0], &dy[0, 0, 0, 0], &mean[0, 0], &rstd[0, 0], R, G, Cg,
+                           S, blk * CH_BLOCK, min(C, (blk + 1) * CH_BLOCK), &dw[0], &db[0])

@@ -29,19 +29,6 @@ import tinytensor.optim as optim
 from tinytensor.utils.data import DataLoader, TensorDataset
 
 
-def _missing(*names):
-    """Names (e.g. 'optim.Adadelta') not in this tree: the pieces other branches add."""
-    out = []
-    for name in names:
-        obj = torch
-        for part in name.split("."):
-            obj = getattr(obj, part, None)
-            if obj is None:
-                out.append(name)
-                break
-    return out
-
-
 def _random_images(n, c, h, w, classes, seed):
     g = np.random.default_rng(seed)
     x = g.standard_normal((n, c, h, w)).astype(np.float32)
@@ -161,9 +148,6 @@ def mnist_main(argv, save_dir):
     return model, scheduler, losses
 
 
-@pytest.mark.xfail(bool(_missing("optim.Adadelta", "optim.lr_scheduler.StepLR")),
-                   reason="needs optim.Adadelta and optim.lr_scheduler.StepLR from another branch",
-                   strict=False)
 def test_mnist_example_style(tmp_path, capsys):
     model, scheduler, losses = mnist_main(
         ["--batch-size", "8", "--test-batch-size", "8", "--epochs", "2", "--log-interval", "1",
@@ -402,9 +386,6 @@ def _new_run(lr=0.1):
     return model, criterion, optimizer, scheduler
 
 
-@pytest.mark.xfail(bool(_missing("nn.GroupNorm", "optim.lr_scheduler.StepLR")),
-                   reason="needs nn.GroupNorm and optim.lr_scheduler.StepLR from other branches",
-                   strict=False)
 def test_resnet_checkpoint_resume(tmp_path):
     torch.manual_seed(0)
     loader = DataLoader(_random_images(16, 3, 32, 32, 10, seed=4), batch_size=8, shuffle=False)

@@ -4,6 +4,13 @@ from tinytensor.nn.modules.container import ModuleDict, ModuleList, Sequential
 from tinytensor.nn.modules.linear import Flatten, Identity, Linear
 from tinytensor.nn.modules.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytensor.nn.modules.dropout import Dropout
+# issue 11: activations, dropout variants, losses, pools ("layers")
+from tinytensor.nn.modules.activation import (CELU, ELU, GELU, PReLU, ReLU6, SELU, Hardshrink,
+                                              Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish,
+                                              SiLU, Softplus, Softshrink, Softsign, Tanhshrink,
+                                              Threshold)
+from tinytensor.nn.modules.dropout import (AlphaDropout, Dropout1d, Dropout2d, Dropout3d,
+                                           FeatureAlphaDropout)
 from tinytensor.nn.modules.conv import Conv1d, Conv2d, Conv3d
 from tinytensor.nn.modules.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
                                            AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d,
@@ -16,3 +23,8 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identi
            "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d",
            "AvgPool3d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d", "BatchNorm1d",
            "BatchNorm2d", "BatchNorm3d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+# issue 11: activations, dropout variants, losses, pools ("layers")
+__all__ += ["ReLU6", "Hardtanh", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish", "Hardswish",
+            "Hardsigmoid", "Softplus", "Softsign", "LogSigmoid", "Threshold", "Tanhshrink",
+            "Softshrink", "Hardshrink", "PReLU", "Dropout1d", "Dropout2d", "Dropout3d",
+            "AlphaDropout", "FeatureAlphaDropout"]

@@ -148,9 +148,9 @@ ACTIVATIONS = {
     "mish": (lambda v: v * math.tanh(_softplus(v)),
              lambda v: math.tanh(_softplus(v))
              + v * _sig(v) * (1 - math.tanh(_softplus(v)) ** 2)),
-    # hardswish: PyTorch's gradient is x/3 + 1/2 on [-3, 3], 0 below, 1 above
+    # hardswish: PyTorch's gradient is 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3 on
     "hardswish": (lambda v: v * min(max(v + 3, 0.0), 6.0) / 6,
-                  lambda v: 0.0 if v < -3 else (v / 3 + 0.5 if v <= 3 else 1.0)),
+                  lambda v: 0.0 if v <= -3 else (v / 3 + 0.5 if v < 3 else 1.0)),
     "hardsigmoid": (lambda v: min(max(v + 3, 0.0), 6.0) / 6,
                     lambda v: 1 / 6 if -3 < v < 3 else 0.0),
     "softplus": (lambda v, beta=1.0, threshold=20.0:
@@ -194,9 +194,10 @@ def prelu(x, w):
 # Pointwise losses: per element (loss, dloss/dinput, dloss/dtarget).
 
 def _bce(x, t):
-    lx = max(math.log(x), -100.0) if x > 0 else -100.0
-    l1x = max(math.log(1 - x), -100.0) if x < 1 else -100.0
-    return (-(t * lx + (1 - t) * l1x), (x - t) / max(x * (1 - x), 1e-12), l1x - lx)
+    lx = math.log(x) if x > 0 else float("-inf")
+    l1x = math.log(1 - x) if x < 1 else float("-inf")
+    loss = -(t * max(lx, -100.0) + (1 - t) * max(l1x, -100.0))
+    return loss, (x - t) / max(x * (1 - x), 1e-12), l1x - lx
 
 
 def _bce_logits(x, t, pw=1.0):

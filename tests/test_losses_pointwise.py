@@ -59,7 +59,7 @@ def test_pointwise_loss_vs_reference(name, reduction, dtype, shape, seed):
     x, t = x.astype(dtype), t.astype(dtype)
     kw, rkw = PARAMS[name]
     xt = tt.tensor(x, requires_grad=True)
-    tgt = tt.tensor(t, requires_grad=name not in ("hinge_embedding_loss",))
+    tgt = tt.tensor(t, requires_grad=name not in ("hinge_embedding_loss", "soft_margin_loss"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")            # kl_div's 'mean' warning
         loss = getattr(F, name)(xt, tgt, reduction=reduction, **kw)
@@ -81,7 +81,7 @@ def test_pointwise_loss_gradcheck(name, reduction):
     rng = np.random.default_rng(7)
     x, t = _inputs(name, rng, (2, 3))
     kw = PARAMS[name][0]
-    wrt_t = name != "hinge_embedding_loss"
+    wrt_t = name not in ("hinge_embedding_loss", "soft_margin_loss")
     xt = tt.tensor(x, requires_grad=True)
     tgt = tt.tensor(t, requires_grad=wrt_t)
     with warnings.catch_warnings():
@@ -320,6 +320,8 @@ BAD = [
      r"input1: torch.Size\(\[3\]\), input2: torch.Size\(\[3, 1\]\), target: torch.Size\(\[3\]\)"),
     (lambda: F.multilabel_soft_margin_loss(tt.rand(2, 3), tt.rand(2, 3), reduction="foo"),
      ValueError, "foo is not valid"),
+    (lambda: F.soft_margin_loss(tt.rand(2), tt.rand(2, requires_grad=True)), RuntimeError,
+     "The function 'soft_margin_loss' is not differentiable with respect to argument 'target'"),
     (lambda: F.soft_margin_loss([1.0], tt.rand(2)), TypeError,
      r"soft_margin_loss\(\): argument 'input' \(position 1\) must be Tensor, not list"),
 ]

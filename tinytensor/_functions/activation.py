@@ -250,15 +250,15 @@ class MishFunction(_PointwiseFunction):
 
 
 class HardswishFunction(_PointwiseFunction):
-    """y = x relu6(x + 3) / 6; dy/dx = 0 below -3, x/3 + 1/2 up to 3, then 1 (PyTorch's
-    hardswish_backward)."""
+    """y = x relu6(x + 3) / 6; dy/dx = 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3 on
+    (PyTorch's hardswish_backward, the kinks included)."""
 
     @staticmethod
     def _f(a, grad):
         y = a * np.clip(a + 3, 0, 6) / 6
         if not grad:
             return y, None
-        return y, np.where(a < -3, a.dtype.type(0), np.where(a <= 3, a / 3 + 0.5, 1))
+        return y, np.where(a <= -3, a.dtype.type(0), np.where(a < 3, a / 3 + 0.5, 1))
 
 
 class HardsigmoidFunction(_PointwiseFunction):

@@ -260,13 +260,13 @@ _LOG_MIN = -100.0     # PyTorch clamps BCE's logs at -100, so a 0 or 1 predictio
 
 class BCEFunction(_PointwiseLossFunction):
     """loss = -(t max(log x, -100) + (1 - t) max(log(1 - x), -100));
-    dx = (x - t) / max(x (1 - x), 1e-12) (PyTorch's backward); dt = log-clamped (1-x)/x."""
+    dx = (x - t) / max(x (1 - x), 1e-12) (PyTorch's backward); dt = log(1 - x) - log(x),
+    unclamped as PyTorch's (+-inf at x = 0 or 1)."""
 
     @staticmethod
     def _f(x, t, need_dx, need_dt):
-        lx = np.maximum(np.log(x), _LOG_MIN)
-        l1x = np.maximum(np.log1p(-x), _LOG_MIN)
-        loss = -(t * lx + (1 - t) * l1x)
+        lx, l1x = np.log(x), np.log1p(-x)
+        loss = -(t * np.maximum(lx, _LOG_MIN) + (1 - t) * np.maximum(l1x, _LOG_MIN))
         dx = (x - t) / np.maximum(x * (1 - x), 1e-12) if need_dx else None
         return loss, dx, (l1x - lx if need_dt else None)
 
@@ -358,7 +358,8 @@ class SoftMarginFunction(_PointwiseLossFunction):
 
 class HingeEmbeddingFunction(_PointwiseLossFunction):
     """loss = x where t != -1, plus max(0, margin - x) where t != 1 (PyTorch's composite);
-    dx = [t != -1] - [t != 1][margin - x >= 0]."""
+    dx = [t != -1] - [t != 1][margin - x >= 0]. No gradient reaches the target (PyTorch's
+    composite only selects with it)."""
 
     @staticmethod
     def _f(x, t, need_dx, need_dt, margin):
@@ -366,4 +367,4 @@ class HingeEmbeddingFunction(_PointwiseLossFunction):
         m = margin - x
         loss = np.where(not_pos, np.maximum(m, 0), 0) + np.where(not_neg, x, 0)
         dx = not_neg.astype(x.dtype) - (not_pos & (m >= 0)) if need_dx else None
-        return loss, dx, (np.zeros_like(x) if need_dt else None)
+        return loss, dx, None

@@ -9,6 +9,7 @@ from tinytensor._functions.loss import (BCEFunction, BCEWithLogitsFunction, Cros
                                         CrossEntropyProbFunction, HingeEmbeddingFunction,
                                         HuberFunction, KLDivFunction, L1Function,
                                         NLLLossFunction, SmoothL1Function, SoftMarginFunction)
+from tinytensor.autograd import is_grad_enabled
 from tinytensor.tensor import promote_types
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss",
@@ -423,6 +424,9 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     check_tensor("soft_margin_loss", "target", 2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    if target.requires_grad and is_grad_enabled():
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect "
+                           "to argument 'target'. This input cannot have requires_grad True.")
     input, target = _common(input, target, "soft_margin_loss")
     return SoftMarginFunction.apply(input, target, None, reduction, input.numel())
 

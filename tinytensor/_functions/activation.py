@@ -204,7 +204,7 @@ class GeluFunction(_PointwiseFunction):
     def forward(ctx, x, approximate):
         if approximate == "tanh":
             return _PointwiseFunction.forward(ctx, x, approximate)
-        a = np.ascontiguousarray(x._numpy())
+        a = _c(x._numpy())                  # C order, and 0-d stays 0-d
         y = np.empty_like(a)
         _k.gelu_forward(a.reshape(-1), y.reshape(-1), get_num_threads())
         if ctx.needs_input_grad[0]:
@@ -216,7 +216,7 @@ class GeluFunction(_PointwiseFunction):
     def backward(ctx, g):
         if getattr(ctx, "x", None) is None:
             return _PointwiseFunction.backward(ctx, g)
-        ga = np.ascontiguousarray(g._numpy())
+        ga = _c(g._numpy())
         gx = np.empty_like(ga)
         _k.gelu_backward(ctx.x.reshape(-1), ga.reshape(-1), gx.reshape(-1), get_num_threads())
         return _wrap(gx), None

@@ -74,6 +74,8 @@ class LPRootFunction(Function):
     @staticmethod
     def forward(ctx, s, k, p):
         a = s._numpy()
+        if a.dtype.kind != "f":          # integer window sums: a float power gives float32
+            a = a.astype(np.float32)
         with np.errstate(all="ignore"):
             y = np.power(a * k, 1.0 / p)
             if ctx.needs_input_grad[0]:

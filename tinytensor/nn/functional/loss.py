@@ -10,7 +10,7 @@ from tinytensor._functions.loss import (BCEFunction, BCEWithLogitsFunction, Cros
                                         HuberFunction, KLDivFunction, L1Function,
                                         NLLLossFunction, SmoothL1Function, SoftMarginFunction)
 from tinytensor.autograd import is_grad_enabled
-from tinytensor.tensor import promote_types
+from tinytensor.tensor import float32, promote_types
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss",
            # issue 11
@@ -209,12 +209,31 @@ def _broadcast_warning(input, target):
                       stacklevel=3)
 
 
-def _common(input, target, kernel):
-    """input and target broadcast to one shape and promoted to one floating dtype.
+_BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+             "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+_BOOL_SUB2 = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+              "or `logical_xor()` operator instead.")
 
-    Raises PyTorch's broadcast RuntimeError, or NotImplementedError for a non-float result."""
+
+def _mean_dtype_error(dtype):
+    return RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                        f"floating point or complex dtype. Got: {scalar_name(dtype)}")
+
+
+def _common(input, target, kernel, keep_input_dtype=False):
+    """input and target broadcast to one shape and one floating dtype: the promoted one, or
+    with `keep_input_dtype` the input's (PyTorch's huber, soft margin and hinge losses write
+    into the input's type).
+
+    Raises PyTorch's broadcast RuntimeError; its cast RuntimeError where the promoted type
+    cannot be written into the input's; NotImplementedError for a non-float result."""
     _check_broadcast(input, target)
     dt = promote_types(input.dtype, target.dtype)
+    if keep_input_dtype:
+        if dt.category > input.dtype.category:
+            raise RuntimeError(f"result type {scalar_name(dt)} can't be cast to the desired "
+                               f"output type {scalar_name(input)}")
+        dt = input.dtype
     if not dt.is_floating_point:
         raise NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(dt)}\'')
     input = input if input.dtype is dt else input.to(dt)
@@ -275,14 +294,17 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          "have the same size.")
     w = _weight_for(weight, input.shape)
     _check_reduction(reduction)
+    if target.dtype is not input.dtype:
+        raise RuntimeError(f"Found dtype {scalar_name(target)} but expected {scalar_name(input)}")
     if not input.is_floating_point():
         raise NotImplementedError('"binary_cross_entropy" not implemented for '
                                   f"'{scalar_name(input)}'")
-    if target.dtype is not input.dtype:
-        raise RuntimeError(f"Found dtype {scalar_name(target)} but expected {scalar_name(input)}")
     x = input.detach()._numpy()
     if x.size and not ((x >= 0) & (x <= 1)).all():
         raise RuntimeError("all elements of input should be between 0 and 1")
+    t = target.detach()._numpy()
+    if t.size and not ((t >= 0) & (t <= 1)).all():
+        raise RuntimeError("all elements of target should be between 0 and 1")
     return BCEFunction.apply(input, target, w, reduction, input.numel())
 
 
@@ -308,6 +330,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if not input.is_floating_point():
         raise NotImplementedError(f'"log_sigmoid_cpu" not implemented for '
                                   f"'{scalar_name(input)}'")
+    if target.dtype.name == "bool":
+        raise RuntimeError(_BOOL_SUB2)
     if not target.is_floating_point():
         raise RuntimeError(f"result type {scalar_name(input)} can't be cast to the desired "
                            f"output type {scalar_name(target)}")
@@ -324,8 +348,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return BCEWithLogitsFunction.apply(input, target, w, reduction, input.numel(), pw)
 
 
-def _regression(name, fn, input, target, reduction, denom_weight, *params, weight=None):
-    input, target = _common(input, target, f"{name}")
+def _regression(name, fn, input, target, reduction, denom_weight, *params, weight=None,
+                kernel=None, keep_input_dtype=False):
+    input, target = _common(input, target, kernel or name, keep_input_dtype)
     w = None
     denom = input.numel()
     if weight is not None:
@@ -351,6 +376,12 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _broadcast_warning(input, target)
     _check_reduction(reduction)
+    nb = (input.dtype.name == "bool") + (target.dtype.name == "bool")
+    if nb:                              # PyTorch computes input - target first
+        raise RuntimeError(_BOOL_SUB2 if nb == 2 else _BOOL_SUB)
+    dt = promote_types(input.dtype, target.dtype)
+    if not dt.is_floating_point and reduction == "mean":
+        raise _mean_dtype_error(dt)
     return _regression("l1_loss", L1Function, input, target, reduction, True, weight=weight)
 
 
@@ -368,7 +399,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     beta = float(beta)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    return _regression("smooth_l1_loss", SmoothL1Function, input, target, reduction, False, beta)
+    return _regression("smooth_l1_loss", SmoothL1Function, input, target, reduction, False, beta,
+                       kernel="smooth_l1_cpu")
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -388,8 +420,13 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     delta = float(delta)
     if not delta > 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    if input.requires_grad and is_grad_enabled() and target.dtype is not input.dtype:
+        # PyTorch's huber backward refuses a target of another dtype; it raises in backward,
+        # tinytensor before doing the work
+        raise RuntimeError(f"Found dtype {scalar_name(target)} but expected "
+                           f"{scalar_name(input)}")
     return _regression("huber_loss", HuberFunction, input, target, reduction, False, delta,
-                       weight=weight)
+                       weight=weight, kernel="huber_cpu", keep_input_dtype=True)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
@@ -411,9 +448,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "'batchmean' in the next major release.", stacklevel=2)
     if reduction != "batchmean":
         _check_reduction(reduction)
+    if not (input.is_floating_point() and target.is_floating_point()):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
+    batch = input.shape[0] if input.ndim else 1        # the input's own batch, as PyTorch
     input, target = _common(input, target, "kl_div")
     if reduction == "batchmean":
-        denom = input.shape[0] if input.ndim else 1
+        denom = batch
         return KLDivFunction.apply(input, target, None, "mean", denom, bool(log_target))
     return KLDivFunction.apply(input, target, None, reduction, input.numel(), bool(log_target))
 
@@ -427,7 +467,22 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     if target.requires_grad and is_grad_enabled():
         raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect "
                            "to argument 'target'. This input cannot have requires_grad True.")
-    input, target = _common(input, target, "soft_margin_loss")
+    # PyTorch negates the target when the input needs a gradient, the input otherwise
+    negated = target if input.requires_grad and is_grad_enabled() else input
+    if input.dtype.name == "bool" or negated.dtype.name == "bool":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you "
+                           "are trying to invert a mask, use the `~` or `logical_not()` operator "
+                           "instead.")
+    if not input.is_floating_point():
+        dt = promote_types(float32, target.dtype)       # the type of -target * input
+        raise RuntimeError(f"result type {scalar_name(dt)} can't be cast to the desired output "
+                           f"type {scalar_name(input)}")
+    _check_broadcast(input, target)
+    shape = list(np.broadcast_shapes(tuple(input.shape), tuple(target.shape)))
+    if shape != list(input.shape):      # PyTorch writes the loss into the input's shape
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
+                           f"shape {shape}")
+    input, target = _common(input, target, "soft_margin_loss", True)
     return SoftMarginFunction.apply(input, target, None, reduction, input.numel())
 
 
@@ -439,7 +494,11 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     check_tensor("hinge_embedding_loss", "target", 2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    input, target = _common(input, target, "hinge_embedding_loss")
+    if input.dtype.name == "bool":
+        raise RuntimeError(_BOOL_SUB2)
+    if not input.is_floating_point():
+        raise _mean_dtype_error(input.dtype)
+    input, target = _common(input, target.to(input.dtype), "hinge_embedding_loss", True)
     return HingeEmbeddingFunction.apply(input, target, None, reduction, input.numel(),
                                         float(margin))
 

@@ -326,3 +326,14 @@ def test_dropout_modules_follow_training_flag():
         m.train()
         out = m(x)
         assert out.shape == x.shape and not np.array_equal(out.numpy(), x.numpy())
+
+
+def test_number_arguments_parse_as_pytorch():
+    """_args.number_arg: reals, bools and 0-d tensors are Numbers; a 1-element tensor is not."""
+    x = tt.tensor([-1.0, 2.0])
+    np.testing.assert_allclose(F.elu(x, True).numpy(), F.elu(x, 1.0).numpy())
+    np.testing.assert_allclose(F.elu(x, tt.tensor(0.5)).numpy(), F.elu(x, 0.5).numpy())
+    np.testing.assert_allclose(F.elu(x, np.float32(0.5)).numpy(), F.elu(x, 0.5).numpy())
+    with pytest.raises(TypeError, match=r"elu\(\): argument 'alpha' \(position 2\) must be "
+                                        r"Number, not Tensor"):
+        F.elu(x, tt.tensor([0.5]))

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from tinytensor import random as _random
-from tinytensor._args import check_tensor, scalar_name
+from tinytensor._args import check_tensor, number_arg, scalar_name
 from tinytensor._functions.activation import (
     DropoutFunction, EluFunction, GeluFunction, HardshrinkFunction, HardsigmoidFunction,
     HardswishFunction, HardtanhFunction, LeakyReLUFunction, LogSigmoidFunction,
@@ -14,7 +14,6 @@ from tinytensor._functions.activation import (
     SoftmaxFunction, SoftplusFunction, SoftshrinkFunction, SoftsignFunction, TanhshrinkFunction,
     ThresholdFunction)
 from tinytensor._tensor import wrap_dim
-from tinytensor.tensor import Tensor
 
 __all__ = ["relu", "relu_", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
            # activations and dropout variants of issue 11
@@ -54,7 +53,7 @@ def relu_(input):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """input where input > 0, else negative_slope * input."""
     _check_tensor("leaky_relu", input)
-    negative_slope = _number("leaky_relu", "negative_slope", 2, negative_slope)
+    negative_slope = number_arg("leaky_relu", "negative_slope", 2, negative_slope)
     if not input.is_floating_point():
         raise NotImplementedError('"leaky_relu_cpu" not implemented for '
                                   f"'{scalar_name(input)}'")
@@ -149,16 +148,6 @@ def dropout(input, p=0.5, training=True, inplace=False):
 # one Function whose forward computes y and dy/dx in one pass (tinytensor._functions.activation).
 
 
-def _number(fn, argname, pos, value):
-    """A Number argument (alpha, beta, threshold ...) as a float, or PyTorch's TypeError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        if isinstance(value, Tensor) and value.ndim == 0:
-            return float(value.item())
-        raise TypeError(f"{fn}(): argument '{argname}' (position {pos}) must be Number, not "
-                        f"{type(value).__name__}")
-    return float(value)
-
-
 def _float_only(fn, kernel, input):
     """Check the input, and PyTorch's dtype refusal for float-only kernels."""
     _check_tensor(fn, input)
@@ -184,8 +173,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     _check_tensor("hardtanh", input)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    lo = _number("hardtanh", "min_val", 2, min_val)
-    hi = _number("hardtanh", "max_val", 3, max_val)
+    lo = number_arg("hardtanh", "min_val", 2, min_val)
+    hi = number_arg("hardtanh", "max_val", 3, max_val)
     if input.dtype.name == "bool":
         raise RuntimeError("Bool inputs not supported for hardtanh")
     return _apply(HardtanhFunction, input, inplace, lo, hi)
@@ -217,8 +206,8 @@ def threshold(input, threshold, value, inplace=False):
         tensor([-1.,  2.])
     """
     _check_tensor("threshold", input)
-    th = _number("threshold", "threshold", 2, threshold)
-    v = _number("threshold", "value", 3, value)
+    th = number_arg("threshold", "threshold", 2, threshold)
+    v = number_arg("threshold", "value", 3, value)
     if input.dtype.name == "bool":
         raise NotImplementedError('"threshold_cpu" not implemented for \'Bool\'')
     return _apply(ThresholdFunction, input, inplace, th, v)
@@ -237,7 +226,7 @@ def elu(input, alpha=1.0, inplace=False):
         tensor([1., 0.])
     """
     _check_tensor("elu", input)
-    alpha = _number("elu", "alpha", 2, alpha)
+    alpha = number_arg("elu", "alpha", 2, alpha)
     _float_only("elu", "elu_cpu", input)
     return _apply(EluFunction, input, inplace, alpha, 1.0, 1.0)
 
@@ -254,7 +243,7 @@ def celu(input, alpha=1.0, inplace=False):
         RuntimeError: alpha == 0.
     """
     _check_tensor("celu", input)
-    alpha = _number("celu", "alpha", 2, alpha)
+    alpha = number_arg("celu", "alpha", 2, alpha)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     _float_only("celu", "elu_cpu", input)
@@ -343,8 +332,8 @@ def softplus(input, beta=1.0, threshold=20.0):
         tensor([ 0.6931, 30.0000])
     """
     _check_tensor("softplus", input)
-    beta = _number("softplus", "beta", 2, beta)
-    th = _number("softplus", "threshold", 3, threshold)
+    beta = number_arg("softplus", "beta", 2, beta)
+    th = number_arg("softplus", "threshold", 3, threshold)
     _float_only("softplus", "softplus_cpu", input)
     return SoftplusFunction.apply(input, beta, th)
 
@@ -389,7 +378,7 @@ def softshrink(input, lambd=0.5):
         RuntimeError: lambd < 0.
     """
     _check_tensor("softshrink", input)
-    lambd = _number("softshrink", "lambd", 2, lambd)
+    lambd = number_arg("softshrink", "lambd", 2, lambd)
     _float_only("softshrink", "softshrink_check", input)
     if not lambd >= 0:
         raise RuntimeError(f"lambda must be in range [0, 3.40282e+38] for input dtype "
@@ -400,7 +389,7 @@ def softshrink(input, lambd=0.5):
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
     _check_tensor("hardshrink", input)
-    lambd = _number("hardshrink", "lambd", 2, lambd)
+    lambd = number_arg("hardshrink", "lambd", 2, lambd)
     _float_only("hardshrink", "hardshrink_cpu", input)
     return HardshrinkFunction.apply(input, lambd)
 

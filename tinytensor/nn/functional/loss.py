@@ -246,11 +246,11 @@ def _common(input, target, kernel, keep_input_dtype=False):
     return input, target
 
 
-def _weight_for(weight, shape, name="weight"):
+def _weight_for(fn, weight, shape):
     """A broadcastable weight tensor as a NumPy array (its gradient is not computed)."""
     if weight is None:
         return None
-    check_tensor("loss", name, 3, weight)
+    check_tensor(fn, "weight", 3, weight)
     try:
         np.broadcast_shapes(tuple(weight.shape), tuple(shape))
     except ValueError:
@@ -292,7 +292,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({_size(target.shape)}) that is different to the "
                          f"input size ({_size(input.shape)}) is deprecated. Please ensure they "
                          "have the same size.")
-    w = _weight_for(weight, input.shape)
+    w = _weight_for("binary_cross_entropy", weight, input.shape)
     _check_reduction(reduction)
     if target.dtype is not input.dtype:
         raise RuntimeError(f"Found dtype {scalar_name(target)} but expected {scalar_name(input)}")
@@ -344,7 +344,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if weight is not None:
         check_tensor("binary_cross_entropy_with_logits", "weight", 3, weight)
         _check_broadcast(input, weight)
-    w = _weight_for(weight, input.shape)
+    w = _weight_for("binary_cross_entropy_with_logits", weight, input.shape)
     return BCEWithLogitsFunction.apply(input, target, w, reduction, input.numel(), pw)
 
 

@@ -36,11 +36,18 @@ def _parse():
     ap.add_argument("--rss", action="store_true", help="peak RSS of S4 fwd+bwd, both libraries")
     ap.add_argument("--openblas-coretype", default=None,
                     help="set OPENBLAS_CORETYPE (e.g. SkylakeX) before NumPy loads")
+    ap.add_argument("--isa", default=None,
+                    help="run tinytensor's kernels of this variant (sets TINYTENSOR_ISA)")
+    ap.add_argument("--blas-only", action="store_true",
+                    help="float32 convolutions by im2col + BLAS only: what a CPU without "
+                         "AVX-512 ran before the portable kernels (issue 12's 'before')")
     ap.add_argument("--_rss-child", nargs=2, metavar=("LIB", "CASE"), help=argparse.SUPPRESS)
     return ap.parse_args()
 
 
 ARGS = _parse() if __name__ == "__main__" else None
+if ARGS is not None and ARGS.isa:
+    os.environ["TINYTENSOR_ISA"] = ARGS.isa
 if ARGS is not None and ARGS.openblas_coretype:
     with open("/proc/cpuinfo") as f:
         if "avx512f" in f.read():
@@ -191,7 +198,12 @@ def main(args):
     import torch
     from threadpoolctl import threadpool_info
     import tinytensor as tt  # noqa: F401
+    from tinytensor._kernels import conv as kernels
+    if args.blas_only:
+        kernels.use_own_sgemm(False)
     names = args.cases or list(CASES)
+    print(f"tinytensor kernels: {kernels.variant()}"
+          f"{' (float32 convolutions by BLAS only)' if args.blas_only else ''}")
     blas = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')}"
             for i in threadpool_info() if i.get("user_api") == "blas"]
     print(f"torch {torch.__version__}; numpy {np.__version__}; BLAS: {'; '.join(blas)}; "

@@ -57,3 +57,17 @@ def test_variant_bits_do_not_depend_on_threads(variant, xs, ws, kw, threads):
             results.append([np.array(t.detach()._numpy()) for t in (y, x.grad, w.grad, b.grad)])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_show_config_names_the_variant_threads_and_paths(capsys):
+    tt.show_config()
+    out = capsys.readouterr().out
+    assert out.startswith(f"tinytensor {tt.__version__}\n")
+    assert f"kernel variant:" in out and K.variant() in out
+    assert f"threads:" in out and "OpenMP:" in out
+    for path in ("float32 conv forward", "float32 conv weight gradient", "max-pool rows"):
+        assert path in out
+    with on_variant("generic"):
+        tt.show_config()
+    out = capsys.readouterr().out
+    assert "generic, 6 x 8 tile" in out and "max-pool rows:" in out

@@ -228,6 +228,11 @@ from tinytensor._kernels import _isa
 cdef bint _AVX512 = tt_cpu_avx512() and _isa.selected() == "avx512"
 
 
+def avx512_rows():
+    """Whether the AVX-512 max-pool rows run."""
+    return bool(_AVX512)
+
+
 def _set_avx512(bint on):
     """Use the AVX-512 max-pool rows (when the CPU has them) or not; returns the old setting.
     For tests, which compare both paths."""

@@ -9,8 +9,8 @@ def _config():
     from tinytensor._threads import get_num_threads
     forced = os.environ.get("TINYTENSOR_ISA", "").strip()
     variant = kc.variant()
-    mr, nr = kc.tile()
     own = kc.own_sgemm()
+    mr, nr = kc.tile() if own else (0, 0)
     gemm = f"tinytensor's own ({variant}, {mr} x {nr} tile)" if own else "BLAS"
     f32_fwd = ["rows (W-stride 1 or 2)", "panels (implicit GEMM)"] if own else ["im2col + BLAS"]
     f32_gx = (["flipped convolution (stride 1)", "col2im panels", "GEMM + col2im"] if own

@@ -24,8 +24,8 @@ def supported():
 def _choose():
     forced = os.environ.get("TINYTENSOR_ISA", "").strip().lower()
     can = supported()
-    if not forced:
-        return next(v for v in can if v in VARIANTS)
+    if not forced:                      # None: a build without any (MSVC): BLAS everywhere
+        return next((v for v in can if v in VARIANTS), None)
     if forced not in _ALL:
         raise ValueError(f"TINYTENSOR_ISA={forced!r}: unknown variant; expected one of "
                          f"{', '.join(VARIANTS)}")
@@ -39,5 +39,6 @@ _SELECTED = _choose()
 
 
 def selected():
-    """The variant chosen at import (TINYTENSOR_ISA or the CPU's best)."""
+    """The variant chosen at import (TINYTENSOR_ISA or the CPU's best), or None on a build
+    without any (compilers without GCC/Clang vector extensions)."""
     return _SELECTED

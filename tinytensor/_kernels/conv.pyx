@@ -56,7 +56,8 @@ from tinytensor._kernels import _isa
 # The float32 kernels of one ISA variant (c/tt_isa.h), chosen once at import by _isa (the
 # CPU's best, or TINYTENSOR_ISA). use_variant() switches them, for tests and benchmarks;
 # use_own_sgemm(False) sends float32 GEMMs to BLAS, for comparisons.
-cdef const tt_conv_kernels* _kt = tt_conv_kernels_get(_isa.selected().encode())
+cdef const tt_conv_kernels* _kt = (tt_conv_kernels_get(_isa.selected().encode())
+                                   if _isa.selected() is not None else NULL)
 cdef bint _own_sgemm = _kt != NULL
 # GEMM workspace per thread: enough for any variant, so scratch sizes never depend on it
 cdef Py_ssize_t TT_SGEMM_WORK = 0
@@ -94,8 +95,8 @@ def variant():
 
 
 def tile():
-    """(rows, columns) of the running variant's GEMM micro-kernel tile."""
-    return (_kt.mr, _kt.nr)
+    """(rows, columns) of the running variant's GEMM micro-kernel tile (None: no variant)."""
+    return (_kt.mr, _kt.nr) if _kt != NULL else None
 
 
 def use_own_sgemm(bint on):

@@ -9,7 +9,11 @@
    into this build and the CPU has the instructions it needs. */
 static int tt_cpu_has(const char *name)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if !defined(__GNUC__)          /* no vector extensions (MSVC): no variant, BLAS everywhere */
+    (void)name;
+    return 0;
+#else
+#if defined(__x86_64__)
     __builtin_cpu_init();
     if (!strcmp(name, "avx512") || !strcmp(name, "avx512-portable"))
 #if defined(__clang__)
@@ -24,6 +28,7 @@ static int tt_cpu_has(const char *name)
     if (!strcmp(name, "neon")) return 1;
 #endif
     return !strcmp(name, "generic");
+#endif
 }
 
 #endif /* TT_CPU_H */

@@ -67,7 +67,8 @@ typedef struct {
         TT_CAT(tt_backward_input_panel_, SFX_), TT_CAT(tt_rows_pack_weights_, SFX_),        \
         TT_CAT(tt_rows_forward_piece_, SFX_)};
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__GNUC__)            /* GCC and Clang: vector extensions (MSVC gets no variant) */
+#if defined(__x86_64__)
 #include <immintrin.h>
 
 /* AVX-512F: 32 zmm; a 12 x 32 tile is 24 accumulators. */
@@ -127,6 +128,7 @@ TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504)
 #include "tt_portable.inc"
 #include "tt_unvariant.inc"
 TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512)
+#endif /* __GNUC__ */
 
 #if TT_SGEMM_X86
 static const tt_conv_kernels tt_kernels_avx512 = {
@@ -150,7 +152,9 @@ static const tt_conv_kernels *tt_conv_kernels_get(const char *name)
 #if defined(__aarch64__)
     if (!strcmp(name, "neon")) return &tt_kernels_neon;
 #endif
+#if defined(__GNUC__)
     if (!strcmp(name, "generic")) return &tt_kernels_generic;
+#endif
     return NULL;
 }
 

@@ -30,7 +30,7 @@ cdef extern from "tt_isa.h" nogil:
         Py_ssize_t C, D, H, W, KD, KH, KW, OD, OH, OW, sd, sh, sw, pd, ph, pw, dd, dh, dw
     ctypedef struct tt_conv_kernels:
         const char* name
-        int mr, nr, vl
+        int mr, nr, vl, rows_mr
         Py_ssize_t work
         void (*sgemm)(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t rsa,
                    Py_ssize_t csa, const float* b, Py_ssize_t rsb, Py_ssize_t csb,
@@ -706,7 +706,13 @@ def panel_sizes(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t groups):
     """(packed weights, per-thread scratch) in floats for panel_forward: the weights of every
     group packed for the micro-kernel; a K x 32 panel, an Mpad x 32 tile and alignment slack."""
     cdef Py_ssize_t mpad = _kt.rows_padded(Og)
-    return groups * mpad * Cg * K, (Cg * K + mpad) * _kt.nr + 32
+    # the packed weights serve rows_forward too, whose panels are of rows_mr channels
+    return groups * max(mpad, _rows_padded(Og)) * Cg * K, (Cg * K + mpad) * _kt.nr + 32
+
+
+cdef inline Py_ssize_t _rows_padded(Py_ssize_t Og) noexcept:
+    """Output channels rounded up to whole panels of rows_forward's tile."""
+    return (Og + _kt.rows_mr - 1) // _kt.rows_mr * _kt.rows_mr
 
 
 cdef tt_conv_geo _geometry(Py_ssize_t Cg, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
@@ -857,7 +863,7 @@ def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)
     if N == 0 or O == 0:
         return
     L = OD * OH * OW
-    mpad = _kt.rows_padded(Og)
+    mpad = _rows_padded(Og)
     geom = _geometry(Cg, D, H, W, KD, KH, KW, OD, OH, OW, geo)
     # pieces of 32 positions; a row of 16 or fewer is one piece of one vector
     width = _kt.nr if OW > _kt.nr // 2 else _kt.nr // 2

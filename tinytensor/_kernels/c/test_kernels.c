@@ -139,6 +139,8 @@ static void test_forward(const tt_conv_kernels *kt, int rows)
         const tt_conv_geo *g = &cs.g;
         long L = g->OD * g->OH * g->OW, T = g->KD * g->KH * g->KW, K = g->C * T;
         long xs = g->C * g->D * g->H * g->W, ys = cs.M * L, mpad = kt->rows_padded(cs.M);
+        long rpad = (cs.M + kt->rows_mr - 1) / kt->rows_mr * kt->rows_mr;
+        if (rows) mpad = rpad;
         float *x = randoms(cs.N * xs), *w = randoms(cs.M * K), *bias = irand(0, 1) ? randoms(cs.M) : NULL;
         float *y = randoms(cs.N * ys), *wp = malloc((size_t)(mpad * K) * sizeof(float));
         double *want = malloc((size_t)(cs.N * ys) * sizeof(double)), *bound = malloc((size_t)(cs.N * ys) * sizeof(double));

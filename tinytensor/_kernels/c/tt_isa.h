@@ -39,6 +39,8 @@
 typedef struct {
     const char *name;
     int mr, nr, vl;
+    int rows_mr;                        /* rows of a rows_forward_piece tile (its weights come
+                                           in panels of rows_mr output channels) */
     ptrdiff_t work;
     void (*sgemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rsa,
                   ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate,
@@ -59,9 +61,9 @@ typedef struct {
                                ptrdiff_t ow0, int nr);
 } tt_conv_kernels;
 
-#define TT_TABLE(NAME, SFX_, VL_, MR_, NV_, KC_, MC_, NC_)                                  \
+#define TT_TABLE(NAME, SFX_, VL_, MR_, NV_, KC_, MC_, NC_, RMR_)                            \
     static const tt_conv_kernels TT_CAT(tt_kernels_, SFX_) = {                              \
-        NAME, MR_, (NV_) * (VL_), VL_, (MC_) * (KC_) + (KC_) * (NC_) + 32,                  \
+        NAME, MR_, (NV_) * (VL_), VL_, RMR_, (MC_) * (KC_) + (KC_) * (NC_) + 32,            \
         TT_CAT(tt_sgemm_, SFX_), TT_CAT(tt_rows_padded_, SFX_),                             \
         TT_CAT(tt_pack_weights_, SFX_), TT_CAT(tt_forward_panel_, SFX_),                    \
         TT_CAT(tt_backward_input_panel_, SFX_), TT_CAT(tt_rows_pack_weights_, SFX_),        \
@@ -81,10 +83,11 @@ TT_TARGET_BEGIN("avx512f,fma")
 #define TT_KC 256
 #define TT_MC 144
 #define TT_NC 512
+#define TT_ROWS_MR 12
 #include "tt_portable.inc"
 #include "tt_unvariant.inc"
 TT_TARGET_END
-TT_TABLE("avx512-portable", avx512p, 16, 12, 2, 256, 144, 512)
+TT_TABLE("avx512-portable", avx512p, 16, 12, 2, 256, 144, 512, 12)
 
 /* AVX2 + FMA: 16 ymm; a 6 x 16 tile is 12 accumulators, 2 vectors of B, 1 broadcast. */
 TT_TARGET_BEGIN("avx2,fma")
@@ -96,10 +99,11 @@ TT_TARGET_BEGIN("avx2,fma")
 #define TT_KC 256
 #define TT_MC 144
 #define TT_NC 512
+#define TT_ROWS_MR 6
 #include "tt_portable.inc"
 #include "tt_unvariant.inc"
 TT_TARGET_END
-TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512)
+TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6)
 #endif
 
 #if defined(__aarch64__)
@@ -111,9 +115,10 @@ TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512)
 #define TT_KC 256
 #define TT_MC 144
 #define TT_NC 504
+#define TT_ROWS_MR 6
 #include "tt_portable.inc"
 #include "tt_unvariant.inc"
-TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504)
+TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6)
 #endif
 
 /* generic: the baseline of the build (SSE2 on x86-64, NEON on aarch64, plain C elsewhere):
@@ -125,14 +130,16 @@ TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504)
 #define TT_KC 256
 #define TT_MC 144
 #define TT_NC 512
+#define TT_ROWS_MR 4
 #include "tt_portable.inc"
 #include "tt_unvariant.inc"
-TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512)
+TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512, 4)
 #endif /* __GNUC__ */
 
 #if TT_SGEMM_X86
 static const tt_conv_kernels tt_kernels_avx512 = {
-    "avx512", TT_SGEMM_MR, TT_SGEMM_NR, 16, TT_SGEMM_WORK, tt_sgemm, tt_conv_rows_padded,
+    "avx512", TT_SGEMM_MR, TT_SGEMM_NR, 16, TT_SGEMM_MR, TT_SGEMM_WORK, tt_sgemm,
+    tt_conv_rows_padded,
     tt_conv_pack_weights, tt_conv_forward_panel, tt_conv_backward_input_panel,
     tt_conv_rows_pack_weights, tt_conv_rows_forward_piece};
 #endif

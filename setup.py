@@ -80,8 +80,11 @@ def extensions():
         module = path[:-4].replace(os.sep, ".")
         # C headers beside a .pyx (tt_sgemm.h) are found, and their edits trigger a rebuild
         folder = os.path.dirname(path)
-        exts.append(Extension(module, [path], include_dirs=[folder],
-                              depends=sorted(glob.glob(os.path.join(folder, "*.h")))))
+        kernels_c = os.path.join(folder, "c")        # the per-ISA kernel C (tt_isa.h)
+        depends = [p for d in (folder, kernels_c) for ext in ("*.h", "*.inc")
+                   for p in glob.glob(os.path.join(d, ext))]
+        exts.append(Extension(module, [path], include_dirs=[folder, kernels_c],
+                              depends=sorted(depends)))
     return cythonize(exts, compiler_directives=DIRECTIVES, build_dir=f"build/cython-{MODE}",
                      annotate=ANNOTATE, force=ANNOTATE)
 

@@ -36,11 +36,20 @@ def _parse():
     ap.add_argument("--rss", action="store_true", help="peak RSS of S4 fwd+bwd, both libraries")
     ap.add_argument("--openblas-coretype", default=None,
                     help="set OPENBLAS_CORETYPE (e.g. SkylakeX) before NumPy loads")
+    ap.add_argument("--isa", default=None,
+                    help="run tinytensor's kernels of this variant (sets TINYTENSOR_ISA)")
+    ap.add_argument("--blas-only", action="store_true",
+                    help="float32 convolutions by im2col + BLAS only: what a CPU without "
+                         "AVX-512 ran before the portable kernels (issue 12's 'before')")
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="min: the fastest run of each cell (steadier on a loaded machine)")
     ap.add_argument("--_rss-child", nargs=2, metavar=("LIB", "CASE"), help=argparse.SUPPRESS)
     return ap.parse_args()
 
 
 ARGS = _parse() if __name__ == "__main__" else None
+if ARGS is not None and ARGS.isa:
+    os.environ["TINYTENSOR_ISA"] = ARGS.isa
 if ARGS is not None and ARGS.openblas_coretype:
     with open("/proc/cpuinfo") as f:
         if "avx512f" in f.read():
@@ -129,7 +138,8 @@ def time_alternating(fns, reps, min_time):
             t0 = time.perf_counter()
             f()
             times[i].append(time.perf_counter() - t0)
-    return [float(np.median(t)) for t in times]
+    stat = np.min if ARGS is not None and ARGS.stat == "min" else np.median
+    return [float(stat(t)) for t in times]
 
 
 def gemm_rate(n_threads, reps=5):
@@ -146,7 +156,8 @@ def gemm_rate(n_threads, reps=5):
             t0 = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t0)
-        return 2 * 2048 ** 3 / float(np.median(ts)) / 1e9
+        stat = np.min if ARGS is not None and ARGS.stat == "min" else np.median
+        return 2 * 2048 ** 3 / float(stat(ts)) / 1e9
 
     with threadpool_limits(n_threads, user_api="blas"):
         numpy_rate = rate(lambda: np.matmul(a, a, out=c))
@@ -191,19 +202,25 @@ def main(args):
     import torch
     from threadpoolctl import threadpool_info
     import tinytensor as tt  # noqa: F401
+    from tinytensor._kernels import conv as kernels
+    if args.blas_only:
+        kernels.use_own_sgemm(False)
     names = args.cases or list(CASES)
+    variant = getattr(kernels, "variant", lambda: "AVX-512 if the CPU has it")()
+    print(f"tinytensor kernels: {variant}"
+          f"{' (float32 convolutions by BLAS only)' if args.blas_only else ''}")
     blas = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')}"
             for i in threadpool_info() if i.get("user_api") == "blas"]
     print(f"torch {torch.__version__}; numpy {np.__version__}; BLAS: {'; '.join(blas)}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-    print("times: median ms, alternating tinytensor/PyTorch in one process; "
+    print(f"times: {args.stat} ms, alternating tinytensor/PyTorch in one process; "
           "ratio = tinytensor / PyTorch (lower is better)\n")
     ceilings, s4 = {}, {}
     for n in args.threads:
         set_threads(n)
         ceilings[n] = gemm_rate(n)
         own = "" if ceilings[n][1] is None else \
-            f"; tinytensor's AVX-512 GEMM (tt_sgemm): {ceilings[n][1]:.0f}"
+            f"; tinytensor's own GEMM ({variant}): {ceilings[n][1]:.0f}"
         print(f"== {n} thread(s); 2048^2 float32 matmul GFLOP/s: NumPy {ceilings[n][0]:.0f}{own}")
         print(f"{'case':<4} {'':<24} {'tt fwd':>8} {'pt fwd':>8} {'ratio':>6} {'tt GF/s':>8}"
               f"   {'tt f+b':>8} {'pt f+b':>8} {'ratio':>6} {'tt GF/s':>8}")

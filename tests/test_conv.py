@@ -12,6 +12,7 @@ import tinytensor.nn.functional as F
 from tinytensor._functions import conv as conv_fn
 from tinytensor._kernels import conv as K
 import reference_conv as ref
+from variants import DEFAULT, VARIANTS, on_variant
 
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 DTYPES = {"float32": (np.float32, tt.float32), "float64": (np.float64, tt.float64)}
@@ -215,7 +216,9 @@ def test_batch_larger_than_a_chunk():
 # Each float32 path of tinytensor/_functions/conv.py, forced by its thresholds: the panels
 # (im2col or gathers) forward, col2im-by-panels input gradient and GEMM weight gradient; rows
 # (no im2col) forward, the flipped convolution and the dot-product weight gradient (where the
-# W-stride is 1); and BLAS, as on a CPU without AVX-512.
+# W-stride is 1); and BLAS. Each on every ISA variant this CPU runs (tests/variants.py): the
+# window and BLAS paths only on the default one (window mode is AVX-512 code, BLAS is no
+# variant's).
 PATHS = {
     "panels": dict(_ROWS_MIN_WIDTH=10**9, _MAX_FLIPPED_GROWTH=-1.0, _PANEL_MIN_IN_CHANNELS=1,
                    _WGRAD_MIN_LANE_USE=2.0, _WGRAD_WIN_MAX_POSITIONS=0),
@@ -226,26 +229,29 @@ PATHS = {
                    _WGRAD_WIN_MAX_POSITIONS=10**9, _WGRAD_WIN_MIN_LANE_USE=0.0),
     "blas": None,
 }
+PATH_VARIANTS = [p if v == DEFAULT else f"{p}@{v}" for v in VARIANTS for p in PATHS
+                 if v == DEFAULT or p in ("panels", "rows")]
 
 
 def on_path(path, check):
-    """Run check() with the conv thresholds (or the GEMM choice) of the named path."""
-    if path == "blas":
-        own = K.own_sgemm()
-        K.use_own_sgemm(False)
-        try:
+    """Run check() with the conv thresholds (or the GEMM choice) of the named path, on the
+    kernels of variant v when the name is "path@v"."""
+    path, _, variant = path.partition("@")
+    with on_variant(variant or DEFAULT):
+        if path == "blas":
+            own = K.own_sgemm()
+            K.use_own_sgemm(False)
+            try:
+                return check()
+            finally:
+                K.use_own_sgemm(own)
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in PATHS[path].items():
+                mp.setattr(conv_fn, name, value)
             return check()
-        finally:
-            K.use_own_sgemm(own)
-    if not K.own_sgemm():
-        pytest.skip("this CPU has no AVX-512: float32 convolutions use BLAS only")
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in PATHS[path].items():
-            mp.setattr(conv_fn, name, value)
-        return check()
 
 
-@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("path", PATH_VARIANTS)
 @pytest.mark.parametrize("nsp", [1, 2, 3])
 @given(data=st.data())
 def test_every_float32_path_matches_reference(path, nsp, data):
@@ -253,7 +259,7 @@ def test_every_float32_path_matches_reference(path, nsp, data):
     on_path(path, lambda: check_against_reference(case, nsp, "float32"))
 
 
-@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("path", PATH_VARIANTS)
 @pytest.mark.parametrize("shape,kw", [
     # wide rows: panels of one or two runs (masked loads), padding on both sides
     (((2, 3, 9, 40), (4, 3, 3, 5)), dict(padding=(1, 2), dilation=(1, 2))),
@@ -578,7 +584,7 @@ def test_huge_strides_and_paddings_stay_in_range():
     assert arr(y).ravel().tolist() == [1.0]
 
 
-@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("path", PATH_VARIANTS)
 def test_huge_strides_and_paddings_float32(path):
     """The float32 paths too (32-bit gather offsets must give way to 64-bit arithmetic)."""
     x = tt.tensor(np.arange(9.0, dtype=np.float32).reshape(1, 1, 3, 3), requires_grad=True)

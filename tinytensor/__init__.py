@@ -15,6 +15,7 @@ _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int64  # noqa: A001
 from tinytensor._args import device
 from tinytensor._threads import get_num_threads, set_num_threads
+from tinytensor._config import show_config
 from tinytensor.tensor import (Tensor, as_tensor, from_dlpack, from_numpy, get_default_dtype,
                                log_softmax, matmul, softmax, tensor, where)
 from tinytensor.creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones,

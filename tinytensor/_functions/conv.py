@@ -237,7 +237,7 @@ def _weight_grad_dot(x, w, go, geo, groups, n_threads):
     """The float32 weight gradient by tt_conv_wgrad.h's dot-product kernel (no im2col), or
     None where it does not apply: other dtypes, no AVX-512, one input channel per group,
     W-stride != 1 or short rows unless window mode applies (one group, small outputs)."""
-    if not _panel_path(x.dtype) or w.shape[1] < _WGRAD_MIN_CHANNELS:
+    if not _panel_path(x.dtype) or not _kw.available() or w.shape[1] < _WGRAD_MIN_CHANNELS:
         return None
     if (geo[0, 2] == 1 and _kw.wgrad_lane_use(x.shape[4], go.shape[4], go.shape[3], geo)
             >= _WGRAD_MIN_LANE_USE):

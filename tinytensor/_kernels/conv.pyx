@@ -25,63 +25,105 @@ from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
-cdef extern from "tt_sgemm.h" nogil:
-    enum: TT_SGEMM_WORK
-    int tt_sgemm_available()
-    void tt_sgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t rsa,
-                  Py_ssize_t csa, const float* b, Py_ssize_t rsb, Py_ssize_t csb, int accumulate,
-                  float* c, Py_ssize_t ldc, float* work)
-
-cdef extern from "tt_conv_panel.h" nogil:
+cdef extern from "tt_isa.h" nogil:
     ctypedef struct tt_conv_geo:
         Py_ssize_t C, D, H, W, KD, KH, KW, OD, OH, OW, sd, sh, sw, pd, ph, pw, dd, dh, dw
-    Py_ssize_t tt_conv_rows_padded(Py_ssize_t M)
-    void tt_conv_pack_weights(float* dst, const float* w, Py_ssize_t M, Py_ssize_t K)
-    void tt_conv_forward_panel(const float* x, Py_ssize_t xs, const tt_conv_geo* g,
-                               const float* wp, Py_ssize_t M, const float* bias, float* y,
-                               Py_ssize_t ys, Py_ssize_t q0, int nq, float* panel, float* tile)
-    void tt_conv_backward_input_panel(const float* go, Py_ssize_t gos, const tt_conv_geo* g,
-                                      const float* wt, Py_ssize_t M, float* gx, Py_ssize_t xs,
-                                      Py_ssize_t q0, int nq, float* panel, float* tile)
-    enum: TT_SGEMM_NR
+    ctypedef struct tt_conv_kernels:
+        const char* name
+        int mr, nr, vl, rows_mr
+        Py_ssize_t work
+        void (*sgemm)(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t rsa,
+                   Py_ssize_t csa, const float* b, Py_ssize_t rsb, Py_ssize_t csb,
+                   int accumulate, float* c, Py_ssize_t ldc, float* work) noexcept nogil
+        Py_ssize_t (*rows_padded)(Py_ssize_t M) noexcept nogil
+        void (*pack_weights)(float* dst, const float* w, Py_ssize_t M, Py_ssize_t K) noexcept nogil
+        void (*forward_panel)(const float* x, Py_ssize_t xs, const tt_conv_geo* g,
+                           const float* wp, Py_ssize_t M, const float* bias, float* y,
+                           Py_ssize_t ys, Py_ssize_t q0, int nq, float* panel, float* tile) noexcept nogil
+        void (*backward_input_panel)(const float* go, Py_ssize_t gos, const tt_conv_geo* g,
+                                  const float* wt, Py_ssize_t M, float* gx, Py_ssize_t xs,
+                                  Py_ssize_t q0, int nq, float* panel, float* tile) noexcept nogil
+        void (*rows_pack_weights)(float* dst, const float* w, Py_ssize_t M, Py_ssize_t C,
+                               Py_ssize_t T) noexcept nogil
+        void (*rows_forward_piece)(const float* x, Py_ssize_t xs, const tt_conv_geo* g,
+                                const float* wp, Py_ssize_t M, const float* bias, float* y,
+                                Py_ssize_t ys, Py_ssize_t n, Py_ssize_t od, Py_ssize_t oh,
+                                Py_ssize_t ow0, int nr) noexcept nogil
+    const tt_conv_kernels* tt_conv_kernels_get(const char* name)
 
-cdef extern from "tt_conv_rows.h" nogil:
-    void tt_conv_rows_pack_weights(float* dst, const float* w, Py_ssize_t M, Py_ssize_t C,
-                                   Py_ssize_t T)
-    void tt_conv_rows_forward_piece(const float* x, Py_ssize_t xs, const tt_conv_geo* g,
-                                    const float* wp, Py_ssize_t M, const float* bias, float* y,
-                                    Py_ssize_t ys, Py_ssize_t n, Py_ssize_t od, Py_ssize_t oh,
-                                    Py_ssize_t ow0, int nr)
+from tinytensor._kernels import _isa
 
-# float32 GEMMs use tt_sgemm.h's AVX-512 kernel where the CPU has AVX-512 (set once at import;
-# use_own_sgemm(False) returns to BLAS, for comparisons); float64 and other CPUs use BLAS.
-cdef bint _own_sgemm = tt_sgemm_available()
+# The float32 kernels of one ISA variant (c/tt_isa.h), chosen once at import by _isa (the
+# CPU's best, or TINYTENSOR_ISA). use_variant() switches them, for tests and benchmarks;
+# use_own_sgemm(False) sends float32 GEMMs to BLAS, for comparisons.
+cdef const tt_conv_kernels* _kt = (tt_conv_kernels_get(_isa.selected().encode())
+                                   if _isa.selected() is not None else NULL)
+cdef bint _own_sgemm = _kt != NULL
+# GEMM workspace per thread: enough for any variant, so scratch sizes never depend on it
+cdef Py_ssize_t TT_SGEMM_WORK = 0
+
+
+def _max_work():
+    cdef Py_ssize_t most = 0
+    cdef const tt_conv_kernels* kt
+    for name in _isa.supported():
+        kt = tt_conv_kernels_get(name.encode())
+        if kt != NULL and kt.work > most:
+            most = kt.work
+    return most
+
+
+TT_SGEMM_WORK = _max_work()
+
+
+def use_variant(str name):
+    """Run the float32 kernels of variant `name` (one of _isa.supported()) from now on;
+    returns the previous variant's name. For tests and benchmarks: not thread-safe."""
+    global _kt, _own_sgemm
+    cdef const tt_conv_kernels* kt = tt_conv_kernels_get(name.encode())
+    if kt == NULL:
+        raise ValueError(f"use_variant: {name!r} is not one of {_isa.supported()}")
+    old = variant()
+    _kt = kt
+    _own_sgemm = True
+    return old
+
+
+def variant():
+    """The variant whose float32 kernels run (see _isa)."""
+    return _kt.name.decode() if _kt != NULL else None
+
+
+def tile():
+    """(rows, columns) of the running variant's GEMM micro-kernel tile (None: no variant)."""
+    return (_kt.mr, _kt.nr) if _kt != NULL else None
 
 
 def use_own_sgemm(bint on):
-    """Route float32 GEMMs to tt_sgemm (when the CPU allows) or, with False, to BLAS."""
+    """Route float32 GEMMs to the variant's GEMM or, with False, to BLAS."""
     global _own_sgemm
-    _own_sgemm = on and tt_sgemm_available()
+    _own_sgemm = on and _kt != NULL
 
 
 def own_sgemm():
     return bool(_own_sgemm)
 
 
-def avx512_sgemm(const float[:, :] a, const float[:, :] b, float[:, ::1] c, bint accumulate,
-          int n_threads=1):
-    """c = a @ b (+ c when accumulate) by tt_sgemm, for the tests and the benchmark's GEMM
-    ceiling. a and b may have any strides (a transposed view is swapped strides); rows of c
-    are split into n_threads blocks, each one thread's single-threaded GEMM."""
+def variant_sgemm(const float[:, :] a, const float[:, :] b, float[:, ::1] c,
+                  bint accumulate, int n_threads=1):
+    """c = a @ b (+ c when accumulate) by the running variant's GEMM, for the tests and the
+    benchmark's GEMM ceiling. a and b may have any strides (a transposed view is swapped
+    strides); rows of c are split into n_threads blocks, each one thread's single-threaded
+    GEMM."""
     cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1], t, r0, r1, rows
     cdef Py_ssize_t f = sizeof(float)
-    if not _own_sgemm:
-        raise RuntimeError("avx512_sgemm: tt_sgemm needs AVX-512, which this CPU lacks")
+    if _kt == NULL:
+        raise RuntimeError("variant_sgemm: no kernel variant runs on this CPU")
     if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n or n_threads < 1:
-        raise ValueError(f"avx512_sgemm: shapes {(m, k)} @ {(b.shape[0], n)} -> {(c.shape[0], c.shape[1])}")
+        raise ValueError(f"variant_sgemm: shapes {(m, k)} @ {(b.shape[0], n)} -> {(c.shape[0], c.shape[1])}")
     if any(s % f for s in (a.strides[0], a.strides[1], b.strides[0], b.strides[1])):
-        raise ValueError("avx512_sgemm: strides must be whole elements")
-    work = np.empty((n_threads, TT_SGEMM_WORK), np.float32)
+        raise ValueError("variant_sgemm: strides must be whole elements")
+    work = np.empty((n_threads, _kt.work), np.float32)
     cdef float[:, ::1] wk = work
     if m == 0 or n == 0:
         return
@@ -90,9 +132,12 @@ def avx512_sgemm(const float[:, :] a, const float[:, :] b, float[:, ::1] c, bint
         r0 = t * rows
         r1 = min(m, r0 + rows)
         if r0 < r1:
-            tt_sgemm(r1 - r0, n, k, &a[r0, 0] if k > 0 else NULL, a.strides[0] // f,
-                     a.strides[1] // f, &b[0, 0] if k > 0 else NULL, b.strides[0] // f,
-                     b.strides[1] // f, accumulate, &c[r0, 0], n, &wk[t, 0])
+            _kt.sgemm(r1 - r0, n, k, &a[r0, 0] if k > 0 else NULL, a.strides[0] // f,
+                      a.strides[1] // f, &b[0, 0] if k > 0 else NULL, b.strides[0] // f,
+                      b.strides[1] // f, accumulate, &c[r0, 0], n, &wk[t, 0])
+
+
+avx512_sgemm = variant_sgemm    # the old name (benchmarks/bench_conv.py)
 
 # Optional CBLAS with 64-bit ints (NumPy's bundled OpenBLAS), found at import time by
 # tinytensor/_functions/conv.py: measured 61 ms vs 72 ms for S4's 32 forward GEMMs on one
@@ -271,8 +316,8 @@ cdef inline void _gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, P
         return
     if floating is float:
         if _own_sgemm:
-            tt_sgemm(m, n, k, a, 1 if trans_a else lda, lda if trans_a else 1,
-                     b, 1 if trans_b else ldb, ldb if trans_b else 1, beta != 0, c, ldc, work)
+            _kt.sgemm(m, n, k, a, 1 if trans_a else lda, lda if trans_a else 1,
+                      b, 1 if trans_b else ldb, ldb if trans_b else 1, beta != 0, c, ldc, work)
             return
     if _cblas_sgemm != NULL:
         if floating is float:
@@ -660,8 +705,14 @@ def gemm_backward(const floating[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
 def panel_sizes(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t groups):
     """(packed weights, per-thread scratch) in floats for panel_forward: the weights of every
     group packed for the micro-kernel; a K x 32 panel, an Mpad x 32 tile and alignment slack."""
-    cdef Py_ssize_t mpad = tt_conv_rows_padded(Og)
-    return groups * mpad * Cg * K, (Cg * K + mpad) * TT_SGEMM_NR + 32
+    cdef Py_ssize_t mpad = _kt.rows_padded(Og)
+    # the packed weights serve rows_forward too, whose panels are of rows_mr channels
+    return groups * max(mpad, _rows_padded(Og)) * Cg * K, (Cg * K + mpad) * _kt.nr + 32
+
+
+cdef inline Py_ssize_t _rows_padded(Py_ssize_t Og) noexcept:
+    """Output channels rounded up to whole panels of rows_forward's tile."""
+    return (Og + _kt.rows_mr - 1) // _kt.rows_mr * _kt.rows_mr
 
 
 cdef tt_conv_geo _geometry(Py_ssize_t Cg, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
@@ -698,7 +749,7 @@ def panel_forward(const float[:, :, :, :, ::1] x,        # IN  (N, C, D, H, W)
     cdef tt_conv_geo geom
     cdef float* panel
     if not _own_sgemm:
-        raise RuntimeError("panel_forward: needs tt_sgemm (AVX-512); a tinytensor bug")
+        raise RuntimeError("panel_forward: needs the own float32 kernels (use_own_sgemm); a tinytensor bug")
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
                    geo, groups) or (has_bias and bias.shape[0] != O):
         raise ValueError("panel_forward: inconsistent shapes (a tinytensor bug)")
@@ -711,28 +762,28 @@ def panel_forward(const float[:, :, :, :, ::1] x,        # IN  (N, C, D, H, W)
     if N == 0 or O == 0:
         return
     L = OD * OH * OW
-    mpad = tt_conv_rows_padded(Og)
+    mpad = _kt.rows_padded(Og)
     geom = _geometry(Cg, D, H, W, KD, KH, KW, OD, OH, OW, geo)
     with nogil:
         for g in range(groups):
-            tt_conv_pack_weights(&wpack[g * mpad * CK], &w[g * Og, 0, 0, 0, 0], Og, CK)
-    npanels = (N * L + TT_SGEMM_NR - 1) // TT_SGEMM_NR
+            _kt.pack_weights(&wpack[g * mpad * CK], &w[g * Og, 0, 0, 0, 0], Og, CK)
+    npanels = (N * L + _kt.nr - 1) // _kt.nr
     for t in prange(groups * npanels, nogil=True, schedule='static', num_threads=n_threads):
         tid = threadid()
         g = t // npanels
-        q0 = (t % npanels) * TT_SGEMM_NR
+        q0 = (t % npanels) * _kt.nr
         panel = _aligned64(&scratch[tid, 0])
-        tt_conv_forward_panel(&x[0, g * Cg, 0, 0, 0], C * D * H * W, &geom,
+        _kt.forward_panel(&x[0, g * Cg, 0, 0, 0], C * D * H * W, &geom,
                               &wpack[g * mpad * CK], Og, &bias[g * Og] if has_bias else NULL,
                               &y[0, g * Og, 0, 0, 0], O * L, q0,
-                              <int> min(TT_SGEMM_NR, N * L - q0), panel,
-                              panel + CK * TT_SGEMM_NR)
+                              <int> min(_kt.nr, N * L - q0), panel,
+                              panel + CK * _kt.nr)
 
 
 def panel_backward_input_sizes(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t T, Py_ssize_t groups):
     """(packed transposed weights, per-thread scratch) in floats for panel_backward_input."""
-    cdef Py_ssize_t cpad = tt_conv_rows_padded(Cg)
-    return groups * T * cpad * Og, (Og + cpad) * TT_SGEMM_NR + 32
+    cdef Py_ssize_t cpad = _kt.rows_padded(Cg)
+    return groups * T * cpad * Og, (Og + cpad) * _kt.nr + 32
 
 
 def panel_backward_input(const float[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH, OW)
@@ -752,7 +803,7 @@ def panel_backward_input(const float[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH,
     cdef tt_conv_geo geom
     cdef float* panel
     if not _own_sgemm:
-        raise RuntimeError("panel_backward_input: needs tt_sgemm (AVX-512); a tinytensor bug")
+        raise RuntimeError("panel_backward_input: needs the own float32 kernels (use_own_sgemm); a tinytensor bug")
     if (T != KD * KH * KW or _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], O,
                                           OD, OH, OW, geo, groups) or O != Og * groups):
         raise ValueError("panel_backward_input: inconsistent shapes (a tinytensor bug)")
@@ -763,12 +814,12 @@ def panel_backward_input(const float[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH,
     if N == 0 or O == 0 or C == 0:
         return
     L = OD * OH * OW
-    cpad = tt_conv_rows_padded(Cg)
+    cpad = _kt.rows_padded(Cg)
     geom = _geometry(Cg, D, H, W, KD, KH, KW, OD, OH, OW, geo)
     with nogil:
         for t in range(groups * T):
-            tt_conv_pack_weights(&wpack[t * cpad * Og], &wt[t // T, t % T, 0, 0], Cg, Og)
-    sb = (TT_SGEMM_NR + L - 1) // L               # samples per task: at least one panel
+            _kt.pack_weights(&wpack[t * cpad * Og], &wt[t // T, t % T, 0, 0], Cg, Og)
+    sb = (_kt.nr + L - 1) // L               # samples per task: at least one panel
     nblocks = (N + sb - 1) // sb
     for t in prange(groups * nblocks, nogil=True, schedule='static', num_threads=n_threads):
         tid = threadid()
@@ -778,11 +829,11 @@ def panel_backward_input(const float[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH,
         panel = _aligned64(&scratch[tid, 0])
         q = n0 * L
         while q < n1 * L:
-            tt_conv_backward_input_panel(&go[0, g * Og, 0, 0, 0], O * L, &geom,
+            _kt.backward_input_panel(&go[0, g * Og, 0, 0, 0], O * L, &geom,
                                          &wpack[g * T * cpad * Og], Og, &gx[0, g * Cg, 0, 0, 0],
-                                         C * D * H * W, q, <int> min(TT_SGEMM_NR, n1 * L - q),
-                                         panel, panel + Og * TT_SGEMM_NR)
-            q = q + TT_SGEMM_NR
+                                         C * D * H * W, q, <int> min(_kt.nr, n1 * L - q),
+                                         panel, panel + Og * _kt.nr)
+            q = q + _kt.nr
 
 
 def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)
@@ -801,7 +852,7 @@ def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)
     cdef int width
     cdef tt_conv_geo geom
     if not _own_sgemm:
-        raise RuntimeError("rows_forward: needs tt_sgemm (AVX-512); a tinytensor bug")
+        raise RuntimeError("rows_forward: needs the own float32 kernels (use_own_sgemm); a tinytensor bug")
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
                    geo, groups) or (has_bias and bias.shape[0] != O) or not 1 <= geo[0, 2] <= 2:
         raise ValueError("rows_forward: inconsistent shapes (a tinytensor bug)")
@@ -812,22 +863,22 @@ def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)
     if N == 0 or O == 0:
         return
     L = OD * OH * OW
-    mpad = tt_conv_rows_padded(Og)
+    mpad = _rows_padded(Og)
     geom = _geometry(Cg, D, H, W, KD, KH, KW, OD, OH, OW, geo)
     # pieces of 32 positions; a row of 16 or fewer is one piece of one vector
-    width = TT_SGEMM_NR if OW > TT_SGEMM_NR // 2 else TT_SGEMM_NR // 2
+    width = _kt.nr if OW > _kt.nr // 2 else _kt.nr // 2
     pieces = (OW + width - 1) // width
     rows = N * OD * OH
     with nogil:
         for g in range(groups):
-            tt_conv_rows_pack_weights(&wpack[g * mpad * Cg * T], &w[g * Og, 0, 0, 0, 0], Og, Cg,
+            _kt.rows_pack_weights(&wpack[g * mpad * Cg * T], &w[g * Og, 0, 0, 0, 0], Og, Cg,
                                       T)
     for t in prange(groups * rows * pieces, nogil=True, schedule='static',
                     num_threads=n_threads):
         g = t // (rows * pieces)
         r = t // pieces % rows
         ow0 = (t % pieces) * width
-        tt_conv_rows_forward_piece(&x[0, g * Cg, 0, 0, 0], C * D * H * W, &geom,
+        _kt.rows_forward_piece(&x[0, g * Cg, 0, 0, 0], C * D * H * W, &geom,
                                    &wpack[g * mpad * Cg * T], Og,
                                    &bias[g * Og] if has_bias else NULL,
                                    &y[0, g * Og, 0, 0, 0], O * L, r // (OD * OH),

@@ -40,7 +40,23 @@ cdef extern from "tt_conv_wgrad.h" nogil:
                            const int32_t* perm, Py_ssize_t t0, int mr, int nr_tile,
                            Py_ssize_t tt0, Py_ssize_t tt1, Py_ssize_t q0, Py_ssize_t q1)
 
-cdef bint _available = tt_sgemm_available()
+from tinytensor._kernels import _isa
+
+# These kernels are AVX-512 only (tt_conv_wgrad.h); they run when AVX-512 is the variant
+# chosen at import (_isa), and use_avx512(False) turns them off (for tests of other variants).
+cdef bint _available = tt_sgemm_available() and _isa.selected() == "avx512"
+
+
+def use_avx512(bint on):
+    """Run these kernels (when the CPU has AVX-512) or not; returns the old setting."""
+    global _available
+    old = _available
+    _available = on and tt_sgemm_available()
+    return old
+
+
+def available():
+    return bool(_available)
 
 
 cdef inline float* _aligned64(float* p) noexcept nogil:

@@ -227,7 +227,15 @@ cdef enum:
     PF_MIN_L = 2048             # in planes of at least this many outputs
 
 
-cdef bint _AVX512 = tt_cpu_avx512()
+from tinytensor._kernels import _isa
+
+# the AVX-512 rows run when AVX-512 is the variant chosen at import (_isa)
+cdef bint _AVX512 = tt_cpu_avx512() and _isa.selected() == "avx512"
+
+
+def avx512_rows():
+    """Whether the AVX-512 max-pool rows run."""
+    return bool(_AVX512)
 
 
 def _set_avx512(bint on):

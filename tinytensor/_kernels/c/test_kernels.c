@@ -1,0 +1,232 @@
+/* test_kernels.c: every micro-kernel of every variant this CPU runs, against scalar
+ * references: the GEMM (strides, transposes, accumulate, sizes around the blocking), the
+ * convolution forward by panels and by rows, and the input gradient by panels.
+ *
+ * For NEON on an x86 machine (.ci/run does this):
+ *   aarch64-linux-gnu-gcc -O2 -I tinytensor/_kernels -I tinytensor/_kernels/c \
+ *       tinytensor/_kernels/c/test_kernels.c -o test_kernels -lm
+ *   qemu-aarch64-static -L /usr/aarch64-linux-gnu ./test_kernels
+ * Natively: cc -O2 (same flags) and ./test_kernels [variant ...]. Exit status 0 = all passed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "tt_isa.h"
+
+static unsigned long long rng_state = 88172645463325252ull;
+static double uniform(void)                  /* in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / (double)(1ull << 52) - 1.0;
+}
+static long irand(long lo, long hi) { return lo + (long)((uniform() + 1.0) * 0.5 * (hi - lo + 1)) % (hi - lo + 1); }
+static float *randoms(long n) { float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p); for (long i = 0; i < n; i++) p[i] = (float)uniform(); return p; }
+
+/* 64-byte aligned (the AVX-512 kernels store panels aligned, as conv.pyx's scratch is) */
+static float *amalloc(long n) { return aligned_alloc(64, ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64); }
+
+static int failures = 0;
+static void check(const char *what, const char *variant, const float *got, const double *want,
+                  const double *bound, long n)
+{
+    for (long i = 0; i < n; i++)
+        if (!(fabs(got[i] - want[i]) <= 1e-5 * bound[i] + 1e-6)) {
+            printf("FAIL %s %s: [%ld] %.9g != %.9g\n", variant, what, i, got[i], want[i]);
+            failures++;
+            return;
+        }
+}
+
+static void test_sgemm(const tt_conv_kernels *kt)
+{
+    static const long sizes[] = {0, 1, 2, 5, 7, 13, 16, 17, 33, 143, 145, 257, 300};
+    float *work = malloc((size_t)kt->work * sizeof(float));
+    for (int rep = 0; rep < 60; rep++) {
+        long m = sizes[irand(0, 12)], n = sizes[irand(0, 12)], k = sizes[irand(0, 12)];
+        int ta = irand(0, 1), tb = irand(0, 1), acc = irand(0, 1);
+        float *a = randoms(m * k), *b = randoms(k * n), *c = randoms(m * n);
+        double *want = malloc((size_t)(m * n + 1) * sizeof(double)), *bound = malloc((size_t)(m * n + 1) * sizeof(double));
+        long rsa = ta ? 1 : k, csa = ta ? m : 1, rsb = tb ? 1 : k ? n : 1, csb = tb ? k : 1;
+        if (!tb) rsb = n;
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < n; j++) {
+                double s = acc ? c[i * n + j] : 0, t = acc ? fabs(c[i * n + j]) : 0;
+                for (long p = 0; p < k; p++) {
+                    s += (double)a[i * rsa + p * csa] * b[p * rsb + j * csb];
+                    t += fabs((double)a[i * rsa + p * csa] * b[p * rsb + j * csb]);
+                }
+                want[i * n + j] = s;
+                bound[i * n + j] = t;
+            }
+        kt->sgemm(m, n, k, a, rsa, csa, b, rsb, csb, acc, c, n, work);
+        check("sgemm", kt->name, c, want, bound, m * n);
+        free(a); free(b); free(c); free(want); free(bound);
+    }
+    free(work);
+}
+
+/* A random convolution (one group): x (N, C, D, H, W), w (M, C, KD, KH, KW). */
+typedef struct { long N, M; tt_conv_geo g; } conv_case;
+
+static long out_size(long n, long k, long s, long p, long q, long d) { return (n + p + q - d * (k - 1) - 1) / s + 1; }
+
+static conv_case random_case(int rows)
+{
+    conv_case cs;
+    tt_conv_geo *g = &cs.g;
+    do {
+        int dims3 = irand(0, 3) == 0;
+        cs.N = irand(1, 3);
+        cs.M = irand(1, 20);
+        g->C = irand(1, 9);
+        g->D = dims3 ? irand(1, 5) : 1;
+        g->H = irand(1, 9);
+        g->W = irand(1, 40);
+        g->KD = dims3 ? irand(1, 3) : 1;
+        g->KH = irand(1, 3);
+        g->KW = irand(1, 4);
+        g->sd = dims3 ? irand(1, 2) : 1;
+        g->sh = irand(1, 2);
+        g->sw = rows ? irand(1, 2) : irand(1, 3);
+        g->dd = dims3 ? irand(1, 2) : 1;
+        g->dh = irand(1, 2);
+        g->dw = irand(1, 2);
+        g->pd = dims3 ? irand(0, 1) : 0;
+        g->ph = irand(0, 2);
+        g->pw = irand(0, 2);
+        g->OD = out_size(g->D, g->KD, g->sd, g->pd, g->pd, g->dd);
+        g->OH = out_size(g->H, g->KH, g->sh, g->ph, g->ph, g->dh);
+        g->OW = out_size(g->W, g->KW, g->sw, g->pw, irand(0, 2), g->dw);
+    } while (g->OD < 1 || g->OH < 1 || g->OW < 1);
+    return cs;
+}
+
+/* y[n, o, l] (+)= sum w x by loops; bound = the same with absolute values. */
+static void conv_reference(const conv_case *cs, const float *x, const float *w, const float *bias,
+                           double *y, double *bound)
+{
+    const tt_conv_geo *g = &cs->g;
+    long L = g->OD * g->OH * g->OW, K = g->C * g->KD * g->KH * g->KW;
+    for (long n = 0; n < cs->N; n++)
+        for (long o = 0; o < cs->M; o++)
+            for (long od = 0; od < g->OD; od++)
+                for (long oh = 0; oh < g->OH; oh++)
+                    for (long ow = 0; ow < g->OW; ow++) {
+                        double s = bias ? bias[o] : 0, t = bias ? fabs(bias[o]) : 0;
+                        for (long c = 0; c < g->C; c++)
+                            for (long i = 0; i < g->KD; i++)
+                                for (long j = 0; j < g->KH; j++)
+                                    for (long k = 0; k < g->KW; k++) {
+                                        long id = od * g->sd - g->pd + i * g->dd, ih = oh * g->sh - g->ph + j * g->dh;
+                                        long iw = ow * g->sw - g->pw + k * g->dw;
+                                        if (id < 0 || id >= g->D || ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;
+                                        double p = (double)w[o * K + ((c * g->KD + i) * g->KH + j) * g->KW + k]
+                                                   * x[(((n * g->C + c) * g->D + id) * g->H + ih) * g->W + iw];
+                                        s += p;
+                                        t += fabs(p);
+                                    }
+                        long at = (n * cs->M + o) * L + (od * g->OH + oh) * g->OW + ow;
+                        y[at] = s;
+                        bound[at] = t;
+                    }
+}
+
+static void test_forward(const tt_conv_kernels *kt, int rows)
+{
+    for (int rep = 0; rep < 150; rep++) {
+        conv_case cs = random_case(rows);
+        const tt_conv_geo *g = &cs.g;
+        long L = g->OD * g->OH * g->OW, T = g->KD * g->KH * g->KW, K = g->C * T;
+        long xs = g->C * g->D * g->H * g->W, ys = cs.M * L, mpad = kt->rows_padded(cs.M);
+        long rpad = (cs.M + kt->rows_mr - 1) / kt->rows_mr * kt->rows_mr;
+        if (rows) mpad = rpad;
+        float *x = randoms(cs.N * xs), *w = randoms(cs.M * K), *bias = irand(0, 1) ? randoms(cs.M) : NULL;
+        float *y = randoms(cs.N * ys), *wp = malloc((size_t)(mpad * K) * sizeof(float));
+        double *want = malloc((size_t)(cs.N * ys) * sizeof(double)), *bound = malloc((size_t)(cs.N * ys) * sizeof(double));
+        conv_reference(&cs, x, w, bias, want, bound);
+        if (rows) {
+            kt->rows_pack_weights(wp, w, cs.M, g->C, T);
+            for (long n = 0; n < cs.N; n++)
+                for (long od = 0; od < g->OD; od++)
+                    for (long oh = 0; oh < g->OH; oh++)
+                        for (long ow0 = 0; ow0 < g->OW; ow0 += kt->nr)
+                            kt->rows_forward_piece(x, xs, g, wp, cs.M, bias, y, ys, n, od, oh, ow0,
+                                                   (int)(g->OW - ow0 < kt->nr ? g->OW - ow0 : kt->nr));
+        } else {
+            float *scratch = amalloc((K + mpad) * kt->nr);
+            kt->pack_weights(wp, w, cs.M, K);
+            for (long q0 = 0; q0 < cs.N * L; q0 += kt->nr)
+                kt->forward_panel(x, xs, g, wp, cs.M, bias, y, ys, q0,
+                                  (int)(cs.N * L - q0 < kt->nr ? cs.N * L - q0 : kt->nr), scratch,
+                                  scratch + K * kt->nr);
+            free(scratch);
+        }
+        check(rows ? "rows_forward_piece" : "forward_panel", kt->name, y, want, bound, cs.N * ys);
+        free(x); free(w); free(bias); free(y); free(wp); free(want); free(bound);
+    }
+}
+
+static void test_backward_input(const tt_conv_kernels *kt)
+{
+    for (int rep = 0; rep < 150; rep++) {
+        conv_case cs = random_case(0);
+        const tt_conv_geo *g = &cs.g;
+        long L = g->OD * g->OH * g->OW, T = g->KD * g->KH * g->KW, K = g->C * T;
+        long xs = g->C * g->D * g->H * g->W, ys = cs.M * L, cpad = kt->rows_padded(g->C);
+        float *go = randoms(cs.N * ys), *w = randoms(cs.M * K), *gx = calloc((size_t)(cs.N * xs + 1), sizeof(float));
+        float *wt = malloc((size_t)(cs.M * K) * sizeof(float)), *wp = malloc((size_t)(T * cpad * cs.M) * sizeof(float));
+        double *want = calloc((size_t)(cs.N * xs + 1), sizeof(double)), *bound = calloc((size_t)(cs.N * xs + 1), sizeof(double));
+        for (long n = 0; n < cs.N; n++)           /* the adjoint of conv_reference, by loops */
+            for (long o = 0; o < cs.M; o++)
+                for (long od = 0; od < g->OD; od++)
+                    for (long oh = 0; oh < g->OH; oh++)
+                        for (long ow = 0; ow < g->OW; ow++)
+                            for (long c = 0; c < g->C; c++)
+                                for (long t = 0; t < T; t++) {
+                                    long i = t / (g->KH * g->KW), j = t / g->KW % g->KH, k = t % g->KW;
+                                    long id = od * g->sd - g->pd + i * g->dd, ih = oh * g->sh - g->ph + j * g->dh;
+                                    long iw = ow * g->sw - g->pw + k * g->dw;
+                                    if (id < 0 || id >= g->D || ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;
+                                    double p = (double)w[(o * g->C + c) * T + t] * go[(n * cs.M + o) * L + (od * g->OH + oh) * g->OW + ow];
+                                    long at = n * xs + ((c * g->D + id) * g->H + ih) * g->W + iw;
+                                    want[at] += p;
+                                    bound[at] += fabs(p);
+                                }
+        for (long t = 0; t < T; t++) {           /* w^T per tap (C x M), packed */
+            for (long c = 0; c < g->C; c++)
+                for (long o = 0; o < cs.M; o++) wt[t * g->C * cs.M + c * cs.M + o] = w[(o * g->C + c) * T + t];
+            kt->pack_weights(wp + t * cpad * cs.M, wt + t * g->C * cs.M, g->C, cs.M);
+        }
+        float *scratch = amalloc((cs.M + cpad) * kt->nr);
+        for (long q0 = 0; q0 < cs.N * L; q0 += kt->nr)
+            kt->backward_input_panel(go, ys, g, wp, cs.M, gx, xs, q0,
+                                     (int)(cs.N * L - q0 < kt->nr ? cs.N * L - q0 : kt->nr),
+                                     scratch, scratch + cs.M * kt->nr);
+        check("backward_input_panel", kt->name, gx, want, bound, cs.N * xs);
+        free(go); free(w); free(gx); free(wt); free(wp); free(want); free(bound); free(scratch);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const char *all[] = {"avx512", "avx512-portable", "avx2", "neon", "generic"};
+    const char **names = argc > 1 ? (const char **)argv + 1 : all;
+    int count = argc > 1 ? argc - 1 : 5, ran = 0;
+    for (int v = 0; v < count; v++) {
+        const tt_conv_kernels *kt = tt_conv_kernels_get(names[v]);
+        if (!kt) {
+            printf("skip %s: not in this build or not on this CPU\n", names[v]);
+            continue;
+        }
+        int before = failures;
+        test_sgemm(kt);
+        test_forward(kt, 0);
+        test_forward(kt, 1);
+        test_backward_input(kt);
+        printf("%s %s (tile %d x %d)\n", failures == before ? "ok  " : "FAIL", kt->name, kt->mr, kt->nr);
+        ran++;
+    }
+    if (!ran) { printf("no variant ran\n"); return 1; }
+    return failures != 0;
+}

@@ -1,0 +1,168 @@
+/* tt_isa.h: the float32 GEMM and convolution kernels of every ISA variant, and the table
+ * that picks one.
+ *
+ * tt_portable.inc holds the kernels once; here it is compiled once per variant inside a
+ * target region (`#pragma GCC target` / `#pragma clang attribute`), so this one translation
+ * unit, built with the baseline flags only, holds an AVX-512, an AVX2+FMA and a plain copy
+ * (x86-64), or a NEON and a plain copy (aarch64). Which copy runs is chosen once, by the
+ * caller (tinytensor/_kernels/_isa.pyx: the CPU's best, or TINYTENSOR_ISA), through
+ * tt_conv_kernels_get(name).
+ *
+ * On AVX-512 the table holds the hand-written AVX-512 kernels of tt_sgemm.h,
+ * tt_conv_panel.h and tt_conv_rows.h (gathers, windows and permutes the portable copy has
+ * no equivalent of yet); "avx512-portable" is tt_portable.inc compiled for AVX-512, kept to
+ * test and measure the portable source on such CPUs. */
+#ifndef TT_ISA_H
+#define TT_ISA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "tt_conv_rows.h"          /* the AVX-512 kernels; tt_conv_geo, tt_conv_runs */
+#include "tt_cpu.h"
+
+#define TT_CAT_(a, b) a##b
+#define TT_CAT(a, b) TT_CAT_(a, b)
+#define TT_STR(x) #x
+#if defined(__clang__)
+#define TT_TARGET_BEGIN(t) \
+    _Pragma(TT_STR(clang attribute push(__attribute__((target(t))), apply_to = function)))
+#define TT_TARGET_END _Pragma("clang attribute pop")
+#else
+#define TT_TARGET_BEGIN(t) _Pragma("GCC push_options") _Pragma(TT_STR(GCC target(t)))
+#define TT_TARGET_END _Pragma("GCC pop_options")
+#endif
+
+/* What one variant offers conv.pyx: its tile (mr rows x nr columns), the GEMM workspace it
+   needs (floats per thread) and its entry points (contracts in tt_conv_panel.h and
+   tt_conv_rows.h, with panels of nr columns instead of 32). */
+typedef struct {
+    const char *name;
+    int mr, nr, vl;
+    int rows_mr;                        /* rows of a rows_forward_piece tile (its weights come
+                                           in panels of rows_mr output channels) */
+    ptrdiff_t work;
+    void (*sgemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rsa,
+                  ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate,
+                  float *c, ptrdiff_t ldc, float *work);
+    ptrdiff_t (*rows_padded)(ptrdiff_t M);
+    void (*pack_weights)(float *dst, const float *w, ptrdiff_t M, ptrdiff_t K);
+    void (*forward_panel)(const float *x, ptrdiff_t xs, const tt_conv_geo *g, const float *wp,
+                          ptrdiff_t M, const float *bias, float *y, ptrdiff_t ys, ptrdiff_t q0,
+                          int nq, float *panel, float *tile);
+    void (*backward_input_panel)(const float *go, ptrdiff_t gos, const tt_conv_geo *g,
+                                 const float *wt, ptrdiff_t M, float *gx, ptrdiff_t xs,
+                                 ptrdiff_t q0, int nq, float *panel, float *tile);
+    void (*rows_pack_weights)(float *dst, const float *w, ptrdiff_t M, ptrdiff_t C,
+                              ptrdiff_t T);
+    void (*rows_forward_piece)(const float *x, ptrdiff_t xs, const tt_conv_geo *g,
+                               const float *wp, ptrdiff_t M, const float *bias, float *y,
+                               ptrdiff_t ys, ptrdiff_t n, ptrdiff_t od, ptrdiff_t oh,
+                               ptrdiff_t ow0, int nr);
+} tt_conv_kernels;
+
+#define TT_TABLE(NAME, SFX_, VL_, MR_, NV_, KC_, MC_, NC_, RMR_)                            \
+    static const tt_conv_kernels TT_CAT(tt_kernels_, SFX_) = {                              \
+        NAME, MR_, (NV_) * (VL_), VL_, RMR_, (MC_) * (KC_) + (KC_) * (NC_) + 32,            \
+        TT_CAT(tt_sgemm_, SFX_), TT_CAT(tt_rows_padded_, SFX_),                             \
+        TT_CAT(tt_pack_weights_, SFX_), TT_CAT(tt_forward_panel_, SFX_),                    \
+        TT_CAT(tt_backward_input_panel_, SFX_), TT_CAT(tt_rows_pack_weights_, SFX_),        \
+        TT_CAT(tt_rows_forward_piece_, SFX_)};
+
+#if defined(__GNUC__)            /* GCC and Clang: vector extensions (MSVC gets no variant) */
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* AVX-512F: 32 zmm; a 12 x 32 tile is 24 accumulators. */
+TT_TARGET_BEGIN("avx512f,fma")
+#define SFX avx512p
+#define TT_ISA_AVX512 1
+#define TT_VL 16
+#define TT_MR 12
+#define TT_NV 2
+#define TT_KC 256
+#define TT_MC 144
+#define TT_NC 512
+#define TT_ROWS_MR 12
+#include "tt_portable.inc"
+#include "tt_unvariant.inc"
+TT_TARGET_END
+TT_TABLE("avx512-portable", avx512p, 16, 12, 2, 256, 144, 512, 12)
+
+/* AVX2 + FMA: 16 ymm; a 6 x 16 tile is 12 accumulators, 2 vectors of B, 1 broadcast. */
+TT_TARGET_BEGIN("avx2,fma")
+#define SFX avx2
+#define TT_ISA_AVX2 1
+#define TT_VL 8
+#define TT_MR 6
+#define TT_NV 2
+#define TT_KC 256
+#define TT_MC 144
+#define TT_NC 512
+#define TT_ROWS_MR 6
+#include "tt_portable.inc"
+#include "tt_unvariant.inc"
+TT_TARGET_END
+TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6)
+#endif
+
+#if defined(__aarch64__)
+/* NEON (always there on aarch64): 32 q registers; 6 x 12 (GCC 12 spills 8 x 12). */
+#define SFX neon
+#define TT_VL 4
+#define TT_MR 6
+#define TT_NV 3
+#define TT_KC 256
+#define TT_MC 144
+#define TT_NC 504
+#define TT_ROWS_MR 6
+#include "tt_portable.inc"
+#include "tt_unvariant.inc"
+TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6)
+#endif
+
+/* generic: the baseline of the build (SSE2 on x86-64, NEON on aarch64, plain C elsewhere):
+   vectors of 4 floats, a 6 x 8 tile (12 accumulators of 16 SSE registers). */
+#define SFX generic
+#define TT_VL 4
+#define TT_MR 6
+#define TT_NV 2
+#define TT_KC 256
+#define TT_MC 144
+#define TT_NC 512
+#define TT_ROWS_MR 4
+#include "tt_portable.inc"
+#include "tt_unvariant.inc"
+TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512, 4)
+#endif /* __GNUC__ */
+
+#if TT_SGEMM_X86
+static const tt_conv_kernels tt_kernels_avx512 = {
+    "avx512", TT_SGEMM_MR, TT_SGEMM_NR, 16, TT_SGEMM_MR, TT_SGEMM_WORK, tt_sgemm,
+    tt_conv_rows_padded,
+    tt_conv_pack_weights, tt_conv_forward_panel, tt_conv_backward_input_panel,
+    tt_conv_rows_pack_weights, tt_conv_rows_forward_piece};
+#endif
+
+/* The kernels of a variant this build and this CPU can run (tt_cpu_has), or NULL. */
+static const tt_conv_kernels *tt_conv_kernels_get(const char *name)
+{
+    if (!tt_cpu_has(name))
+        return NULL;
+#if TT_SGEMM_X86
+    if (!strcmp(name, "avx512")) return &tt_kernels_avx512;
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!strcmp(name, "avx512-portable")) return &tt_kernels_avx512p;
+    if (!strcmp(name, "avx2")) return &tt_kernels_avx2;
+#endif
+#if defined(__aarch64__)
+    if (!strcmp(name, "neon")) return &tt_kernels_neon;
+#endif
+#if defined(__GNUC__)
+    if (!strcmp(name, "generic")) return &tt_kernels_generic;
+#endif
+    return NULL;
+}
+
+#endif /* TT_ISA_H */

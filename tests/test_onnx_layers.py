@@ -2,6 +2,7 @@
 each in a small model, exported, checked by onnx.checker and run in ONNX Runtime at two batch
 sizes (a dynamic batch axis), compared with tinytensor's outputs (float32 tolerance)."""
 import importlib.util
+import io
 import os
 
 import numpy as np
@@ -12,6 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 
 import tinytensor as tt  # noqa: E402
 import tinytensor.nn.functional as F  # noqa: E402
+import tinytensor.onnx  # noqa: E402,F401
 from tinytensor import nn  # noqa: E402
 
 from test_onnx import Fn, check, ops  # noqa: E402
@@ -131,6 +133,15 @@ def test_interpolate_1d_and_scale_not_in_over_out(mode, align_corners):
         proto = check(m, tt.randn(2, 3, 3))
         if resize:
             assert "Resize" in ops(proto)
+        elif mode == "linear":
+            assert "Gather" in ops(proto) and "Resize" not in ops(proto)
+
+
+def test_interpolate_over_a_dynamic_spatial_axis_is_refused():
+    m = Fn(lambda s, x: F.interpolate(x, scale_factor=2))
+    with pytest.raises(tt.onnx.UnsupportedOperatorError, match="UpsampleFunction.*dynamic spatial"):
+        tt.onnx.export(m, tt.randn(2, 3, 4, 4), io.BytesIO(), input_names=["x"],
+                       dynamic_axes={"x": [0, 2]})
 
 
 def test_interpolate_3d_and_upsample_modules():

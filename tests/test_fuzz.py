@@ -1,7 +1,8 @@
 """Fuzzing: often-invalid argument combinations never crash the interpreter.
 
 Hypothesis draws batches of calls to conv1d/conv2d, pad, max/avg pool, unfold, view, reshape,
-indexing and matmul (and max_unpool2d, fold, adaptive pools) with arguments that are often
+indexing and matmul (and max_unpool2d, fold, adaptive pools, and issue 11's 3-D adaptive and LP
+pools, activations and losses) with arguments that are often
 invalid: negative, zero, huge (beyond 32 and 64 bits), mismatched, of the wrong type or dtype,
 on non-contiguous, expanded and zero-sized tensors. Every batch runs in one persistent child
 process (this file run as a script), so a segfault or an abort kills only the child: the parent
@@ -728,6 +729,51 @@ def unpool_fold_calls(d):
 
 
 @st.composite
+def layer_calls(d):
+    """The layers of issue 11: 3-D adaptive pools (user sizes index a new kernel), LP pools,
+    pointwise activations and losses on any dtype, rank and broadcast (PyTorch's dtype and
+    shape errors, or its results)."""
+    kind = d(st.sampled_from(["adaptive3d", "adaptive3d", "lp", "act", "loss"]))
+    if kind == "adaptive3d":
+        x = d(tensors([5] * 4 + [4, 3, 6], lo=0, hi=5))
+        size = d(st.one_of(st.integers(-1, 6), huge,
+                           st.tuples(st.integers(-1, 6), st.none(), st.integers(0, 6)),
+                           st.tuples(st.integers(0, 6), st.integers(0, 6))))
+        op = d(st.sampled_from(["adaptive_avg_pool3d", "adaptive_max_pool3d"]))
+        kw = {"return_indices": True} if op == "adaptive_max_pool3d" and d(st.booleans()) else {}
+        return (op, (x, size), kw, d(st.booleans()))
+    if kind == "lp":
+        nsp = d(st.sampled_from([1, 2]))
+        x = d(tensors([nsp + 2] * 3 + [nsp + 1, nsp], dtypes=("float32", "float64"), lo=0, hi=7))
+        kw = {"stride": d(st.one_of(st.none(), st.integers(-1, 3)))}
+        if d(st.booleans()):
+            kw["ceil_mode"] = True
+        args = (x, d(st.sampled_from([1, 2, 3, 1.5, float("inf")])),
+                d(st.one_of(st.integers(-1, 4), huge)))
+        return (f"lp_pool{nsp}d", args, kw, d(st.booleans()))
+    if kind == "act":
+        op = d(st.sampled_from(["relu6", "elu", "celu", "selu", "gelu", "silu", "mish",
+                                "hardswish", "hardsigmoid", "hardtanh", "softplus", "softsign",
+                                "logsigmoid", "tanhshrink", "softshrink", "hardshrink",
+                                "threshold"]))
+        x = d(tensors([0, 1, 2, 3], lo=0, hi=5))
+        args = (x, 1, -2) if op == "threshold" else (x,)
+        return (op, args, {}, d(st.booleans()))
+    op = d(st.sampled_from(["binary_cross_entropy_with_logits", "l1_loss", "smooth_l1_loss",
+                            "huber_loss", "kl_div", "soft_margin_loss", "hinge_embedding_loss",
+                            "binary_cross_entropy"]))
+    x = d(tensors([0, 1, 2, 3], lo=0, hi=4))
+    if d(st.booleans()):
+        t = ("T", (x[1][0], d(st.sampled_from([x[1][1]] * 3 + list(DTYPES))), "contig", 5))
+    else:
+        t = d(tensors([0, 1, 2, 3], lo=0, hi=4))
+    kw = {"reduction": d(st.sampled_from(["mean", "sum", "none", "batchmean", "bad"]))}
+    if kw["reduction"] == "batchmean" and op != "kl_div":
+        kw["reduction"] = "mean"
+    return (op, (x, t), kw, d(st.booleans()))
+
+
+@st.composite
 def view_calls(d):
     x = d(tensors([0, 1, 2, 3, 4], lo=0, hi=5))
     n = d(st.integers(0, 5))
@@ -898,6 +944,12 @@ def test_fuzz_unfold(batch):
 @FUZZ
 @given(batches(unpool_fold_calls()))
 def test_fuzz_unpool_fold_adaptive(batch):
+    check(batch)
+
+
+@FUZZ
+@given(batches(layer_calls()))
+def test_fuzz_layers(batch):
     check(batch)
 
 

@@ -24,7 +24,7 @@ from itertools import repeat
 
 from tinytensor._tensor import TensorBase, as_dtype
 
-__all__ = ["device", "is_int", "int64", "int_arg", "int_list", "type_name", "dtype_name",
+__all__ = ["device", "is_int", "int64", "int_arg", "number_arg", "int_list", "type_name", "dtype_name",
            "scalar_name", "c_type_name", "check_tensor", "shape_str", "expand",
            "dim_index_error", "check_device", "ntuple", "_single", "_pair", "_triple",
            "_quadruple", "numpy_aliases"]
@@ -110,6 +110,18 @@ def int_arg(fn, argname, pos, value):
 def _unpack_error(fn, argname, index, detail):
     return TypeError(f"{fn}(): argument '{argname}' failed to unpack the object at pos "
                      f"{index + 1} with error \"{detail}\"")
+
+
+def number_arg(fn, argname, pos, value):
+    """A Number argument (alpha, beta, threshold, lambd) as a float: a Python or NumPy real
+    (a bool counts, as 1.0 / 0.0) or a 0-d tensor; anything else raises PyTorch's TypeError
+    ("elu(): argument 'alpha' (position 2) must be Number, not str")."""
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, TensorBase) and value.ndim == 0:
+        return float(value.item())
+    raise TypeError(f"{fn}(): argument '{argname}' (position {pos}) must be Number, not "
+                    f"{type_name(value)}")
 
 
 def int_list(fn, argname, pos, value, mismatch=None):

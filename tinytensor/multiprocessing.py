@@ -124,7 +124,9 @@ def spawn(fn, args=(), nprocs=1, join=True, daemon=False, start_method="spawn"):
     'spawn'); a child's exception is re-raised in the parent with the child's traceback.
 
     Example:
-        >>> mp.spawn(train, args=(config,), nprocs=2)      # train(rank, config)
+        >>> import operator
+        >>> import tinytensor.multiprocessing as mp
+        >>> mp.spawn(operator.add, args=(10,), nprocs=2)   # add(rank, 10) in each child
     """
     if start_method != "spawn":
         import warnings

@@ -258,3 +258,169 @@ class MseLossFunction(Function):
         gi = _wrap(_c(gd)) if ctx.needs_input_grad[0] else None
         gt = _wrap(_c(-gd)) if ctx.needs_input_grad[1] else None
         return gi, gt, None
+
+
+# ---------------------------------------------------------------------------------------------
+# Pointwise losses (issue 11): loss_i = w_i * f(x_i, t_i), then reduced.
+
+
+class _PointwiseLossFunction(Function):
+    """Base of the elementwise losses. forward(ctx, input, target, weight, reduction, denom,
+    *params): input and target arrive with one shape and dtype (the functional broadcast them);
+    `weight` is a NumPy array broadcastable to that shape, or None. A subclass gives
+    `_f(x, t, need_dx, need_dt, *params) -> (loss, dloss/dx, dloss/dt)`, the derivatives only
+    when asked, all computed in one pass over the arrays. reduction 'none' keeps the shape,
+    'sum' sums, 'mean' divides the sum by `denom` (numel; the batch for KL's 'batchmean')."""
+
+    @staticmethod
+    def forward(ctx, input, target, weight, reduction, denom, *params):
+        x, t = input._numpy(), target._numpy()
+        dt = x.dtype
+        need_dx, need_dt = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        with np.errstate(all="ignore"):
+            loss, dx, dtg = type(ctx)._f(x, t, need_dx, need_dt, *params)
+            if weight is not None:
+                w = weight.astype(dt, copy=False)
+                loss = loss * w
+                dx = None if dx is None else dx * w
+                dtg = None if dtg is None else dtg * w
+        loss = np.asarray(loss, dt)
+        if need_dx or need_dt:
+            ctx.dx, ctx.dt, ctx.reduction, ctx.denom = dx, dtg, reduction, denom
+            ctx.n_params = len(params)
+        if reduction == "none":
+            return _wrap(_c(loss))
+        total = loss.sum(dtype=dt)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                total = dt.type(total / dt.type(denom))
+        return _wrap(_c(np.asarray(total, dt)))
+
+    @staticmethod
+    def backward(ctx, g):
+        ga = g._numpy()
+        dt = ga.dtype
+        if ctx.reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ga = dt.type(ga.reshape(()) / dt.type(ctx.denom))
+        elif ctx.reduction == "sum":
+            ga = ga.reshape(())
+        out = []
+        for d in (ctx.dx, ctx.dt):
+            out.append(None if d is None else _wrap(_c(np.asarray(d * ga, dt))))
+        return tuple(out) + (None,) * (3 + ctx.n_params)
+
+
+_LOG_MIN = -100.0     # PyTorch clamps BCE's logs at -100, so a 0 or 1 prediction costs 100
+
+
+class BCEFunction(_PointwiseLossFunction):
+    """loss = -(t max(log x, -100) + (1 - t) max(log(1 - x), -100));
+    dx = (x - t) / max(x (1 - x), 1e-12) (PyTorch's backward); dt = log(1 - x) - log(x),
+    unclamped as PyTorch's (+-inf at x = 0 or 1)."""
+
+    @staticmethod
+    def _f(x, t, need_dx, need_dt):
+        lx, l1x = np.log(x), np.log1p(-x)
+        loss = -(t * np.maximum(lx, _LOG_MIN) + (1 - t) * np.maximum(l1x, _LOG_MIN))
+        dx = (x - t) / np.maximum(x * (1 - x), 1e-12) if need_dx else None
+        return loss, dx, (l1x - lx if need_dt else None)
+
+
+class BCEWithLogitsFunction(_PointwiseLossFunction):
+    """loss = (1 - t) x + (1 + (pw - 1) t) (log1p(exp(-|x|)) + max(-x, 0)): stable for any x;
+    dx = (1 - t) - (1 + (pw - 1) t) sigmoid(-x); dt = -x + (pw - 1) softplus(-x).
+    `pos_weight` (a params entry) is an array broadcastable to x, or None."""
+
+    @staticmethod
+    def _f(x, t, need_dx, need_dt, pos_weight):
+        sp = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)        # softplus(-x)
+        if pos_weight is None:
+            loss = (1 - t) * x + sp
+            dx = 1 / (1 + np.exp(-x)) - t if need_dx else None
+            return loss, dx, (-x if need_dt else None)
+        pw = pos_weight.astype(x.dtype, copy=False)
+        lw = 1 + (pw - 1) * t
+        loss = (1 - t) * x + lw * sp
+        dx = (1 - t) - lw / (1 + np.exp(x)) if need_dx else None
+        return loss, dx, (-x + (pw - 1) * sp if need_dt else None)
+
+
+class L1Function(_PointwiseLossFunction):
+    """loss = |x - t|; dx = sign(x - t) (0 at a tie, as PyTorch); dt = -dx."""
+
+    @staticmethod
+    def _f(x, t, need_dx, need_dt):
+        d = x - t
+        s = np.sign(d) if (need_dx or need_dt) else None
+        return np.abs(d), s, (None if s is None or not need_dt else -s)
+
+
+class SmoothL1Function(_PointwiseLossFunction):
+    """loss = 0.5 d^2 / beta for |d| < beta, else |d| - 0.5 beta (beta == 0: |d|)."""
+
+    @staticmethod
+    def _f(x, t, need_dx, need_dt, beta):
+        d = x - t
+        ad = np.abs(d)
+        if beta == 0:
+            loss, g = ad, np.sign(d)
+        else:
+            quad = ad < beta
+            loss = np.where(quad, 0.5 * d * d / beta, ad - 0.5 * beta)
+            g = np.where(quad, d / beta, np.sign(d))
+        return loss, (g if need_dx else None), (-g if need_dt else None)
+
+
+class HuberFunction(_PointwiseLossFunction):
+    """loss = 0.5 d^2 for |d| < delta, else delta (|d| - 0.5 delta); dx = clamp(d, +-delta)."""
+
+    @staticmethod
+    def _f(x, t, need_dx, need_dt, delta):
+        d = x - t
+        ad = np.abs(d)
+        loss = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+        g = np.clip(d, -delta, delta)
+        return loss, (g if need_dx else None), (-g if need_dt else None)
+
+
+class KLDivFunction(_PointwiseLossFunction):
+    """log_target False: loss = t (log t - x), 0 where t == 0 (xlogy); dx = -t,
+    dt = log t + 1 - x. log_target True: loss = exp(t) (t - x); dx = -exp(t),
+    dt = exp(t) (t - x + 1)."""
+
+    @staticmethod
+    def _f(x, t, need_dx, need_dt, log_target):
+        if log_target:
+            et = np.exp(t)
+            loss = et * (t - x)
+            return loss, (-et if need_dx else None), (et * (t - x + 1) if need_dt else None)
+        logt = np.log(t)
+        loss = np.where(t == 0, t.dtype.type(0), t * logt) - t * x
+        loss = np.where(np.isnan(t), t, loss)
+        return loss, (-t if need_dx else None), (logt + 1 - x if need_dt else None)
+
+
+class SoftMarginFunction(_PointwiseLossFunction):
+    """loss = log(1 + exp(-t x)) (stable); dx = -t sigmoid(-t x); dt = -x sigmoid(-t x)."""
+
+    @staticmethod
+    def _f(x, t, need_dx, need_dt):
+        z = -t * x
+        loss = np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0)
+        s = 1 / (1 + np.exp(-z)) if (need_dx or need_dt) else None
+        return loss, (-t * s if need_dx else None), (-x * s if need_dt else None)
+
+
+class HingeEmbeddingFunction(_PointwiseLossFunction):
+    """loss = x where t != -1, plus max(0, margin - x) where t != 1 (PyTorch's composite);
+    dx = [t != -1] - [t != 1][margin - x >= 0]. No gradient reaches the target (PyTorch's
+    composite only selects with it)."""
+
+    @staticmethod
+    def _f(x, t, need_dx, need_dt, margin):
+        not_pos, not_neg = t != 1, t != -1
+        m = margin - x
+        loss = np.where(not_pos, np.maximum(m, 0), 0) + np.where(not_neg, x, 0)
+        dx = not_neg.astype(x.dtype) - (not_pos & (m >= 0)) if need_dx else None
+        return loss, dx, None

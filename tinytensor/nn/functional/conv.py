@@ -420,7 +420,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     Example:
         >>> F.conv_transpose2d(tt.randn(64, 512, 4, 4), tt.randn(512, 256, 4, 4), stride=2,
         ...                    padding=1).shape
-        (64, 256, 8, 8)
+        tinytensor.Size([64, 256, 8, 8])
     """
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
                            output_padding, groups, dilation)
@@ -433,7 +433,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
     Example:
         >>> F.conv_transpose3d(tt.randn(1, 4, 2, 2, 2), tt.randn(4, 2, 2, 2, 2), stride=2).shape
-        (1, 2, 4, 4, 4)
+        tinytensor.Size([1, 2, 4, 4, 4])
     """
     return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
                            output_padding, groups, dilation)

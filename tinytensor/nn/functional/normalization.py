@@ -172,7 +172,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
     Example:
         >>> F.instance_norm(tt.randn(2, 3, 8, 8)).shape
-        (2, 3, 8, 8)
+        tinytensor.Size([2, 3, 8, 8])
     """
     check_tensor("instance_norm", "input", 1, input)
     shape = tuple(input.shape)
@@ -217,7 +217,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
 
     Example:
         >>> F.local_response_norm(tt.ones(1, 4, 2, 2), 2).shape
-        (1, 4, 2, 2)
+        tinytensor.Size([1, 4, 2, 2])
     """
     from tinytensor.nn.functional.padding import pad
     from tinytensor.nn.functional.pooling import avg_pool2d, avg_pool3d

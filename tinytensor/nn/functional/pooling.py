@@ -6,17 +6,21 @@ checks off and trust what they are given.
 """
 import numpy as np
 
-from tinytensor._args import (check_tensor, dim_index_error, expand, int64, int_list, is_int,
-                             shape_str)
+from tinytensor._args import (_pair, check_tensor, dim_index_error, expand, int64, int_list,
+                             is_int, shape_str)
 from tinytensor._functions.pool import (AdaptiveAvgPoolFunction, AdaptiveMaxPoolFunction,
                                         AvgPoolNdFunction, MaxPoolNdFunction, MaxUnpoolFunction,
                                         pool_out_size)
+from tinytensor._functions.pool3d import (AdaptiveAvgPool3dFunction, AdaptiveMaxPool3dFunction,
+                                          LPRootFunction)
 from tinytensor.autograd import is_grad_enabled
 from tinytensor.tensor import Tensor
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
-           "adaptive_max_pool2d", "max_unpool2d"]
+           "adaptive_max_pool2d", "max_unpool2d",
+           # issue 11
+           "adaptive_avg_pool3d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d"]
 
 _NUM = {2: "two", 3: "three"}
 
@@ -534,3 +538,132 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
                                f"dimension {d} being empty.")
     # the indices' range is checked by the kernel, where it reads them (they are user memory)
     return MaxUnpoolFunction.apply(input, indices, tuple(out_hw), 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3-D adaptive pooling and power-average pooling (issue 11)
+
+
+def _adaptive_3d_sizes(name, input, output_size):
+    """output_size as three ints: an int is repeated; None in a sequence keeps that input size
+    (torch.nn.functional's _list_with_default)."""
+    check_tensor(name, "input", 1, input)
+    if is_int(output_size):
+        return [int64(output_size)] * 3
+    sizes = list(output_size)
+    shape = tuple(input.shape)
+    if len(shape) <= len(sizes):
+        raise ValueError(f"Input dimension should be at least {len(sizes) + 1}")
+    return [shape[len(shape) - len(sizes) + i] if v is None else int(v)
+            for i, v in enumerate(sizes)]
+
+
+def _float_pool(kernel, input):
+    dt = input.dtype.name
+    if dt in ("bool", "int64"):
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{'Bool' if dt == 'bool' else 'Long'}'")
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Adaptive average pooling of (N, C, D, H, W) or (C, D, H, W) to output_size (an int or a
+    triple; None keeps that input size). Bin i of o over n covers [floor(i*n/o), ceil((i+1)*n/o)).
+
+    Example:
+        >>> F.adaptive_avg_pool3d(tt.ones(1, 2, 4, 4, 4), 1).shape
+        tinytensor.Size([1, 2, 1, 1, 1])
+    """
+    name = "adaptive_avg_pool3d"
+    sizes = _adaptive_3d_sizes(name, input, output_size)
+    if len(sizes) != 3:
+        raise RuntimeError(f"{name}: output_size must be 3")
+    shape = tuple(input.shape)
+    if sizes == [1, 1, 1]:
+        # PyTorch's shortcut: input.mean((-1, -2, -3), keepdim=True), with mean's own checks
+        if input.dtype.name in ("bool", "int64"):
+            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be "
+                               "either a floating point or complex dtype. Got: "
+                               f"{'Bool' if input.dtype.name == 'bool' else 'Long'}")
+        if input.ndim < 3:
+            raise dim_index_error(input.ndim, -3)
+        return input.mean((-3, -2, -1), keepdim=True)
+    if any(v < 0 for v in sizes):
+        raise RuntimeError(f"{name}: elements of output_size must be greater than or equal to 0 "
+                           f"but received {{{sizes[0]}, {sizes[1]},{sizes[2]}}}")
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"{name}(): Expected 4D or 5D tensor, but got {shape_str(shape)}")
+    _nonzero_dims(name, shape, range(1, input.ndim))
+    _float_pool("adaptive_avg_pool3d_cpu", input)
+    return AdaptiveAvgPool3dFunction.apply(input, tuple(sizes))
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Adaptive max pooling of (N, C, D, H, W) or (C, D, H, W); indices are flat positions
+    (d*H + h)*W + w. Ties go to the first maximum, NaN to the last NaN, as max_pool3d.
+
+    Example:
+        >>> out, idx = F.adaptive_max_pool3d(tt.randn(1, 1, 2, 2, 2), 1, return_indices=True)
+    """
+    name = "adaptive_max_pool3d"
+    sizes = _adaptive_3d_sizes(name, input, output_size)
+    shape = tuple(input.shape)
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"{name}(): Expected 4D or 5D tensor, but got: {shape_str(shape)}")
+    _nonzero_dims(name, shape, range(1, input.ndim))
+    if len(sizes) != 3:
+        raise RuntimeError(f"{name}(): internal error: output_size.size() must be 3")
+    neg = [v for v in sizes if v < 0]
+    if neg:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {neg[0]}: "
+                           f"{shape_str(list(shape[:-3]) + sizes)}")
+    _float_pool("adaptive_max_pool3d_cpu", input)
+    out, idx = AdaptiveMaxPool3dFunction.apply(input, tuple(sizes))
+    return (out, idx) if return_indices else out
+
+
+def _lp_root(out, norm_type, k):
+    if norm_type == 0:
+        raise ZeroDivisionError("float division by zero")
+    return LPRootFunction.apply(out, float(k), float(norm_type))
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling: (sum over each window of x**p) ** (1/p) over (N, C, L) or (C, L).
+
+    norm_type=inf is max pooling of |x|; p=1 is sum pooling. The gradient is 0 for a window
+    whose sum of powers is 0 (PyTorch's rule).
+
+    Example:
+        >>> F.lp_pool1d(tt.tensor([[[3.0, 4.0]]]), 2, 2)
+        tensor([[[5.]]])
+    """
+    check_tensor("lp_pool1d", "input", 1, input)
+    if norm_type == float("inf"):
+        return max_pool1d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -max_pool1d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if stride is not None:
+        out = avg_pool1d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    else:
+        out = avg_pool1d(input.pow(norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    return _lp_root(out, norm_type, kernel_size)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over (N, C, H, W) or (C, H, W): (sum of x**p per window) ** (1/p).
+
+    Example:
+        >>> F.lp_pool2d(tt.ones(1, 1, 2, 2), 2, 2)
+        tensor([[[[2.]]]])
+    """
+    check_tensor("lp_pool2d", "input", 1, input)
+    kw, kh = _pair(kernel_size)
+    if norm_type == float("inf"):
+        return max_pool2d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -max_pool2d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if stride is not None:
+        out = avg_pool2d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    else:
+        out = avg_pool2d(input.pow(norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    return _lp_root(out, norm_type, kw * kh)

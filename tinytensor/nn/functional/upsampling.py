@@ -177,7 +177,7 @@ def pixel_unshuffle(input, downscale_factor):
 
     Example:
         >>> F.pixel_unshuffle(tt.zeros(1, 1, 4, 6), 2).shape
-        (1, 4, 2, 3)
+        tinytensor.Size([1, 4, 2, 3])
     """
     check_tensor("pixel_unshuffle", "input", 1, input)
     r = int_arg("pixel_unshuffle", "downscale_factor", 2, downscale_factor)

@@ -275,9 +275,9 @@ class ConvTranspose2d(_ConvTransposeNd):
     Example:
         >>> up = nn.ConvTranspose2d(512, 256, 4, stride=2, padding=1)     # DCGAN: 4x4 -> 8x8
         >>> up(tt.randn(1, 512, 4, 4)).shape
-        (1, 256, 8, 8)
+        tinytensor.Size([1, 256, 8, 8])
         >>> up(tt.randn(1, 512, 4, 4), output_size=(9, 9)).shape
-        (1, 256, 9, 9)
+        tinytensor.Size([1, 256, 9, 9])
     """
     _nd, _conv = 2, "conv_transpose2d"
 
@@ -294,7 +294,7 @@ class ConvTranspose3d(_ConvTransposeNd):
 
     Example:
         >>> nn.ConvTranspose3d(8, 4, 2, stride=2)(tt.randn(1, 8, 2, 3, 4)).shape
-        (1, 4, 4, 6, 8)
+        tinytensor.Size([1, 4, 4, 6, 8])
     """
     _nd, _conv = 3, "conv_transpose3d"
 

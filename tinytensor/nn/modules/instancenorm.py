@@ -57,7 +57,7 @@ class InstanceNorm2d(_InstanceNorm):
 
     Example:
         >>> nn.InstanceNorm2d(3, affine=True)(tt.randn(2, 3, 8, 8)).shape
-        (2, 3, 8, 8)
+        tinytensor.Size([2, 3, 8, 8])
     """
     _no_batch_dim = 3
 

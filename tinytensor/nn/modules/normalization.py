@@ -25,7 +25,7 @@ class GroupNorm(Module):
         >>> gn
         GroupNorm(32, 256, eps=1e-05, affine=True, bias=True)
         >>> gn(tt.randn(2, 256, 7, 7)).shape
-        (2, 256, 7, 7)
+        tinytensor.Size([2, 256, 7, 7])
     """
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None,
@@ -71,7 +71,7 @@ class LayerNorm(Module):
         >>> nn.LayerNorm(10)
         LayerNorm((10,), eps=1e-05, elementwise_affine=True, bias=True)
         >>> nn.LayerNorm([4, 5])(tt.randn(3, 4, 5)).shape
-        (3, 4, 5)
+        tinytensor.Size([3, 4, 5])
     """
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,

@@ -5,7 +5,10 @@ from tinytensor._args import _pair, _single
 from tinytensor.nn.modules.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d"]
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d",
+           # issue 11
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d",
+           "LPPool1d", "LPPool2d"]
 
 
 class _MaxPoolNd(Module):
@@ -152,3 +155,95 @@ class MaxUnpool2d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 11: the 1-D and 3-D adaptive pools and power-average pools as modules
+
+
+class _AdaptiveAvgPoolNd(Module):
+    _fn = None
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return getattr(F, self._fn)(input, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Mean over adaptive bins of (N, C, L) or (C, L) input to length output_size.
+
+    Example:
+        >>> nn.AdaptiveAvgPool1d(3)
+        AdaptiveAvgPool1d(output_size=3)
+    """
+    _fn = "adaptive_avg_pool1d"
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """Mean over adaptive bins of (N, C, D, H, W) or (C, D, H, W) input (None keeps a size)."""
+    _fn = "adaptive_avg_pool3d"
+
+
+class _AdaptiveMaxPoolNd(Module):
+    _fn = None
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, input):
+        return getattr(F, self._fn)(input, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Max over adaptive bins of (N, C, L) or (C, L) input."""
+    _fn = "adaptive_max_pool1d"
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """Max over adaptive bins of (N, C, D, H, W) or (C, D, H, W) input."""
+    _fn = "adaptive_max_pool3d"
+
+
+class _LPPoolNd(Module):
+    _fn = None
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input):
+        return getattr(F, self._fn)(input, float(self.norm_type), self.kernel_size,
+                                    self.stride, self.ceil_mode)
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """Power-average pooling (sum of x**p per window) ** (1/p) over (N, C, L) or (C, L).
+
+    Example:
+        >>> nn.LPPool1d(2, 3)
+        LPPool1d(norm_type=2, kernel_size=3, stride=None, ceil_mode=False)
+    """
+    _fn = "lp_pool1d"
+
+
+class LPPool2d(_LPPoolNd):
+    """Power-average pooling over (N, C, H, W) or (C, H, W)."""
+    _fn = "lp_pool2d"

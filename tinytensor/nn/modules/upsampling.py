@@ -13,7 +13,7 @@ class Upsample(Module):
         >>> nn.Upsample(scale_factor=2, mode="bilinear")
         Upsample(scale_factor=2.0, mode='bilinear')
         >>> nn.Upsample(scale_factor=2)(tt.zeros(1, 3, 4, 5)).shape
-        (1, 3, 8, 10)
+        tinytensor.Size([1, 3, 8, 10])
     """
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -70,7 +70,7 @@ class PixelShuffle(Module):
 
     Example:
         >>> nn.PixelShuffle(2)(tt.zeros(1, 8, 3, 3)).shape
-        (1, 2, 6, 6)
+        tinytensor.Size([1, 2, 6, 6])
     """
 
     def __init__(self, upscale_factor):
@@ -89,7 +89,7 @@ class PixelUnshuffle(Module):
 
     Example:
         >>> nn.PixelUnshuffle(2)(tt.zeros(1, 2, 6, 6)).shape
-        (1, 8, 3, 3)
+        tinytensor.Size([1, 8, 3, 3])
     """
 
     def __init__(self, downscale_factor):

@@ -183,3 +183,35 @@ def test_upsampling_decoder_with_norms():
         nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(8, 4, 1), nn.PixelShuffle(2),
         nn.LayerNorm(32)))
     check(net, tt.randn(2, 3, 4, 4), batches=(1, 3))
+
+
+# ---------------------------------------------------------------------- activations
+
+@pytest.mark.parametrize("layer", [
+    lambda: nn.ReLU6(), lambda: nn.Hardtanh(-0.5, 2.0), lambda: nn.Threshold(0.3, -2.0),
+    lambda: nn.ELU(), lambda: nn.ELU(0.5), lambda: nn.CELU(0.7), lambda: nn.SELU(),
+    lambda: nn.GELU(), lambda: nn.GELU(approximate="tanh"), lambda: nn.SiLU(), lambda: nn.Mish(),
+    lambda: nn.Hardswish(), lambda: nn.Hardsigmoid(), lambda: nn.Softplus(),
+    lambda: nn.Softplus(beta=2.0, threshold=3.0), lambda: nn.Softsign(), lambda: nn.LogSigmoid(),
+    lambda: nn.Tanhshrink(), lambda: nn.Softshrink(0.7), lambda: nn.Hardshrink(0.7),
+    lambda: nn.PReLU(), lambda: nn.PReLU(4, init=0.1),
+])
+@pytest.mark.parametrize("opset", [13, 17, 20])
+def test_activations(layer, opset):
+    tt.manual_seed(11)
+    m = layer()
+    if isinstance(m, nn.PReLU):
+        with tt.no_grad():
+            m.weight.copy_(tt.rand(*m.weight.shape) * 0.5 - 0.25)
+    x = tt.randn(2, 4, 3, 5) * 5
+    x[0, 0, 0, :] = tt.tensor([-120.0, -40.0, 0.0, 40.0, 120.0])   # far tails: no overflow
+    check(m, x, opset_version=opset)
+
+
+def test_inplace_activations_in_a_model():
+    tt.manual_seed(12)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU6(inplace=True), nn.Conv2d(4, 4, 1),
+                        nn.Hardswish(inplace=True), nn.Conv2d(4, 4, 1), nn.ELU(inplace=True),
+                        nn.Conv2d(4, 4, 1), nn.SiLU(inplace=True), nn.Flatten(),
+                        nn.Linear(16, 3))
+    check(net, tt.randn(2, 2, 4, 4))

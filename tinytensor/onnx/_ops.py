@@ -581,3 +581,140 @@ def _upsample(g, r):
         y = g.node("Add", [g.node("Mul", [a, g.const(np.asarray(l0, dt).reshape(along))]),
                            g.node("Mul", [b, g.const(np.asarray(l1, dt).reshape(along))])])
     return y if y != xn else g.node("Identity", [y])
+
+
+# ---------------------------------------------------------------------- pointwise activations
+# (nn.ReLU6/Hardtanh ... Threshold: tinytensor/_functions/activation.py's _PointwiseFunction
+# subclasses and PReLU.) Where ONNX's own op would overflow or needs a newer opset than the
+# default 17 (Gelu 20, Mish 18), the activation is written with elementary ops, in the same
+# overflow-free form tinytensor computes it.
+
+def _scalar(g, r, v):
+    return g.const(np.array(v, g.np_dtype(r.outs[0].dtype)))
+
+
+def _softplus_stable(g, r, z):
+    """log(1 + exp(z)) = max(z, 0) + log(1 + exp(-|z|)): no overflow for any z."""
+    e = g.node("Exp", [g.node("Neg", [g.node("Abs", [z])])])
+    return g.node("Add", [g.node("Relu", [z]),
+                          g.node("Log", [g.node("Add", [e, _scalar(g, r, 1.0)])])])
+
+
+@converts(activation.HardtanhFunction)
+def _hardtanh(g, r):
+    _, lo, hi = r.args
+    return g.node("Clip", [g.arg(r, 0), _scalar(g, r, lo), _scalar(g, r, hi)])
+
+
+@converts(activation.ThresholdFunction)
+def _threshold(g, r):
+    _, threshold, value = r.args
+    x = g.arg(r, 0)
+    return g.node("Where", [g.node("Greater", [x, _scalar(g, r, threshold)]), x,
+                            _scalar(g, r, value)])
+
+
+@converts(activation.EluFunction)
+def _elu(g, r):
+    # ELU (alpha, 1, 1) -> Elu; SELU (alpha, scale, 1) -> Selu (its alpha times gamma is ours);
+    # CELU (alpha, 1, 1 / alpha) -> Celu
+    _, alpha, scale, input_scale = (float(a) if i else a for i, a in enumerate(r.args))
+    x = g.arg(r, 0)
+    if scale == 1 and input_scale == 1:
+        return g.node("Elu", [x], alpha=alpha)
+    if input_scale == 1:
+        return g.node("Selu", [x], alpha=alpha / scale, gamma=scale)
+    if scale == 1 and alpha != 0 and np.float32(input_scale) == np.float32(1 / alpha):
+        return g.node("Celu", [x], alpha=alpha)
+    neg = g.node("Mul", [_scalar(g, r, alpha), g.node("Sub", [
+        g.node("Exp", [g.node("Mul", [x, _scalar(g, r, input_scale)])]), _scalar(g, r, 1.0)])])
+    return g.node("Where", [g.node("Greater", [x, _scalar(g, r, 0.0)]),
+                            g.node("Mul", [x, _scalar(g, r, scale)]), neg])
+
+
+@converts(activation.GeluFunction)
+def _gelu(g, r):
+    approximate = r.args[1]
+    x = g.arg(r, 0)
+    if g.opset >= 20:
+        return g.node("Gelu", [x], approximate=str(approximate))
+    if approximate == "tanh":
+        # 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+        x3 = g.node("Mul", [g.node("Mul", [x, x]), x])
+        inner = g.node("Add", [x, g.node("Mul", [x3, _scalar(g, r, 0.044715)])])
+        t = g.node("Tanh", [g.node("Mul", [inner, _scalar(g, r, np.sqrt(2 / np.pi))])])
+    else:
+        # 0.5 x (1 + erf(x / sqrt(2)))
+        t = g.node("Erf", [g.node("Mul", [x, _scalar(g, r, 1 / np.sqrt(2))])])
+    half_x = g.node("Mul", [x, _scalar(g, r, 0.5)])
+    return g.node("Mul", [half_x, g.node("Add", [t, _scalar(g, r, 1.0)])])
+
+
+@converts(activation.SiluFunction)
+def _silu(g, r):
+    x = g.arg(r, 0)
+    return g.node("Mul", [x, g.node("Sigmoid", [x])])
+
+
+@converts(activation.MishFunction)
+def _mish(g, r):
+    x = g.arg(r, 0)
+    return g.node("Mul", [x, g.node("Tanh", [_softplus_stable(g, r, x)])])
+
+
+@converts(activation.HardswishFunction)
+def _hardswish(g, r):
+    x = g.arg(r, 0)
+    if g.opset >= 14:
+        return g.node("HardSwish", [x])
+    return g.node("Mul", [x, g.node("HardSigmoid", [x], alpha=1 / 6, beta=0.5)])
+
+
+@converts(activation.HardsigmoidFunction)
+def _hardsigmoid(g, r):
+    return g.node("HardSigmoid", [g.arg(r, 0)], alpha=1 / 6, beta=0.5)
+
+
+@converts(activation.SoftplusFunction)
+def _softplus(g, r):
+    # log1p(exp(beta x)) / beta, or x where beta x > threshold
+    _, beta, threshold = r.args
+    x = g.arg(r, 0)
+    z = g.node("Mul", [x, _scalar(g, r, beta)])
+    soft = g.node("Div", [_softplus_stable(g, r, z), _scalar(g, r, beta)])
+    return g.node("Where", [g.node("Greater", [z, _scalar(g, r, threshold)]), x, soft])
+
+
+@converts(activation.SoftsignFunction)
+def _softsign(g, r):
+    return g.node("Softsign", [g.arg(r, 0)])
+
+
+@converts(activation.LogSigmoidFunction)
+def _log_sigmoid(g, r):
+    # -softplus(-x), overflow-free
+    return g.node("Neg", [_softplus_stable(g, r, g.node("Neg", [g.arg(r, 0)]))])
+
+
+@converts(activation.TanhshrinkFunction)
+def _tanhshrink(g, r):
+    x = g.arg(r, 0)
+    return g.node("Sub", [x, g.node("Tanh", [x])])
+
+
+@converts(activation.SoftshrinkFunction)
+def _softshrink(g, r):
+    return g.node("Shrink", [g.arg(r, 0)], lambd=float(r.args[1]), bias=float(r.args[1]))
+
+
+@converts(activation.HardshrinkFunction)
+def _hardshrink(g, r):
+    return g.node("Shrink", [g.arg(r, 0)], lambd=float(r.args[1]), bias=0.0)
+
+
+@converts(activation.PReLUFunction)
+def _prelu(g, r):
+    x, weight = r.args
+    shape = [int(weight.numel())] + [1] * (x.ndim - 2) if weight.numel() > 1 else [1]
+    slope = g.node("Reshape", [g.arg(r, 1), g.const(shape, np.int64)])
+    return g.node("PRelu", [g.arg(r, 0), slope])

@@ -215,3 +215,18 @@ def test_inplace_activations_in_a_model():
                         nn.Conv2d(4, 4, 1), nn.SiLU(inplace=True), nn.Flatten(),
                         nn.Linear(16, 3))
     check(net, tt.randn(2, 2, 4, 4))
+
+
+# ---------------------------------------------------------------------- 3-D adaptive and LP pools
+
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.AdaptiveAvgPool3d((2, 1, 3)), (2, 3, 4, 5, 6)),
+    (lambda: nn.AdaptiveMaxPool3d(2), (2, 3, 4, 6, 2)),
+    (lambda: nn.AdaptiveAvgPool3d(1), (2, 3, 4, 5, 6)),
+    (lambda: nn.LPPool2d(2, 2), (2, 3, 6, 5)),
+    (lambda: nn.LPPool1d(3, 3, stride=2), (2, 3, 9)),
+])
+def test_adaptive_3d_and_lp_pools(layer, shape):
+    tt.manual_seed(13)
+    x = tt.randn(*shape)
+    check(layer(), x.abs() + 0.1 if "LP" in type(layer()).__name__ else x)

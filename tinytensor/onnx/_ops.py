@@ -15,7 +15,8 @@ cannot express raises `g.unsupported(r, why)`. To support a new Function, add a 
 import numpy as np
 
 from tinytensor._functions import (activation, batchnorm, conv, conv_transpose, elementwise,
-                                   linear, matmul, norm, pad, pool, reduce, shape, upsample)
+                                   linear, matmul, norm, pad, pool, pool3d, reduce, shape,
+                                   upsample)
 
 CONVERTERS = {}
 
@@ -152,7 +153,10 @@ def _avg_pool(g, r):
 
 def _adaptive(g, r, kind):
     x, output_size, nsp = r.args
-    out = _ints(output_size[2 - nsp:])
+    return _adaptive_pool(g, r, kind, x, _ints(output_size[2 - nsp:]), nsp)
+
+
+def _adaptive_pool(g, r, kind, x, out, nsp):
     size = _ints(x.shape[x.ndim - nsp:])
     dynamic_spatial = any(d >= x.ndim - nsp for d in g.dynamic_dims(r, 0))
     if all(o == 1 for o in out):
@@ -178,6 +182,28 @@ def _adaptive_avg(g, r):
 @converts(pool.AdaptiveMaxPoolFunction)
 def _adaptive_max(g, r):
     return _adaptive(g, r, "max"), None
+
+
+@converts(pool3d.AdaptiveAvgPool3dFunction)
+def _adaptive_avg3d(g, r):
+    return _adaptive_pool(g, r, "avg", r.args[0], _ints(r.args[1]), 3)
+
+
+@converts(pool3d.AdaptiveMaxPool3dFunction)
+def _adaptive_max3d(g, r):
+    return _adaptive_pool(g, r, "max", r.args[0], _ints(r.args[1]), 3), None
+
+
+@converts(pool3d.LPRootFunction)
+def _lp_root(g, r):
+    # (k * s) ** (1 / p), s the average pool of x ** p (which converts on its own)
+    s, k, p = r.args
+    y = g.arg(r, 0)
+    if s.dtype != r.outs[0].dtype:
+        y = g.node("Cast", [y], to=g.onnx_dtype(r.outs[0].dtype))
+    dt = g.np_dtype(r.outs[0].dtype)
+    y = g.node("Mul", [y, g.const(np.array(k, dt))])
+    return g.node("Pow", [y, g.const(np.array(1.0 / p, dt))])
 
 
 # ---------------------------------------------------------------------- normalisation, linear

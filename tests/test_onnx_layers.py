@@ -230,3 +230,17 @@ def test_adaptive_3d_and_lp_pools(layer, shape):
     tt.manual_seed(13)
     x = tt.randn(*shape)
     check(layer(), x.abs() + 0.1 if "LP" in type(layer()).__name__ else x)
+
+
+def test_float64_norms_and_interpolate():
+    # ONNX Runtime has no float64 InstanceNormalization or Resize (nor ConvTranspose): float64
+    # norms are written as reductions, float64 interpolation as Gathers
+    tt.manual_seed(14)
+    for m, shape in ((nn.LayerNorm(4), (2, 3, 4)),
+                     (nn.InstanceNorm2d(3, affine=True), (2, 3, 4, 4)),
+                     (nn.GroupNorm(3, 6), (2, 6, 4, 4)),
+                     (nn.Upsample(scale_factor=2), (2, 3, 2, 3)),
+                     (nn.Upsample(size=5, mode="bilinear"), (2, 3, 2, 3))):
+        proto = check(_randomise(m).double(), tt.randn(*shape, dtype=tt.float64))
+        assert not {"InstanceNormalization", "Resize"} & set(ops(proto))
+    check(nn.LayerNorm(4).double(), tt.randn(2, 4, dtype=tt.float64), opset_version=13)

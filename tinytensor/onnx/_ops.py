@@ -273,7 +273,8 @@ def _group_norm(g, r):
             y = g.node("Mul", [y, shaped(1)])
         return g.node("Add", [y, shaped(2)]) if bias is not None else y
     c = groups * cg
-    if cg == 1 and x.ndim >= 3 and x.shape[1] == c:  # InstanceNorm (or GroupNorm, G = C)
+    if cg == 1 and x.ndim >= 3 and x.shape[1] == c and dt == np.float32:
+        # InstanceNorm (or GroupNorm, G = C); ONNX Runtime has no float64 InstanceNormalization
         scale = g.arg(r, 1) if weight is not None else g.const(np.ones(c, dt))
         shift = g.arg(r, 2) if bias is not None else g.const(np.zeros(c, dt))
         return g.node("InstanceNormalization", [xn, scale, shift], epsilon=float(eps))
@@ -287,10 +288,17 @@ def _group_norm(g, r):
 
 
 def _grouped_norm(g, xn, group_size, eps, dt):
-    """Normalise each run of `group_size` consecutive values of x (biased variance)."""
+    """Normalise each run of `group_size` consecutive values of x (biased variance): one
+    InstanceNormalization, or for float64 (which ONNX Runtime's InstanceNormalization lacks)
+    the mean and variance as reductions."""
     flat = g.node("Reshape", [xn, g.const([-1, 1, group_size], np.int64)])
-    y = g.node("InstanceNormalization", [flat, g.const(np.ones(1, dt)), g.const(np.zeros(1, dt))],
-               epsilon=float(eps))
+    if dt == np.float32:
+        y = g.node("InstanceNormalization", [flat, g.const(np.ones(1, dt)),
+                                             g.const(np.zeros(1, dt))], epsilon=float(eps))
+    else:
+        d = g.node("Sub", [flat, _reduce_axes(g, "ReduceMean", flat, [2], True)])
+        var = _reduce_axes(g, "ReduceMean", g.node("Mul", [d, d]), [2], True)
+        y = g.node("Div", [d, g.node("Sqrt", [g.node("Add", [var, g.const(np.array(eps, dt))])])])
     return g.node("Reshape", [y, g.node("Shape", [xn])])
 
 
@@ -575,7 +583,8 @@ def _upsample(g, r):
     whose plans, computed from the output size, are the recorded ones on every axis. Then one
     Resize to that size (batch and channels copied from the input's Shape, so the batch axis
     may be dynamic). Plans no mode reproduces from the sizes (a scale_factor whose 1 / scale is
-    not in / out, e.g. 2.5 on 3 values) become Gathers of the recorded indices, weighted."""
+    not in / out, e.g. 2.5 on 3 values), and float64 ones, become Gathers of the recorded
+    indices, weighted."""
     x, plans = r.args
     out = r.outs[0]
     if any(d >= 2 for d in g.dynamic_dims(r, 0)):
@@ -587,7 +596,7 @@ def _upsample(g, r):
         fits = {(m, ac) for m, ac in fits
                 if _same_plan(plan, upsample.axis_plan(m, n_in, n_out, None, ac, dt))}
     xn = g.arg(r, 0)
-    if fits:
+    if fits and dt == np.float32:            # (ONNX Runtime has no float64 Resize)
         attrs = _RESIZE[sorted(fits)[0]]
         sizes = g.node("Concat", [g.slice(g.node("Shape", [xn]), [0], [2], [0]),
                                   g.const(_ints(out.shape[2:]), np.int64)], axis=0)

@@ -14,8 +14,9 @@ cannot express raises `g.unsupported(r, why)`. To support a new Function, add a 
 """
 import numpy as np
 
-from tinytensor._functions import (activation, batchnorm, conv, elementwise, linear, matmul,
-                                   pad, pool, reduce, shape)
+from tinytensor._functions import (activation, batchnorm, conv, conv_transpose, elementwise,
+                                   linear, matmul, norm, pad, pool, pool3d, reduce, shape,
+                                   upsample)
 
 CONVERTERS = {}
 
@@ -40,6 +41,17 @@ def _conv(g, r):
     ins = [g.arg(r, 0), g.arg(r, 1)] + ([g.arg(r, 2)] if bias is not None else [])
     return g.node("Conv", ins, kernel_shape=_ints(weight.shape[2:]), strides=_ints(stride),
                   pads=_ints(pad_begin) + _ints(pad_end), dilations=_ints(dilation),
+                  group=int(groups))
+
+
+@converts(conv_transpose.ConvTransposeNdFunction)
+def _conv_transpose(g, r):
+    # same weight layout (C_in, C_out / groups, *k) and output size rule as ONNX ConvTranspose
+    x, weight, bias, stride, padding, output_padding, dilation, groups = r.args
+    ins = [g.arg(r, 0), g.arg(r, 1)] + ([g.arg(r, 2)] if bias is not None else [])
+    return g.node("ConvTranspose", ins, kernel_shape=_ints(weight.shape[2:]),
+                  strides=_ints(stride), pads=_ints(padding) + _ints(padding),
+                  output_padding=_ints(output_padding), dilations=_ints(dilation),
                   group=int(groups))
 
 
@@ -141,7 +153,10 @@ def _avg_pool(g, r):
 
 def _adaptive(g, r, kind):
     x, output_size, nsp = r.args
-    out = _ints(output_size[2 - nsp:])
+    return _adaptive_pool(g, r, kind, x, _ints(output_size[2 - nsp:]), nsp)
+
+
+def _adaptive_pool(g, r, kind, x, out, nsp):
     size = _ints(x.shape[x.ndim - nsp:])
     dynamic_spatial = any(d >= x.ndim - nsp for d in g.dynamic_dims(r, 0))
     if all(o == 1 for o in out):
@@ -169,6 +184,28 @@ def _adaptive_max(g, r):
     return _adaptive(g, r, "max"), None
 
 
+@converts(pool3d.AdaptiveAvgPool3dFunction)
+def _adaptive_avg3d(g, r):
+    return _adaptive_pool(g, r, "avg", r.args[0], _ints(r.args[1]), 3)
+
+
+@converts(pool3d.AdaptiveMaxPool3dFunction)
+def _adaptive_max3d(g, r):
+    return _adaptive_pool(g, r, "max", r.args[0], _ints(r.args[1]), 3), None
+
+
+@converts(pool3d.LPRootFunction)
+def _lp_root(g, r):
+    # (k * s) ** (1 / p), s the average pool of x ** p (which converts on its own)
+    s, k, p = r.args
+    y = g.arg(r, 0)
+    if s.dtype != r.outs[0].dtype:
+        y = g.node("Cast", [y], to=g.onnx_dtype(r.outs[0].dtype))
+    dt = g.np_dtype(r.outs[0].dtype)
+    y = g.node("Mul", [y, g.const(np.array(k, dt))])
+    return g.node("Pow", [y, g.const(np.array(1.0 / p, dt))])
+
+
 # ---------------------------------------------------------------------- normalisation, linear
 
 @converts(batchnorm.BatchNormFunction)
@@ -185,6 +222,84 @@ def _batch_norm(g, r):
     shift = g.arg(r, 2) if bias is not None else g.const(np.zeros(c, dt))
     stats = [g.const(np.asarray(mean).astype(dt)), g.const(var.astype(dt))]
     return g.node("BatchNormalization", [g.arg(r, 0), scale, shift] + stats, epsilon=float(eps))
+
+
+def _tail_axis(x, count, param):
+    """The first of the trailing dims of x that a layer norm over `count` values spans: those of
+    the affine parameter when its shape is x's tail, else the fewest trailing dims holding
+    `count` values."""
+    if param is not None and tuple(x.shape[x.ndim - param.ndim:]) == tuple(param.shape):
+        return x.ndim - param.ndim
+    size = 1
+    for k in range(1, x.ndim + 1):
+        size *= x.shape[x.ndim - k]
+        if size == count:
+            return x.ndim - k
+    return 0
+
+
+@converts(norm.GroupNormFunction)
+def _group_norm(g, r):
+    """GroupNormFunction runs group, layer and instance norm; groups4 = (R, G, Cg, S) tells
+    which: LayerNorm (R, 1, Cg, 1), InstanceNorm (N, C, 1, S), GroupNorm (N, G, C / G, S).
+
+    LayerNorm -> LayerNormalization (opset 17). InstanceNorm -> InstanceNormalization.
+    GroupNorm (and LayerNorm below opset 17) -> Reshape to (R * G, 1, Cg * S),
+    InstanceNormalization there (one "channel" per group, scale 1, shift 0), Reshape back, then
+    the per-channel affine as Mul and Add. (ONNX's GroupNormalization is no choice: it needs
+    opset 18, and opset 18's version takes one scale per group, not per channel -- the spec
+    changed that in opset 21.)
+    """
+    x, weight, bias, groups4, eps, _ = r.args
+    rows, groups, cg, s = (int(v) for v in groups4)
+    dt = g.np_dtype(x.dtype)
+    xn = g.arg(r, 0)
+    param = weight if weight is not None else bias
+    if groups == 1 and s == 1:                       # LayerNorm (or a one-group GroupNorm)
+        axis = _tail_axis(x, cg, param)
+        tail = _ints(x.shape[axis:])
+
+        def shaped(i):                                # the parameter as x.shape[axis:]
+            name = g.arg(r, i)
+            if tuple(r.args[i].shape) != tuple(tail):
+                name = g.node("Reshape", [name, g.const(tail, np.int64)])
+            return name
+        if g.opset >= 17:
+            scale = shaped(1) if weight is not None else g.const(np.ones(tail, dt))
+            ins = [xn, scale] + ([shaped(2)] if bias is not None else [])
+            return g.node("LayerNormalization", ins, axis=axis, epsilon=float(eps))
+        y = _grouped_norm(g, xn, cg * s, eps, dt)
+        if weight is not None:
+            y = g.node("Mul", [y, shaped(1)])
+        return g.node("Add", [y, shaped(2)]) if bias is not None else y
+    c = groups * cg
+    if cg == 1 and x.ndim >= 3 and x.shape[1] == c and dt == np.float32:
+        # InstanceNorm (or GroupNorm, G = C); ONNX Runtime has no float64 InstanceNormalization
+        scale = g.arg(r, 1) if weight is not None else g.const(np.ones(c, dt))
+        shift = g.arg(r, 2) if bias is not None else g.const(np.zeros(c, dt))
+        return g.node("InstanceNormalization", [xn, scale, shift], epsilon=float(eps))
+    y = _grouped_norm(g, xn, cg * s, eps, dt)
+    per_channel = [c] + [1] * (x.ndim - 2)
+    if weight is not None:
+        y = g.node("Mul", [y, g.node("Reshape", [g.arg(r, 1), g.const(per_channel, np.int64)])])
+    if bias is not None:
+        y = g.node("Add", [y, g.node("Reshape", [g.arg(r, 2), g.const(per_channel, np.int64)])])
+    return y
+
+
+def _grouped_norm(g, xn, group_size, eps, dt):
+    """Normalise each run of `group_size` consecutive values of x (biased variance): one
+    InstanceNormalization, or for float64 (which ONNX Runtime's InstanceNormalization lacks)
+    the mean and variance as reductions."""
+    flat = g.node("Reshape", [xn, g.const([-1, 1, group_size], np.int64)])
+    if dt == np.float32:
+        y = g.node("InstanceNormalization", [flat, g.const(np.ones(1, dt)),
+                                             g.const(np.zeros(1, dt))], epsilon=float(eps))
+    else:
+        d = g.node("Sub", [flat, _reduce_axes(g, "ReduceMean", flat, [2], True)])
+        var = _reduce_axes(g, "ReduceMean", g.node("Mul", [d, d]), [2], True)
+        y = g.node("Div", [d, g.node("Sqrt", [g.node("Add", [var, g.const(np.array(eps, dt))])])])
+    return g.node("Reshape", [y, g.node("Shape", [xn])])
 
 
 @converts(linear.LinearFunction)
@@ -438,3 +553,203 @@ def _var_std(g, r):
     ss = _reduce_axes(g, "ReduceSum", g.node("Mul", [d, d]), axes, keepdim)
     var = g.node("Div", [ss, g.const(np.array(max(count - correction, 0), dt))])
     return g.node("Sqrt", [var]) if r.cls is reduce.Std else var
+
+
+# ---------------------------------------------------------------------- upsampling
+
+# F.interpolate's modes as ONNX Resize attributes (checked against ONNX Runtime in the tests):
+# nearest = floor(dst * in / out): asymmetric coordinates, floor; nearest-exact =
+# floor((dst + 0.5) * in / out) = round-half-up((dst + 0.5) * in / out - 0.5): half_pixel,
+# round_prefer_ceil; linear: align_corners, or half_pixel (negative coordinates clamped to 0,
+# as PyTorch does).
+_RESIZE = {("nearest", False): dict(mode="nearest", coordinate_transformation_mode="asymmetric",
+                                    nearest_mode="floor"),
+           ("nearest-exact", False): dict(mode="nearest", nearest_mode="round_prefer_ceil",
+                                          coordinate_transformation_mode="half_pixel"),
+           ("linear", True): dict(mode="linear", coordinate_transformation_mode="align_corners"),
+           ("linear", False): dict(mode="linear", coordinate_transformation_mode="half_pixel")}
+
+
+def _same_plan(p, q):
+    if p is None or q is None:
+        return p is None and q is None
+    return all((a is None and b is None) or (a is not None and b is not None and
+                                             np.array_equal(a, b)) for a, b in zip(p, q))
+
+
+@converts(upsample.UpsampleFunction)
+def _upsample(g, r):
+    """UpsampleFunction records per-axis index/weight plans, not the mode: the mode is the one
+    whose plans, computed from the output size, are the recorded ones on every axis. Then one
+    Resize to that size (batch and channels copied from the input's Shape, so the batch axis
+    may be dynamic). Plans no mode reproduces from the sizes (a scale_factor whose 1 / scale is
+    not in / out, e.g. 2.5 on 3 values), and float64 ones, become Gathers of the recorded
+    indices, weighted."""
+    x, plans = r.args
+    out = r.outs[0]
+    if any(d >= 2 for d in g.dynamic_dims(r, 0)):
+        raise g.unsupported(r, "interpolate over a dynamic spatial axis (its plan is recorded)")
+    dt = g.np_dtype(x.dtype).type
+    fits = set(_RESIZE)
+    for k, plan in enumerate(plans):
+        n_in, n_out = int(x.shape[2 + k]), int(out.shape[2 + k])
+        fits = {(m, ac) for m, ac in fits
+                if _same_plan(plan, upsample.axis_plan(m, n_in, n_out, None, ac, dt))}
+    xn = g.arg(r, 0)
+    if fits and dt == np.float32:            # (ONNX Runtime has no float64 Resize)
+        attrs = _RESIZE[sorted(fits)[0]]
+        sizes = g.node("Concat", [g.slice(g.node("Shape", [xn]), [0], [2], [0]),
+                                  g.const(_ints(out.shape[2:]), np.int64)], axis=0)
+        return g.node("Resize", [xn, "", "", sizes], **attrs)
+    y = xn
+    for k in reversed(range(len(plans))):
+        if plans[k] is None:
+            continue
+        i0, l0, i1, l1 = plans[k]
+        axis = 2 + k
+        a = g.node("Gather", [y, g.const(i0, np.int64)], axis=axis)
+        if l0 is None:
+            y = a
+            continue
+        along = (-1,) + (1,) * (x.ndim - 1 - axis)
+        b = g.node("Gather", [y, g.const(i1, np.int64)], axis=axis)
+        y = g.node("Add", [g.node("Mul", [a, g.const(np.asarray(l0, dt).reshape(along))]),
+                           g.node("Mul", [b, g.const(np.asarray(l1, dt).reshape(along))])])
+    return y if y != xn else g.node("Identity", [y])
+
+
+# ---------------------------------------------------------------------- pointwise activations
+# (nn.ReLU6/Hardtanh ... Threshold: tinytensor/_functions/activation.py's _PointwiseFunction
+# subclasses and PReLU.) Where ONNX's own op would overflow or needs a newer opset than the
+# default 17 (Gelu 20, Mish 18), the activation is written with elementary ops, in the same
+# overflow-free form tinytensor computes it.
+
+def _scalar(g, r, v):
+    return g.const(np.array(v, g.np_dtype(r.outs[0].dtype)))
+
+
+def _softplus_stable(g, r, z):
+    """log(1 + exp(z)) = max(z, 0) + log(1 + exp(-|z|)): no overflow for any z."""
+    e = g.node("Exp", [g.node("Neg", [g.node("Abs", [z])])])
+    return g.node("Add", [g.node("Relu", [z]),
+                          g.node("Log", [g.node("Add", [e, _scalar(g, r, 1.0)])])])
+
+
+@converts(activation.HardtanhFunction)
+def _hardtanh(g, r):
+    _, lo, hi = r.args
+    return g.node("Clip", [g.arg(r, 0), _scalar(g, r, lo), _scalar(g, r, hi)])
+
+
+@converts(activation.ThresholdFunction)
+def _threshold(g, r):
+    _, threshold, value = r.args
+    x = g.arg(r, 0)
+    return g.node("Where", [g.node("Greater", [x, _scalar(g, r, threshold)]), x,
+                            _scalar(g, r, value)])
+
+
+@converts(activation.EluFunction)
+def _elu(g, r):
+    # ELU (alpha, 1, 1) -> Elu; SELU (alpha, scale, 1) -> Selu (its alpha times gamma is ours);
+    # CELU (alpha, 1, 1 / alpha) -> Celu
+    _, alpha, scale, input_scale = (float(a) if i else a for i, a in enumerate(r.args))
+    x = g.arg(r, 0)
+    if scale == 1 and input_scale == 1:
+        return g.node("Elu", [x], alpha=alpha)
+    if input_scale == 1:
+        return g.node("Selu", [x], alpha=alpha / scale, gamma=scale)
+    if scale == 1 and alpha != 0 and np.float32(input_scale) == np.float32(1 / alpha):
+        return g.node("Celu", [x], alpha=alpha)
+    neg = g.node("Mul", [_scalar(g, r, alpha), g.node("Sub", [
+        g.node("Exp", [g.node("Mul", [x, _scalar(g, r, input_scale)])]), _scalar(g, r, 1.0)])])
+    return g.node("Where", [g.node("Greater", [x, _scalar(g, r, 0.0)]),
+                            g.node("Mul", [x, _scalar(g, r, scale)]), neg])
+
+
+@converts(activation.GeluFunction)
+def _gelu(g, r):
+    approximate = r.args[1]
+    x = g.arg(r, 0)
+    if g.opset >= 20:
+        return g.node("Gelu", [x], approximate=str(approximate))
+    if approximate == "tanh":
+        # 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+        x3 = g.node("Mul", [g.node("Mul", [x, x]), x])
+        inner = g.node("Add", [x, g.node("Mul", [x3, _scalar(g, r, 0.044715)])])
+        t = g.node("Tanh", [g.node("Mul", [inner, _scalar(g, r, np.sqrt(2 / np.pi))])])
+    else:
+        # 0.5 x (1 + erf(x / sqrt(2)))
+        t = g.node("Erf", [g.node("Mul", [x, _scalar(g, r, 1 / np.sqrt(2))])])
+    half_x = g.node("Mul", [x, _scalar(g, r, 0.5)])
+    return g.node("Mul", [half_x, g.node("Add", [t, _scalar(g, r, 1.0)])])
+
+
+@converts(activation.SiluFunction)
+def _silu(g, r):
+    x = g.arg(r, 0)
+    return g.node("Mul", [x, g.node("Sigmoid", [x])])
+
+
+@converts(activation.MishFunction)
+def _mish(g, r):
+    x = g.arg(r, 0)
+    return g.node("Mul", [x, g.node("Tanh", [_softplus_stable(g, r, x)])])
+
+
+@converts(activation.HardswishFunction)
+def _hardswish(g, r):
+    x = g.arg(r, 0)
+    if g.opset >= 14:
+        return g.node("HardSwish", [x])
+    return g.node("Mul", [x, g.node("HardSigmoid", [x], alpha=1 / 6, beta=0.5)])
+
+
+@converts(activation.HardsigmoidFunction)
+def _hardsigmoid(g, r):
+    return g.node("HardSigmoid", [g.arg(r, 0)], alpha=1 / 6, beta=0.5)
+
+
+@converts(activation.SoftplusFunction)
+def _softplus(g, r):
+    # log1p(exp(beta x)) / beta, or x where beta x > threshold
+    _, beta, threshold = r.args
+    x = g.arg(r, 0)
+    z = g.node("Mul", [x, _scalar(g, r, beta)])
+    soft = g.node("Div", [_softplus_stable(g, r, z), _scalar(g, r, beta)])
+    return g.node("Where", [g.node("Greater", [z, _scalar(g, r, threshold)]), x, soft])
+
+
+@converts(activation.SoftsignFunction)
+def _softsign(g, r):
+    return g.node("Softsign", [g.arg(r, 0)])
+
+
+@converts(activation.LogSigmoidFunction)
+def _log_sigmoid(g, r):
+    # -softplus(-x), overflow-free
+    return g.node("Neg", [_softplus_stable(g, r, g.node("Neg", [g.arg(r, 0)]))])
+
+
+@converts(activation.TanhshrinkFunction)
+def _tanhshrink(g, r):
+    x = g.arg(r, 0)
+    return g.node("Sub", [x, g.node("Tanh", [x])])
+
+
+@converts(activation.SoftshrinkFunction)
+def _softshrink(g, r):
+    return g.node("Shrink", [g.arg(r, 0)], lambd=float(r.args[1]), bias=float(r.args[1]))
+
+
+@converts(activation.HardshrinkFunction)
+def _hardshrink(g, r):
+    return g.node("Shrink", [g.arg(r, 0)], lambd=float(r.args[1]), bias=0.0)
+
+
+@converts(activation.PReLUFunction)
+def _prelu(g, r):
+    x, weight = r.args
+    shape = [int(weight.numel())] + [1] * (x.ndim - 2) if weight.numel() > 1 else [1]
+    slope = g.node("Reshape", [g.arg(r, 1), g.const(shape, np.int64)])
+    return g.node("PRelu", [g.arg(r, 0), slope])

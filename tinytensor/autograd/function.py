@@ -84,7 +84,7 @@ class Function(Node):
         """((node, output_nr), ...) as PyTorch's graph has them: one pair per tensor input of
         PyTorch's op ((None, 0) where no gradient flows), AccumulateGrad for leaves. Where
         tinytensor fuses ops PyTorch records separately (linear as t + addmm, cross_entropy as
-        log_softmax + nll_loss), the nodes in between are `ShownNode`s: for inspection only,
+        log_softmax + nll_loss), the nodes in between are ``ShownNode`` objects: for inspection only,
         the backward pass never runs through them. Computed once per node."""
         shown = self.__dict__.get("_shown_next")
         if shown is None:

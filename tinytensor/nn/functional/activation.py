@@ -343,7 +343,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def softsign(input):
-    """x / (1 + |x|). An integer input gives float32, as PyTorch."""
+    """x / (1 + abs(x)). An integer input gives float32, as PyTorch."""
     _check_tensor("softsign", input)
     if input.dtype.name == "bool":
         raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
@@ -353,7 +353,7 @@ def softsign(input):
 
 
 def logsigmoid(input):
-    """log(sigmoid(x)), computed as min(x, 0) - log1p(exp(-|x|)) (no overflow).
+    """log(sigmoid(x)), computed as min(x, 0) - log1p(exp(-abs(x))) (no overflow).
 
     Example:
         >>> F.logsigmoid(tt.tensor([0.0]))
@@ -391,7 +391,7 @@ def softshrink(input, lambd=0.5):
 
 
 def hardshrink(input, lambd=0.5):
-    """x where |x| > lambd, else 0."""
+    """x where abs(x) > lambd, else 0."""
     _check_tensor("hardshrink", input)
     lambd = number_arg("hardshrink", "lambd", 2, lambd)
     _float_only("hardshrink", "hardshrink_cpu", input)

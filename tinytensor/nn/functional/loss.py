@@ -329,7 +329,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """binary_cross_entropy(sigmoid(input), target) in one stable formula:
-    (1 - t) x + (1 + (pw - 1) t) (log1p(exp(-|x|)) + max(-x, 0)).
+    (1 - t) x + (1 + (pw - 1) t) (log1p(exp(-abs(x))) + max(-x, 0)).
 
     Args:
         pos_weight: weight of the positive term, broadcast along the last dim (one per class).
@@ -382,7 +382,7 @@ def _regression(name, fn, input, target, reduction, denom_weight, *params, weigh
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean absolute error |input - target| ('sum' and 'none' as usual). With `weight`
+    """Mean absolute error abs(input - target) ('sum' and 'none' as usual). With `weight`
     (the input's shape), 'mean' divides by sum(weight), as PyTorch.
 
     Example:
@@ -404,7 +404,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target).
+    """0.5 d^2 / beta where abs(d) < beta, else abs(d) - 0.5 beta (d = input - target).
 
     Raises:
         RuntimeError: beta < 0.
@@ -422,7 +422,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
-    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta).
+    """0.5 d^2 where abs(d) < delta, else delta (abs(d) - 0.5 delta).
 
     Raises:
         RuntimeError: delta <= 0.
@@ -551,7 +551,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
                           reduction="mean"):
     """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1;
     rows of (N, D) inputs with an (N,) target, or (D,) inputs with a 0-d target. cos uses
-    sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12)), as PyTorch's composite.
+    ``sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12))``, as PyTorch's composite.
     """
     for i, (n, v) in enumerate((("input1", input1), ("input2", input2), ("target", target))):
         check_tensor("cosine_embedding_loss", n, i + 1, v)

@@ -94,7 +94,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     each normalised by its own mean and (biased) variance, then scaled and shifted per channel.
 
     Args:
-        input: (N, C, *) float32 or float64, C divisible by num_groups.
+        input: ``(N, C, *)`` float32 or float64, C divisible by num_groups.
         weight, bias: optional (C,).
 
     Example:

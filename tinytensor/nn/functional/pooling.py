@@ -630,7 +630,7 @@ def _lp_root(out, norm_type, k):
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """Power-average pooling: (sum over each window of x**p) ** (1/p) over (N, C, L) or (C, L).
 
-    norm_type=inf is max pooling of |x|; p=1 is sum pooling. The gradient is 0 for a window
+    norm_type=inf is max pooling of abs(x); p=1 is sum pooling. The gradient is 0 for a window
     whose sum of powers is 0 (PyTorch's rule).
 
     Example:

@@ -27,21 +27,21 @@ def _sizes_message(in_sp, out_sp):
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resize (N, C, *spatial) input to `size`, or by `scale_factor`, with PyTorch's rules.
+    """Resize ``(N, C, *spatial)`` input to `size`, or by `scale_factor`, with PyTorch's rules.
 
     Args:
         input: (N, C, L), (N, C, H, W) or (N, C, D, H, W), float32 or float64.
         size: the output's spatial size (int or one int per spatial dim).
-        scale_factor: multiplier(s) for the spatial size; output = floor(input * scale).
-        mode: 'nearest' (PyTorch's legacy index floor(dst * in / out)), 'nearest-exact'
-            (floor((dst + 0.5) * in / out)), 'linear' (3-D), 'bilinear' (4-D), 'trilinear' (5-D).
+        scale_factor: multiplier(s) for the spatial size; ``output = floor(input * scale)``.
+        mode: 'nearest' (PyTorch's legacy index ``floor(dst * in / out)``), 'nearest-exact'
+            (``floor((dst + 0.5) * in / out)``), 'linear' (3-D), 'bilinear' (4-D), 'trilinear' (5-D).
         align_corners: linear modes only: corner pixels' centres aligned (True) or half-pixel
             coordinates (False, the default).
         recompute_scale_factor: with scale_factor, compute the sizes and interpolate as if
             `size` had been given (the coordinates then use in / out, not 1 / scale_factor).
 
     Returns:
-        (N, C, *out), the input's dtype.
+        ``(N, C, *out)``, the input's dtype.
 
     Example:
         >>> F.interpolate(tt.tensor([[[1., 2.]]]), scale_factor=2, mode="linear")

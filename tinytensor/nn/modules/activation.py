@@ -259,7 +259,7 @@ class Softplus(Module):
 
 
 class Softsign(Module):
-    """x / (1 + |x|)."""
+    """x / (1 + abs(x))."""
 
     def forward(self, input):
         return F.softsign(input)

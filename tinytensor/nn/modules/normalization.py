@@ -11,7 +11,7 @@ __all__ = ["GroupNorm", "LayerNorm", "LocalResponseNorm"]
 
 
 class GroupNorm(Module):
-    """Group normalisation (Wu & He, 2018) of (N, C, *) input: C channels in `num_groups`
+    """Group normalisation (Wu & He, 2018) of ``(N, C, *)`` input: C channels in `num_groups`
     groups, each normalised by its own mean and variance per sample, then a per-channel affine.
 
     Args:

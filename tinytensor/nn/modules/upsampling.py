@@ -7,7 +7,7 @@ __all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuf
 
 
 class Upsample(Module):
-    """Resize (N, C, *spatial) input by `size` or `scale_factor` (see F.interpolate).
+    """Resize ``(N, C, *spatial)`` input by `size` or `scale_factor` (see F.interpolate).
 
     Example:
         >>> nn.Upsample(scale_factor=2, mode="bilinear")

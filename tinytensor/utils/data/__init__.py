@@ -1,10 +1,11 @@
-"""Datasets, samplers and mini-batch loading, as `torch.utils.data`.
+"""Datasets, samplers and mini-batch loading, as `torch.utils.data`::
 
     loader = DataLoader(TensorDataset(images, labels), batch_size=64, shuffle=True)
     for x, y in loader:
         ...
 
 Files:
+
 - dataset.py: Dataset, IterableDataset, TensorDataset, StackDataset, Subset, ConcatDataset,
   ChainDataset, random_split
 - sampler.py: the samplers; distributed.py: DistributedSampler

@@ -291,7 +291,7 @@ def random_split(dataset, lengths, generator=None):
             so `tt.manual_seed` makes the split repeatable).
 
     Returns:
-        A list of `Subset`s.
+        A list of ``Subset`` objects.
 
     Raises:
         ValueError: the lengths do not sum to `len(dataset)` (or 1), or a fraction is outside

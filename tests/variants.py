@@ -4,7 +4,7 @@ and on_variant(name): run a block on one of them, the others' kernels restored a
 The portable kernels (c/tt_portable.inc) run in every variant but "avx512", which has its own
 hand-written ones (and the AVX-512-only weight-gradient and max-pool row kernels);
 "avx512-portable" (the portable source compiled for AVX-512) is tested at the C level only
-(c/test_kernels.c), to keep the suite short."""
+(tests/kernels/test_kernels.c), to keep the suite short."""
 import contextlib
 
 from tinytensor._kernels import _isa, conv as K, conv_wgrad as KW, pool as KP

@@ -26,7 +26,11 @@ pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"),
               pytest.mark.filterwarnings("ignore:This DataLoader will create")]
 
 GUARD = 30          # seconds: the in-process hang guard (DataLoader(timeout=...))
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# where the tinytensor these tests import lives (installed, or a source tree built in place):
+# children get it first on their path and run in tests/, so a source tree without compiled
+# extensions at the current directory never shadows an installed package
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(tt.__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Images(Dataset):
@@ -92,6 +96,7 @@ def run_script(*parts, timeout=60, **kw):
     """Run the code `parts` in a fresh interpreter with this tree on the path (hard timeout)."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     code = "\n".join(textwrap.dedent(p) for p in parts)
+    kw.setdefault("cwd", HERE)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=timeout, env=env, **kw)
 

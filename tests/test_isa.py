@@ -14,9 +14,14 @@ from variants import VARIANTS, on_variant
 
 
 def _import_with(isa):
-    env = dict(os.environ, TINYTENSOR_ISA=isa)
+    # the child imports the tinytensor this process imported (installed or built in place),
+    # from tests/, where no source tree shadows it
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tt.__file__)))
+    env = dict(os.environ, TINYTENSOR_ISA=isa,
+               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     code = "import tinytensor._kernels.conv as K; print(K.variant())"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_forcing_a_supported_variant():

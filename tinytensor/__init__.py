@@ -6,11 +6,7 @@
 
 The API mirrors PyTorch's: a model written for `torch` runs after changing the import.
 """
-import os as _os
-
-# Before any kernel module loads libgomp, which reads this once: how long an idle OpenMP
-# thread spins before it sleeps (see tinytensor/_threads.py). The user's setting wins.
-_os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+import importlib as _importlib
 
 from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int64  # noqa: A001
 from tinytensor._args import device
@@ -63,11 +59,28 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-from tinytensor.serialization import load, save  # noqa: E402
-from tinytensor import datasets, nn, optim, utils  # noqa: E402,F401  (they build on the above)
 from tinytensor._functions import names as _names  # noqa: E402,F401  (PyTorch's node names)
 from tinytensor import accelerator, backends, cuda  # noqa: E402,F401  (CPU answers for device code)
-from tinytensor import distributed, multiprocessing  # noqa: E402,F401  (MPI collectives: mpi4py loads on init)
-from tinytensor import onnx  # noqa: E402,F401  (export; the onnx package loads only when used)
 
-get_num_threads()      # apply the thread policy now that every BLAS library is loaded
+# Loaded on first use (`tt.nn`, `import tinytensor.optim`, `tt.save`), so that `import
+# tinytensor` stays well under 0.15 s: name -> the module that defines it.
+_LAZY = {"nn": "tinytensor.nn", "optim": "tinytensor.optim", "utils": "tinytensor.utils",
+         "datasets": "tinytensor.datasets", "onnx": "tinytensor.onnx",
+         "distributed": "tinytensor.distributed",   # MPI collectives: mpi4py loads on init
+         "multiprocessing": "tinytensor.multiprocessing",
+         "load": "tinytensor.serialization", "save": "tinytensor.serialization"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tinytensor' has no attribute '{name}'")
+    value = _importlib.import_module(module)
+    if module.rpartition(".")[2] != name:         # a function of the module (load, save)
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,24 +1,21 @@
 """One thread setting for every kernel: `tt.set_num_threads(n)`.
 
 The policy, in one place:
-- OpenMP kernels run `prange(..., num_threads=n)` with n = get_num_threads().
-- The BLAS library (NumPy's and SciPy's OpenBLAS) is kept at ONE thread for the whole process.
-  tinytensor splits GEMM work itself into pieces fixed by the shapes (a GEMM per OpenMP thread
-  in the convolutions, a piece per worker in matmul/linear), so results are bitwise identical
-  for any thread count, and at most n threads ever compute. A multi-threaded OpenBLAS is not
-  reproducible across thread counts, and on 2 cores its pool fought our OpenMP threads (a
-  64x256 @ 256x200 GEMM took 6-80 ms right after a conv instead of 46 us).
-  Side effect: NumPy's own matmul in the same process runs on one thread too; wrap such code
-  in `threadpoolctl.threadpool_limits(k)` to change that locally.
-- OpenMP workers spin, then sleep, between parallel regions (libgomp's active-then-passive
-  default), but spin 10,000 rounds instead of libgomp's 300,000: tinytensor/__init__.py sets
-  GOMP_SPINCOUNT=10000 unless the user set it, before libgomp loads. A worker that spins on a
-  core another process needs stalls every barrier: with two busy processes on the 2-core
-  machine, an epoch of examples/train_lenet.py on 2 threads took 6.8 s at libgomp's spin
-  count and 0.8 s at 10,000 (0.6 s on one thread; 0.2 s on the quiet machine).
-  On the quiet machine 10,000 costs nothing measurable (LeNet batch-64 step 4.60 vs 4.76 ms,
-  batch-1 inference 0.23 vs 0.22 ms), while 1,000 slows batch-1 inference to 0.29 ms and
-  PASSIVE to 0.48 ms.
+- OpenMP kernels run `prange(..., num_threads=n)` with n = get_num_threads(). Every kernel
+  passes n itself, so tinytensor never sets OpenMP's process-wide default (omp_set_num_threads
+  would also change it for any other library sharing the same libgomp).
+- GEMMs (matmul, linear, convolutions) run on tinytensor's own kernels, cut into pieces fixed
+  by the shapes alone, a piece per thread, so results are bitwise identical for any thread
+  count and at most n threads compute (see tinytensor/_functions/matmul.py).
+- Nothing here touches what tinytensor does not own: importing it leaves the environment,
+  NumPy's BLAS threads and OpenMP's defaults as they were. (Earlier versions capped every
+  BLAS at one thread with threadpoolctl and set GOMP_SPINCOUNT in os.environ at import; a
+  user's NumPy matmul then ran on one thread, and every child process inherited the setting.)
+- Idle OpenMP workers spin-wait before they sleep (libgomp's default: up to 300,000 rounds).
+  On a machine busy with other processes, a worker spinning on a core another process needs
+  stalls the next barrier. libgomp reads GOMP_SPINCOUNT and OMP_WAIT_POLICY once, when it
+  loads, so a user who shares cores can start Python with e.g. GOMP_SPINCOUNT=10000
+  (measurements: README's "Threads" paragraph). tinytensor sets neither.
 """
 import operator
 import os
@@ -31,7 +28,6 @@ from tinytensor._kernels import _parallel
 MAX_THREADS = 1024
 
 _num_threads = None
-_blas_capped = False
 # True in a child made by fork() (multiprocessing's "fork" start method, DataLoader workers):
 # every kernel then runs on one thread. libgomp's thread pool does not survive fork (the child
 # has only the forking thread), so a parallel region there waits forever for workers that no
@@ -42,7 +38,6 @@ _forked_child = False
 def _after_fork_in_child():
     global _forked_child
     _forked_child = True
-    _parallel.set_openmp_threads(1)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -57,16 +52,6 @@ def _default_threads():
     except AttributeError:
         n = os.cpu_count() or 1
     return max(1, min(n, MAX_THREADS))
-
-
-def _cap_blas_once():
-    """Set every loaded BLAS to one thread (threadpoolctl finds NumPy's and SciPy's)."""
-    global _blas_capped
-    if _blas_capped:
-        return
-    _blas_capped = True
-    from threadpoolctl import threadpool_limits
-    threadpool_limits(limits=1, user_api="blas")
 
 
 def set_num_threads(n):
@@ -85,15 +70,14 @@ def set_num_threads(n):
         raise RuntimeError("set_num_threads expects a positive integer")
     if n > MAX_THREADS:
         raise RuntimeError(f"set_num_threads expects at most {MAX_THREADS} threads, but got {n}")
-    _parallel.set_openmp_threads(1 if _forked_child else n)
     _num_threads = n
-    _cap_blas_once()
 
 
 def get_num_threads():
     """The number of threads kernels use (1 on a build without OpenMP or in a forked child)."""
+    global _num_threads
     if _num_threads is None:
-        set_num_threads(_default_threads())
+        _num_threads = _default_threads()
     if _forked_child or not _parallel.openmp_enabled():
         return 1
     return _num_threads

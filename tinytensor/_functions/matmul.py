@@ -1,83 +1,58 @@
-"""matmul with NumPy's rules (1-D promotion, broadcast batch dimensions), through BLAS.
+"""matmul with NumPy's rules (1-D promotion, broadcast batch dimensions), on our own GEMM.
 
-NumPy's matmul calls its OpenBLAS GEMM on zero-copy views of our storage. OpenBLAS's own
-threading is not bitwise reproducible across thread counts (1 vs 2 threads differ in the last
-bits), so matmul splits its work into pieces fixed by the shapes alone (leading batch entries,
-else blocks of >= 128 rows), runs each piece with BLAS on one thread, and spreads the pieces over
-tt.get_num_threads() Python threads (NumPy releases the GIL inside GEMM). Results are then
-identical for any thread count.
+Each 2-D product of at least _OWN_MIN_MACS multiply-adds runs on tinytensor's own GEMM for its
+dtype (`_own_gemm`: the kernel variant's float32 GEMM) on tt.get_num_threads() OpenMP threads.
+Its threads split the rows of the result, and every element is computed the same way
+whichever thread computes it, so results are bitwise identical for any thread count (tests:
+test_matmul_threads.py). Smaller products, other dtypes and builds without a kernel variant
+use NumPy's matmul: its BLAS runs products that small on one thread, and tinytensor never
+changes the BLAS's own thread setting (that belongs to the user).
 """
-import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from tinytensor import _threads
+from tinytensor._kernels import conv as _kc
 from tinytensor.autograd.function import Function
 from tinytensor.tensor import Tensor, _c, _wrap
 
-_SMALL = 1 << 20         # multiply-adds below which one piece (one GEMM call) does everything
-_PIECE = 1 << 22         # target multiply-adds per piece above that
-_MIN_ROWS = 128          # a row block never gets smaller than this (GEMM efficiency: 1024^3
-                         # float32 at 1 thread, 64 rows 1.25x NumPy's time, 128 rows 0.94x)
-
-_pool = None
-_pool_size = 0
-_pool_lock = threading.Lock()
-
-
-def _forget_pool():
-    """In a child made by fork(): the pool's threads were not copied, and its bookkeeping says
-    they are idle, so work handed to it would wait forever. Start afresh when next needed."""
-    global _pool, _pool_lock, _pool_size
-    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+# Multiply-adds of one 2-D product from which our GEMM runs it (below: NumPy). OpenBLAS and
+# MKL run a GEMM below ~2**18 multiply-adds on one thread, so NumPy there never uses more
+# threads than tt.set_num_threads allows; our GEMM packs whole 32-column panels, which costs
+# more than BLAS's small-matrix kernels on products this small (32x512x10: 18 vs 6 us).
+_OWN_MIN_MACS = 1 << 18
+# Multiply-adds per thread below which more threads do not pay for waking them.
+_MACS_PER_THREAD = 1 << 20
 
 
-os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _executor(n):
-    """A pool of n worker threads. A pool of another size is replaced, never shut down here:
-    another Python thread may still be handing it work (its threads exit when it is freed)."""
-    global _pool, _pool_size
-    with _pool_lock:
-        if _pool is None or _pool_size != n:
-            _pool, _pool_size = ThreadPoolExecutor(max_workers=n, thread_name_prefix="tt-matmul"), n
-        return _pool
-
-
-def _pieces(x, y, out):
-    """(x_part, y_part, out_part) triples covering out, chosen from the shapes alone."""
-    n, k = x.shape[-2], x.shape[-1]
-    work = out.size * k
-    if work < _SMALL or out.size == 0:
-        return [(x, y, out)]
-    batch = out.shape[:-2]
-    if batch and batch[0] >= 2:
-        xb = np.broadcast_to(x, batch + x.shape[-2:])
-        yb = np.broadcast_to(y, batch + y.shape[-2:])
-        count = min(batch[0], max(1, work // _PIECE))
-        cuts = [batch[0] * i // count for i in range(count + 1)]
-        return [(xb[lo:hi], yb[lo:hi], out[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:])]
-    count = min(math.ceil(n / _MIN_ROWS), max(1, work // _PIECE))
-    cuts = [n * i // count for i in range(count + 1)]
-    return [(x[..., lo:hi, :], y, out[..., lo:hi, :]) for lo, hi in zip(cuts[:-1], cuts[1:])]
+def _own_gemm(dtype):
+    """Our GEMM for this dtype, c = a @ b with (a, b, c, accumulate, n_threads) arguments, or
+    None. float64 joins when the kernels offer `variant_dgemm` with the same arguments."""
+    if _kc.variant() is None:                # a build without kernel variants (MSVC)
+        return None
+    if dtype == np.float32:
+        return _kc.variant_sgemm
+    if dtype == np.float64:
+        return getattr(_kc, "variant_dgemm", None)
+    return None
 
 
 def _mm(x, y):
     """np.matmul of two arrays with >= 2 dims, bitwise independent of the thread count."""
-    shape = np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-1])
-    out = np.empty(shape, np.result_type(x, y))
-    pieces = _pieces(x, y, out)
-    n_threads = _threads.get_num_threads()      # BLAS itself is kept at one thread (_threads)
-    if n_threads == 1 or len(pieces) == 1:
-        for xp, yp, op in pieces:
-            np.matmul(xp, yp, out=op)
-    else:
-        list(_executor(n_threads).map(
-            lambda p: np.matmul(p[0], p[1], out=p[2]), pieces))
+    batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+    m, k, n = x.shape[-2], x.shape[-1], y.shape[-1]
+    dtype = np.result_type(x, y)
+    out = np.empty(batch + (m, n), dtype)
+    gemm = _own_gemm(dtype) if m * n * k >= _OWN_MIN_MACS and x.dtype == y.dtype else None
+    if gemm is None:
+        np.matmul(x, y, out=out)
+        return out
+    threads = max(1, min(_threads.get_num_threads(), m * n * k // _MACS_PER_THREAD))
+    if not batch:
+        gemm(x, y, out, False, threads)
+        return out
+    xb, yb = np.broadcast_to(x, batch + (m, k)), np.broadcast_to(y, batch + (k, n))
+    for i in np.ndindex(*batch):
+        gemm(xb[i], yb[i], out[i], False, threads)
     return out
 
 

@@ -5,6 +5,8 @@ Environment switches:
   TINYTENSOR_OPENMP=0         build serial kernels even where OpenMP is available
   TINYTENSOR_REQUIRE_OPENMP=1 fail instead of falling back to serial kernels
   TINYTENSOR_ANNOTATE=1       write cython -a HTML next to the generated C (build/cython-*/)
+  TINYTENSOR_BUILD_JOBS=n     cythonize and compile n files at a time (default: the cores
+                              this process may use; `build_ext -j n` overrides it too)
 """
 import glob
 import os
@@ -23,6 +25,18 @@ MODE = "debug" if DEBUG else "release"
 # Directives that carry meaning (wraparound, cdivision) live in each file's header; these two
 # are a policy of the build, so a header directive must not override them.
 DIRECTIVES = {"boundscheck": DEBUG, "initializedcheck": DEBUG, "language_level": 3}
+
+
+def build_jobs():
+    """How many files to cythonize and compile at once: TINYTENSOR_BUILD_JOBS, else the cores
+    this process may run on. A clean build on 2 cores took 124-150 s one file at a time."""
+    env = os.environ.get("TINYTENSOR_BUILD_JOBS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def openmp_flags(compiler):
@@ -46,6 +60,9 @@ def openmp_flags(compiler):
 class BuildExt(build_ext):
     def finalize_options(self):
         super().finalize_options()
+        # Compile the extensions in parallel unless `-j` said otherwise (pip passes no -j).
+        if not self.parallel:
+            self.parallel = build_jobs()
         # A release build after a debug one (or the reverse) finds the other mode's binaries
         # newer than its sources and keeps them (seen here): rebuild whenever the mode changes.
         marker = os.path.join(self.build_temp, "tinytensor-build-mode")
@@ -86,7 +103,7 @@ def extensions():
         exts.append(Extension(module, [path], include_dirs=[folder, kernels_c],
                               depends=sorted(depends)))
     return cythonize(exts, compiler_directives=DIRECTIVES, build_dir=f"build/cython-{MODE}",
-                     annotate=ANNOTATE, force=ANNOTATE)
+                     annotate=ANNOTATE, force=ANNOTATE, nthreads=build_jobs())
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

@@ -1,7 +1,7 @@
 """matmul with NumPy's rules (1-D promotion, broadcast batch dimensions), on our own GEMM.
 
 Each 2-D product of at least _OWN_MIN_MACS multiply-adds runs on tinytensor's own GEMM for its
-dtype (`_own_gemm`: the kernel variant's float32 GEMM) on tt.get_num_threads() OpenMP threads.
+dtype (`_own_gemm`: the convolutions' GEMM) on tt.get_num_threads() OpenMP threads.
 Its threads split the rows of the result, and every element is computed the same way
 whichever thread computes it, so results are bitwise identical for any thread count (tests:
 test_matmul_threads.py). Smaller products, other dtypes and builds without a kernel variant
@@ -25,14 +25,12 @@ _MACS_PER_THREAD = 1 << 20
 
 
 def _own_gemm(dtype):
-    """Our GEMM for this dtype, c = a @ b with (a, b, c, accumulate, n_threads) arguments, or
-    None. float64 joins when the kernels offer `variant_dgemm` with the same arguments."""
-    if _kc.variant() is None:                # a build without kernel variants (MSVC)
-        return None
-    if dtype == np.float32:
+    """Our GEMM for this dtype, called as gemm(a, b, c, accumulate, n_threads), or None."""
+    both = getattr(_kc, "variant_gemm", None)     # float32 and float64, once the kernels have it
+    if both is not None and dtype in (np.float32, np.float64):
+        return both
+    if dtype == np.float32 and _kc.variant() is not None:     # None: a build without variants
         return _kc.variant_sgemm
-    if dtype == np.float64:
-        return getattr(_kc, "variant_dgemm", None)
     return None
 
 

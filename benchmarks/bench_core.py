@@ -92,7 +92,9 @@ def make_cases():
 
 
 def set_threads(n):
-    tt.set_num_threads(n)            # OpenMP kernels and (through threadpoolctl) NumPy's BLAS
+    tt.set_num_threads(n)            # tinytensor's kernels and GEMMs (it leaves BLAS alone)
+    if threadpool_limits is not None:
+        threadpool_limits(n, user_api="blas")      # the NumPy column's matmul at n threads too
     if torch is not None:
         torch.set_num_threads(n)
 

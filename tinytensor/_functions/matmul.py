@@ -15,10 +15,11 @@ from tinytensor._kernels import conv as _kc
 from tinytensor.autograd.function import Function
 from tinytensor.tensor import Tensor, _c, _wrap
 
-# Multiply-adds of one 2-D product from which our GEMM runs it (below: NumPy). OpenBLAS and
-# MKL run a GEMM below ~2**18 multiply-adds on one thread, so NumPy there never uses more
-# threads than tt.set_num_threads allows; our GEMM packs whole 32-column panels, which costs
-# more than BLAS's small-matrix kernels on products this small (32x512x10: 18 vs 6 us).
+# Multiply-adds of one 2-D product from which our GEMM runs it (below: NumPy). Our GEMM packs
+# whole 32-column panels, which costs more than BLAS's small-matrix kernels on products this
+# small (32x512x10: 18 vs 6 us). OpenBLAS runs a GEMM of at most 2**18 multiply-adds on one
+# thread; its matrix-vector products may use its own threads (at the user's setting, which
+# does not depend on tt.set_num_threads, so results still do not).
 _OWN_MIN_MACS = 1 << 18
 # Multiply-adds per thread below which more threads do not pay for waking them.
 _MACS_PER_THREAD = 1 << 20

@@ -70,7 +70,8 @@ def test_show_config_names_the_variant_threads_and_paths(capsys):
     assert out.startswith(f"tinytensor {tt.__version__}\n")
     assert f"kernel variant:" in out and K.variant() in out
     assert f"threads:" in out and "OpenMP:" in out
-    for path in ("float32 conv forward", "float32 conv weight gradient", "max-pool rows"):
+    for path in ("float32 conv forward", "float32 conv weight gradient", "max-pool rows",
+                 "matmul and linear:"):
         assert path in out
     with on_variant("generic"):
         tt.show_config()

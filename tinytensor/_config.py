@@ -29,10 +29,23 @@ def _config():
         ("float32 conv weight gradient", ", ".join(f32_gw)),
         ("float64 convolutions", f"im2col + BLAS ({kc.blas_backend()})"),
         ("depthwise convolutions", "direct (plain C, any dtype)"),
+        ("matmul and linear", _matmul_gemms()),
         ("max-pool rows", "AVX-512" if kp.avx512_rows() else "portable C"),
         ("conv thresholds", f"rows from {conv_fn._ROWS_MIN_WIDTH} outputs wide, panels from "
                             f"{conv_fn._PANEL_MIN_IN_CHANNELS} input channels"),
     ]
+
+
+def _matmul_gemms():
+    """Which GEMM runs matmul/linear per dtype (tinytensor/_functions/matmul.py)."""
+    import numpy as np
+    from tinytensor._functions import matmul as mm
+    own = [t for t in ("float32", "float64") if mm._own_gemm(np.dtype(t)) is not None]
+    if not own:
+        return "NumPy's BLAS"
+    return (f"tinytensor's own GEMM for {' and '.join(own)} from {mm._OWN_MIN_MACS:,} "
+            f"multiply-adds, NumPy's BLAS below that" +
+            ("" if len(own) == 2 else " and for float64"))
 
 
 def show_config():

@@ -10,20 +10,17 @@ invariants that keep every index below in range, so a tinytensor bug raises inst
 corrupting memory.
 
 Notes:
-- GEMM paths (im2col + BLAS) call scipy's `cython_blas` from `nogil` code: each OpenMP thread
-  runs single-threaded GEMMs on its own chunk of samples (the caller caps BLAS at 1 thread
-  for the duration). A chunk's result does not depend on which thread computes it, and the
-  chunks and weight-gradient partitions are fixed by the shapes alone, so results are bitwise
-  identical for any thread count.
-- Row-major C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T (`_gemm`).
+- GEMM paths (im2col + GEMM) call our own GEMMs (c/tt_isa.h: the float32 and float64 GEMMs of
+  the ISA variant chosen at import, c/tt_gemm_plain.h on a build without any), never BLAS:
+  each OpenMP thread runs single-threaded GEMMs on its own chunk of samples. A chunk's result
+  does not depend on which thread computes it, and the chunks and weight-gradient partitions
+  are fixed by the shapes alone, so results are bitwise identical for any thread count.
 - Scratch is a caller-allocated (n_threads, size) array; a thread uses row `threadid()`.
 """
 from cython cimport floating
 import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
-from libc.stdint cimport int64_t
-from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 cdef extern from "tt_isa.h" nogil:
     ctypedef struct tt_conv_geo:
@@ -32,9 +29,14 @@ cdef extern from "tt_isa.h" nogil:
         const char* name
         int mr, nr, vl, rows_mr
         Py_ssize_t work
+        int dmr, dnr
+        Py_ssize_t dwork
         void (*sgemm)(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t rsa,
                    Py_ssize_t csa, const float* b, Py_ssize_t rsb, Py_ssize_t csb,
                    int accumulate, float* c, Py_ssize_t ldc, float* work) noexcept nogil
+        void (*dgemm)(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* a, Py_ssize_t rsa,
+                   Py_ssize_t csa, const double* b, Py_ssize_t rsb, Py_ssize_t csb,
+                   int accumulate, double* c, Py_ssize_t ldc, double* work) noexcept nogil
         Py_ssize_t (*rows_padded)(Py_ssize_t M) noexcept nogil
         void (*pack_weights)(float* dst, const float* w, Py_ssize_t M, Py_ssize_t K) noexcept nogil
         void (*forward_panel)(const float* x, Py_ssize_t xs, const tt_conv_geo* g,
@@ -51,16 +53,24 @@ cdef extern from "tt_isa.h" nogil:
                                 Py_ssize_t ow0, int nr) noexcept nogil
     const tt_conv_kernels* tt_conv_kernels_get(const char* name)
 
+cdef extern from "tt_gemm_plain.h" nogil:
+    void tt_sgemm_plain(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t rsa,
+                        Py_ssize_t csa, const float* b, Py_ssize_t rsb, Py_ssize_t csb,
+                        int accumulate, float* c, Py_ssize_t ldc)
+    void tt_dgemm_plain(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* a,
+                        Py_ssize_t rsa, Py_ssize_t csa, const double* b, Py_ssize_t rsb,
+                        Py_ssize_t csb, int accumulate, double* c, Py_ssize_t ldc)
+
 from tinytensor._kernels import _isa
 
-# The float32 kernels of one ISA variant (c/tt_isa.h), chosen once at import by _isa (the
-# CPU's best, or TINYTENSOR_ISA). use_variant() switches them, for tests and benchmarks;
-# use_own_sgemm(False) sends float32 GEMMs to BLAS, for comparisons.
+# The kernels of one ISA variant (c/tt_isa.h), chosen once at import by _isa (the CPU's best,
+# or TINYTENSOR_ISA); NULL on a build without any (then the GEMMs are tt_gemm_plain.h's and
+# the float32 panel and rows paths do not exist). use_variant() switches them, for tests.
 cdef const tt_conv_kernels* _kt = (tt_conv_kernels_get(_isa.selected().encode())
                                    if _isa.selected() is not None else NULL)
-cdef bint _own_sgemm = _kt != NULL
-# GEMM workspace per thread: enough for any variant, so scratch sizes never depend on it
-cdef Py_ssize_t TT_SGEMM_WORK = 0
+# GEMM workspace per thread, in elements of either dtype: enough for any variant's sgemm and
+# dgemm, so scratch sizes never depend on the variant
+cdef Py_ssize_t TT_GEMM_WORK = 0
 
 
 def _max_work():
@@ -68,63 +78,61 @@ def _max_work():
     cdef const tt_conv_kernels* kt
     for name in _isa.supported():
         kt = tt_conv_kernels_get(name.encode())
-        if kt != NULL and kt.work > most:
-            most = kt.work
+        if kt != NULL:
+            most = max(most, kt.work, kt.dwork)
     return most
 
 
-TT_SGEMM_WORK = _max_work()
+TT_GEMM_WORK = _max_work()
 
 
 def use_variant(str name):
-    """Run the float32 kernels of variant `name` (one of _isa.supported()) from now on;
-    returns the previous variant's name. For tests and benchmarks: not thread-safe."""
-    global _kt, _own_sgemm
+    """Run the kernels of variant `name` (one of _isa.supported()) from now on; returns the
+    previous variant's name. For tests and benchmarks: not thread-safe."""
+    global _kt
     cdef const tt_conv_kernels* kt = tt_conv_kernels_get(name.encode())
     if kt == NULL:
         raise ValueError(f"use_variant: {name!r} is not one of {_isa.supported()}")
     old = variant()
     _kt = kt
-    _own_sgemm = True
     return old
 
 
 def variant():
-    """The variant whose float32 kernels run (see _isa)."""
+    """The variant whose kernels run (see _isa), or None (plain-C GEMMs only)."""
     return _kt.name.decode() if _kt != NULL else None
 
 
 def tile():
-    """(rows, columns) of the running variant's GEMM micro-kernel tile (None: no variant)."""
+    """(rows, columns) of the running variant's float32 GEMM micro-kernel tile (None: no
+    variant)."""
     return (_kt.mr, _kt.nr) if _kt != NULL else None
 
 
-def use_own_sgemm(bint on):
-    """Route float32 GEMMs to the variant's GEMM or, with False, to BLAS."""
-    global _own_sgemm
-    _own_sgemm = on and _kt != NULL
+def dtile():
+    """(rows, columns) of the running variant's float64 GEMM micro-kernel tile."""
+    return (_kt.dmr, _kt.dnr) if _kt != NULL else None
 
 
 def own_sgemm():
-    return bool(_own_sgemm)
+    """Whether a variant's kernels run (the float32 panel and rows paths need them)."""
+    return _kt != NULL
 
 
-def variant_sgemm(const float[:, :] a, const float[:, :] b, float[:, ::1] c,
-                  bint accumulate, int n_threads=1):
-    """c = a @ b (+ c when accumulate) by the running variant's GEMM, for the tests and the
-    benchmark's GEMM ceiling. a and b may have any strides (a transposed view is swapped
-    strides); rows of c are split into n_threads blocks, each one thread's single-threaded
-    GEMM."""
+def variant_gemm(const floating[:, :] a, const floating[:, :] b, floating[:, ::1] c,
+                 bint accumulate, int n_threads=1):
+    """c = a @ b (+ c when accumulate) by the GEMM the convolutions use (the running variant's
+    sgemm or dgemm), for the tests and the benchmark's GEMM ceiling. a and b may have any
+    strides (a transposed view is swapped strides); rows of c are split into n_threads
+    blocks, each one thread's single-threaded GEMM."""
     cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1], t, r0, r1, rows
-    cdef Py_ssize_t f = sizeof(float)
-    if _kt == NULL:
-        raise RuntimeError("variant_sgemm: no kernel variant runs on this CPU")
+    cdef Py_ssize_t f = sizeof(floating)
     if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n or n_threads < 1:
-        raise ValueError(f"variant_sgemm: shapes {(m, k)} @ {(b.shape[0], n)} -> {(c.shape[0], c.shape[1])}")
+        raise ValueError(f"variant_gemm: shapes {(m, k)} @ {(b.shape[0], n)} -> {(c.shape[0], c.shape[1])}")
     if any(s % f for s in (a.strides[0], a.strides[1], b.strides[0], b.strides[1])):
-        raise ValueError("variant_sgemm: strides must be whole elements")
-    work = np.empty((n_threads, _kt.work), np.float32)
-    cdef float[:, ::1] wk = work
+        raise ValueError("variant_gemm: strides must be whole elements")
+    work = np.empty((n_threads, max(TT_GEMM_WORK, 1)), np.float32 if floating is float else np.float64)
+    cdef floating[:, ::1] wk = work
     if m == 0 or n == 0:
         return
     rows = (m + n_threads - 1) // n_threads
@@ -132,42 +140,13 @@ def variant_sgemm(const float[:, :] a, const float[:, :] b, float[:, ::1] c,
         r0 = t * rows
         r1 = min(m, r0 + rows)
         if r0 < r1:
-            _kt.sgemm(r1 - r0, n, k, &a[r0, 0] if k > 0 else NULL, a.strides[0] // f,
-                      a.strides[1] // f, &b[0, 0] if k > 0 else NULL, b.strides[0] // f,
-                      b.strides[1] // f, accumulate, &c[r0, 0], n, &wk[t, 0])
+            _strided_gemm(r1 - r0, n, k, &a[r0, 0] if k > 0 else NULL, a.strides[0] // f,
+                          a.strides[1] // f, &b[0, 0] if k > 0 else NULL, b.strides[0] // f,
+                          b.strides[1] // f, accumulate, &c[r0, 0], n, &wk[t, 0])
 
 
-avx512_sgemm = variant_sgemm    # the old name (benchmarks/bench_conv.py)
-
-# Optional CBLAS with 64-bit ints (NumPy's bundled OpenBLAS), found at import time by
-# tinytensor/_functions/conv.py: measured 61 ms vs 72 ms for S4's 32 forward GEMMs on one
-# thread (OpenBLAS 0.3.31 vs scipy's 0.3.30). NULL: scipy's cython_blas.
-ctypedef void (*cblas_sgemm64_t)(int order, int ta, int tb, int64_t m, int64_t n, int64_t k,
-                                 float alpha, const float* a, int64_t lda, const float* b,
-                                 int64_t ldb, float beta, float* c, int64_t ldc) noexcept nogil
-ctypedef void (*cblas_dgemm64_t)(int order, int ta, int tb, int64_t m, int64_t n, int64_t k,
-                                 double alpha, const double* a, int64_t lda, const double* b,
-                                 int64_t ldb, double beta, double* c, int64_t ldc) noexcept nogil
-cdef cblas_sgemm64_t _cblas_sgemm = NULL
-cdef cblas_dgemm64_t _cblas_dgemm = NULL
-cdef enum:
-    CBLAS_ROW_MAJOR = 101
-    CBLAS_NO_TRANS = 111
-    CBLAS_TRANS = 112
-
-
-def set_cblas64(size_t sgemm_address, size_t dgemm_address):
-    """Use these cblas_sgemm/cblas_dgemm (64-bit integer ABI) for every GEMM; 0 and 0 return
-    to scipy's cython_blas. The caller vouches for the ABI (a symbol named *cblas_sgemm64_)."""
-    global _cblas_sgemm, _cblas_dgemm
-    if (sgemm_address == 0) != (dgemm_address == 0):
-        raise ValueError("set_cblas64: give both addresses or neither")
-    _cblas_sgemm = <cblas_sgemm64_t> sgemm_address
-    _cblas_dgemm = <cblas_dgemm64_t> dgemm_address
-
-
-def blas_backend():
-    return "cblas64" if _cblas_sgemm != NULL else "scipy"
+variant_sgemm = variant_gemm    # older names (tests, benchmarks/bench_conv.py)
+avx512_sgemm = variant_gemm
 
 
 cdef extern from *:
@@ -301,42 +280,35 @@ cdef inline Py_ssize_t _out_size(Py_ssize_t n, Py_ssize_t k, Py_ssize_t s, Py_ss
     return (n + p + q - d * (k - 1) - 1) // s + 1
 
 
+cdef inline void _strided_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* a,
+                               Py_ssize_t rsa, Py_ssize_t csa, const floating* b,
+                               Py_ssize_t rsb, Py_ssize_t csb, bint accumulate, floating* c,
+                               Py_ssize_t ldc, floating* work) noexcept nogil:
+    """c (m x n, ldc) = A B (+ c when accumulate), A(i, p) = a[i*rsa + p*csa], B(p, j) =
+    b[p*rsb + j*csb]: the running variant's GEMM of this dtype, or tt_gemm_plain.h's.
+    work: TT_GEMM_WORK elements."""
+    if floating is float:
+        if _kt != NULL:
+            _kt.sgemm(m, n, k, a, rsa, csa, b, rsb, csb, accumulate, c, ldc, work)
+        else:
+            tt_sgemm_plain(m, n, k, a, rsa, csa, b, rsb, csb, accumulate, c, ldc)
+    else:
+        if _kt != NULL:
+            _kt.dgemm(m, n, k, a, rsa, csa, b, rsb, csb, accumulate, c, ldc, work)
+        else:
+            tt_dgemm_plain(m, n, k, a, rsa, csa, b, rsb, csb, accumulate, c, ldc)
+
+
 cdef inline void _gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                        const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb,
-                       floating beta, floating* c, Py_ssize_t ldc, floating* work) noexcept nogil:
-    """Row-major c (m x n, ldc) = op(a) (m x k) @ op(b) (k x n) + beta * c (beta 0 or 1); op
-    transposes when trans_ is set. work: TT_SGEMM_WORK elements for tt_sgemm."""
-    cdef char ta = b'T' if trans_a else b'N'
-    cdef char tb = b'T' if trans_b else b'N'
-    cdef int im = <int> m, in_ = <int> n, ik = <int> k
-    cdef int ilda = <int> lda, ildb = <int> ldb, ildc = <int> ldc
-    cdef float fone = 1.0, fbeta
-    cdef double done = 1.0, dbeta
+                       bint accumulate, floating* c, Py_ssize_t ldc,
+                       floating* work) noexcept nogil:
+    """Row-major c (m x n, ldc) = op(a) (m x k) @ op(b) (k x n) (+ c when accumulate); op
+    transposes when trans_ is set. work: TT_GEMM_WORK elements."""
     if m == 0 or n == 0:
         return
-    if floating is float:
-        if _own_sgemm:
-            _kt.sgemm(m, n, k, a, 1 if trans_a else lda, lda if trans_a else 1,
-                      b, 1 if trans_b else ldb, ldb if trans_b else 1, beta != 0, c, ldc, work)
-            return
-    if _cblas_sgemm != NULL:
-        if floating is float:
-            _cblas_sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS if trans_a else CBLAS_NO_TRANS,
-                         CBLAS_TRANS if trans_b else CBLAS_NO_TRANS, m, n, k, 1.0, a, lda, b, ldb,
-                         beta, c, ldc)
-        else:
-            _cblas_dgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS if trans_a else CBLAS_NO_TRANS,
-                         CBLAS_TRANS if trans_b else CBLAS_NO_TRANS, m, n, k, 1.0, a, lda, b, ldb,
-                         beta, c, ldc)
-        return
-    if floating is float:
-        fbeta = beta
-        sgemm(&tb, &ta, &in_, &im, &ik, &fone, <float*> b, &ildb, <float*> a, &ilda,
-              &fbeta, c, &ildc)
-    else:
-        dbeta = beta
-        dgemm(&tb, &ta, &in_, &im, &ik, &done, <double*> b, &ildb, <double*> a, &ilda,
-              &dbeta, c, &ildc)
+    _strided_gemm(m, n, k, a, 1 if trans_a else lda, lda if trans_a else 1,
+                  b, 1 if trans_b else ldb, ldb if trans_b else 1, accumulate, c, ldc, work)
 
 
 cdef inline Py_ssize_t _hi(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n,
@@ -502,10 +474,10 @@ def gemm_scratch_size(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t K, Py_ssize_t L, 
                       Py_ssize_t bs):
     """Per-thread scratch (elements) of gemm_forward / gemm_backward: col (reused as dcol) for
     a block of columns (nb whole samples, or bs output positions of one sample when nb == 1)
-    and, when nb > 1, a gathered (Og, nb*L) block, after tt_sgemm's packing workspace."""
+    and, when nb > 1, a gathered (Og, nb*L) block, after the GEMM's packing workspace."""
     if nb > 1:
-        return TT_SGEMM_WORK + Cg * K * nb * L + Og * nb * L
-    return TT_SGEMM_WORK + Cg * K * (bs if bs < L else L)
+        return TT_GEMM_WORK + Cg * K * nb * L + Og * nb * L
+    return TT_GEMM_WORK + Cg * K * (bs if bs < L else L)
 
 
 cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias, bint has_bias,
@@ -521,8 +493,8 @@ cdef void _fwd_chunk(const floating* x, const floating* w, const floating* bias,
     that stays in cache instead of a whole-sample col matrix streamed through memory)."""
     cdef Py_ssize_t K = KD * KH * KW, L = OD * OH * OW, Og = O // groups, CK = Cg * K
     cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, g, b, o, l, p0, p1
-    cdef floating* work = scratch                 # tt_sgemm's packed blocks
-    cdef floating* col = scratch + TT_SGEMM_WORK
+    cdef floating* work = scratch                 # the GEMM's packed blocks
+    cdef floating* col = scratch + TT_GEMM_WORK
     cdef floating* tmp = col + CK * nb * L
     cdef floating* yp
     cdef const floating* tp
@@ -603,8 +575,8 @@ cdef void _bwd_chunk(const floating* x, const floating* w, const floating* go,
     of bs output positions when nbc == 1, as in _fwd_chunk."""
     cdef Py_ssize_t K = KD * KH * KW, L = OD * OH * OW, Og = O // groups, CK = Cg * K
     cdef Py_ssize_t HWD = D * H * W, ld = nbc * L, g, b, o, l, p0, p1, cols
-    cdef floating* work = scratch                 # tt_sgemm's packed blocks
-    cdef floating* col = scratch + TT_SGEMM_WORK
+    cdef floating* work = scratch                 # the GEMM's packed blocks
+    cdef floating* col = scratch + TT_GEMM_WORK
     cdef floating* dcol
     cdef floating* gtmp = col + CK * nb * L
     cdef const floating* gp
@@ -748,8 +720,8 @@ def panel_forward(const float[:, :, :, :, ::1] x,        # IN  (N, C, D, H, W)
     cdef Py_ssize_t Og, CK, L, mpad, npanels, t, g, q0, tid
     cdef tt_conv_geo geom
     cdef float* panel
-    if not _own_sgemm:
-        raise RuntimeError("panel_forward: needs the own float32 kernels (use_own_sgemm); a tinytensor bug")
+    if _kt == NULL:
+        raise RuntimeError("panel_forward: needs a kernel variant; a tinytensor bug")
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
                    geo, groups) or (has_bias and bias.shape[0] != O):
         raise ValueError("panel_forward: inconsistent shapes (a tinytensor bug)")
@@ -802,8 +774,8 @@ def panel_backward_input(const float[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH,
     cdef Py_ssize_t Og = wt.shape[3], L, cpad, sb, nblocks, t, g, n0, n1, q, tid
     cdef tt_conv_geo geom
     cdef float* panel
-    if not _own_sgemm:
-        raise RuntimeError("panel_backward_input: needs the own float32 kernels (use_own_sgemm); a tinytensor bug")
+    if _kt == NULL:
+        raise RuntimeError("panel_backward_input: needs a kernel variant; a tinytensor bug")
     if (T != KD * KH * KW or _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, go.shape[0], O,
                                           OD, OH, OW, geo, groups) or O != Og * groups):
         raise ValueError("panel_backward_input: inconsistent shapes (a tinytensor bug)")
@@ -851,8 +823,8 @@ def rows_forward(const float[:, :, :, :, ::1] x,         # IN  (N, C, D, H, W)
     cdef Py_ssize_t Og, T, L, mpad, pieces, rows, t, g, r, piece, ow0
     cdef int width
     cdef tt_conv_geo geom
-    if not _own_sgemm:
-        raise RuntimeError("rows_forward: needs the own float32 kernels (use_own_sgemm); a tinytensor bug")
+    if _kt == NULL:
+        raise RuntimeError("rows_forward: needs a kernel variant; a tinytensor bug")
     if _bad_shapes(N, C, D, H, W, O, Cg, KD, KH, KW, y.shape[0], y.shape[1], OD, OH, OW,
                    geo, groups) or (has_bias and bias.shape[0] != O) or not 1 <= geo[0, 2] <= 2:
         raise ValueError("rows_forward: inconsistent shapes (a tinytensor bug)")

@@ -6,7 +6,7 @@ tinytensor.nn.functional.conv has validated every argument (PyTorch's messages) 
 forward, input-gradient and weight-gradient path, threads and chunking), with their outputs
 and scratch.
 
-Paths (conv_plan.PATHS):
+Paths (conv_plan.PATHS; the kernels of each in its own module, see _kernels/conv.pyx):
 - direct (one input channel per group, at most 4 outputs per group: depthwise): tap-by-tap
   kernels, one thread per output plane; backward fused into one pass when groups >= 4.
 - float32 where a kernel variant runs (AVX-512, AVX2, NEON, generic: c/tt_isa.h): forward by
@@ -28,7 +28,9 @@ import numpy as np
 from tinytensor._functions import conv_plan
 from tinytensor._functions._memory import alloc
 from tinytensor._functions.conv_plan import geometry  # noqa: F401  (fold.py, conv_transpose.py)
-from tinytensor._kernels import conv as _k
+from tinytensor._kernels import conv_direct as _kd
+from tinytensor._kernels import conv_gemm as _kg
+from tinytensor._kernels import conv_panels as _kp
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import reduce as _reduce
 from tinytensor._threads import get_num_threads
@@ -101,10 +103,10 @@ def _backward_input_panels(w, go, gx, geo, groups, n_threads):
     o, cg = w.shape[:2]
     taps = w.shape[2] * w.shape[3] * w.shape[4]
     wt = np.ascontiguousarray(w.reshape(groups, o // groups, cg, taps).transpose(0, 3, 2, 1))
-    packed, size = _k.panel_backward_input_sizes(cg, o // groups, taps, groups)
+    packed, size = _kp.panel_backward_input_sizes(cg, o // groups, taps, groups)
     rows = n_threads + -(-packed // size)      # per-thread rows, then the packed weights
     with _Scratch(np.float32, rows, size) as scratch:
-        _k.panel_backward_input(go, wt, gx, scratch[n_threads:].reshape(-1),
+        _kp.panel_backward_input(go, wt, gx, scratch[n_threads:].reshape(-1),
                                 scratch[:n_threads], geo, *w.shape[2:], n_threads)
 
 
@@ -123,21 +125,21 @@ def conv_forward(x, w, b, geo, groups, n_threads):
     cg, og = w.shape[1], o // groups
     k = w.shape[2] * w.shape[3] * w.shape[4]
     if p.forward == "direct":
-        _k.direct_forward(x, w, bias, has_bias, y, geo, groups, n_threads)
+        _kd.direct_forward(x, w, bias, has_bias, y, geo, groups, n_threads)
     elif p.forward == "rows":
-        with _Scratch(x.dtype, 1, _k.panel_sizes(cg, og, k, groups)[0]) as packed:
-            _k.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)
+        with _Scratch(x.dtype, 1, _kp.panel_sizes(cg, og, k, groups)[0]) as packed:
+            _kp.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)
     elif p.forward == "panels":
-        packed, size = _k.panel_sizes(cg, og, k, groups)
+        packed, size = _kp.panel_sizes(cg, og, k, groups)
         rows = n_threads + -(-packed // size)      # per-thread rows, then the packed weights
         with _Scratch(x.dtype, rows, size) as scratch:
-            _k.panel_forward(x, w, bias, has_bias, y, scratch[n_threads:].reshape(-1),
+            _kp.panel_forward(x, w, bias, has_bias, y, scratch[n_threads:].reshape(-1),
                              scratch[:n_threads], geo, groups, n_threads)
     else:
         length = out_sp[0] * out_sp[1] * out_sp[2]
-        size = _k.gemm_scratch_size(cg, og, k, length, p.chunk, p.block)
+        size = _kg.gemm_scratch_size(cg, og, k, length, p.chunk, p.block)
         with _Scratch(x.dtype, n_threads, size) as scratch:
-            _k.gemm_forward(x, w, bias, has_bias, y, scratch, geo, groups, p.chunk, p.block,
+            _kg.gemm_forward(x, w, bias, has_bias, y, scratch, geo, groups, p.chunk, p.block,
                             n_threads)
     return y
 
@@ -168,19 +170,19 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
         gb = np.empty(o, w.dtype) if need_b else np.empty(0, w.dtype)
         rows = np.empty((n_threads, (o // groups) * (w.shape[2] * w.shape[3] * w.shape[4] + 1)
                          * go.shape[4]), w.dtype)
-        _k.direct_backward(x, w, go, gx if need_x else np.empty((0,) * 5, x.dtype), gw, gb,
+        _kd.direct_backward(x, w, go, gx if need_x else np.empty((0,) * 5, x.dtype), gw, gb,
                            need_x, need_w, need_b, rows, geo, groups, n_threads)
         return gx, gw if need_w else None, gb if need_b else None
     # tinytensor's parallel pairwise sum, not NumPy's (S2's 1.2M values: 0.18 ms -> 0.07 on
     # one thread, 0.04 on two; same bits for any thread count)
     gb = _reduce.sum(go, (0, 2, 3, 4), False, n_threads) if need_b else None
     if need_x and p.input_grad == "direct":
-        _k.direct_backward_input(w, go, gx, geo, groups, n_threads)
+        _kd.direct_backward_input(w, go, gx, geo, groups, n_threads)
     if need_w and p.weight_grad == "direct":
         gw = np.empty(w.shape, w.dtype)
         rows = np.empty((n_threads, w.shape[2] * w.shape[3] * w.shape[4] * go.shape[4]),
                         w.dtype)
-        _k.direct_backward_weight(x, go, gw, rows, geo, groups, n_threads)
+        _kd.direct_backward_weight(x, go, gw, rows, geo, groups, n_threads)
     elif need_w and p.weight_grad == "dot":
         gw = alloc(w.shape, w.dtype)
         _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)
@@ -198,9 +200,9 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     gw_parts = (np.zeros((parts, o, cg * k), w.dtype) if gemm_w
                 else np.empty((parts, 0, 0), w.dtype))
     gx_arg = gx if gemm_x else np.empty((0,) * 5, x.dtype)
-    size = _k.gemm_scratch_size(cg, o // groups, k, length, p.chunk, p.block)
+    size = _kg.gemm_scratch_size(cg, o // groups, k, length, p.chunk, p.block)
     with _Scratch(x.dtype, n_threads, size) as scratch:
-        _k.gemm_backward(x, w, go, gx_arg, gw_parts, gemm_x, gemm_w, scratch, geo, groups,
+        _kg.gemm_backward(x, w, go, gx_arg, gw_parts, gemm_x, gemm_w, scratch, geo, groups,
                          p.chunk, p.block, n_threads)
     if gemm_w:
         gw = gw_parts.sum(axis=0).reshape(w.shape) if parts > 1 else gw_parts[0].reshape(w.shape)

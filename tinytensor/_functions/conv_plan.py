@@ -55,7 +55,7 @@ import os
 
 import numpy as np
 
-from tinytensor._kernels import conv as _k
+from tinytensor._kernels import _variant as _k
 from tinytensor._kernels import conv_wgrad as _kw
 
 PATHS = {

@@ -8,6 +8,7 @@
 #define TT_CONV_DIRECT_H
 
 #include <stddef.h>
+#include "tt_conv_types.h"          /* tt_conv_geo */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define TT_CONV_CLONES __attribute__((target_clones("arch=haswell", "default")))
@@ -28,10 +29,11 @@ static inline ptrdiff_t tt_conv_lo(ptrdiff_t off, ptrdiff_t s, ptrdiff_t n,
 /* y = bias + sum over taps of w[tap] * shifted x, for one (n, o) plane */               \
 TT_CONV_CLONES static void tt_dw_fwd_##SUF(                                              \
         T *__restrict y, const T *__restrict x, const T *__restrict w, T bias,           \
-        ptrdiff_t D, ptrdiff_t H, ptrdiff_t W, ptrdiff_t KD, ptrdiff_t KH,          \
-        ptrdiff_t KW, ptrdiff_t OD, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t sd,       \
-        ptrdiff_t sh, ptrdiff_t sw, ptrdiff_t pd, ptrdiff_t ph, ptrdiff_t pw,       \
-        ptrdiff_t dd, ptrdiff_t dh, ptrdiff_t dw) {                                   \
+        const tt_conv_geo *g) {                                                             \
+    const ptrdiff_t D = g->D, H = g->H, W = g->W, KD = g->KD, KH = g->KH, KW = g->KW;       \
+    const ptrdiff_t OD = g->OD, OH = g->OH, OW = g->OW, sd = g->sd, sh = g->sh;             \
+    const ptrdiff_t sw = g->sw, pd = g->pd, ph = g->ph, pw = g->pw, dd = g->dd;             \
+    const ptrdiff_t dh = g->dh, dw = g->dw;                                                 \
     for (ptrdiff_t l = 0; l < OD * OH * OW; l++) y[l] = bias;                           \
     for (ptrdiff_t i = 0; i < KD; i++)                                                  \
     for (ptrdiff_t j = 0; j < KH; j++)                                                  \
@@ -58,10 +60,11 @@ TT_CONV_CLONES static void tt_dw_fwd_##SUF(                                     
 TT_CONV_CLONES static void tt_dw_bwd_##SUF(                                              \
         const T *__restrict go, const T *__restrict x, const T *__restrict w,            \
         T *__restrict gx, T *__restrict rows, int need_gx, int need_gw, int need_gb,     \
-        ptrdiff_t D, ptrdiff_t H, ptrdiff_t W, ptrdiff_t KD, ptrdiff_t KH,          \
-        ptrdiff_t KW, ptrdiff_t OD, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t sd,       \
-        ptrdiff_t sh, ptrdiff_t sw, ptrdiff_t pd, ptrdiff_t ph, ptrdiff_t pw,       \
-        ptrdiff_t dd, ptrdiff_t dh, ptrdiff_t dw) {                                   \
+        const tt_conv_geo *g) {                                                             \
+    const ptrdiff_t D = g->D, H = g->H, W = g->W, KD = g->KD, KH = g->KH, KW = g->KW;       \
+    const ptrdiff_t OD = g->OD, OH = g->OH, OW = g->OW, sd = g->sd, sh = g->sh;             \
+    const ptrdiff_t sw = g->sw, pd = g->pd, ph = g->ph, pw = g->pw, dd = g->dd;             \
+    const ptrdiff_t dh = g->dh, dw = g->dw;                                                 \
     ptrdiff_t K = KD * KH * KW;                                                         \
     if (need_gb) {                                                                       \
         T *row = rows + K * OW;                                                          \

@@ -19,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "tt_conv_rows.h"          /* the AVX-512 kernels; tt_conv_geo, tt_conv_runs */
+#include "tt_conv_types.h"         /* tt_conv_geo, tt_conv_kernels */
+#include "tt_conv_rows.h"          /* the AVX-512 kernels; tt_conv_runs */
 #include "tt_cpu.h"
 
 #define TT_CAT_(a, b) a##b
@@ -33,39 +34,6 @@
 #define TT_TARGET_BEGIN(t) _Pragma("GCC push_options") _Pragma(TT_STR(GCC target(t)))
 #define TT_TARGET_END _Pragma("GCC pop_options")
 #endif
-
-/* What one variant offers conv.pyx: its tile (mr rows x nr columns), the GEMM workspace it
-   needs (floats per thread) and its entry points (contracts in tt_conv_panel.h and
-   tt_conv_rows.h, with panels of nr columns instead of 32). */
-typedef struct {
-    const char *name;
-    int mr, nr, vl;
-    int rows_mr;                        /* rows of a rows_forward_piece tile (its weights come
-                                           in panels of rows_mr output channels) */
-    ptrdiff_t work;                     /* floats of GEMM workspace (sgemm) */
-    int dmr, dnr;                       /* the float64 GEMM's tile */
-    ptrdiff_t dwork;                    /* doubles of GEMM workspace (dgemm) */
-    void (*sgemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rsa,
-                  ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate,
-                  float *c, ptrdiff_t ldc, float *work);
-    void (*dgemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t rsa,
-                  ptrdiff_t csa, const double *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate,
-                  double *c, ptrdiff_t ldc, double *work);
-    ptrdiff_t (*rows_padded)(ptrdiff_t M);
-    void (*pack_weights)(float *dst, const float *w, ptrdiff_t M, ptrdiff_t K);
-    void (*forward_panel)(const float *x, ptrdiff_t xs, const tt_conv_geo *g, const float *wp,
-                          ptrdiff_t M, const float *bias, float *y, ptrdiff_t ys, ptrdiff_t q0,
-                          int nq, float *panel, float *tile);
-    void (*backward_input_panel)(const float *go, ptrdiff_t gos, const tt_conv_geo *g,
-                                 const float *wt, ptrdiff_t M, float *gx, ptrdiff_t xs,
-                                 ptrdiff_t q0, int nq, float *panel, float *tile);
-    void (*rows_pack_weights)(float *dst, const float *w, ptrdiff_t M, ptrdiff_t C,
-                              ptrdiff_t T);
-    void (*rows_forward_piece)(const float *x, ptrdiff_t xs, const tt_conv_geo *g,
-                               const float *wp, ptrdiff_t M, const float *bias, float *y,
-                               ptrdiff_t ys, ptrdiff_t n, ptrdiff_t od, ptrdiff_t oh,
-                               ptrdiff_t ow0, int nr);
-} tt_conv_kernels;
 
 /* the float64 GEMM's workspace: packed A + packed B + slack to align both to 64 bytes */
 #define TT_DWORK_OF(DKC_, DMC_, DNC_) ((DMC_) * (DKC_) + (DKC_) * (DNC_) + 16)

@@ -1,11 +1,11 @@
 /* test_kernels.c: every micro-kernel of every variant this CPU runs, against scalar
  * references: the GEMMs of float32 and float64 (strides, transposes, accumulate, sizes around
- * the blocking), the
- * convolution forward by panels and by rows, and the input gradient by panels.
+ * the blocking), the convolution forward by panels and by rows, and the input gradient by
+ * panels.
  *
  * For NEON on an x86 machine (.ci/run does this):
  *   aarch64-linux-gnu-gcc -O2 -I tinytensor/_kernels -I tinytensor/_kernels/c \
- *       tinytensor/_kernels/c/test_kernels.c -o test_kernels -lm
+ *       tests/kernels/test_kernels.c -o test_kernels -lm
  *   qemu-aarch64-static -L /usr/aarch64-linux-gnu ./test_kernels
  * Natively: cc -O2 (same flags) and ./test_kernels [variant ...]. Exit status 0 = all passed. */
 #include <math.h>

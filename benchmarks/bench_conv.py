@@ -2,22 +2,23 @@
 
 Run only under the shared lock (other engineers benchmark on the same cores):
 
-    flock /tmp/bench.lock python benchmarks/bench_conv.py [--threads 1 2] [--cases S1 S4]
+    flock /tmp/tt-bench.lock python benchmarks/bench_conv.py [--threads 1 2] [--cases S1 S4]
                                                           [--reps 7] [--rss]
 
 Prints, per thread count and case: median forward and forward+backward times (ms) of both
 libraries, tinytensor's GFLOP/s (forward flops = 2 * N * C_out * prod(out) * C_in/groups *
 prod(kernel); forward+backward counts three times that), and the ratios tinytensor / PyTorch.
-Also NumPy's float32 2048x2048 matmul rate (the GEMM ceiling the issue names) and, where the
-CPU has AVX-512, tinytensor's own tt_sgemm rate on the same matmul, at each thread count, and
-the S4 forward rate as a fraction of each. `--rss` measures peak resident memory of S4
-forward+backward in fresh subprocesses for both libraries.
+Also NumPy's 2048x2048 matmul rate of the dtype (the GEMM ceiling the issue names) and
+tinytensor's own GEMM rate (the running variant's, c/tt_isa.h) on the same matmul, at each
+thread count, and the S4 forward rate as a fraction of each. `--rss` measures peak resident
+memory of S4 forward+backward in fresh subprocesses for both libraries. `--dtype float64`
+runs every case in float64 (tinytensor: im2col + its own double GEMM); `--isa avx2` runs the
+kernels an AVX2-only CPU runs; `--paths forward=gemm,...` forces convolution paths.
 
-OpenBLAS picks its kernels at load time, and this environment pins them to Haswell (AVX2,
-OPENBLAS_CORETYPE=Haswell): about half the rate of the CPU's AVX-512. tinytensor's float32
-convolutions do not go through OpenBLAS where the CPU has AVX-512 (tt_sgemm.h), so NumPy's
-rate is no longer their ceiling. `--openblas-coretype SkylakeX` sets OPENBLAS_CORETYPE before
-NumPy loads (only if the CPU has avx512f), to see NumPy's own AVX-512 rate.
+OpenBLAS picks its kernels at load time; OPENBLAS_CORETYPE=Haswell pins them to AVX2.
+tinytensor's convolutions never go through OpenBLAS (they use their own GEMMs), so NumPy's
+rate is only a reference. `--openblas-coretype SkylakeX` sets OPENBLAS_CORETYPE before NumPy
+loads (only if the CPU has avx512f), to see NumPy's own AVX-512 rate.
 """
 import argparse
 import os
@@ -38,9 +39,11 @@ def _parse():
                     help="set OPENBLAS_CORETYPE (e.g. SkylakeX) before NumPy loads")
     ap.add_argument("--isa", default=None,
                     help="run tinytensor's kernels of this variant (sets TINYTENSOR_ISA)")
-    ap.add_argument("--blas-only", action="store_true",
-                    help="float32 convolutions by im2col + BLAS only: what a CPU without "
-                         "AVX-512 ran before the portable kernels (issue 12's 'before')")
+    ap.add_argument("--paths", default=None,
+                    help="force convolution paths, e.g. 'forward=gemm,weight_grad=gemm' "
+                         "(sets TINYTENSOR_CONV_PLAN; see tinytensor/_functions/conv_plan.py)")
+    ap.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                    help="the tensors' dtype (float64: tinytensor's own double GEMM)")
     ap.add_argument("--stat", choices=("median", "min"), default="median",
                     help="min: the fastest run of each cell (steadier on a loaded machine)")
     ap.add_argument("--_rss-child", nargs=2, metavar=("LIB", "CASE"), help=argparse.SUPPRESS)
@@ -50,6 +53,8 @@ def _parse():
 ARGS = _parse() if __name__ == "__main__" else None
 if ARGS is not None and ARGS.isa:
     os.environ["TINYTENSOR_ISA"] = ARGS.isa
+if ARGS is not None and ARGS.paths:
+    os.environ["TINYTENSOR_CONV_PLAN"] = ARGS.paths
 if ARGS is not None and ARGS.openblas_coretype:
     with open("/proc/cpuinfo") as f:
         if "avx512f" in f.read():
@@ -86,13 +91,13 @@ def flops(case):
 class Runner:
     """Forward and forward+backward closures for one library and case (inputs made once)."""
 
-    def __init__(self, lib, case, seed=0):
+    def __init__(self, lib, case, seed=0, dtype="float32"):
         xs, ws, s, p, d, g = case
         rng = np.random.default_rng(seed)
-        x = rng.standard_normal(xs).astype(np.float32)
-        w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(np.float32)
-        b = rng.standard_normal(ws[0]).astype(np.float32)
-        go = np.ones(out_shape(case), np.float32)
+        x = rng.standard_normal(xs).astype(dtype)
+        w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+        b = rng.standard_normal(ws[0]).astype(dtype)
+        go = np.ones(out_shape(case), dtype)
         nsp = len(xs) - 2
         if lib == "tt":
             import tinytensor as mod
@@ -142,11 +147,12 @@ def time_alternating(fns, reps, min_time):
     return [float(stat(t)) for t in times]
 
 
-def gemm_rate(n_threads, reps=5):
-    """GFLOP/s of float32 2048^2 matmuls: (NumPy's, tinytensor's tt_sgemm or None)."""
+def gemm_rate(n_threads, reps=5, dtype="float32"):
+    """GFLOP/s of 2048^2 matmuls: (NumPy's, tinytensor's own GEMM of the running variant or
+    None)."""
     from threadpoolctl import threadpool_limits
     from tinytensor._kernels import conv as kernels
-    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(dtype)
     c = np.empty_like(a)
 
     def rate(fn):
@@ -161,7 +167,7 @@ def gemm_rate(n_threads, reps=5):
 
     with threadpool_limits(n_threads, user_api="blas"):
         numpy_rate = rate(lambda: np.matmul(a, a, out=c))
-    own = rate(lambda: kernels.avx512_sgemm(a, a, c, False, n_threads)) \
+    own = rate(lambda: kernels.variant_gemm(a, a, c, False, n_threads)) \
         if kernels.own_sgemm() else None
     return numpy_rate, own
 
@@ -203,30 +209,29 @@ def main(args):
     from threadpoolctl import threadpool_info
     import tinytensor as tt  # noqa: F401
     from tinytensor._kernels import conv as kernels
-    if args.blas_only:
-        kernels.use_own_sgemm(False)
     names = args.cases or list(CASES)
     variant = getattr(kernels, "variant", lambda: "AVX-512 if the CPU has it")()
     print(f"tinytensor kernels: {variant}"
-          f"{' (float32 convolutions by BLAS only)' if args.blas_only else ''}")
+          f"{' (paths forced: ' + args.paths + ')' if args.paths else ''}")
     blas = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')}"
             for i in threadpool_info() if i.get("user_api") == "blas"]
     print(f"torch {torch.__version__}; numpy {np.__version__}; BLAS: {'; '.join(blas)}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"dtype: {args.dtype}")
     print(f"times: {args.stat} ms, alternating tinytensor/PyTorch in one process; "
           "ratio = tinytensor / PyTorch (lower is better)\n")
     ceilings, s4 = {}, {}
     for n in args.threads:
         set_threads(n)
-        ceilings[n] = gemm_rate(n)
+        ceilings[n] = gemm_rate(n, dtype=args.dtype)
         own = "" if ceilings[n][1] is None else \
             f"; tinytensor's own GEMM ({variant}): {ceilings[n][1]:.0f}"
-        print(f"== {n} thread(s); 2048^2 float32 matmul GFLOP/s: NumPy {ceilings[n][0]:.0f}{own}")
+        print(f"== {n} thread(s); 2048^2 {args.dtype} matmul GFLOP/s: NumPy {ceilings[n][0]:.0f}{own}")
         print(f"{'case':<4} {'':<24} {'tt fwd':>8} {'pt fwd':>8} {'ratio':>6} {'tt GF/s':>8}"
               f"   {'tt f+b':>8} {'pt f+b':>8} {'ratio':>6} {'tt GF/s':>8}")
         for name in names:
             case = CASES[name]
-            a, b = Runner("tt", case), Runner("torch", case)
+            a, b = Runner("tt", case, dtype=args.dtype), Runner("torch", case, dtype=args.dtype)
             tf, pf, tfb, pfb = time_alternating(
                 [a.forward, b.forward, a.forward_backward, b.forward_backward],
                 args.reps, args.min_time)
@@ -237,7 +242,7 @@ def main(args):
             if name == "S4":
                 s4[n] = (tf, tfb, pf, pfb)
                 own = "" if ceilings[n][1] is None else \
-                    f", {fl / tf / 1e9 / ceilings[n][1]:.0%} of tt_sgemm's"
+                    f", {fl / tf / 1e9 / ceilings[n][1]:.0%} of tinytensor's GEMM"
                 print(f"     S4 forward = {fl / tf / 1e9 / ceilings[n][0]:.0%} of NumPy's GEMM "
                       f"rate{own}")
             del a, b

@@ -2,14 +2,14 @@
 
     PYTHONPATH=. flock /tmp/bench.lock python benchmarks/bench_wgrad.py THREADS [S1,S4,...]
 
-"before" forces the GEMM path (_WGRAD_MIN_LANE_USE = 2, _WGRAD_WIN_MAX_POSITIONS = 0);
-"after" is conv_backward as wired.
+"before" forces the GEMM path (conv_plan.force(weight_grad="gemm"));
+"after" is conv_backward as planned.
 """
 import sys, time
 import numpy as np
 sys.path.insert(0, __file__.rsplit('/', 1)[0] if '/' in __file__ else '.')
 import bench_conv as b
-from tinytensor._functions import conv as C
+from tinytensor._functions import conv as C, conv_plan
 import tinytensor as tt
 
 nt = int(sys.argv[1]) if len(sys.argv) > 1 else 1
@@ -37,14 +37,12 @@ for name in cases:
     go = rng.standard_normal(y.shape).astype(np.float32)
     flops = 2 * np.prod(y.shape) * np.prod(w.shape[1:])
     f = lambda: C.conv_backward(x, w, go, geo, g, False, True, False, tt.get_num_threads())
-    keep = C._WGRAD_MIN_LANE_USE, C._WGRAD_WIN_MAX_POSITIONS
-    C._WGRAD_MIN_LANE_USE, C._WGRAD_WIN_MAX_POSITIONS = 2.0, 0   # GEMM path (before)
-    ref = f()[1]
-    t_old = med(f)
-    C._WGRAD_MIN_LANE_USE, C._WGRAD_WIN_MAX_POSITIONS = keep
+    with conv_plan.force(weight_grad="gemm"):                  # GEMM path (before)
+        ref = f()[1]
+        t_old = med(f)
     new = f()[1]
     t_new = med(f)
-    used = C._weight_grad_dot(x, w, go, geo, g, 1) is not None
+    used = C.plan(x.shape, w.shape, geo, g, np.float32).weight_grad != "gemm"
     err = np.abs(new - ref).max() / np.abs(ref).max()
     print("%s  before %7.2f ms (%5.0f GFLOP/s)  after %7.2f ms (%5.0f GFLOP/s)  x%.2f  %s  "
           "relerr %.1e"

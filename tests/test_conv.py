@@ -9,7 +9,7 @@ from hypothesis import assume, example, given, settings, strategies as st
 
 import tinytensor as tt
 import tinytensor.nn.functional as F
-from tinytensor._functions import conv as conv_fn
+from tinytensor._functions import conv as conv_fn, conv_plan
 from tinytensor._kernels import conv as K
 import reference_conv as ref
 from variants import DEFAULT, VARIANTS, on_variant
@@ -154,21 +154,19 @@ def test_depthwise_and_channel_multiplier(groups, mult, kh, kw, sh, sw, ph, pw, 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @given(case=conv_cases(nsp=2, max_terms=6_000))
 def test_blocks_and_single_sample_chunks(case, dtype):
-    """Force the blocked path that large images take (one sample per chunk, col blocks of a
-    few output positions that start and end inside rows), on cases the reference can check."""
+    """Force the blocked GEMM path that large images take (one sample per chunk, col blocks
+    of a few output positions that start and end inside rows), on cases the reference can
+    check."""
     for columns in (1, 3):
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(conv_fn, "_CHUNK_COLUMNS", columns)
-            mp.setattr(conv_fn, "_COL_BLOCK_BYTES", 1)
+        with conv_plan.force(forward="gemm", input_grad="gemm", weight_grad="gemm",
+                             chunk_columns=columns, col_block_bytes=1):
             check_against_reference(case, 2, dtype)
 
 
 @settings(max_examples=10)
 @given(case=conv_cases(nsp=3, max_terms=6_000))
 def test_blocks_conv3d(case):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(conv_fn, "_CHUNK_COLUMNS", 5)
-        mp.setattr(conv_fn, "_COL_BLOCK_BYTES", 1)
+    with conv_plan.force(chunk_columns=5, col_block_bytes=1):
         check_against_reference(case, 3, "float64")
 
 
@@ -178,28 +176,25 @@ def test_blocks_inside_a_long_row():
     case = dict(x=rng.uniform(-1, 1, (1, 3, 41)), w=rng.uniform(-1, 1, (4, 3, 5)),
                 b=rng.uniform(-1, 1, 4), stride=(2,), padding=(3,), pad=((3, 3),),
                 dilation=(2,), groups=1, batched=True, seed=2)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(conv_fn, "_CHUNK_COLUMNS", 4)
-        mp.setattr(conv_fn, "_COL_BLOCK_BYTES", 1)
-        assert conv_fn._block(1, 15, 19, 8) == 4
+    geo = conv_plan.geometry((2,), (3,), (2,), (3,))
+    with conv_plan.force(chunk_columns=4, col_block_bytes=1):
+        p = conv_fn.plan((1, 3, 1, 1, 41), (4, 3, 1, 1, 5), geo, 1, np.float64)
+        assert (p.forward, p.chunk, p.block) == ("gemm", 1, 4)
         check_against_reference(case, 1, "float64")
 
 
-def test_scipy_blas_fallback():
-    """Without NumPy's 64-bit CBLAS the GEMMs go through scipy's cython_blas: same values."""
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_float64_gemm_path_on_every_variant(variant):
+    """float64 convolutions run our own double GEMM (no BLAS) of every variant: same values
+    as the reference, and the same bits for 1 and 2 threads."""
     rng = np.random.default_rng(4)
     case = dict(x=rng.uniform(-1, 1, (3, 4, 6, 7)), w=rng.uniform(-1, 1, (6, 2, 3, 2)),
                 b=rng.uniform(-1, 1, 6), stride=(1, 2), padding=(1, 1), pad=((1, 1), (1, 1)),
                 dilation=(1, 1), groups=2, batched=True, seed=5)
-    check_against_reference(case, 2, "float64")          # loads the BLAS controller
-    try:
-        K.set_cblas64(0, 0)
-        assert K.blas_backend() == "scipy"
-        for dtype in ("float32", "float64"):
-            check_against_reference(case, 2, dtype)
-    finally:
-        from threadpoolctl import ThreadpoolController
-        conv_fn._use_numpy_cblas(ThreadpoolController().select(user_api="blas"))
+    with on_variant(variant):
+        check_against_reference(case, 2, "float64")
+        with conv_plan.force(chunk_columns=4, col_block_bytes=1):
+            check_against_reference(case, 2, "float64")
 
 
 def test_batch_larger_than_a_chunk():
@@ -213,42 +208,29 @@ def test_batch_larger_than_a_chunk():
 
 # ---------------------------------------------------------------- the float32 paths
 
-# Each float32 path of tinytensor/_functions/conv.py, forced by its thresholds: the panels
-# (im2col or gathers) forward, col2im-by-panels input gradient and GEMM weight gradient; rows
-# (no im2col) forward, the flipped convolution and the dot-product weight gradient (where the
-# W-stride is 1); and BLAS. Each on every ISA variant this CPU runs (tests/variants.py): the
-# window and BLAS paths only on the default one (window mode is AVX-512 code, BLAS is no
-# variant's).
+# Each float32 path of the convolution plan (tinytensor/_functions/conv_plan.py), forced: the
+# panels forward and col2im-by-panels input gradient with the GEMM weight gradient; rows (no
+# im2col) forward, the flipped convolution and the dot-product weight gradient (where the
+# W-stride is 1); window mode; and the im2col + GEMM path of every gradient. Each on every ISA
+# variant this CPU runs (tests/variants.py): the window path only on the default one (window
+# mode is AVX-512 code). Where a forced path cannot run (rows for a W-stride of 3), the plan
+# makes its own choice.
 PATHS = {
-    "panels": dict(_ROWS_MIN_WIDTH=10**9, _MAX_FLIPPED_GROWTH=-1.0, _PANEL_MIN_IN_CHANNELS=1,
-                   _WGRAD_MIN_LANE_USE=2.0, _WGRAD_WIN_MAX_POSITIONS=0),
-    "rows": dict(_ROWS_MIN_WIDTH=1, _MAX_FLIPPED_GROWTH=1e9, _PANEL_MIN_IN_CHANNELS=1,
-                 _WGRAD_MIN_LANE_USE=0.0, _WGRAD_MIN_CHANNELS=1),
-    # weight gradient by window mode wherever it applies (groups == 1, any output volume)
-    "window": dict(_WGRAD_MIN_LANE_USE=2.0, _WGRAD_MIN_CHANNELS=1,
-                   _WGRAD_WIN_MAX_POSITIONS=10**9, _WGRAD_WIN_MIN_LANE_USE=0.0),
-    "blas": None,
+    "panels": dict(forward="panels", input_grad="panels", weight_grad="gemm"),
+    "rows": dict(forward="rows", input_grad="flipped", weight_grad="dot"),
+    "window": dict(weight_grad="window"),
+    "gemm": dict(forward="gemm", input_grad="gemm", weight_grad="gemm"),
 }
 PATH_VARIANTS = [p if v == DEFAULT else f"{p}@{v}" for v in VARIANTS for p in PATHS
-                 if v == DEFAULT or p in ("panels", "rows")]
+                 if v == DEFAULT or p in ("panels", "rows", "gemm")]
 
 
 def on_path(path, check):
-    """Run check() with the conv thresholds (or the GEMM choice) of the named path, on the
-    kernels of variant v when the name is "path@v"."""
+    """Run check() with the named path forced in the convolution plan, on the kernels of
+    variant v when the name is "path@v"."""
     path, _, variant = path.partition("@")
-    with on_variant(variant or DEFAULT):
-        if path == "blas":
-            own = K.own_sgemm()
-            K.use_own_sgemm(False)
-            try:
-                return check()
-            finally:
-                K.use_own_sgemm(own)
-        with pytest.MonkeyPatch.context() as mp:
-            for name, value in PATHS[path].items():
-                mp.setattr(conv_fn, name, value)
-            return check()
+    with on_variant(variant or DEFAULT), conv_plan.force(**PATHS[path]):
+        return check()
 
 
 @pytest.mark.parametrize("path", PATH_VARIANTS)
@@ -400,7 +382,7 @@ def test_one_and_two_threads_bitwise_equal(xs, ws, kw, dtype, threads):
     rng = np.random.default_rng(11)
     x0, w0 = rng.standard_normal(xs), rng.standard_normal(ws)
     y_shape = tuple(CONV[len(xs) - 2](tt.zeros(*xs), tt.zeros(*ws), **kw).shape)
-    assert conv_fn._threads_for(2, y_shape, ws) == 2, "too small to run on two threads"
+    assert conv_plan._threads_for(2, y_shape, ws) == 2, "too small to run on two threads"
     b0 = rng.standard_normal(ws[0])
     results = []
     for n in (1, 2):
@@ -607,7 +589,7 @@ def test_bad_calls(call, exc, message):
         call()
 
 
-@pytest.mark.skipif(not K.own_sgemm(), reason="the AVX-512 kernels need AVX-512")
+@pytest.mark.skipif(not K.own_sgemm(), reason="no kernel variant in this build")
 def test_avx512_kernels_check_their_invariants():
     """The panel, rows and input-gradient-panel entries refuse inconsistent shapes and
     scratch before any kernel runs."""

@@ -76,4 +76,5 @@ def test_show_config_names_the_variant_threads_and_paths(capsys):
     with on_variant("generic"):
         tt.show_config()
     out = capsys.readouterr().out
-    assert "generic, 6 x 8 tile" in out and "max-pool rows:" in out
+    assert "generic; float32 6 x 8 tile, float64 6 x 4 tile" in out and "max-pool rows:" in out
+    assert "float64 conv forward:" in out and "BLAS" not in out.replace("no BLAS", "")

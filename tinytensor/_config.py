@@ -4,36 +4,40 @@ import os
 
 def _config():
     """The facts show_config prints, as (label, text) pairs."""
-    from tinytensor._functions import conv as conv_fn
-    from tinytensor._kernels import _isa, _parallel, conv as kc, conv_wgrad as kw, pool as kp
+    from tinytensor._functions import conv_plan
+    from tinytensor._kernels import _isa, _parallel, conv as kc, pool as kp
     from tinytensor._threads import get_num_threads
     forced = os.environ.get("TINYTENSOR_ISA", "").strip()
     variant = kc.variant()
     own = kc.own_sgemm()
-    mr, nr = kc.tile() if own else (0, 0)
-    gemm = f"tinytensor's own ({variant}, {mr} x {nr} tile)" if own else "BLAS"
-    f32_fwd = ["rows (W-stride 1 or 2)", "panels (implicit GEMM)"] if own else ["im2col + BLAS"]
-    f32_gx = (["flipped convolution (stride 1)", "col2im panels", "GEMM + col2im"] if own
-              else ["GEMM + col2im"])
-    f32_gw = (["dot products (AVX-512)", "windows (AVX-512)"] if own and kw.available() else [])
-    f32_gw.append(f"im2col + GEMM ({'own' if own else 'BLAS'})")
-    return [
+    if own:
+        gemm = (f"tinytensor's own ({variant}; float32 {' x '.join(map(str, kc.tile()))} "
+                f"tile, float64 {' x '.join(map(str, kc.dtile()))} tile), no BLAS")
+    else:
+        gemm = "tinytensor's own (plain C: this build has no kernel variant), no BLAS"
+    rows = [
         ("kernel variant", f"{variant}" + (f" (forced by TINYTENSOR_ISA={forced})" if forced
                                            else " (the CPU's best)")),
         ("CPU can run", ", ".join(v for v in _isa.supported())),
         ("threads", f"{get_num_threads()}"),
         ("OpenMP", "yes" if _parallel.openmp_enabled() else "no (serial kernels)"),
-        ("float32 GEMM in convolutions", gemm),
-        ("float32 conv forward", ", ".join(f32_fwd)),
-        ("float32 conv input gradient", ", ".join(f32_gx)),
-        ("float32 conv weight gradient", ", ".join(f32_gw)),
-        ("float64 convolutions", f"im2col + BLAS ({kc.blas_backend()})"),
-        ("depthwise convolutions", "direct (plain C, any dtype)"),
+        ("GEMM in convolutions", gemm),
         ("matmul and linear", _matmul_gemms()),
-        ("max-pool rows", "AVX-512" if kp.avx512_rows() else "portable C"),
-        ("conv thresholds", f"rows from {conv_fn._ROWS_MIN_WIDTH} outputs wide, panels from "
-                            f"{conv_fn._PANEL_MIN_IN_CHANNELS} input channels"),
     ]
+    names = {"forward": "conv forward", "input_grad": "conv input gradient",
+             "weight_grad": "conv weight gradient"}
+    for dtype in ("float32", "float64"):
+        for slot, paths in conv_plan.available(dtype).items():
+            rows.append((f"{dtype} {names[slot]}", ", ".join(paths)))
+    if conv_plan.forced():
+        rows.append(("conv paths forced", ", ".join(f"{k}={v}" for k, v in
+                                                    conv_plan.forced().items())))
+    rows += [
+        ("max-pool rows", "AVX-512" if kp.avx512_rows() else "portable C"),
+        ("conv thresholds", f"rows from {conv_plan.ROWS_MIN_WIDTH} outputs wide, panels from "
+                            f"{conv_plan.PANEL_MIN_IN_CHANNELS} input channels"),
+    ]
+    return rows
 
 
 def _matmul_gemms():
@@ -50,7 +54,8 @@ def _matmul_gemms():
 
 def show_config():
     """Print the kernel variant (instruction set), threads, OpenMP and the convolution paths
-    this build and this CPU run.
+    this build and this CPU run (each convolution picks one per gradient: its plan, see
+    tinytensor/_functions/conv_plan.py).
 
     >>> import tinytensor as tt
     >>> tt.show_config()                                         # doctest: +SKIP

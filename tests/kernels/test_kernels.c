@@ -1,10 +1,11 @@
 /* test_kernels.c: every micro-kernel of every variant this CPU runs, against scalar
- * references: the GEMM (strides, transposes, accumulate, sizes around the blocking), the
- * convolution forward by panels and by rows, and the input gradient by panels.
+ * references: the GEMMs of float32 and float64 (strides, transposes, accumulate, sizes around
+ * the blocking), the convolution forward by panels and by rows, and the input gradient by
+ * panels.
  *
  * For NEON on an x86 machine (.ci/run does this):
  *   aarch64-linux-gnu-gcc -O2 -I tinytensor/_kernels -I tinytensor/_kernels/c \
- *       tinytensor/_kernels/c/test_kernels.c -o test_kernels -lm
+ *       tests/kernels/test_kernels.c -o test_kernels -lm
  *   qemu-aarch64-static -L /usr/aarch64-linux-gnu ./test_kernels
  * Natively: cc -O2 (same flags) and ./test_kernels [variant ...]. Exit status 0 = all passed. */
 #include <math.h>
@@ -61,6 +62,46 @@ static void test_sgemm(const tt_conv_kernels *kt)
             }
         kt->sgemm(m, n, k, a, rsa, csa, b, rsb, csb, acc, c, n, work);
         check("sgemm", kt->name, c, want, bound, m * n);
+        free(a); free(b); free(c); free(want); free(bound);
+    }
+    free(work);
+}
+
+static double *drandoms(long n) { double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p); for (long i = 0; i < n; i++) p[i] = uniform(); return p; }
+
+static void test_dgemm(const tt_conv_kernels *kt)
+{
+    static const long sizes[] = {0, 1, 2, 5, 7, 13, 16, 17, 33, 143, 145, 257, 300};
+    double *work = malloc((size_t)kt->dwork * sizeof(double));
+    for (int rep = 0; rep < 60; rep++) {
+        long m = sizes[irand(0, 12)], n = sizes[irand(0, 12)], k = sizes[irand(0, 12)];
+        int ta = irand(0, 1), tb = irand(0, 1), acc = irand(0, 1);
+        long ldc = n + irand(0, 3);                /* C's rows may be longer than n */
+        double *a = drandoms(m * k), *b = drandoms(k * n), *c = drandoms(m * ldc);
+        double *want = malloc((size_t)(m * ldc + 1) * sizeof(double)), *bound = malloc((size_t)(m * ldc + 1) * sizeof(double));
+        long rsa = ta ? 1 : k, csa = ta ? m : 1, rsb = tb ? 1 : n, csb = tb ? k : 1;
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < ldc; j++) {
+                long double s = c[i * ldc + j], t = fabs(c[i * ldc + j]);
+                if (j < n) {                       /* columns past n must stay untouched */
+                    s = acc ? s : 0;
+                    t = acc ? t : 0;
+                    for (long p = 0; p < k; p++) {
+                        s += (long double)a[i * rsa + p * csa] * b[p * rsb + j * csb];
+                        t += fabsl((long double)a[i * rsa + p * csa] * b[p * rsb + j * csb]);
+                    }
+                }
+                want[i * ldc + j] = (double)s;
+                bound[i * ldc + j] = (double)t;
+            }
+        kt->dgemm(m, n, k, a, rsa, csa, b, rsb, csb, acc, c, ldc, work);
+        for (long i = 0; i < m * ldc; i++)
+            if (!(fabs(c[i] - want[i]) <= 1e-14 * bound[i] + 1e-300)) {
+                printf("FAIL %s dgemm (%ld x %ld x %ld, ta %d tb %d acc %d): [%ld] %.17g != %.17g\n",
+                       kt->name, m, n, k, ta, tb, acc, i, c[i], want[i]);
+                failures++;
+                break;
+            }
         free(a); free(b); free(c); free(want); free(bound);
     }
     free(work);
@@ -221,10 +262,12 @@ int main(int argc, char **argv)
         }
         int before = failures;
         test_sgemm(kt);
+        test_dgemm(kt);
         test_forward(kt, 0);
         test_forward(kt, 1);
         test_backward_input(kt);
-        printf("%s %s (tile %d x %d)\n", failures == before ? "ok  " : "FAIL", kt->name, kt->mr, kt->nr);
+        printf("%s %s (float32 tile %d x %d, float64 GEMM tile %d x %d)\n",
+               failures == before ? "ok  " : "FAIL", kt->name, kt->mr, kt->nr, kt->dmr, kt->dnr);
         ran++;
     }
     if (!ran) { printf("no variant ran\n"); return 1; }

@@ -24,7 +24,7 @@ def supported():
 def _choose():
     forced = os.environ.get("TINYTENSOR_ISA", "").strip().lower()
     can = supported()
-    if not forced:                      # None: a build without any (MSVC): BLAS everywhere
+    if not forced:                      # None: a build without any (MSVC): plain-C GEMMs
         return next((v for v in can if v in VARIANTS), None)
     if forced not in _ALL:
         raise ValueError(f"TINYTENSOR_ISA={forced!r}: unknown variant; expected one of "

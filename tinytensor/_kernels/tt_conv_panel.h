@@ -24,16 +24,7 @@
 #define TT_CONV_PANEL_H
 
 #include "tt_sgemm.h"
-
-/* The geometry of one group's convolution (3-D; conv1d/2d lead with size-1 dimensions). */
-typedef struct {
-    ptrdiff_t C, D, H, W;              /* input channels of the group; input extent */
-    ptrdiff_t KD, KH, KW;              /* kernel */
-    ptrdiff_t OD, OH, OW;              /* output extent */
-    ptrdiff_t sd, sh, sw;              /* stride */
-    ptrdiff_t pd, ph, pw;              /* padding at the start (the end is implied by O*) */
-    ptrdiff_t dd, dh, dw;              /* dilation */
-} tt_conv_geo;
+#include "tt_conv_types.h"          /* tt_conv_geo */
 
 /* Rows of the packed weights: M rounded up to whole MR panels. */
 static ptrdiff_t tt_conv_rows_padded(ptrdiff_t M)

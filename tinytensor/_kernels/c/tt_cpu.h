@@ -9,7 +9,7 @@
    into this build and the CPU has the instructions it needs. */
 static int tt_cpu_has(const char *name)
 {
-#if !defined(__GNUC__)          /* no vector extensions (MSVC): no variant, BLAS everywhere */
+#if !defined(__GNUC__)          /* no vector extensions (MSVC): no variant, plain-C GEMMs */
     (void)name;
     return 0;
 #else

@@ -1,7 +1,8 @@
-/* tt_isa.h: the float32 GEMM and convolution kernels of every ISA variant, and the table
- * that picks one.
+/* tt_isa.h: the GEMMs (float32 and float64) and the float32 convolution kernels of every ISA
+ * variant, and the table that picks one.
  *
- * tt_portable.inc holds the kernels once; here it is compiled once per variant inside a
+ * tt_portable.inc (float32) and tt_dgemm.inc (the float64 GEMM) hold the kernels once; here
+ * they are compiled once per variant inside a
  * target region (`#pragma GCC target` / `#pragma clang attribute`), so this one translation
  * unit, built with the baseline flags only, holds an AVX-512, an AVX2+FMA and a plain copy
  * (x86-64), or a NEON and a plain copy (aarch64). Which copy runs is chosen once, by the
@@ -18,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "tt_conv_rows.h"          /* the AVX-512 kernels; tt_conv_geo, tt_conv_runs */
+#include "tt_conv_types.h"         /* tt_conv_geo, tt_conv_kernels */
+#include "tt_conv_rows.h"          /* the AVX-512 kernels; tt_conv_runs */
 #include "tt_cpu.h"
 
 #define TT_CAT_(a, b) a##b
@@ -33,38 +35,14 @@
 #define TT_TARGET_END _Pragma("GCC pop_options")
 #endif
 
-/* What one variant offers conv.pyx: its tile (mr rows x nr columns), the GEMM workspace it
-   needs (floats per thread) and its entry points (contracts in tt_conv_panel.h and
-   tt_conv_rows.h, with panels of nr columns instead of 32). */
-typedef struct {
-    const char *name;
-    int mr, nr, vl;
-    int rows_mr;                        /* rows of a rows_forward_piece tile (its weights come
-                                           in panels of rows_mr output channels) */
-    ptrdiff_t work;
-    void (*sgemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rsa,
-                  ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate,
-                  float *c, ptrdiff_t ldc, float *work);
-    ptrdiff_t (*rows_padded)(ptrdiff_t M);
-    void (*pack_weights)(float *dst, const float *w, ptrdiff_t M, ptrdiff_t K);
-    void (*forward_panel)(const float *x, ptrdiff_t xs, const tt_conv_geo *g, const float *wp,
-                          ptrdiff_t M, const float *bias, float *y, ptrdiff_t ys, ptrdiff_t q0,
-                          int nq, float *panel, float *tile);
-    void (*backward_input_panel)(const float *go, ptrdiff_t gos, const tt_conv_geo *g,
-                                 const float *wt, ptrdiff_t M, float *gx, ptrdiff_t xs,
-                                 ptrdiff_t q0, int nq, float *panel, float *tile);
-    void (*rows_pack_weights)(float *dst, const float *w, ptrdiff_t M, ptrdiff_t C,
-                              ptrdiff_t T);
-    void (*rows_forward_piece)(const float *x, ptrdiff_t xs, const tt_conv_geo *g,
-                               const float *wp, ptrdiff_t M, const float *bias, float *y,
-                               ptrdiff_t ys, ptrdiff_t n, ptrdiff_t od, ptrdiff_t oh,
-                               ptrdiff_t ow0, int nr);
-} tt_conv_kernels;
+/* the float64 GEMM's workspace: packed A + packed B + slack to align both to 64 bytes */
+#define TT_DWORK_OF(DKC_, DMC_, DNC_) ((DMC_) * (DKC_) + (DKC_) * (DNC_) + 16)
 
-#define TT_TABLE(NAME, SFX_, VL_, MR_, NV_, KC_, MC_, NC_, RMR_)                            \
+#define TT_TABLE(NAME, SFX_, VL_, MR_, NV_, KC_, MC_, NC_, RMR_, DMR_, DNV_, DKC_, DMC_, DNC_) \
     static const tt_conv_kernels TT_CAT(tt_kernels_, SFX_) = {                              \
         NAME, MR_, (NV_) * (VL_), VL_, RMR_, (MC_) * (KC_) + (KC_) * (NC_) + 32,            \
-        TT_CAT(tt_sgemm_, SFX_), TT_CAT(tt_rows_padded_, SFX_),                             \
+        DMR_, (DNV_) * (VL_) / 2, TT_DWORK_OF(DKC_, DMC_, DNC_),                            \
+        TT_CAT(tt_sgemm_, SFX_), TT_CAT(tt_dgemm_, SFX_), TT_CAT(tt_rows_padded_, SFX_),    \
         TT_CAT(tt_pack_weights_, SFX_), TT_CAT(tt_forward_panel_, SFX_),                    \
         TT_CAT(tt_backward_input_panel_, SFX_), TT_CAT(tt_rows_pack_weights_, SFX_),        \
         TT_CAT(tt_rows_forward_piece_, SFX_)};
@@ -84,10 +62,16 @@ TT_TARGET_BEGIN("avx512f,fma")
 #define TT_MC 144
 #define TT_NC 512
 #define TT_ROWS_MR 12
+#define TT_DMR 12
+#define TT_DNV 2
+#define TT_DKC 256
+#define TT_DMC 144
+#define TT_DNC 256
 #include "tt_portable.inc"
+#include "tt_dgemm.inc"
 #include "tt_unvariant.inc"
 TT_TARGET_END
-TT_TABLE("avx512-portable", avx512p, 16, 12, 2, 256, 144, 512, 12)
+TT_TABLE("avx512-portable", avx512p, 16, 12, 2, 256, 144, 512, 12, 12, 2, 256, 144, 256)
 
 /* AVX2 + FMA: 16 ymm; a 6 x 16 tile is 12 accumulators, 2 vectors of B, 1 broadcast. */
 TT_TARGET_BEGIN("avx2,fma")
@@ -100,10 +84,16 @@ TT_TARGET_BEGIN("avx2,fma")
 #define TT_MC 144
 #define TT_NC 512
 #define TT_ROWS_MR 6
+#define TT_DMR 6
+#define TT_DNV 2
+#define TT_DKC 256
+#define TT_DMC 144
+#define TT_DNC 256
 #include "tt_portable.inc"
+#include "tt_dgemm.inc"
 #include "tt_unvariant.inc"
 TT_TARGET_END
-TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6)
+TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6, 6, 2, 256, 144, 256)
 #endif
 
 #if defined(__aarch64__)
@@ -116,9 +106,15 @@ TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6)
 #define TT_MC 144
 #define TT_NC 504
 #define TT_ROWS_MR 6
+#define TT_DMR 6
+#define TT_DNV 3
+#define TT_DKC 256
+#define TT_DMC 144
+#define TT_DNC 252
 #include "tt_portable.inc"
+#include "tt_dgemm.inc"
 #include "tt_unvariant.inc"
-TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6)
+TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
 #endif
 
 /* generic: the baseline of the build (SSE2 on x86-64, NEON on aarch64, plain C elsewhere):
@@ -131,15 +127,22 @@ TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6)
 #define TT_MC 144
 #define TT_NC 512
 #define TT_ROWS_MR 4
+#define TT_DMR 6
+#define TT_DNV 2
+#define TT_DKC 256
+#define TT_DMC 144
+#define TT_DNC 256
 #include "tt_portable.inc"
+#include "tt_dgemm.inc"
 #include "tt_unvariant.inc"
-TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512, 4)
+TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512, 4, 6, 2, 256, 144, 256)
 #endif /* __GNUC__ */
 
 #if TT_SGEMM_X86
 static const tt_conv_kernels tt_kernels_avx512 = {
-    "avx512", TT_SGEMM_MR, TT_SGEMM_NR, 16, TT_SGEMM_MR, TT_SGEMM_WORK, tt_sgemm,
-    tt_conv_rows_padded,
+    "avx512", TT_SGEMM_MR, TT_SGEMM_NR, 16, TT_SGEMM_MR, TT_SGEMM_WORK,
+    12, 16, TT_DWORK_OF(256, 144, 256),  /* the float64 GEMM: the portable one, for AVX-512 */
+    tt_sgemm, tt_dgemm_avx512p, tt_conv_rows_padded,
     tt_conv_pack_weights, tt_conv_forward_panel, tt_conv_backward_input_panel,
     tt_conv_rows_pack_weights, tt_conv_rows_forward_piece};
 #endif

@@ -1,0 +1,361 @@
+"""The convolution plan: which kernel computes each part of a convolution, decided in one place.
+
+`plan(x_shape, w_shape, geo, groups, dtype, n_threads)` returns a `ConvPlan`: the forward
+path, the input-gradient path and the weight-gradient path, the threads, and the chunk and
+block sizes of the im2col + GEMM path, computed from the shapes, the dtype, the kernel variant
+(instruction set) running and the thread count. `tinytensor/_functions/conv.py` runs what
+the plan says; nothing else chooses a convolution kernel.
+
+The paths (`PATHS`):
+
+- forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``rows`` (float32,
+  W-stride 1 or 2: output rows straight from the input, no im2col), ``panels`` (float32:
+  implicit GEMM, im2col built 32 columns at a time), ``gemm`` (any dtype: im2col of a chunk +
+  our own GEMM, c/tt_dgemm.inc and c/tt_portable.inc).
+- input gradient: ``direct-fused`` (depthwise, all three gradients in one pass; with the
+  weight gradient's ``direct-fused``), ``direct``, ``flipped`` (stride 1: a convolution of the
+  output gradient with the flipped weights), ``panels`` (float32: col2im panel by panel),
+  ``gemm`` (GEMM + col2im).
+- weight gradient: ``direct-fused``, ``direct``, ``dot`` (float32 on AVX-512, W-stride 1:
+  dot products, no im2col), ``window`` (float32 on AVX-512, one group: window mode of the same
+  kernel), ``gemm`` (im2col + GEMM).
+
+Which one runs is chosen by the thresholds below, each with the measurement behind it.
+
+Forcing a path (tests, the script that runs every kernel path, benchmarks)::
+
+    with conv_plan.force(forward="panels", input_grad="gemm", weight_grad="window"):
+        ...                                  # every convolution in the block
+
+or, for a whole process, the environment variable
+``TINYTENSOR_CONV_PLAN="forward=panels,input_grad=gemm,weight_grad=window"`` (read at import;
+also ``chunk_columns=N`` and ``col_block_bytes=N``, the GEMM path's chunking). A forced path
+runs wherever it can (`ConvPlan.forced` lists what was asked for); where it cannot (a path of
+float32 for a float64 convolution, ``rows`` for a W-stride of 3, ``direct`` for several input
+channels per group), the plan falls back to its own choice. The kernel variant is chosen
+separately, by ``TINYTENSOR_ISA`` (see tinytensor/_kernels/_isa.pyx).
+
+Inspecting::
+
+    >>> import numpy as np
+    >>> from tinytensor._functions import conv_plan
+    >>> geo = conv_plan.geometry((1, 1), (1, 1), (1, 1), (1, 1))
+    >>> p = conv_plan.plan((8, 16, 1, 32, 32), (32, 16, 1, 3, 3), geo, 1, np.float64, 1)
+    >>> p.forward, p.input_grad, p.weight_grad
+    ('gemm', 'gemm', 'gemm')
+    >>> with conv_plan.force(input_grad="flipped"):
+    ...     conv_plan.plan((8, 16, 1, 32, 32), (32, 16, 1, 3, 3), geo, 1, np.float64, 1).input_grad
+    'flipped'
+
+Results never depend on the thread count whatever the plan: every path sums in an order fixed
+by the shapes (the plan's chunking depends on the shapes only, not on the threads).
+"""
+import contextlib
+import os
+
+import numpy as np
+
+from tinytensor._kernels import _variant as _k
+from tinytensor._kernels import conv_wgrad as _kw
+
+PATHS = {
+    "forward": ("direct", "rows", "panels", "gemm"),
+    "input_grad": ("direct-fused", "direct", "flipped", "panels", "gemm"),
+    "weight_grad": ("direct-fused", "direct", "dot", "window", "gemm"),
+}
+_KNOBS = ("chunk_columns", "col_block_bytes")
+
+# ------------------------------------------------------------------------ the thresholds
+
+# A chunk holds enough samples for about this many output columns per GEMM (small images are
+# batched into one GEMM; large ones go one sample at a time).
+CHUNK_COLUMNS = 512
+# A single large sample is processed in blocks of output positions whose col block (CgK x
+# columns) takes about this many bytes, so it stays in cache instead of streaming through
+# memory, and scratch stays bounded however long a row is (1 thread: S8 forward 8.9 -> 7.6
+# ms, backward 19.6 -> 15.2 ms; S4 unchanged).
+COL_BLOCK_BYTES = 2 * 1024 * 1024
+# The weight gradient is summed over at most this many fixed partitions of the batch (not one
+# per thread), so the result does not depend on the thread count.
+MAX_PARTS = 8
+# Direct kernels when a group has one input channel and at most this many outputs.
+DIRECT_MAX_OUT_PER_GROUP = 4
+# The fused depthwise backward parallelises over groups; below this many, the separate
+# kernels (parallel over samples x channels) keep both threads busy. The choice depends on
+# the shape alone, so the bits never depend on the thread count.
+FUSED_MIN_GROUPS = 4
+# Stride 1 or 2 along W and output rows at least this wide: the forward reads input rows
+# directly (tt_conv_rows.h); narrower rows would leave most vector lanes idle, and go to the
+# panels.
+ROWS_MIN_WIDTH = 12
+# The input gradient of a stride-1 convolution runs as a convolution (see
+# conv._transposed_conv_as_conv) unless that multiplies more than this factor of padding
+# zeros. (S1, 20 x 20 inputs from 16 x 16 outputs: 0.93 -> 0.70 ms; S3, 8 x 8 inputs from
+# 4 x 4 outputs: 2.2x slower as a convolution.)
+MAX_FLIPPED_GROWTH = 2.0
+# Both float32 input-gradient ways above need this many input channels per group: they
+# become the rows of the micro-kernel's tile, and a tile of one row waits on its own
+# multiply-adds (S2, one channel: 0.69 ms by the GEMM + col2im path, 1.54 as a convolution,
+# 1.68 by panels); fewer go to GEMM + col2im.
+PANEL_MIN_IN_CHANNELS = 3
+# The dot-product weight gradient (conv_wgrad.pyx) is used when at least this fraction of its
+# vector lanes hold output positions (S3's rows of 4 use 0.25: 2.2x slower than the GEMM
+# path; S2's rows of 24 use 0.75) and a group has at least WGRAD_MIN_CHANNELS input channels
+# (its tiles are that many channels wide: S2, one channel, 1.02 -> 1.23 ms).
+WGRAD_MIN_LANE_USE = 0.8
+WGRAD_MIN_CHANNELS = 2
+# Otherwise, for one group and output volumes of at most WGRAD_WIN_MAX_POSITIONS positions
+# per sample that fill at least WGRAD_WIN_MIN_LANE_USE of the 16-lane vectors, its window
+# mode (window_weight_grad: vectors over a whole output volume, im2col rows built per block;
+# any strides and padding). S3 (4 x 4 planes): 1.49 -> 0.72 ms on 1 thread, 0.76 -> 0.37 on
+# 2. Measured faster than the GEMM path on every such shape tried (1 thread): 6 x 6 and 8 x 4
+# stride-1 planes 2.0-2.1x, stride 2 with padding 1.3-2.3x (gathers), 8 x 8 and 12 x 12
+# outputs from 12 x 12 and 16 x 16 inputs 1.6x and 1.4x, 3-D 4 x 4 x 4 and 3 x 3 x 3 3.6x
+# and 2.1x, 14 x 14 -> 7 x 7 stride 2 padding 1 about even.
+WGRAD_WIN_MAX_POSITIONS = 256
+WGRAD_WIN_MIN_LANE_USE = 0.5
+# Below this many multiply-adds per thread, use fewer threads.
+MIN_MACS_PER_THREAD = 100_000
+
+
+# ----------------------------------------------------------------------------- forcing
+
+def _parse_env(text):
+    forced = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in PATHS and key not in _KNOBS:
+            raise ValueError(f"TINYTENSOR_CONV_PLAN: {item!r} is not one of "
+                             f"{', '.join(list(PATHS) + list(_KNOBS))}=VALUE")
+        forced[key] = int(value) if key in _KNOBS else value
+    _check_forced(forced, "TINYTENSOR_CONV_PLAN")
+    return forced
+
+
+def _check_forced(forced, who):
+    for key, value in forced.items():
+        if key in PATHS and value not in PATHS[key]:
+            raise ValueError(f"{who}: {key}={value!r} is not one of {', '.join(PATHS[key])}")
+        if key in _KNOBS and (not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"{who}: {key} must be a positive integer, got {value!r}")
+
+
+_forced = _parse_env(os.environ.get("TINYTENSOR_CONV_PLAN", ""))
+_cache = {}
+
+
+@contextlib.contextmanager
+def force(**paths):
+    """Inside the block, every convolution's plan takes the given paths wherever they can run
+    (keywords: forward, input_grad, weight_grad; values in PATHS; None leaves one to the plan)
+    and the GEMM path's chunk_columns / col_block_bytes. Nested blocks add to the outer one.
+    For tests and benchmarks: process-wide, not thread-safe.
+
+    >>> with force(forward="gemm"):
+    ...     pass
+    """
+    global _forced
+    unknown = set(paths) - set(PATHS) - set(_KNOBS)
+    if unknown:
+        raise TypeError(f"force: unexpected keyword(s) {', '.join(sorted(unknown))}")
+    new = dict(_forced)
+    new.update({k: v for k, v in paths.items() if v is not None})
+    _check_forced(new, "force")
+    old = _forced
+    _forced = new
+    _cache.clear()
+    try:
+        yield
+    finally:
+        _forced = old
+        _cache.clear()
+
+
+def forced():
+    """What is forced now (force() blocks and TINYTENSOR_CONV_PLAN), as a dict."""
+    return dict(_forced)
+
+
+# ---------------------------------------------------------------------------------- plan
+
+class ConvPlan:
+    """How one convolution runs (see the module docstring): forward, input_grad and
+    weight_grad are names from PATHS; threads the OpenMP threads its kernels use; chunk
+    (samples per GEMM), block (output positions per col block of one sample) and parts
+    (partial weight-gradient sums) the GEMM path's chunking; isa the kernel variant and tile
+    its GEMM micro-kernel's tile for this dtype (rows x columns); forced what was asked."""
+
+    __slots__ = ("forward", "input_grad", "weight_grad", "threads", "chunk", "block", "parts",
+                 "isa", "tile", "dtype", "forced")
+
+    def __init__(self, **fields):
+        for name in self.__slots__:
+            setattr(self, name, fields[name])
+
+    def __repr__(self):
+        forced = f", forced={self.forced}" if self.forced else ""
+        tile = f"{self.tile[0]}x{self.tile[1]}" if self.tile else "plain C"
+        return (f"ConvPlan(forward={self.forward!r}, input_grad={self.input_grad!r}, "
+                f"weight_grad={self.weight_grad!r}, threads={self.threads}, "
+                f"chunk={self.chunk}, block={self.block}, parts={self.parts}, "
+                f"dtype={self.dtype}, isa={self.isa!r}, gemm_tile={tile}{forced})")
+
+
+def geometry(stride, pad_begin, dilation, pad_end):
+    """The kernels' (4, 3) geometry array from per-dim tuples (1-D/2-D lead with 1s/0s)."""
+    rows = []
+    for vals, fill in ((stride, 1), (pad_begin, 0), (dilation, 1), (pad_end, 0)):
+        rows.append((fill,) * (3 - len(vals)) + tuple(vals))
+    return np.array(rows, dtype=np.intp)
+
+
+def out_spatial(x_shape, w_shape, geo):
+    """(OD, OH, OW) of a convolution of 5-D shapes."""
+    return tuple((x_shape[2 + a] + geo[1, a] + geo[3, a] - geo[2, a] * (w_shape[2 + a] - 1) - 1)
+                 // geo[0, a] + 1 for a in range(3))
+
+
+def flipped_padding(w_shape, geo):
+    """(pad_begin, pad_end) of the input gradient of a stride-1 convolution run as a
+    convolution (dilation * (kernel - 1) - padding on each side), or None where that is not
+    possible (a stride > 1 or a negative padding)."""
+    ext = geo[2] * (np.array(w_shape[2:]) - 1)
+    pad_begin, pad_end = ext - geo[1], ext - geo[3]
+    if (geo[0] != 1).any() or (pad_begin < 0).any() or (pad_end < 0).any():
+        return None
+    return pad_begin, pad_end
+
+
+def _threads_for(n_threads, out_shape, w_shape):
+    """Fewer threads for small convolutions: a parallel region costs microseconds when idle
+    and far more on a loaded machine. Safe for reproducibility: every kernel gives the same
+    bits for any thread count."""
+    macs = 1
+    for v in out_shape:
+        macs *= v
+    for v in w_shape[1:]:
+        macs *= v
+    return max(1, min(n_threads, macs // MIN_MACS_PER_THREAD))
+
+
+def _chunking(n, cg, k, length, itemsize, columns, col_bytes):
+    """(samples per chunk, output positions per col block, weight-gradient partitions) of the
+    GEMM path. Whole samples per block when several share a GEMM, else about col_bytes of col
+    (CgK x columns) and at least `columns` columns, so the GEMMs stay wide. Any split works
+    (a block may start or end inside an output row)."""
+    nb = max(1, min(n, -(-columns // max(length, 1))))
+    if nb > 1:
+        bs = length
+    else:
+        bs = max(1, min(length, max(columns, col_bytes // max(1, cg * k * itemsize))))
+    return nb, bs, max(1, min(MAX_PARTS, -(-n // nb)))
+
+
+def _own_float32(dtype):
+    """float32 on a build with a kernel variant: the rows and panel kernels exist."""
+    return dtype == np.float32 and _k.own_sgemm()
+
+
+def _runs(slot, path, d):
+    """Whether `path` can compute `slot` for these shapes (d: the facts plan() gathered)."""
+    if path in ("direct", "direct-fused"):
+        return d["cg"] == 1
+    if path == "gemm":
+        return True
+    if slot == "forward":
+        return d["f32"] and (path == "panels" or d["sw"] <= 2)
+    if slot == "input_grad":
+        return d["flip"] is not None if path == "flipped" else d["f32"]
+    if not (d["f32"] and _kw.available()):
+        return False
+    if path == "dot":
+        return d["sw"] == 1
+    return d["groups"] == 1 and d["positions"] > 0 and d["win_ok"]
+
+
+def _choose(slot, d):
+    """The path the thresholds choose (nothing forced)."""
+    if d["direct"]:
+        if slot == "forward":
+            return "direct"
+        return "direct-fused" if d["groups"] >= FUSED_MIN_GROUPS else "direct"
+    if slot == "forward":
+        if d["f32"]:
+            return "rows" if d["sw"] <= 2 and d["ow"] >= ROWS_MIN_WIDTH else "panels"
+        return "gemm"
+    if slot == "input_grad":
+        if d["f32"] and d["cg"] >= PANEL_MIN_IN_CHANNELS:
+            grows = d["in_positions"] > MAX_FLIPPED_GROWTH * d["positions"]
+            return "flipped" if d["flip"] is not None and not grows else "panels"
+        return "gemm"
+    if not (d["f32"] and _kw.available() and d["cg"] >= WGRAD_MIN_CHANNELS):
+        return "gemm"
+    if d["sw"] == 1 and d["lane_use"]() >= WGRAD_MIN_LANE_USE:
+        return "dot"
+    p = d["positions"]
+    if (d["groups"] == 1 and 0 < p <= WGRAD_WIN_MAX_POSITIONS
+            and p / (16.0 * -(-p // 16)) >= WGRAD_WIN_MIN_LANE_USE and d["win_ok"]):
+        return "window"
+    return "gemm"
+
+
+def plan(x_shape, w_shape, geo, groups, dtype, n_threads):
+    """The ConvPlan of a convolution of 5-D shapes x (N, C, D, H, W) and w (O, C // groups,
+    KD, KH, KW) with the (4, 3) geometry `geo` (see geometry()), in `dtype`, given
+    n_threads."""
+    dtype = np.dtype(dtype)
+    key = (tuple(x_shape), tuple(w_shape), geo.tobytes(), groups, dtype.char, n_threads,
+           _k.variant(), _kw.available())
+    got = _cache.get(key)
+    if got is not None:
+        return got
+    n, o = x_shape[0], w_shape[0]
+    cg, og = w_shape[1], o // groups
+    out_sp = out_spatial(x_shape, w_shape, geo)
+    positions = out_sp[0] * out_sp[1] * out_sp[2]
+    k = w_shape[2] * w_shape[3] * w_shape[4]
+    d = dict(cg=cg, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2],
+             positions=positions, in_positions=x_shape[2] * x_shape[3] * x_shape[4],
+             direct=cg == 1 and og <= DIRECT_MAX_OUT_PER_GROUP,
+             flip=flipped_padding(w_shape, geo),
+             win_ok=_kw.win_applies(x_shape[2], x_shape[3], x_shape[4], geo),
+             lane_use=lambda: _kw.wgrad_lane_use(x_shape[4], out_sp[2], out_sp[1], geo))
+    chosen = {}
+    for slot in PATHS:
+        want = _forced.get(slot)
+        chosen[slot] = want if want is not None and _runs(slot, want, d) else _choose(slot, d)
+    # the fused depthwise kernel computes both gradients (and the bias's): both or neither
+    if (chosen["input_grad"] == "direct-fused") != (chosen["weight_grad"] == "direct-fused"):
+        for slot in ("input_grad", "weight_grad"):
+            if chosen[slot] == "direct-fused":
+                chosen[slot] = "direct"
+    nb, bs, parts = _chunking(n, cg, k, positions, dtype.itemsize,
+                              _forced.get("chunk_columns", CHUNK_COLUMNS),
+                              _forced.get("col_block_bytes", COL_BLOCK_BYTES))
+    tile = (_k.tile() if dtype == np.float32 else _k.dtile()) if _k.variant() else None
+    got = ConvPlan(threads=_threads_for(n_threads, (n, o) + out_sp, w_shape), chunk=nb,
+                   block=bs, parts=parts, isa=_k.variant(), tile=tile, dtype=dtype.name,
+                   forced=dict(_forced), **chosen)
+    if len(_cache) > 256:
+        _cache.clear()
+    _cache[key] = got
+    return got
+
+
+def available(dtype):
+    """{slot: the paths that exist for this dtype on this build and CPU (best first)}, for
+    tt.show_config()."""
+    f32 = _own_float32(np.dtype(dtype))
+    out = {}
+    for slot, names in PATHS.items():
+        ok = []
+        for name in names:
+            if name in ("direct", "direct-fused", "gemm"):
+                ok.append(name)
+            elif slot == "input_grad" and name == "flipped":
+                ok.append(name)
+            elif f32 and (slot != "weight_grad" or _kw.available()):
+                ok.append(name)
+        out[slot] = ok
+    return out

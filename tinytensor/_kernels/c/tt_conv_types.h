@@ -1,0 +1,53 @@
+/* tt_conv_types.h: the types the convolution kernels and their Cython callers share (no code):
+ * a group's geometry (tt_conv_geo, declared to Cython in conv_geometry.pxd) and the table of
+ * one ISA variant's kernels (tt_conv_kernels, filled in by tt_isa.h). */
+#ifndef TT_CONV_TYPES_H
+#define TT_CONV_TYPES_H
+
+#include <stddef.h>
+
+/* The geometry of one group's convolution (3-D; conv1d/2d lead with size-1 dimensions). */
+typedef struct {
+    ptrdiff_t C, D, H, W;              /* input channels of the group; input extent */
+    ptrdiff_t KD, KH, KW;              /* kernel */
+    ptrdiff_t OD, OH, OW;              /* output extent */
+    ptrdiff_t sd, sh, sw;              /* stride */
+    ptrdiff_t pd, ph, pw;              /* padding at the start (the end is implied by O*) */
+    ptrdiff_t dd, dh, dw;              /* dilation */
+} tt_conv_geo;
+
+/* What one variant offers the convolution modules (tt_isa.h builds one per variant): its
+   float32 tile (mr rows x nr columns), the GEMM workspaces it needs (elements per thread)
+   and its entry points (contracts in tt_conv_panel.h and tt_conv_rows.h, with panels of nr
+   columns instead of 32; the GEMMs' in tt_portable.inc and tt_dgemm.inc). */
+typedef struct {
+    const char *name;
+    int mr, nr, vl;
+    int rows_mr;                        /* rows of a rows_forward_piece tile (its weights come
+                                           in panels of rows_mr output channels) */
+    ptrdiff_t work;                     /* floats of GEMM workspace (sgemm) */
+    int dmr, dnr;                       /* the float64 GEMM's tile */
+    ptrdiff_t dwork;                    /* doubles of GEMM workspace (dgemm) */
+    void (*sgemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rsa,
+                  ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate,
+                  float *c, ptrdiff_t ldc, float *work);
+    void (*dgemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t rsa,
+                  ptrdiff_t csa, const double *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate,
+                  double *c, ptrdiff_t ldc, double *work);
+    ptrdiff_t (*rows_padded)(ptrdiff_t M);
+    void (*pack_weights)(float *dst, const float *w, ptrdiff_t M, ptrdiff_t K);
+    void (*forward_panel)(const float *x, ptrdiff_t xs, const tt_conv_geo *g, const float *wp,
+                          ptrdiff_t M, const float *bias, float *y, ptrdiff_t ys, ptrdiff_t q0,
+                          int nq, float *panel, float *tile);
+    void (*backward_input_panel)(const float *go, ptrdiff_t gos, const tt_conv_geo *g,
+                                 const float *wt, ptrdiff_t M, float *gx, ptrdiff_t xs,
+                                 ptrdiff_t q0, int nq, float *panel, float *tile);
+    void (*rows_pack_weights)(float *dst, const float *w, ptrdiff_t M, ptrdiff_t C,
+                              ptrdiff_t T);
+    void (*rows_forward_piece)(const float *x, ptrdiff_t xs, const tt_conv_geo *g,
+                               const float *wp, ptrdiff_t M, const float *bias, float *y,
+                               ptrdiff_t ys, ptrdiff_t n, ptrdiff_t od, ptrdiff_t oh,
+                               ptrdiff_t ow0, int nr);
+} tt_conv_kernels;
+
+#endif /* TT_CONV_TYPES_H */

@@ -166,6 +166,9 @@ def child_main():
     warnings.simplefilter("ignore")
     import tinytensor as tt
     import tinytensor.nn.functional as F
+    if os.environ.get("TT_FORCE_PATH"):         # .ci/forced_paths: the parent's forced paths
+        import forced_paths
+        forced_paths.force(forced_paths.names_from_environment())
     inp = sys.stdin.buffer
     while True:
         batch = _read_msg(inp)

@@ -74,3 +74,23 @@ def test_13_grad_clipping_still_clips():
     nn.utils.clip_grad_value_([p, q], 0.7)
     np.testing.assert_allclose(np.concatenate([p.grad.numpy(), q.grad.numpy()]),
                                [0.6, 0.0, 0.7], rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input gets PyTorch's clear error, never a silent NaN: batch_norm's eps
+
+
+@pytest.mark.parametrize("training, eps, text", [
+    (True, -1.0, "batch_norm eps must be positive during training, but got -1.0"),
+    (True, 0.0, "batch_norm eps must be positive during training, but got 0.0"),
+    (False, -1e-5, "batch_norm eps must be non-negative, but got -1e-05"),
+])
+def test_batch_norm_refuses_a_bad_eps(training, eps, text):
+    x = tt.ones(3, 2, 4)
+    with pytest.raises(ValueError, match=text):
+        tt.nn.functional.batch_norm(x, tt.zeros(2), tt.ones(2), training=training, eps=eps)
+    with pytest.raises(ValueError, match=text):
+        bn = nn.BatchNorm1d(2, eps=eps)
+        bn.train(training)(x)
+    y = tt.nn.functional.batch_norm(x, tt.zeros(2), tt.ones(2), training=False, eps=0.0)
+    assert y.tolist() == x.tolist()                # eps = 0 is fine in eval mode

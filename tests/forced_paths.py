@@ -9,8 +9,9 @@ themselves (tests/test_conv.py's on_path, tests/variants.py's on_variant) still 
 their block, and the forced path is back after it.
 
 The conv paths are forced through the thresholds of tinytensor/_functions/conv.py (the same
-way tests/test_conv.py's PATHS does); a threshold that no longer exists is an error here, not a
-silently unforced run.
+way tests/test_conv.py's PATHS does), or, where tinytensor/_functions/conv_plan.py exists,
+through its force() (PLAN_FORCES); a threshold or constant that no longer exists is an error
+here, not a silently unforced run.
 """
 import os
 
@@ -56,28 +57,69 @@ def names_from_environment():
     return [n for n in names if n != "default"]
 
 
+# The same names on the convolution plan (tinytensor/_functions/conv_plan.py, where it exists:
+# it replaces the thresholds above): conv_plan.force() keywords, and plan constants to set.
+PLAN_FORCES = {
+    "panels": dict(forward="panels", input_grad="panels", weight_grad="gemm"),
+    "rows": dict(forward="rows", input_grad="flipped", weight_grad="dot"),
+    "window": dict(weight_grad="window"),
+    "blas": dict(forward="gemm", input_grad="gemm", weight_grad="gemm"),   # no BLAS there
+    "nodirect": dict(forward="gemm", input_grad="gemm", weight_grad="gemm"),
+    "fused": dict(input_grad="direct-fused", weight_grad="direct-fused"),
+    "unfused": dict(input_grad="direct", weight_grad="direct"),
+    "blocks": dict(chunk_columns=5, col_block_bytes=1, MAX_PARTS=64),
+    "threads": dict(MIN_MACS_PER_THREAD=1),
+}
+
+
+def _conv_plan():
+    try:
+        from tinytensor._functions import conv_plan
+    except ImportError:
+        return None
+    return conv_plan
+
+
 def force(names):
     """Force the named paths in this process; returns a function that undoes it. Also called
     by the fuzz suite's child processes (tests/test_fuzz.py), which inherit TT_FORCE_PATH."""
-    from tinytensor._functions import conv as conv_fn
-    from tinytensor._kernels import conv as K, pool as KP
+    import contextlib
+    from tinytensor._kernels import pool as KP
+    plan = _conv_plan()
     undo = []
+    stack = contextlib.ExitStack()
     for name in names:
         how = FORCES[name]
-        if how == "blas":
+        if how == "poolrows":
+            undo.append(lambda old=KP._set_avx512(False): KP._set_avx512(old))
+        elif plan is not None:
+            kw = {k: v for k, v in PLAN_FORCES[name].items() if not k.isupper()}
+            for attr, value in PLAN_FORCES[name].items():
+                if attr.isupper():
+                    old = getattr(plan, attr)      # AttributeError: the constant is gone
+                    undo.append(lambda a=attr, o=old: setattr(plan, a, o))
+                    setattr(plan, attr, value)
+            if kw:
+                stack.enter_context(plan.force(**kw))     # also empties the plan cache
+        elif how == "blas":
+            from tinytensor._kernels import conv as K
             undo.append(lambda own=K.own_sgemm(): K.use_own_sgemm(own))
             K.use_own_sgemm(False)
-        elif how == "poolrows":
-            undo.append(lambda old=KP._set_avx512(False): KP._set_avx512(old))
         else:
+            from tinytensor._functions import conv as conv_fn
             for attr, value in how.items():
                 old = getattr(conv_fn, attr)       # AttributeError: the threshold is gone
                 undo.append(lambda a=attr, o=old: setattr(conv_fn, a, o))
                 setattr(conv_fn, attr, value)
+    if plan is not None:
+        plan._cache.clear()                        # plans made before the constants changed
 
     def undo_all():
+        stack.close()
         for u in reversed(undo):
             u()
+        if plan is not None:
+            plan._cache.clear()
     return undo_all
 
 
@@ -94,8 +136,9 @@ def pytest_unconfigure(config):
     if undo is not None:
         undo()
 def pytest_report_header(config):
-    from tinytensor._kernels import conv as K, conv_wgrad as KW, pool as KP
+    from tinytensor._kernels import conv as K, pool as KP
     names = getattr(config, "_tt_forced", ((),))[0]
-    return (f"forced paths: {','.join(names) or 'none'}; variant {K.variant()}, own sgemm "
-            f"{K.own_sgemm()}, wgrad AVX-512 {KW.available()}, pool rows AVX-512 "
-            f"{KP.avx512_rows()}")
+    plan = _conv_plan()
+    how = f"plan {plan.forced()}" if plan is not None else f"own sgemm {K.own_sgemm()}"
+    return (f"forced paths: {','.join(names) or 'none'}; variant {K.variant()}, {how}, "
+            f"pool rows AVX-512 {KP.avx512_rows()}")

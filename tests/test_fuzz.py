@@ -166,6 +166,9 @@ def child_main():
     warnings.simplefilter("ignore")
     import tinytensor as tt
     import tinytensor.nn.functional as F
+    if os.environ.get("TT_FORCE_PATH"):         # .ci/forced_paths: the parent's forced paths
+        import forced_paths
+        forced_paths.force(forced_paths.names_from_environment())
     inp = sys.stdin.buffer
     while True:
         batch = _read_msg(inp)
@@ -630,7 +633,8 @@ def _child():
     _CHILD.stop()
     print(f"\nfuzz: {STATS['batches']} batches, {STATS['calls']} calls, {STATS['raised']} raised "
           f"an allowed error, {STATS['compared']} results compared with torch, "
-          f"{STATS['empty_where_torch_raises']} empty results where torch raises, "
+          f"{STATS['empty_where_torch_raises']} empty results where torch raises (or, for "
+          f"pixel_unshuffle, gives another empty shape), "
           f"{STATS['huge_unchecked']} results with a huge argument not compared")
 
 
@@ -955,9 +959,15 @@ def check(batch):
                     or any(m in ref[2].lower() for m in torch_limit)), \
                 f"{call!r} returned a result but torch raised {ref[1]}: {ref[2]}"
             continue
-        STATS["compared"] += 1
         outs, grad = ans[1], ans[2]
         routs, rgrad = ref[1], ref[2]
+        if (call[0] == "pixel_unshuffle" and all(o.size == 0 for o in outs)
+                and all(r.size == 0 for r in routs)):
+            # torch's CPU pixel_unshuffle returns a zero-element input's own shape, not the
+            # documented one (meta and CUDA give the documented shape; pytorch/pytorch#192816)
+            STATS["empty_where_torch_raises"] += 1
+            continue
+        STATS["compared"] += 1
         assert len(outs) == len(routs), call
         for o, r in zip(outs, routs):
             assert _same(o, r), f"{call!r}: result {o!r} differs from torch's {r!r}"

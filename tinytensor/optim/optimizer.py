@@ -241,6 +241,12 @@ class Optimizer:
         Afterwards the versions of the parameter and of every state tensor are bumped.
         """
         loss = self._closure_loss(closure)
+        # PyTorch refuses to update an expanded parameter (several elements, one memory
+        # location): refuse before any parameter changes, so a refused step changes nothing
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p._refuse_overlap()
         for group in self.param_groups:
             maximize = group.get("maximize", False)
             for p in group["params"]:

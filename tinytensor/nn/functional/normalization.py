@@ -25,7 +25,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         training: use batch statistics (True) or the running ones (False).
 
     Raises:
-        ValueError: training with one value per channel.
+        ValueError: training with one value per channel; eps <= 0 in training, < 0 in eval.
         RuntimeError: running statistics missing in eval mode, or of the wrong size.
     """
     if not isinstance(input, Tensor):
@@ -41,6 +41,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if size_prods == 1:
             raise ValueError("Expected more than 1 value per channel when training, got input "
                              f"size torch.Size({list(input.shape)})")
+    # PyTorch's checks: a zero or negative eps divides by sqrt(var + eps) <= 0 (NaN, inf)
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (c,):

@@ -63,6 +63,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     if not grads:
         return _wrap(np.zeros((), get_default_dtype().np_dtype))
+    for g in grads:                     # an expanded gradient: refused, as by PyTorch's mul_
+        g._refuse_overlap()
     per_grad = [_vector_norm(g.detach()._numpy(), norm_type) for g in grads]
     total = _vector_norm(np.array(per_grad), norm_type)
     dtype = grads[0]._dtype.np_dtype
@@ -102,10 +104,11 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         tensor([ 1., -1.])
     """
     clip_value = float(clip_value)
-    for p in _as_list(parameters):
-        g = p.grad
-        if g is not None:
-            a = g._numpy()
-            np.clip(a, -clip_value, clip_value, out=a)
-            g._bump_version()
+    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    for g in grads:                     # an expanded gradient: refused, as by PyTorch's clamp_
+        g._refuse_overlap()
+    for g in grads:
+        a = g._numpy()
+        np.clip(a, -clip_value, clip_value, out=a)
+        g._bump_version()
     return None

@@ -128,13 +128,15 @@ def bench(cases, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=31)
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this")
     args = parser.parse_args()
     tt.set_num_threads(1)
     if torch is not None:
         torch.set_num_threads(1)
     print(f"numpy {np.__version__}, torch {torch.__version__ if torch else 'absent'}, "
           f"python {sys.version.split()[0]}, 1 thread, load average {os.getloadavg()[0]:.2f}")
-    res = bench(make_cases(), args.repeats)
+    cases = {k: v for k, v in make_cases().items() if args.only in k}
+    res = bench(cases, args.repeats)
     print(f"\n| case (medians of {args.repeats} alternating repeats) | tinytensor | torch "
           f"| tt/torch |")
     print("| --- | ---: | ---: | ---: |")

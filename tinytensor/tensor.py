@@ -228,7 +228,10 @@ class Tensor(TensorBase):
     # ------------------------------------------------------------------ autograd
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from tinytensor.autograd import backward
+        from tinytensor.autograd import backward, engine
+        if (gradient is None and inputs is None and not create_graph
+                and engine.backward_implicit(self, retain_graph)):
+            return                       # the common `loss.backward()`, on the fast path
         backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self):

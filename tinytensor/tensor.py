@@ -236,9 +236,7 @@ class Tensor(TensorBase):
 
     def detach(self):
         """A tensor on the same storage, outside the graph."""
-        t = self._make_view(self._shape, self._stride, self._offset)
-        t._base = self._base
-        return t
+        return _tensor.alias(self)
 
     def detach_(self):
         if self._base is not None and self.grad_fn is not None:

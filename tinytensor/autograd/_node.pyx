@@ -8,10 +8,7 @@ where the next node is the argument's grad_fn or the AccumulateGrad of a leaf.
 """
 import weakref
 
-import numpy as np
-from cpython.ref cimport PyObject, _Py_REFCNT
-
-from tinytensor._tensor cimport TensorBase
+from tinytensor._tensor cimport TensorBase, alias
 from tinytensor.autograd.grad_mode import _state
 
 # A node's `_saved` once backward has freed it; also the error text for reusing it.
@@ -71,7 +68,7 @@ cdef class Node:
             if t is None:
                 saved.append(None)
             else:
-                saved.append(((<TensorBase>t).detach(), (<TensorBase>t)._storage.version))
+                saved.append((alias(<TensorBase>t), (<TensorBase>t)._storage.version))
         self._saved = tuple(saved)
 
     @property
@@ -194,46 +191,3 @@ cdef _attach(out, Node ctx, Py_ssize_t nr):
     t._requires_grad = True
     t.grad_fn = ctx
     t._output_nr = nr
-
-
-cpdef bint owns_memory(TensorBase t, object recycled=None):
-    """True when no other tensor shares `t`'s storage and nothing else holds the NumPy array
-    behind it (a Function's ctx, a kernel's scratch cache), so that its memory can become a
-    leaf's `.grad` without a copy once the caller has checked that it holds the only references
-    to `t` itself. PyTorch steals gradients under the same condition; copying a large input
-    gradient cost ~20 ms per step for a 102 MB max-pool input.
-
-    `recycled`: ids of arrays held by a recycling scratch cache (_functions._memory), whose
-    one reference does not count: such a cache hands an array out again only when nothing
-    else references it, so a `.grad` that took its memory keeps it to itself.
-    """
-    if t._base is not None:
-        return False
-    if _Py_REFCNT(<PyObject*>t._storage) > 1:
-        return False
-    # The storage's flat array, and the array that owns the memory (data.base when data is a
-    # flat view of a kernel's output). NumPy points a view's base at the owner directly.
-    cdef object data = t._storage.data                  # +1 for this local
-    cdef object owner = data.base if data.base is not None else data
-    if owner is not data and (type(owner) is not np.ndarray or owner.base is not None):
-        return False
-    cdef Py_ssize_t data_refs = 2, owner_refs = 2       # data: storage + local; owner: data.base + local
-    cdef object view = t._array                         # t's cached NumPy view, if any
-    if view is not None:
-        if _Py_REFCNT(<PyObject*>view) > 2:             # t._array and this local only
-            return False
-        if view.base is data:
-            data_refs += 1
-        elif view.base is owner:
-            owner_refs += 1
-        else:
-            return False
-    if recycled is not None and id(owner) in recycled:
-        if owner is data:
-            data_refs += 1
-        else:
-            owner_refs += 1
-    if owner is data:
-        return _Py_REFCNT(<PyObject*>data) <= data_refs + 1      # + the `owner` local
-    return (_Py_REFCNT(<PyObject*>data) <= data_refs
-            and _Py_REFCNT(<PyObject*>owner) <= owner_refs)

@@ -845,8 +845,10 @@ def from_numpy(array):
     if any(s % itemsize for s in array.strides):
         raise ValueError("given numpy array strides not a multiple of the element byte size. "
                          "Copy the numpy array to reallocate the memory.")
-    strides = tuple(s // itemsize for s in array.strides)
-    if array.size == 0:
+    strides = tuple([s // itemsize for s in array.strides])
+    if type(array) is np.ndarray and array.flags.c_contiguous and array.size:
+        flat = array.reshape(-1)          # the same span as below, without as_strided's cost
+    elif array.size == 0:
         flat = np.empty(0, array.dtype)
         strides = _tensor.contiguous_strides(array.shape)
     else:

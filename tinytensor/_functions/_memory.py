@@ -10,7 +10,8 @@ from tinytensor._tensor import checked_numel
 
 def alloc(shape, dtype, fill=None):
     """np.empty(shape, dtype), or filled with `fill` (0 uses np.zeros: lazily zeroed pages)."""
-    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+    if type(shape) is not tuple or not all([type(n) is int for n in shape]):
+        shape = (int(shape),) if np.ndim(shape) == 0 else tuple([int(n) for n in shape])
     dtype = np.dtype(dtype)
     try:
         n = checked_numel(shape, dtype.itemsize)

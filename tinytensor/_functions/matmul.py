@@ -68,7 +68,10 @@ def _pieces(x, y, out):
 
 def _mm(x, y):
     """np.matmul of two arrays with >= 2 dims, bitwise independent of the thread count."""
-    shape = np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-1])
+    if x.ndim == 2 and y.ndim == 2:      # (broadcast_shapes costs microseconds)
+        shape = (x.shape[0], y.shape[1])
+    else:
+        shape = np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-1])
     out = np.empty(shape, np.result_type(x, y))
     pieces = _pieces(x, y, out)
     n_threads = _threads.get_num_threads()      # BLAS itself is kept at one thread (_threads)

@@ -29,7 +29,10 @@ def _planes(t, nsp):
     x = np.ascontiguousarray(t._numpy())
     lead = x.shape[:x.ndim - nsp]
     sp = (1,) * (3 - nsp) + x.shape[x.ndim - nsp:]
-    return x.reshape((int(np.prod(lead, dtype=np.int64)),) + sp), lead
+    planes = 1
+    for n in lead:                       # (np.prod cost 3 us a call)
+        planes *= n
+    return x.reshape((planes,) + sp), lead
 
 
 class MaxPoolNdFunction(Function):

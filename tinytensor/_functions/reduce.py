@@ -53,7 +53,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _wrap(_c(_expand_grad(g, ctx.shape, ctx.axes, ctx.keepdim))), None, None, None
+        return _wrap(_expand_grad(g, ctx.shape, ctx.axes, ctx.keepdim)), None, None, None
 
 
 class Mean(Function):

@@ -22,6 +22,7 @@ while the gradient lives.
 import threading
 
 import numpy as np
+from numpy import may_share_memory as _may_share
 
 from tinytensor._kernels import elementwise as _K
 from tinytensor._tensor cimport Storage, TensorBase
@@ -99,10 +100,10 @@ cdef bint _sees(object held, Storage storage):
     """True when `held` (a ctx attribute: a tensor, an array, or a tuple/list of them) may
     share memory with `storage`."""
     if isinstance(held, TensorBase):
-        return (<TensorBase>held)._storage is storage or np.may_share_memory(
+        return (<TensorBase>held)._storage is storage or _may_share(
             (<TensorBase>held)._storage.data, storage.data)
     if isinstance(held, np.ndarray):
-        return np.may_share_memory(held, storage.data)
+        return _may_share(held, storage.data)
     if isinstance(held, (tuple, list)):
         for h in held:
             if _sees(h, storage):
@@ -287,6 +288,8 @@ def run_implicit(TensorBase t, bint retain_graph, freed, fit_grad, materialize):
     for s in t._shape:
         if s != 1:
             return False
-    g = wrap_array(np.ones(t._shape, t._dtype.np_dtype))
+    ones = np.empty(t._shape, t._dtype.np_dtype)
+    ones.fill(1)
+    g = wrap_array(ones)
     run_backward([t], [g], retain_graph, None, freed, fit_grad, materialize)
     return True

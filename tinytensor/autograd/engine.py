@@ -13,15 +13,15 @@
 The loop itself is compiled (`_engine.pyx`); the rare paths (a gradient of the wrong shape,
 dtype or type; missing output gradients) are here.
 """
+from tinytensor._tensor import TensorBase
 from tinytensor.autograd import _engine
 from tinytensor.autograd.function import _FREED
-from tinytensor.tensor import Tensor
 
 
 def _fit_grad(node, i, grad, shape, dtype):
     """Check a gradient against its input's shape; sum away dimensions that broadcasting added."""
     from tinytensor.tensor import sum_to_shape
-    if not isinstance(grad, Tensor):
+    if not isinstance(grad, TensorBase):
         raise TypeError(f"function {node.name()} returned a gradient of type "
                         f"{type(grad).__name__} at index {i}; expected a Tensor or None")
     if grad._shape != shape:

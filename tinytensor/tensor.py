@@ -810,6 +810,8 @@ _tensor._set_tensor_class(Tensor)
 
 def _shape_arg(args, name):
     """Accept f(2, 3), f((2, 3)), f([2, 3]) or f(Size) as PyTorch does."""
+    if args and all([type(s) is int and -2**63 <= s < 2**63 for s in args]):
+        return args                      # f(2, 3): plain ints, nothing to convert
     if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
         args = args[0]
     elif len(args) == 1 and not _args.is_int(args[0]):

@@ -10,7 +10,10 @@ from tinytensor._tensor import checked_numel
 
 def alloc(shape, dtype, fill=None):
     """np.empty(shape, dtype), or filled with `fill` (0 uses np.zeros: lazily zeroed pages)."""
-    if type(shape) is not tuple or not all([type(n) is int for n in shape]):
+    if type(shape) is tuple:
+        if not all([type(n) is int for n in shape]):
+            shape = tuple([int(n) for n in shape])
+    else:
         shape = (int(shape),) if np.ndim(shape) == 0 else tuple([int(n) for n in shape])
     dtype = np.dtype(dtype)
     try:

@@ -15,7 +15,8 @@ def alloc(shape, dtype, fill=None):
             shape = tuple([int(n) for n in shape])
     else:
         shape = (int(shape),) if np.ndim(shape) == 0 else tuple([int(n) for n in shape])
-    dtype = np.dtype(dtype)
+    if not isinstance(dtype, np.dtype):
+        dtype = np.dtype(dtype)
     try:
         n = checked_numel(shape, dtype.itemsize)
     except OverflowError:                            # a size beyond int64

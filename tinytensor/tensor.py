@@ -229,7 +229,7 @@ class Tensor(TensorBase):
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         if (gradient is None and inputs is None and not create_graph
-                and _engine.backward_implicit(self, retain_graph)):
+                and _autograd_engine.backward_implicit(self, retain_graph)):
             return                       # the common `loss.backward()`, on the fast path
         from tinytensor.autograd import backward
         backward(self, gradient, retain_graph, create_graph, inputs)
@@ -1043,4 +1043,4 @@ from tinytensor._functions import shape as _shape  # noqa: E402
 from tinytensor._functions import matmul as _mm  # noqa: E402
 from tinytensor._functions import sort as _sort  # noqa: E402
 from tinytensor.creation import ones, zeros  # noqa: E402
-from tinytensor.autograd import engine as _engine  # noqa: E402
+from tinytensor.autograd import engine as _autograd_engine  # noqa: E402

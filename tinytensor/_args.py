@@ -83,6 +83,8 @@ def check_tensor(fn, argname, pos, value):
 
 def is_int(v):
     """A Python or NumPy int, or an integer 0-d tensor; never a bool."""
+    if type(v) is int:                      # the common case, without the ABC check below
+        return True
     if isinstance(v, bool):
         return False
     if isinstance(v, numbers.Integral):
@@ -130,6 +132,15 @@ def int_list(fn, argname, pos, value, mismatch=None):
     `mismatch(value)` builds the error for a value that matches no signature; the default is
     the single-signature text ("must be tuple of ints, not float"). Functions with overloads
     (conv2d) pass their "received an invalid combination of arguments" builder."""
+    if type(value) is int:
+        return [int64(value)]
+    if type(value) is tuple and all([type(v) is int for v in value]) and value:
+        out = list(value)                   # plain ints: only the int64 range to check
+        for v in out:
+            if not INT64_MIN <= v <= INT64_MAX:
+                break
+        else:
+            return out
     if is_int(value):
         return [int64(value)]
     if isinstance(value, (tuple, list)):

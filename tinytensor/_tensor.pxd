@@ -31,3 +31,6 @@ cdef class TensorBase:
     cdef object __weakref__
 
     cpdef TensorBase _make_view(self, tuple shape, tuple stride, Py_ssize_t offset)
+
+
+cpdef TensorBase alias(TensorBase src)

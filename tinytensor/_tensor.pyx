@@ -278,6 +278,11 @@ cdef class TensorBase:
     def _numpy(self):
         """A NumPy array viewing exactly this tensor's elements (shares memory)."""
         if self._array is None:
+            if self._offset == 0 and _is_whole_storage(self):
+                # the storage's flat array in this shape (a view; 4x cheaper than the general
+                # constructor, and the layout of every fresh result)
+                self._array = self._storage.data.reshape(self._shape)
+                return self._array
             itemsize = self._dtype.itemsize
             self._array = np.ndarray(self._shape, self._dtype.np_dtype, buffer=self._storage.data,
                                      offset=self._offset * itemsize,
@@ -508,6 +513,17 @@ cdef class TensorBase:
         return self._make_view(tuple(shape), tuple(stride), offset)
 
 
+cdef bint _is_whole_storage(TensorBase t):
+    """Row-major strides exactly (size-1 dims included) over all of the storage, from 0."""
+    cdef Py_ssize_t expected = 1, i, s
+    for i in range(len(t._shape) - 1, -1, -1):
+        s = t._shape[i]
+        if <Py_ssize_t>t._stride[i] != expected:
+            return False
+        expected *= s
+    return expected == t._storage.data.shape[0]
+
+
 def wrap_array(arr):
     """A tensor owning the C-contiguous NumPy array `arr` (a fresh result; shares its memory)."""
     cdef TensorBase t = _tensor_class.__new__(_tensor_class)
@@ -517,7 +533,25 @@ def wrap_array(arr):
     t._stride = tuple([s // itemsize for s in arr.strides])
     t._offset = 0
     t._dtype = _BY_NUMPY[arr.dtype]
-    t._array = None
+    # `arr` is exactly this layout: the cached view (saves building one on first use), unless
+    # its strides are not the row-major ones (size-1 dims of a reshaped result may differ)
+    t._array = arr if _is_whole_storage(t) else None
+    return t
+
+
+cpdef TensorBase alias(TensorBase src):
+    """A tensor on `src`'s storage with its layout and no autograd history (detach's layout
+    part), sharing src's cached NumPy view."""
+    cdef TensorBase t = _tensor_class.__new__(_tensor_class)
+    t._storage = src._storage
+    t._shape = src._shape
+    t._stride = src._stride
+    t._offset = src._offset
+    t._dtype = src._dtype
+    t._array = src._array
+    root = src if src._base is None else src._base
+    t._base = src._base
+    t._view_of_fn = (<TensorBase>root).grad_fn
     return t
 
 

@@ -228,14 +228,15 @@ class Tensor(TensorBase):
     # ------------------------------------------------------------------ autograd
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        if (gradient is None and inputs is None and not create_graph
+                and _autograd_engine.backward_implicit(self, retain_graph)):
+            return                       # the common `loss.backward()`, on the fast path
         from tinytensor.autograd import backward
         backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self):
         """A tensor on the same storage, outside the graph."""
-        t = self._make_view(self._shape, self._stride, self._offset)
-        t._base = self._base
-        return t
+        return _tensor.alias(self)
 
     def detach_(self):
         if self._base is not None and self.grad_fn is not None:
@@ -809,6 +810,8 @@ _tensor._set_tensor_class(Tensor)
 
 def _shape_arg(args, name):
     """Accept f(2, 3), f((2, 3)), f([2, 3]) or f(Size) as PyTorch does."""
+    if args and all([type(s) is int and -2**63 <= s < 2**63 for s in args]):
+        return args                      # f(2, 3): plain ints, nothing to convert
     if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
         args = args[0]
     elif len(args) == 1 and not _args.is_int(args[0]):
@@ -844,8 +847,10 @@ def from_numpy(array):
     if any(s % itemsize for s in array.strides):
         raise ValueError("given numpy array strides not a multiple of the element byte size. "
                          "Copy the numpy array to reallocate the memory.")
-    strides = tuple(s // itemsize for s in array.strides)
-    if array.size == 0:
+    strides = tuple([s // itemsize for s in array.strides])
+    if type(array) is np.ndarray and array.flags.c_contiguous and array.size:
+        flat = array.reshape(-1)          # the same span as below, without as_strided's cost
+    elif array.size == 0:
         flat = np.empty(0, array.dtype)
         strides = _tensor.contiguous_strides(array.shape)
     else:
@@ -1038,3 +1043,4 @@ from tinytensor._functions import shape as _shape  # noqa: E402
 from tinytensor._functions import matmul as _mm  # noqa: E402
 from tinytensor._functions import sort as _sort  # noqa: E402
 from tinytensor.creation import ones, zeros  # noqa: E402
+from tinytensor.autograd import engine as _autograd_engine  # noqa: E402

@@ -1,6 +1,7 @@
 """Outputs and scratch for the kernels: NumPy arrays (large ones come with huge pages), with
 PyTorch's RuntimeError, not NumPy's MemoryError or an overflow, when a size cannot be had."""
-import sys
+import threading
+import weakref
 
 import numpy as np
 
@@ -9,8 +10,13 @@ from tinytensor._tensor import checked_numel
 
 def alloc(shape, dtype, fill=None):
     """np.empty(shape, dtype), or filled with `fill` (0 uses np.zeros: lazily zeroed pages)."""
-    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
-    dtype = np.dtype(dtype)
+    if type(shape) is tuple:
+        if not all([type(n) is int for n in shape]):
+            shape = tuple([int(n) for n in shape])
+    else:
+        shape = (int(shape),) if np.ndim(shape) == 0 else tuple([int(n) for n in shape])
+    if not isinstance(dtype, np.dtype):
+        dtype = np.dtype(dtype)
     try:
         n = checked_numel(shape, dtype.itemsize)
     except OverflowError:                            # a size beyond int64
@@ -26,22 +32,6 @@ def alloc(shape, dtype, fill=None):
                            f"bytes for a tensor of shape {list(shape)}") from None
 
 
-# Scratch caches that recycle big arrays (recycle() below): each registers a function
-# returning the arrays it holds. The engine lets a leaf's .grad take such an array's memory,
-# as the cache hands an array out again only when nothing else references it.
-_recycling_caches = []
-
-
-def register_recycling_cache(values):
-    """`values()` -> the arrays a scratch cache currently holds."""
-    _recycling_caches.append(values)
-
-
-def recycled_ids():
-    """ids of the arrays held by the registered scratch caches."""
-    return {id(a) for values in _recycling_caches for a in values()}
-
-
 # Big scratch (pooling's winners and input gradients) is recycled: a fresh array is a fresh
 # mmap whose first touch costs page faults (PERFORMANCE.md: ~6 ms per 100 MB even with huge
 # pages, far more without). Smaller arrays are left to malloc: recycling convolution outputs
@@ -51,39 +41,49 @@ def recycled_ids():
 _REUSE_MIN_BYTES = 16 << 20
 _REUSE_MAX_BYTES = 256 << 20
 _reuse = {}                                       # (shape, dtype) -> ndarray, oldest first
+_leases = {}                                      # (shape, dtype) -> weakref to its _Lease
+_lock = threading.Lock()                          # free-threaded CPython: dicts are not enough
 
 
-def _cached_arrays():
-    return list(_reuse.values())
+class _Lease:
+    """The loan of a cached array: every array `recycle` hands out is made from this object
+    (NumPy keeps it as the array's `base`), so the lease lives exactly as long as any tensor,
+    view, graph node or `.grad` that can see the memory. The cache lends the array again only
+    once the lease is gone -- ownership stated by object lifetime, which every Python keeps,
+    not read from reference counts (which free-threaded CPython and PyPy do not keep exact)."""
+    __slots__ = ("block", "__array_interface__", "__weakref__")
 
-
-register_recycling_cache(_cached_arrays)
+    def __init__(self, block):
+        self.block = block
+        self.__array_interface__ = block.__array_interface__
 
 
 def recycle(shape, dtype, zero=False):
     """alloc(shape, dtype) for a kernel that writes every element (zeroed when `zero`).
 
-    A big array is recycled from an earlier call once nothing references it any more (no
-    tensor, view or graph node: its only owners are this cache and the local name), so a
-    training loop stops paying the first-touch cost every step. Python threads may call this
-    at once: dict.pop hands one array to one caller.
+    A big array is recycled from an earlier call once its lease has ended (no tensor, view or
+    graph node holds any array made from it), so a training loop stops paying the first-touch
+    cost every step. Python threads may call this at once: one lock guards the cache.
     """
     dtype = np.dtype(dtype)
     shape = tuple(int(n) for n in shape)
     if checked_numel(shape, dtype.itemsize) * dtype.itemsize < _REUSE_MIN_BYTES:
         return alloc(shape, dtype, fill=0 if zero else None)
     key = (shape, dtype.str)
-    a = _reuse.pop(key, None)
-    if a is None or sys.getrefcount(a) != 2:      # 2: the local name and getrefcount's argument
-        a = alloc(shape, dtype, fill=0 if zero else None)
+    with _lock:
+        block = _reuse.pop(key, None)
+        lease = _leases.pop(key, None)
+    if block is None or (lease is not None and lease() is not None):
+        block = alloc(shape, dtype, fill=0 if zero else None)     # (the lent one stays lent)
     elif zero:
-        a.fill(0)
-    _reuse[key] = a                               # most recently used last
-    # list(): one atomic snapshot (iterating the dict itself raised "dictionary changed size
-    # during iteration" when another thread recycled at the same time); pop: it may be gone
-    while sum(b.nbytes for b in list(_reuse.values())) > _REUSE_MAX_BYTES:
-        oldest = next(iter(list(_reuse)), None)
-        if oldest is None:
-            break
-        _reuse.pop(oldest, None)
-    return a
+        block.fill(0)
+    loan = _Lease(block)
+    out = np.asarray(loan)
+    with _lock:
+        _reuse[key] = block                       # most recently used last
+        _leases[key] = weakref.ref(loan)
+        while sum(b.nbytes for b in _reuse.values()) > _REUSE_MAX_BYTES:
+            oldest = next(iter(_reuse))
+            del _reuse[oldest]
+            _leases.pop(oldest, None)
+    return out

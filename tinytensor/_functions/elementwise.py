@@ -41,6 +41,8 @@ class _Binary(Function):
 
     @classmethod
     def run(cls, a, b):
+        if type(a) is Tensor and type(b) is Tensor and a._shape == b._shape:
+            return cls.apply(a, b)           # the common call: nothing to convert or check
         a, b = _scalar_or_tensor(a), _scalar_or_tensor(b)
         _check_broadcast(a, b)
         return cls.apply(a, b)

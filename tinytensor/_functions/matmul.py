@@ -4,8 +4,7 @@ Each 2-D product of at least _OWN_MIN_MACS multiply-adds runs on tinytensor's ow
 dtype (`_own_gemm`: the convolutions' GEMM) on tt.get_num_threads() OpenMP threads.
 Its threads split the rows of the result, and every element is computed the same way
 whichever thread computes it, so results are bitwise identical for any thread count (tests:
-test_matmul_threads.py). Smaller products, other dtypes and builds without a kernel variant
-use NumPy's matmul: its BLAS runs products that small on one thread, and tinytensor never
+test_matmul_threads.py). Smaller products and other dtypes use NumPy's matmul: its BLAS runs products that small on one thread, and tinytensor never
 changes the BLAS's own thread setting (that belongs to the user).
 """
 import numpy as np
@@ -27,18 +26,18 @@ _MACS_PER_THREAD = 1 << 20
 
 def _own_gemm(dtype):
     """Our GEMM for this dtype, called as gemm(a, b, c, accumulate, n_threads), or None."""
-    both = getattr(_kc, "variant_gemm", None)     # float32 and float64, once the kernels have it
-    if both is not None and dtype in (np.float32, np.float64):
-        return both
-    if dtype == np.float32 and _kc.variant() is not None:     # None: a build without variants
-        return _kc.variant_sgemm
+    if dtype in (np.float32, np.float64):
+        return _kc.variant_gemm
     return None
 
 
 def _mm(x, y):
     """np.matmul of two arrays with >= 2 dims, bitwise independent of the thread count."""
-    batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
     m, k, n = x.shape[-2], x.shape[-1], y.shape[-1]
+    if x.ndim == 2 and y.ndim == 2:      # (broadcast_shapes costs microseconds)
+        batch = ()
+    else:
+        batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
     dtype = np.result_type(x, y)
     out = np.empty(batch + (m, n), dtype)
     gemm = _own_gemm(dtype) if m * n * k >= _OWN_MIN_MACS and x.dtype == y.dtype else None

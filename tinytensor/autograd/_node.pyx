@@ -8,11 +8,15 @@ where the next node is the argument's grad_fn or the AccumulateGrad of a leaf.
 """
 import weakref
 
-import numpy as np
-from cpython.ref cimport PyObject, _Py_REFCNT
-
-from tinytensor._tensor cimport TensorBase
+from tinytensor._tensor cimport TensorBase, alias
 from tinytensor.autograd.grad_mode import _state
+
+# A node's `_saved` once backward has freed it; also the error text for reusing it.
+FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
+         "after they have already been freed). Saved intermediate values of the graph are freed "
+         "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+         "backward through the graph a second time or if you need to access saved tensors after "
+         "calling backward.")
 
 # set by tinytensor.autograd.function: re-derives the history of a view whose base was modified
 # in place after the view was made (kept in a list so that Python code can fill it in)
@@ -24,9 +28,7 @@ _trace_hook = [None]
 
 cdef class AccumulateGrad:
     """The sink of a leaf tensor's gradients. Holds the leaf; the leaf holds it only weakly,
-    so a leaf and its sink form no reference cycle."""
-    cdef public object variable
-    cdef object __weakref__
+    so a leaf and its sink form no reference cycle. (Fields in _node.pxd.)"""
 
     def __init__(self, variable):
         self.variable = variable
@@ -54,58 +56,99 @@ cpdef object grad_sink(TensorBase t):
 
 
 cdef class Node:
-    cdef public object _saved          # None, a tuple of (tensor, version), or the FREED marker
-    cdef public tuple _edges
-    cdef public Py_ssize_t _n_outputs
-    cdef public object _non_diff       # ids of outputs marked non-differentiable
-    cdef public bint _materialize
-    cdef public tuple needs_input_grad
-    cdef public object _out_meta       # (shape, dtype) per output, for multi-output nodes
-    cdef dict __dict__                 # ctx attributes that forward sets for backward
+    # fields in _node.pxd (the compiled engine reads them in C)
+
+    # ---- the ctx contract (compiled: every op that records saves tensors)
+
+    def save_for_backward(self, *tensors):
+        # Saved as detached aliases (same storage, no grad_fn): a node that saves its own output
+        # then holds no reference cycle back to itself. The version is checked at unpacking.
+        cdef list saved = []
+        for t in tensors:
+            if t is None:
+                saved.append(None)
+            else:
+                saved.append((alias(<TensorBase>t), (<TensorBase>t)._storage.version))
+        self._saved = tuple(saved)
+
+    @property
+    def saved_tensors(self):
+        saved = self._saved
+        if saved is FREED:
+            raise RuntimeError(FREED)
+        if not saved:
+            return ()
+        cdef list out = []
+        cdef TensorBase t
+        cdef Py_ssize_t i = 0
+        for item in <tuple>saved:
+            if item is None:
+                out.append(None)
+            else:
+                t = <TensorBase>(<tuple>item)[0]
+                version = (<tuple>item)[1]
+                if t._storage.version != version:
+                    raise RuntimeError(
+                        "one of the variables needed for gradient computation has been modified "
+                        f"by an inplace operation: [tinytensor.{t._dtype.name} {list(t._shape)}], "
+                        f"which is saved tensor {i} of {self.name()}; is at version "
+                        f"{t._storage.version}; expected version {version} instead.")
+                out.append(t)
+            i += 1
+        return tuple(out)
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_diff = set(id(t) for t in tensors)
+
+    def set_materialize_grads(self, value):
+        self._materialize = bool(value)
 
     @classmethod
     def apply(cls, *args):
         cdef Node ctx = cls.__new__(cls)
-        cdef bint record = False, enabled = _state.enabled
-        cdef list needs = []
+        cdef bint record = False
+        cdef Py_ssize_t i, n = len(args)
         cdef TensorBase t
-        ctx._saved = None
-        ctx._non_diff = None
         ctx._materialize = True
-        for a in args:
-            if enabled and isinstance(a, TensorBase) and (<TensorBase>a)._requires_grad:
-                needs.append(True)
-                record = True
-            else:
-                needs.append(False)
-        ctx.needs_input_grad = tuple(needs)
-        try:
-            if not record:
-                out = cls.forward(ctx, *args)
-                if _trace_hook[0] is not None:
-                    _trace_hook[0](cls, ctx, args, out)
-                return out
-            _state.enabled = False
+        if _state.enabled:
+            for a in args:
+                if isinstance(a, TensorBase) and (<TensorBase>a)._requires_grad:
+                    record = True
+                    break
+        if not record:
+            ctx.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
             try:
                 out = cls.forward(ctx, *args)
-            finally:
-                _state.enabled = True
+            except MemoryError as e:
+                raise RuntimeError(f"can't allocate memory: {e}") from None
+            if _trace_hook[0] is not None:
+                _trace_hook[0](cls, ctx, args, out)
+            return out
+        cdef list needs = [False] * n
+        for i in range(n):
+            a = args[i]
+            if isinstance(a, TensorBase) and (<TensorBase>a)._requires_grad:
+                needs[i] = True
+        ctx.needs_input_grad = tuple(needs)
+        _state.enabled = False
+        try:
+            out = cls.forward(ctx, *args)
         except MemoryError as e:
             # a result NumPy could not allocate: PyTorch's RuntimeError, as the core allocator
             raise RuntimeError(f"can't allocate memory: {e}") from None
-        edges = []
-        for a, n in zip(args, needs):
-            if n:
-                t = <TensorBase>a
+        finally:
+            _state.enabled = True
+        cdef list edges = [None] * n
+        for i in range(n):
+            if needs[i]:
+                t = <TensorBase>args[i]
                 if (t._base is not None and t.grad_fn is not None
                         and (<TensorBase>t._base).grad_fn is not t._view_of_fn):
                     _refresh_view[0](t)     # its base was modified in place since: new history
-                edges.append((grad_sink(t), t._output_nr if t.grad_fn is not None else 0,
-                              t._shape, t._dtype))
-            else:
-                edges.append(None)
+                edges[i] = (grad_sink(t), t._output_nr if t.grad_fn is not None else 0,
+                            t._shape, t._dtype)
         ctx._edges = tuple(edges)
-        if isinstance(out, tuple):
+        if type(out) is tuple or isinstance(out, tuple):
             out = tuple([_fresh(o, args, ctx) for o in out])
             ctx._n_outputs = len(out)
             ctx._out_meta = [((<TensorBase>o)._shape, (<TensorBase>o)._dtype)
@@ -119,6 +162,10 @@ cdef class Node:
         if _trace_hook[0] is not None:
             _trace_hook[0](cls, ctx, args, out)
         return out
+
+
+# needs_input_grad of a call that records nothing, by argument count (shared tuples)
+cdef tuple _NO_GRADS = tuple([(False,) * k for k in range(8)])
 
 
 cdef object _fresh(object o, tuple args, Node ctx):
@@ -144,46 +191,3 @@ cdef _attach(out, Node ctx, Py_ssize_t nr):
     t._requires_grad = True
     t.grad_fn = ctx
     t._output_nr = nr
-
-
-cpdef bint owns_memory(TensorBase t, object recycled=None):
-    """True when no other tensor shares `t`'s storage and nothing else holds the NumPy array
-    behind it (a Function's ctx, a kernel's scratch cache), so that its memory can become a
-    leaf's `.grad` without a copy once the caller has checked that it holds the only references
-    to `t` itself. PyTorch steals gradients under the same condition; copying a large input
-    gradient cost ~20 ms per step for a 102 MB max-pool input.
-
-    `recycled`: ids of arrays held by a recycling scratch cache (_functions._memory), whose
-    one reference does not count: such a cache hands an array out again only when nothing
-    else references it, so a `.grad` that took its memory keeps it to itself.
-    """
-    if t._base is not None:
-        return False
-    if _Py_REFCNT(<PyObject*>t._storage) > 1:
-        return False
-    # The storage's flat array, and the array that owns the memory (data.base when data is a
-    # flat view of a kernel's output). NumPy points a view's base at the owner directly.
-    cdef object data = t._storage.data                  # +1 for this local
-    cdef object owner = data.base if data.base is not None else data
-    if owner is not data and (type(owner) is not np.ndarray or owner.base is not None):
-        return False
-    cdef Py_ssize_t data_refs = 2, owner_refs = 2       # data: storage + local; owner: data.base + local
-    cdef object view = t._array                         # t's cached NumPy view, if any
-    if view is not None:
-        if _Py_REFCNT(<PyObject*>view) > 2:             # t._array and this local only
-            return False
-        if view.base is data:
-            data_refs += 1
-        elif view.base is owner:
-            owner_refs += 1
-        else:
-            return False
-    if recycled is not None and id(owner) in recycled:
-        if owner is data:
-            data_refs += 1
-        else:
-            owner_refs += 1
-    if owner is data:
-        return _Py_REFCNT(<PyObject*>data) <= data_refs + 1      # + the `owner` local
-    return (_Py_REFCNT(<PyObject*>data) <= data_refs
-            and _Py_REFCNT(<PyObject*>owner) <= owner_refs)

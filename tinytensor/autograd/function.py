@@ -6,13 +6,8 @@ when saved), `needs_input_grad`, and one edge per forward argument: where that a
 gradient goes next (another node, or the AccumulateGrad of a leaf), with its shape and dtype.
 """
 from tinytensor.autograd import _node
+from tinytensor.autograd._node import FREED as _FREED  # noqa: F401
 from tinytensor.autograd._node import AccumulateGrad, Node, grad_sink  # noqa: F401
-
-_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
-          "after they have already been freed). Saved intermediate values of the graph are freed "
-          "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
-          "backward through the graph a second time or if you need to access saved tensors after "
-          "calling backward.")
 
 
 class Function(Node):
@@ -22,40 +17,8 @@ class Function(Node):
     `ctx.needs_input_grad` is False). Call the op with `MyFunction.apply(*args)`.
     """
 
-    # ---- the ctx contract
-
-    def save_for_backward(self, *tensors):
-        # Saved as detached aliases (same storage, no grad_fn): a node that saves its own output
-        # then holds no reference cycle back to itself. The version is checked at unpacking.
-        self._saved = tuple(None if t is None else (t.detach(), t._storage.version) for t in tensors)
-
-    @property
-    def saved_tensors(self):
-        saved = self._saved
-        if saved is _FREED:
-            raise RuntimeError(_FREED)
-        if not saved:
-            return ()
-        out = []
-        for i, item in enumerate(saved):
-            if item is None:
-                out.append(None)
-                continue
-            t, version = item
-            if t._storage.version != version:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [tinytensor.{t.dtype.name} {list(t.shape)}], which is "
-                    f"saved tensor {i} of {self.name()}; is at version {t._storage.version}; "
-                    f"expected version {version} instead.")
-            out.append(t)
-        return tuple(out)
-
-    def mark_non_differentiable(self, *tensors):
-        self._non_diff = set(id(t) for t in tensors)
-
-    def set_materialize_grads(self, value):
-        self._materialize = bool(value)
+    # the ctx contract (save_for_backward, saved_tensors, mark_non_differentiable,
+    # set_materialize_grads) is compiled, in _node.Node
 
     # PyTorch's view of this node: its name and its `next_functions`. Set per class by
     # tinytensor/_functions/names.py (the one table of PyTorch's names); `_name` on an

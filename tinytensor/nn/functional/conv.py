@@ -49,7 +49,36 @@ def _expand(argname, values, k):
     return list(values)
 
 
+# Validated geometry, keyed on everything the checks below read: the shapes and dtypes of the
+# tensors and the plain-int arguments. Only values go in a key (never memory a caller can
+# change, nor a tensor's identity); string padding ('same' may warn) and any argument that is
+# not a plain int or tuple of ints take the full path every time.
+_VALIDATED = {}
+_VALIDATED_MAX = 256
+
+
+def _plain(v):
+    return type(v) is int or (type(v) is tuple and all([type(x) is int for x in v]))
+
+
 def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):
+    key = None
+    if (isinstance(input, tt.Tensor) and isinstance(weight, tt.Tensor)
+            and (bias is None or isinstance(bias, tt.Tensor)) and _plain(stride)
+            and _plain(padding) and _plain(dilation) and type(groups) is int):
+        key = (name, input._shape, input._dtype, weight._shape, weight._dtype,
+               None if bias is None else (bias._shape, bias._dtype),
+               stride, padding, dilation, groups)
+        hit = _VALIDATED.get(key)
+        if hit is not None:
+            batched, args = hit
+            x = input if batched else input.unsqueeze(0)
+            out = ConvNdFunction.apply(x, weight, bias, *args)
+            return out if batched else out.squeeze(0)
+    return _conv_checked(key, name, nsp, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_checked(key, name, nsp, input, weight, bias, stride, padding, dilation, groups):
     if not isinstance(input, tt.Tensor) or not isinstance(weight, tt.Tensor) or (
             bias is not None and not isinstance(bias, tt.Tensor)):
         raise _bad_args(name, input, weight, bias)
@@ -171,9 +200,13 @@ def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):
         # PyTorch's quirk (SEMANTICS.md 1.1): zero input channels give zero output channels.
         out = tt.zeros((shape[0], 0) + tuple(out_sp), dtype=input.dtype)
         return out if batched else out.squeeze(0)
+    args = (tuple(stride), tuple(pad_begin), tuple(pad_end), tuple(dilation), groups)
+    if key is not None:
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = (batched, args)
     x = input if batched else input.unsqueeze(0)
-    out = ConvNdFunction.apply(x, weight, bias, tuple(stride), tuple(pad_begin), tuple(pad_end),
-                               tuple(dilation), groups)
+    out = ConvNdFunction.apply(x, weight, bias, *args)
     return out if batched else out.squeeze(0)
 
 

@@ -21,6 +21,12 @@ def linear(input, weight, bias=None):
         RuntimeError: PyTorch's "mat1 and mat2 shapes cannot be multiplied (4x3 and 5x2)" when
             in_features differ, or a dtype mismatch.
     """
+    if (isinstance(input, Tensor) and isinstance(weight, Tensor) and len(input._shape) >= 2
+            and len(weight._shape) == 2 and input._shape[-1] == weight._shape[1]
+            and input._dtype is weight._dtype
+            and (bias is None or (isinstance(bias, Tensor) and bias._dtype is input._dtype
+                                  and bias._shape == (weight._shape[0],)))):
+        return LinearFunction.apply(input, weight, bias)     # the common call: all checks pass
     for i, (name, t) in enumerate((("input", input), ("weight", weight))):
         if not isinstance(t, Tensor):
             raise TypeError(f"linear(): argument '{name}' (position {i + 1}) must be Tensor, "

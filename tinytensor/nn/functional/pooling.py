@@ -37,6 +37,22 @@ def _check_dtype(kernel, input, allow_int64=True):
                                   f"'{'Bool' if dt == 'bool' else 'Long'}'")
 
 
+# Validated pooling arguments, keyed on the input's shape and dtype and the plain-int
+# arguments: values only, never memory a caller can change (see nn/functional/conv.py).
+_VALIDATED = {}
+_VALIDATED_MAX = 256
+
+
+def _plain(v):
+    return type(v) is int or (type(v) is tuple and all([type(x) is int for x in v]))
+
+
+def _remember(key, args):
+    if len(_VALIDATED) >= _VALIDATED_MAX:
+        _VALIDATED.clear()
+    _VALIDATED[key] = args
+
+
 def _ints(value, name, argname, pos):
     """An int or a sequence of ints as a list (PyTorch's IntArrayRef parsing)."""
     return int_list(name, argname, pos, value)
@@ -264,14 +280,25 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     Raises: RuntimeError with PyTorch's messages for bad sizes, ranks and limits.
     Example: max_pool2d(x of 32x24x24, 3) has shape 32x8x8.
     """
+    key = None
+    if (isinstance(input, Tensor) and _plain(kernel_size) and (stride is None or _plain(stride))
+            and _plain(padding) and _plain(dilation) and type(ceil_mode) is bool
+            and type(return_indices) is bool):
+        key = ("max_pool2d", input._shape, input._dtype, kernel_size, stride, padding, dilation,
+               ceil_mode, return_indices)
+        args = _VALIDATED.get(key)
+        if args is not None:
+            return MaxPoolNdFunction.apply(input, *args)
     _check_tensor("max_pool2d", input)
     k, s, p, d = _pool_args("max_pool2d", 2, kernel_size, stride, padding, dilation)
     if input.ndim not in (3, 4):
         raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
     _check2d(input, k, s, p, d, ceil_mode)
     _check_dtype("max_pool2d", input)
-    return MaxPoolNdFunction.apply(input, (1, *k), (1, *s), (0, *p), (1, *d), bool(ceil_mode),
-                                   bool(return_indices), 2)
+    args = ((1, *k), (1, *s), (0, *p), (1, *d), bool(ceil_mode), bool(return_indices), 2)
+    if key is not None:
+        _remember(key, args)
+    return MaxPoolNdFunction.apply(input, *args)
 
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

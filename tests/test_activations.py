@@ -337,3 +337,69 @@ def test_number_arguments_parse_as_pytorch():
     with pytest.raises(TypeError, match=r"elu\(\): argument 'alpha' \(position 2\) must be "
                                         r"Number, not Tensor"):
         F.elu(x, tt.tensor([0.5]))
+
+
+def _ulps(npt, got, ref):
+    """|got - ref| in units in the last place of ref rounded to npt (subnormal spacing at 0)."""
+    refr = np.asarray(ref, np.float64).astype(npt)
+    spacing = np.maximum(np.spacing(np.abs(refr)).astype(np.float64),
+                         np.finfo(npt).smallest_subnormal)
+    return np.abs(got.astype(np.float64) - refr.astype(np.float64)) / spacing
+
+
+@pytest.mark.parametrize("npt", [np.float32, np.float64])
+def test_own_erf_within_two_ulps_of_math_erf(npt):
+    """The vectorised erf GELU runs on (tinytensor/_kernels/activation.pyx), against math.erf
+    on a dense grid through both of its pieces and the clamp, the tails, subnormals and
+    the special values; any thread count gives the same bits."""
+    from tinytensor._kernels import activation as kernels
+    fi = np.finfo(npt)
+    x = np.concatenate([
+        np.linspace(-7, 7, 200_001), np.geomspace(fi.smallest_subnormal, 1e-3, 3000),
+        -np.geomspace(fi.smallest_subnormal, 1e-3, 3000), np.geomspace(1e-3, fi.max / 16, 3000),
+        np.nextafter(npt(1), npt(0)) * np.array([1, -1]), [1, -1, 4, -4, 6, -6],
+        [0.0, -0.0, fi.tiny, -fi.tiny, fi.max, -fi.max, np.inf, -np.inf]]).astype(npt)
+    y = np.empty_like(x)
+    kernels.erf(x, y, 1)
+    assert np.max(_ulps(npt, y, [math.erf(float(v)) for v in x])) <= 2
+    assert np.array_equal(np.signbit(y), np.signbit(x))          # odd, -0.0 included
+    assert np.array_equal(y[-2:], [1, -1])
+    y2 = np.empty_like(x)
+    kernels.erf(x, y2, 2)
+    assert np.array_equal(y, y2)
+    nan = np.array([np.nan, -np.nan], npt)
+    kernels.erf(nan, nan, 1)
+    assert np.isnan(nan).all()
+
+
+@pytest.mark.parametrize("npt", [np.float32, np.float64])
+def test_exact_gelu_matches_the_erf_formula_everywhere(npt, threads):
+    """Exact GELU forward and backward against PyTorch's formulas evaluated with math.erf in
+    float64 (tails, infinities and NaN included), and bitwise equal for 1 and 2 threads."""
+    x = np.concatenate([np.linspace(-12, 12, 100_001), [-40, -20, 20, 40, 1e30, -1e30,
+                                                        np.inf, -np.inf, np.nan, 0.0, -0.0]])
+    x = x.astype(npt)
+    xd = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        cdf = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in xd])
+        ey = xd * cdf
+        ed = cdf + xd * np.exp(-0.5 * xd * xd) / math.sqrt(2 * math.pi)
+    # 1 + erf(x / sqrt 2) cancels for negative x in the dtype (in PyTorch too): an absolute
+    # error of about eps in Phi, so eps |x| in y
+    eps = np.finfo(npt).eps
+    fin = np.isfinite(xd)
+    ys, gs = [], []
+    for n in (1, 2):
+        threads(n)
+        t = tt.tensor(x, requires_grad=True)
+        y = F.gelu(t)
+        y.backward(tt.ones_like(y))
+        ys.append(y.detach().numpy())
+        gs.append(t.grad.numpy())
+    with np.errstate(all="ignore"):
+        assert np.all(np.abs(ys[0][fin] - ey[fin]) <= 4 * eps * (np.abs(ey[fin]) + np.abs(xd[fin])))
+        assert np.all(np.abs(gs[0][fin] - ed[fin]) <= 4 * eps * (np.abs(ed[fin]) + 1))
+    np.testing.assert_array_equal(ys[0][~fin], ey[~fin].astype(npt))
+    np.testing.assert_array_equal(gs[0][~fin], ed[~fin].astype(npt))
+    assert np.array_equal(ys[0], ys[1], equal_nan=True)
+    assert np.array_equal(gs[0], gs[1], equal_nan=True)

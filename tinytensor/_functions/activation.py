@@ -205,8 +205,9 @@ class EluFunction(_PointwiseFunction):
 
 
 class GeluFunction(_PointwiseFunction):
-    """Exact GELU x * Phi(x) in a Cython kernel (libm erf; NumPy has none); approximate='tanh'
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in NumPy."""
+    """Exact GELU x * Phi(x) in a Cython kernel with our own vectorised erf (NumPy has none;
+    libm's is scalar); approximate='tanh' 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in
+    NumPy."""
 
     @staticmethod
     def forward(ctx, x, approximate):

@@ -14,9 +14,10 @@ the O(1) invariants and raise ValueError on a bad call, so no index leaves its a
 
 Notes:
 - Statistics accumulate in double with 8 independent accumulators in a fixed order (the loop
-  vectorizes; the order depends on the shape only); float32 sums runs of CHUNK values in 8
-  float lanes (64 values per lane) and those partial sums in double: 4-wide float vectors
-  instead of 2-wide double ones, with the error of a 64-term float sum. Variance is the biased two-pass variance
+  vectorizes; the order depends on the shape only); float32 sums runs of 512 values in 16
+  float lanes (32 values per lane) and those partial sums in double: float vectors instead
+  of half as wide double ones, with the error of a 32-term float sum. The float32 loops are
+  C with AVX-512 and AVX2 clones (below). Variance is the biased two-pass variance
   sum((x - mean)^2) / M, stable for large means; rstd = 1 / sqrt(var + eps).
 - The normalise pass is y = x * a[c] + b'[c] with per-channel a = rstd * w, b' = bias - mean * a
   (PyTorch's form), one multiply-add per element in the input's type.
@@ -31,49 +32,106 @@ from libc.math cimport sqrt
 cdef enum:
     LANES = 8           # independent accumulators of the statistics sums
     CH_BLOCK = 16       # channels per task of the weight gradient (one cache line of float)
-    CHUNK = 512         # float32: values summed in float lanes (64 per lane) before double
 
 
-cdef inline double _fsum_chunk(const float* p, Py_ssize_t n, float m, bint square) noexcept nogil:
-    """sum(p) (or sum((p - m)^2)) of n <= CHUNK floats: 8 float lanes (4-wide vectors),
-    lanes combined in double."""
-    cdef float acc[LANES]
-    cdef float d
-    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
-    for j in range(<Py_ssize_t> LANES):
-        acc[j] = 0
-    if square:
-        for i0 in range(n8 // LANES):
-            i = i0 * LANES
-            for j in range(<Py_ssize_t> LANES):
-                d = p[i + j] - m
-                acc[j] += d * d
-        for i in range(n8, n):
-            d = p[i] - m
-            acc[0] += d * d
-    else:
-        for i0 in range(n8 // LANES):
-            i = i0 * LANES
-            for j in range(<Py_ssize_t> LANES):
-                acc[j] += p[i + j]
-        for i in range(n8, n):
-            acc[0] += p[i]
-    return ((<double> acc[0] + acc[1]) + (<double> acc[2] + acc[3])) + \
-        ((<double> acc[4] + acc[5]) + (<double> acc[6] + acc[7]))
-
-
-cdef inline double _fsum(const float* p, Py_ssize_t n, float m, bint square) noexcept nogil:
-    cdef double total = 0
-    cdef Py_ssize_t k, c0
-    for k in range((n + CHUNK - 1) // CHUNK):
-        c0 = k * CHUNK
-        total += _fsum_chunk(p + c0, min(<Py_ssize_t> CHUNK, n - c0), m, square)
-    return total
+cdef extern from *:
+    """
+    /* The float32 loops in plain C, so that on x86-64 Linux with GCC they carry AVX-512 and
+       AVX2+FMA clones picked at load time by the CPU (the build targets SSE2: these passes ran
+       4 floats at a time). The sums keep a fixed order: runs of CHUNK values in 16 float
+       lanes, lanes and runs added in double. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define TT_NORM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
+    #else
+    #define TT_NORM_CLONES
+    #endif
+    #include <string.h>
+    #define TT_NORM_LANES 16
+    #define TT_NORM_CHUNK 512
+    static inline double tt_norm_lanes(const float *a) {
+        double h[8];
+        for (int j = 0; j < 8; j++) h[j] = (double) a[j] + a[j + 8];
+        return ((h[0] + h[1]) + (h[2] + h[3])) + ((h[4] + h[5]) + (h[6] + h[7]));
+    }
+    /* 16 floats as one value: one zmm, two ymm or four xmm by clone; any alignment */
+    typedef float tt_norm_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+    /* sum(p), or sum((p - m)^2) when square, of n floats */
+    TT_NORM_CLONES static double tt_norm_fsum(const float *p, Py_ssize_t n, float m, int square) {
+        double total = 0;
+        for (Py_ssize_t c0 = 0; c0 < n; c0 += TT_NORM_CHUNK) {
+            Py_ssize_t len = n - c0 < TT_NORM_CHUNK ? n - c0 : TT_NORM_CHUNK;
+            Py_ssize_t n16 = len - len % TT_NORM_LANES;
+            const float *q = p + c0;
+            tt_norm_v16 acc = {0};
+            float lanes[TT_NORM_LANES];
+            if (square) {
+                for (Py_ssize_t i = 0; i < n16; i += TT_NORM_LANES) {
+                    tt_norm_v16 d = *(const tt_norm_v16 *) (q + i) - m;
+                    acc += d * d;
+                }
+            } else {
+                for (Py_ssize_t i = 0; i < n16; i += TT_NORM_LANES)
+                    acc += *(const tt_norm_v16 *) (q + i);
+            }
+            memcpy(lanes, &acc, sizeof lanes);
+            for (Py_ssize_t i = n16; i < len; i++) {
+                float d = square ? q[i] - m : q[i];
+                lanes[0] += square ? d * d : d;
+            }
+            total += tt_norm_lanes(lanes);
+        }
+        return total;
+    }
+    /* sdy = sum(dy), sdyx = sum(dy * x) over n floats */
+    TT_NORM_CLONES static void tt_norm_fdot2(const float *dy, const float *x, Py_ssize_t n,
+                                             double *sdy, double *sdyx) {
+        double ta = 0, tb = 0;
+        for (Py_ssize_t c0 = 0; c0 < n; c0 += TT_NORM_CHUNK) {
+            Py_ssize_t len = n - c0 < TT_NORM_CHUNK ? n - c0 : TT_NORM_CHUNK;
+            Py_ssize_t n16 = len - len % TT_NORM_LANES;
+            const float *d = dy + c0, *v = x + c0;
+            tt_norm_v16 a = {0}, b = {0};
+            float la[TT_NORM_LANES], lb[TT_NORM_LANES];
+            for (Py_ssize_t i = 0; i < n16; i += TT_NORM_LANES) {
+                tt_norm_v16 dv = *(const tt_norm_v16 *) (d + i);
+                a += dv;
+                b += dv * *(const tt_norm_v16 *) (v + i);
+            }
+            memcpy(la, &a, sizeof la);
+            memcpy(lb, &b, sizeof lb);
+            for (Py_ssize_t i = n16; i < len; i++) {
+                la[0] += d[i];
+                lb[0] += d[i] * v[i];
+            }
+            ta += tt_norm_lanes(la);
+            tb += tt_norm_lanes(lb);
+        }
+        *sdy = ta;
+        *sdyx = tb;
+    }
+    /* y = x * a + b */
+    TT_NORM_CLONES static void tt_norm_faxpb(const float *__restrict x, float *__restrict y,
+                                             Py_ssize_t n, float a, float b) {
+        for (Py_ssize_t i = 0; i < n; i++) y[i] = x[i] * a + b;
+    }
+    /* dx = a * dy + k1 * x + k0 */
+    TT_NORM_CLONES static void tt_norm_fdx(const float *__restrict dy, const float *__restrict x,
+                                           float *__restrict dx, Py_ssize_t n, float a,
+                                           float k1, float k0) {
+        for (Py_ssize_t i = 0; i < n; i++) dx[i] = a * dy[i] + k1 * x[i] + k0;
+    }
+    """
+    double tt_norm_fsum(const float* p, Py_ssize_t n, float m, int square) noexcept nogil
+    void tt_norm_fdot2(const float* dy, const float* x, Py_ssize_t n, double* sdy,
+                       double* sdyx) noexcept nogil
+    void tt_norm_faxpb(const float* x, float* y, Py_ssize_t n, float a, float b) noexcept nogil
+    void tt_norm_fdx(const float* dy, const float* x, float* dx, Py_ssize_t n, float a,
+                     float k1, float k0) noexcept nogil
 
 
 cdef inline double _sum(const floating* p, Py_ssize_t n) noexcept nogil:
     if floating is float:
-        return _fsum(p, n, 0, False)
+        return tt_norm_fsum(p, n, 0, False)
     cdef double acc[LANES]
     cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
     for j in range(<Py_ssize_t> LANES):
@@ -89,7 +147,7 @@ cdef inline double _sum(const floating* p, Py_ssize_t n) noexcept nogil:
 
 cdef inline double _sq_dev(const floating* p, Py_ssize_t n, double m) noexcept nogil:
     if floating is float:
-        return _fsum(p, n, <float> m, True)
+        return tt_norm_fsum(p, n, <float> m, True)
     cdef double acc[LANES]
     cdef double d
     cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
@@ -106,41 +164,11 @@ cdef inline double _sq_dev(const floating* p, Py_ssize_t n, double m) noexcept n
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
-cdef inline void _fdot2(const float* dy, const float* x, Py_ssize_t n,
-                        double* sdy, double* sdyx) noexcept nogil:
-    """float32 _dot2: runs of CHUNK values in 8 float lanes, the runs' sums in double."""
-    cdef float a[LANES]
-    cdef float b[LANES]
-    cdef double ta = 0, tb = 0
-    cdef Py_ssize_t i, i0, j, k, c0, c1, m8
-    for k in range((n + CHUNK - 1) // CHUNK):
-        c0 = k * CHUNK
-        c1 = min(n, c0 + CHUNK)
-        m8 = c0 + (c1 - c0) - (c1 - c0) % LANES
-        for j in range(<Py_ssize_t> LANES):
-            a[j] = 0
-            b[j] = 0
-        for i0 in range((m8 - c0) // LANES):
-            i = c0 + i0 * LANES
-            for j in range(<Py_ssize_t> LANES):
-                a[j] += dy[i + j]
-                b[j] += dy[i + j] * x[i + j]
-        for i in range(m8, c1):
-            a[0] += dy[i]
-            b[0] += dy[i] * x[i]
-        ta += ((<double> a[0] + a[1]) + (<double> a[2] + a[3])) + \
-            ((<double> a[4] + a[5]) + (<double> a[6] + a[7]))
-        tb += ((<double> b[0] + b[1]) + (<double> b[2] + b[3])) + \
-            ((<double> b[4] + b[5]) + (<double> b[6] + b[7]))
-    sdy[0] = ta
-    sdyx[0] = tb
-
-
 cdef inline void _dot2(const floating* dy, const floating* x, Py_ssize_t n,
                        double* sdy, double* sdyx) noexcept nogil:
     """sdy = sum(dy), sdyx = sum(dy * x) over n values."""
     if floating is float:
-        _fdot2(dy, x, n, sdy, sdyx)
+        tt_norm_fdot2(dy, x, n, sdy, sdyx)
         return
     cdef double a[LANES]
     cdef double b[LANES]
@@ -163,6 +191,9 @@ cdef inline void _dot2(const floating* dy, const floating* x, Py_ssize_t n,
 cdef inline void _axpb(const floating* x, floating* y, Py_ssize_t n, floating a,
                        floating b) noexcept nogil:
     cdef Py_ssize_t i
+    if floating is float:
+        tt_norm_faxpb(x, y, n, a, b)
+        return
     for i in range(n):
         y[i] = x[i] * a + b
 
@@ -284,8 +315,11 @@ cdef void _backward_group(const floating* x, const floating* dy, floating* dx,
         return
     for c in range(Cg):
         a = <floating> (rs * (w[c] if has_w else 1.0))
-        for i in range(c * S, (c + 1) * S):
-            dx[i] = a * dy[i] + fk1 * x[i] + fk0
+        if floating is float:
+            tt_norm_fdx(dy + c * S, x + c * S, dx + c * S, S, a, fk1, fk0)
+        else:
+            for i in range(c * S, (c + 1) * S):
+                dx[i] = a * dy[i] + fk1 * x[i] + fk0
 
 
 def norm_backward_input(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)

@@ -88,6 +88,185 @@ cdef extern from *:
         memcpy(&s, &bits, 8);
         return a >= -708.0 ? p * s : (a != a ? a : 0.0);
     }
+    /* exp(a) for any a: the reduction above, 2^n applied as two halves so that neither
+       leaves the normal range; results underflow to subnormals / 0 and overflow to inf as
+       they should (a clamped to [LO, HI], just past where that happens). */
+    #define TT_EXP_DEFINE(T, SUF, I, LO, HI, MAGIC, MAGIC_BITS, LOG2E, LN2HI, LN2LO, BIAS, MBITS) \
+    TT_ACT_INLINE T tt_exp_##SUF(T a) {                                                     \
+        T c = a > (T) LO ? a : (T) LO;                                                      \
+        c = c < (T) HI ? c : (T) HI;                                                        \
+        T t = c * (T) LOG2E + (T) MAGIC;                                                    \
+        T n = t - (T) MAGIC;                                                                \
+        T r = (c - n * (T) LN2HI) - n * (T) LN2LO;                                          \
+        T p = tt_exp_poly_##SUF(r);                                                         \
+        I bits, n1, n2;                                                                     \
+        memcpy(&bits, &t, sizeof bits);                                                     \
+        bits -= (I) MAGIC_BITS;                                                             \
+        n1 = bits >> 1;                                                                     \
+        n2 = bits - n1;                                                                     \
+        n1 = (n1 + BIAS) << MBITS;                                                          \
+        n2 = (n2 + BIAS) << MBITS;                                                          \
+        T s1, s2;                                                                           \
+        memcpy(&s1, &n1, sizeof s1);                                                        \
+        memcpy(&s2, &n2, sizeof s2);                                                        \
+        T e = p * s1 * s2;                                                                  \
+        return a != a ? a : e;                                                              \
+    }
+    TT_ACT_INLINE float tt_exp_poly_f32(float r) {     /* exp(r), |r| <= ln2 / 2 */
+        float p = 1.0f / 5040;
+        p = p * r + 1.0f / 720; p = p * r + 1.0f / 120; p = p * r + 1.0f / 24;
+        p = p * r + 1.0f / 6; p = p * r + 0.5f; p = p * r + 1.0f;
+        return p * r + 1.0f;
+    }
+    TT_ACT_INLINE double tt_exp_poly_f64(double r) {
+        double p = 1.0 / 6227020800.0;
+        p = p * r + 1.0 / 479001600.0; p = p * r + 1.0 / 39916800.0;
+        p = p * r + 1.0 / 3628800.0; p = p * r + 1.0 / 362880.0; p = p * r + 1.0 / 40320.0;
+        p = p * r + 1.0 / 5040.0; p = p * r + 1.0 / 720.0; p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0; p = p * r + 1.0 / 6.0; p = p * r + 0.5; p = p * r + 1.0;
+        return p * r + 1.0;
+    }
+    TT_EXP_DEFINE(float, f32, int32_t, -104.0f, 89.0f, 12582912.0f, 0x4B400000,
+                  1.442695022e+00f, 6.931152344e-01f, 3.194618330e-05f, 127, 23)
+    TT_EXP_DEFINE(double, f64, int64_t, -746.0, 710.0, 6755399441055744.0, 0x4338000000000000LL,
+                  1.4426950408889634, 0.6931471803691238, 1.9082149292705877e-10, 1023, 52)
+    /* expm1(a) for a <= 0 (a clamped to [LO, 0]; NaN passes): with a = n ln2 + r,
+       2^n (exp(r) - 1) + (2^n - 1), exp(r) - 1 by its own polynomial: no cancellation. */
+    #define TT_EXPM1_DEFINE(T, SUF, I, LO, MAGIC, MAGIC_BITS, LOG2E, LN2HI, LN2LO, BIAS, MBITS) \
+    TT_ACT_INLINE T tt_expm1neg_##SUF(T a) {                                                \
+        T c = a > (T) LO ? a : (T) LO;                                                      \
+        c = c < (T) 0 ? c : (T) 0;                                                          \
+        T t = c * (T) LOG2E + (T) MAGIC;                                                    \
+        T n = t - (T) MAGIC;                                                                \
+        T r = (c - n * (T) LN2HI) - n * (T) LN2LO;                                          \
+        T q = tt_expm1_poly_##SUF(r);                                                       \
+        I bits;                                                                             \
+        memcpy(&bits, &t, sizeof bits);                                                     \
+        bits = (bits - (I) MAGIC_BITS + BIAS) << MBITS;                                     \
+        T s;                                                                                \
+        memcpy(&s, &bits, sizeof s);                                                        \
+        T e = s * q + (s - (T) 1);                                                          \
+        return a != a ? a : e;                                                              \
+    }
+    TT_ACT_INLINE float tt_expm1_poly_f32(float r) {   /* exp(r) - 1, |r| <= ln2 / 2 */
+        float p = 1.0f / 40320;
+        p = p * r + 1.0f / 5040; p = p * r + 1.0f / 720; p = p * r + 1.0f / 120;
+        p = p * r + 1.0f / 24; p = p * r + 1.0f / 6; p = p * r + 0.5f;
+        return (p * r) * r + r;
+    }
+    TT_ACT_INLINE double tt_expm1_poly_f64(double r) {
+        double p = 1.0 / 6227020800.0;
+        p = p * r + 1.0 / 479001600.0; p = p * r + 1.0 / 39916800.0;
+        p = p * r + 1.0 / 3628800.0; p = p * r + 1.0 / 362880.0; p = p * r + 1.0 / 40320.0;
+        p = p * r + 1.0 / 5040.0; p = p * r + 1.0 / 720.0; p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0; p = p * r + 1.0 / 6.0; p = p * r + 0.5;
+        return (p * r) * r + r;
+    }
+    TT_EXPM1_DEFINE(float, f32, int32_t, -88.0f, 12582912.0f, 0x4B400000,
+                    1.442695022e+00f, 6.931152344e-01f, 3.194618330e-05f, 127, 23)
+    TT_EXPM1_DEFINE(double, f64, int64_t, -709.0, 6755399441055744.0, 0x4338000000000000LL,
+                    1.4426950408889634, 0.6931471803691238, 1.9082149292705877e-10, 1023, 52)
+    /* log1p(u) for 0 <= u <= 1: w = 1 + u = 2^k m with m in [sqrt(1/2), sqrt(2)), log m =
+       2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, by its odd series; then the rounding
+       of 1 + u corrected to first order, (u - (w - 1)) / w. */
+    #define TT_LOG1P_DEFINE(T, SUF, NT)                                                     \
+    TT_ACT_INLINE T tt_log1p01_##SUF(T u) {                                                 \
+        T w = (T) 1 + u;                                                                    \
+        int big = w > (T) 1.4142135623730951;                                               \
+        T m = big ? w * (T) 0.5 : w;                                                        \
+        T s = (m - (T) 1) / (m + (T) 1), s2 = s * s;                                        \
+        T p = (T) 1 / (T) (2 * NT + 1);                                                     \
+        for (int k = NT - 1; k >= 1; k--) p = p * s2 + (T) 1 / (T) (2 * k + 1);             \
+        T lg = (T) 2 * s + (T) 2 * s * (s2 * p);                                            \
+        T corr = (u - (w - (T) 1)) / w;                                                     \
+        return (big ? (T) 0.69314718055994530942 : (T) 0) + (lg + corr);                   \
+    }
+    TT_LOG1P_DEFINE(float, f32, 5)
+    TT_LOG1P_DEFINE(double, f64, 11)
+    /* The pointwise activations: y = f(x) and, when d is not NULL, dy/dx in the same pass
+       (tinytensor/_functions/activation.py's formulas; p0..p2 their parameters). */
+    #define TT_ACT_LOOP(NAME, T, SUF, BODY)                                                 \
+    TT_ACT_CLONES static void tt_act_##NAME##_##SUF(const T *__restrict x, T *__restrict y, \
+            T *__restrict d, Py_ssize_t n, T p0, T p1, T p2) {                              \
+        (void) p0; (void) p1; (void) p2;                                                    \
+        if (d) {                                                                            \
+            for (Py_ssize_t i = 0; i < n; i++) {                                            \
+                T v = x[i], yv, dv;                                                         \
+                BODY                                                                        \
+                y[i] = yv;                                                                  \
+                d[i] = dv;                                                                  \
+            }                                                                               \
+        } else {                                                                            \
+            for (Py_ssize_t i = 0; i < n; i++) {                                            \
+                T v = x[i], yv, dv;                                                         \
+                BODY                                                                        \
+                (void) dv;                                                                  \
+                y[i] = yv;                                                                  \
+            }                                                                               \
+        }                                                                                   \
+    }
+    #define TT_ACT_ALL(T, SUF)                                                              \
+    /* hardtanh(lo = p0, hi = p1): dy/dx = 1 strictly inside, and at NaN */                 \
+    TT_ACT_LOOP(hardtanh, T, SUF,                                                           \
+        yv = v < p0 ? p0 : (v > p1 ? p1 : v);                                               \
+        dv = (v <= p0 || v >= p1) ? (T) 0 : (T) 1;)                                         \
+    /* elu(alpha = p0, scale = p1, input_scale = p2) */                                     \
+    TT_ACT_LOOP(elu, T, SUF,                                                                \
+        T em = tt_expm1neg_##SUF(v * p2);                                                   \
+        yv = v > 0 ? v * p1 : p0 * em;                                                      \
+        dv = v > 0 ? p1 : p0 * p2 * tt_exp_##SUF(v * p2);)                                  \
+    TT_ACT_LOOP(silu, T, SUF,                                                               \
+        T sg = (T) 1 / ((T) 1 + tt_exp_##SUF(-v));                                          \
+        yv = v * sg;                                                                        \
+        dv = sg * ((T) 1 + v * ((T) 1 - sg));)                                              \
+    /* tanh(softplus(x)) = q / (q + 2), q = e^x (e^x + 2); 1 from x = 20 on in either type */ \
+    TT_ACT_LOOP(mish, T, SUF,                                                               \
+        T e = tt_exp_##SUF(v < (T) 20 ? v : (T) 20);                                        \
+        T q = e * (e + (T) 2);                                                              \
+        T om = (T) 2 / (q + (T) 2);                    /* 1 - tanh */                       \
+        T th = q / (q + (T) 2);                                                             \
+        T sg = (T) 1 / ((T) 1 + tt_exp_##SUF(-v));                                          \
+        yv = v * th;                                                                        \
+        dv = th + v * sg * (om * ((T) 1 + th));)                                            \
+    TT_ACT_LOOP(hardswish, T, SUF,                                                          \
+        T c = v + (T) 3;                                                                    \
+        c = c < (T) 0 ? (T) 0 : (c > (T) 6 ? (T) 6 : c);                                    \
+        yv = v * c / (T) 6;                                                                 \
+        dv = v <= (T) -3 ? (T) 0 : (v < (T) 3 ? v / (T) 3 + (T) 0.5 : (T) 1);)              \
+    TT_ACT_LOOP(hardsigmoid, T, SUF,                                                        \
+        T c = v + (T) 3;                                                                    \
+        c = c < (T) 0 ? (T) 0 : (c > (T) 6 ? (T) 6 : c);                                    \
+        yv = c / (T) 6;                                                                     \
+        dv = (v > (T) -3 && v < (T) 3) ? (T) 1 / (T) 6 : (T) 0;)                            \
+    /* softplus(beta = p0, threshold = p1): max(z, 0) + log1p(exp(-|z|)), z = beta x */    \
+    TT_ACT_LOOP(softplus, T, SUF,                                                           \
+        T z = v * p0;                                                                       \
+        T e = tt_exp_##SUF(-(z < 0 ? -z : z));                                              \
+        T sp = ((z > 0 ? z : (T) 0) + tt_log1p01_##SUF(e)) / p0;                            \
+        int lin = z > p1;                                                                   \
+        yv = lin ? v : sp;                                                                  \
+        dv = lin ? (T) 1 : (z < 0 ? e : (T) 1) / ((T) 1 + e);)                              \
+    TT_ACT_LOOP(logsigmoid, T, SUF,                                                         \
+        T e = tt_exp_##SUF(-(v < 0 ? -v : v));                                              \
+        yv = (v < 0 ? v : (T) 0) - tt_log1p01_##SUF(e);                                     \
+        dv = (v < 0 ? (T) 1 : e) / ((T) 1 + e);)
+    TT_ACT_ALL(float, f32)
+    TT_ACT_ALL(double, f64)
+    #define TT_ACT_DISPATCH(T, SUF)                                                         \
+    static void tt_act_##SUF(int op, const T *x, T *y, T *d, Py_ssize_t n, T p0, T p1, T p2) { \
+        switch (op) {                                                                       \
+        case 0: tt_act_hardtanh_##SUF(x, y, d, n, p0, p1, p2); break;                       \
+        case 1: tt_act_elu_##SUF(x, y, d, n, p0, p1, p2); break;                            \
+        case 2: tt_act_silu_##SUF(x, y, d, n, p0, p1, p2); break;                           \
+        case 3: tt_act_mish_##SUF(x, y, d, n, p0, p1, p2); break;                           \
+        case 4: tt_act_hardswish_##SUF(x, y, d, n, p0, p1, p2); break;                      \
+        case 5: tt_act_hardsigmoid_##SUF(x, y, d, n, p0, p1, p2); break;                    \
+        case 6: tt_act_softplus_##SUF(x, y, d, n, p0, p1, p2); break;                       \
+        case 7: tt_act_logsigmoid_##SUF(x, y, d, n, p0, p1, p2); break;                     \
+        }                                                                                   \
+    }
+    TT_ACT_DISPATCH(float, f32)
+    TT_ACT_DISPATCH(double, f64)
     #define TT_ERF_DEFINE(T, SUF, ABS, COPYSIGN, CLAMP, NP, NQ)                              \\
     TT_ACT_INLINE T tt_erf_##SUF(T x) {                                                     \\
         T z = ABS(x), t = z * z;                                                            \\
@@ -127,6 +306,10 @@ cdef extern from *:
     TT_ERF_DEFINE(float, f32, fabsf, copysignf, 4.0f, 6, 7)
     TT_ERF_DEFINE(double, f64, fabs, copysign, 6.0, 12, 14)
     """
+    void tt_act_f32(int op, const float* x, float* y, float* d, Py_ssize_t n, float p0,
+                    float p1, float p2) noexcept nogil
+    void tt_act_f64(int op, const double* x, double* y, double* d, Py_ssize_t n, double p0,
+                    double p1, double p2) noexcept nogil
     void tt_erf_array_f32(const float* x, float* y, Py_ssize_t n) noexcept nogil
     void tt_erf_array_f64(const double* x, double* y, Py_ssize_t n) noexcept nogil
     void tt_gelu_fwd_f32(const float* x, float* y, Py_ssize_t n) noexcept nogil
@@ -200,3 +383,31 @@ def gelu_backward(const floating[::1] x,   # IN  the forward's input
             tt_gelu_bwd_f32(&x[i0], &g[i0], &gx[i0], min(_BLOCK, n - i0))
         else:
             tt_gelu_bwd_f64(&x[i0], &g[i0], &gx[i0], min(_BLOCK, n - i0))
+
+
+# op codes of tt_act_* (the C switch above)
+OPS = {"hardtanh": 0, "elu": 1, "silu": 2, "mish": 3, "hardswish": 4, "hardsigmoid": 5,
+       "softplus": 6, "logsigmoid": 7}
+
+
+def pointwise(int op,
+              const floating[::1] x,   # IN
+              floating[::1] y,         # OUT f(x)
+              floating[::1] d,         # OUT dy/dx, or empty: not wanted
+              double p0, double p1, double p2, int n_threads):
+    """y = f(x) (and d = f'(x)) for the activation `op` (OPS) with parameters p0..p2."""
+    cdef Py_ssize_t n = x.shape[0], t, i0, tasks
+    cdef bint want_d = d.shape[0] != 0
+    if y.shape[0] != n or (want_d and d.shape[0] != n) or not 0 <= op < len(OPS):
+        raise ValueError("pointwise: inconsistent shapes (a tinytensor bug)")
+    if n == 0:
+        return
+    tasks = _tasks(n, &n_threads)
+    for t in prange(tasks, nogil=True, schedule='static', num_threads=n_threads):
+        i0 = t * _BLOCK
+        if floating is float:
+            tt_act_f32(op, &x[i0], &y[i0], &d[i0] if want_d else NULL, min(_BLOCK, n - i0),
+                       <float> p0, <float> p1, <float> p2)
+        else:
+            tt_act_f64(op, &x[i0], &y[i0], &d[i0] if want_d else NULL, min(_BLOCK, n - i0),
+                       p0, p1, p2)

@@ -109,6 +109,54 @@ cdef extern from *:
         *sdy = ta;
         *sdyx = tb;
     }
+    /* s1 = sum(w * dy), s2 = sum(w * dy * x) over n floats (LayerNorm's per-value weight) */
+    TT_NORM_CLONES static void tt_norm_fdot2w(const float *dy, const float *x, const float *w,
+                                              Py_ssize_t n, double *s1, double *s2) {
+        double ta = 0, tb = 0;
+        for (Py_ssize_t c0 = 0; c0 < n; c0 += TT_NORM_CHUNK) {
+            Py_ssize_t len = n - c0 < TT_NORM_CHUNK ? n - c0 : TT_NORM_CHUNK;
+            Py_ssize_t n16 = len - len % TT_NORM_LANES;
+            const float *d = dy + c0, *v = x + c0, *ww = w + c0;
+            tt_norm_v16 a = {0}, b = {0};
+            float la[TT_NORM_LANES], lb[TT_NORM_LANES];
+            for (Py_ssize_t i = 0; i < n16; i += TT_NORM_LANES) {
+                tt_norm_v16 dw = *(const tt_norm_v16 *) (d + i) * *(const tt_norm_v16 *) (ww + i);
+                a += dw;
+                b += dw * *(const tt_norm_v16 *) (v + i);
+            }
+            memcpy(la, &a, sizeof la);
+            memcpy(lb, &b, sizeof lb);
+            for (Py_ssize_t i = n16; i < len; i++) {
+                float dw = d[i] * ww[i];
+                la[0] += dw;
+                lb[0] += dw * v[i];
+            }
+            ta += tt_norm_lanes(la);
+            tb += tt_norm_lanes(lb);
+        }
+        *s1 = ta;
+        *s2 = tb;
+    }
+    /* LayerNorm's input gradient of one row: dx = r w dy + k1 x + k0 (w NULL: r dy + ...) */
+    TT_NORM_CLONES static void tt_norm_fdx_row(const float *__restrict dy,
+                                               const float *__restrict x,
+                                               const float *__restrict w, float *__restrict dx,
+                                               Py_ssize_t n, float r, float k1, float k0) {
+        if (w)
+            for (Py_ssize_t i = 0; i < n; i++) dx[i] = r * w[i] * dy[i] + k1 * x[i] + k0;
+        else
+            for (Py_ssize_t i = 0; i < n; i++) dx[i] = r * dy[i] + k1 * x[i] + k0;
+    }
+    /* LayerNorm's affine gradients, one row of C values: dw += dy (x - m) rs, db += dy */
+    TT_NORM_CLONES static void tt_norm_frow_affine(const float *__restrict dy,
+                                                   const float *__restrict x, Py_ssize_t C,
+                                                   double m, double rs, double *__restrict dw,
+                                                   double *__restrict db) {
+        for (Py_ssize_t ch = 0; ch < C; ch++) {
+            dw[ch] += dy[ch] * ((x[ch] - m) * rs);
+            db[ch] += dy[ch];
+        }
+    }
     /* y = x * a + b */
     TT_NORM_CLONES static void tt_norm_faxpb(const float *__restrict x, float *__restrict y,
                                              Py_ssize_t n, float a, float b) {
@@ -125,6 +173,12 @@ cdef extern from *:
     void tt_norm_fdot2(const float* dy, const float* x, Py_ssize_t n, double* sdy,
                        double* sdyx) noexcept nogil
     void tt_norm_faxpb(const float* x, float* y, Py_ssize_t n, float a, float b) noexcept nogil
+    void tt_norm_fdot2w(const float* dy, const float* x, const float* w, Py_ssize_t n,
+                        double* s1, double* s2) noexcept nogil
+    void tt_norm_fdx_row(const float* dy, const float* x, const float* w, float* dx,
+                         Py_ssize_t n, float r, float k1, float k0) noexcept nogil
+    void tt_norm_frow_affine(const float* dy, const float* x, Py_ssize_t C, double m, double rs,
+                             double* dw, double* db) noexcept nogil
     void tt_norm_fdx(const float* dy, const float* x, float* dx, Py_ssize_t n, float a,
                      float k1, float k0) noexcept nogil
 
@@ -255,6 +309,9 @@ def norm_forward(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
 cdef inline void _dot2w(const floating* dy, const floating* x, const floating* w,
                         Py_ssize_t n, double* s1, double* s2) noexcept nogil:
     """s1 = sum(w * dy), s2 = sum(w * dy * x) over n values (LayerNorm's per-value weight)."""
+    if floating is float:
+        tt_norm_fdot2w(dy, x, w, n, s1, s2)
+        return
     cdef double a[LANES]
     cdef double b[LANES]
     cdef double d
@@ -306,6 +363,9 @@ cdef void _backward_group(const floating* x, const floating* dy, floating* dx,
     fk0 = <floating> k0
     if S == 1:
         fr = <floating> rs
+        if floating is float:
+            tt_norm_fdx_row(dy, x, w if has_w else NULL, dx, Cg, fr, fk1, fk0)
+            return
         if has_w:
             for c in range(Cg):
                 dx[c] = fr * w[c] * dy[c] + fk1 * x[c] + fk0
@@ -396,23 +456,30 @@ cdef void _affine_grad_block(const floating* x, const floating* dy, const double
             db[ch] += sdy
 
 
+cdef inline void _affine_grad_rows_acc(const floating* x, const floating* dy, double m,
+                                       double rs, Py_ssize_t C, double* dw,
+                                       double* db) noexcept nogil:
+    """One row of C values: dw += dy * (x - m) * rs, db += dy."""
+    cdef Py_ssize_t ch
+    if floating is float:
+        tt_norm_frow_affine(dy, x, C, m, rs, dw, db)
+        return
+    for ch in range(C):
+        dw[ch] += dy[ch] * ((x[ch] - m) * rs)
+        db[ch] += dy[ch]
+
+
 cdef void _affine_grad_rows(const floating* x, const floating* dy, const double* mean,
                             const double* rstd, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C,
                             double* dw, double* db) noexcept nogil:
     """LayerNorm's affine gradients over rows r0 <= r < r1 into dw, db (zeroed here): rows
     streamed in order, each a contiguous run of C values."""
-    cdef Py_ssize_t r, ch, off
-    cdef double m, rs
+    cdef Py_ssize_t r, ch
     for ch in range(C):
         dw[ch] = 0
         db[ch] = 0
     for r in range(r0, r1):
-        m = mean[r]
-        rs = rstd[r]
-        off = r * C
-        for ch in range(C):
-            dw[ch] += dy[off + ch] * ((x[off + ch] - m) * rs)
-            db[ch] += dy[off + ch]
+        _affine_grad_rows_acc(x + r * C, dy + r * C, mean[r], rstd[r], C, dw, db)
 
 
 def norm_backward_affine(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
@@ -460,3 +527,51 @@ def norm_backward_affine(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
     for blk in prange(nblk, nogil=True, schedule='static', num_threads=n_threads):
         _affine_grad_block(&x[0, 0, 0, 0], &dy[0, 0, 0, 0], &mean[0, 0], &rstd[0, 0], R, G, Cg,
                            S, blk * CH_BLOCK, min(C, (blk + 1) * CH_BLOCK), &dw[0], &db[0])
+
+
+def norm_backward_rows(const floating[:, :, :, ::1] x,     # IN  (R, 1, C, 1)
+                       const floating[:, :, :, ::1] dy,    # IN  (R, 1, C, 1)
+                       const floating[::1] weight,         # IN  (C,) or empty
+                       bint has_w,
+                       const double[:, ::1] mean,          # IN  (R, 1)
+                       const double[:, ::1] rstd,          # IN  (R, 1)
+                       floating[:, :, :, ::1] dx,          # OUT (R, 1, C, 1)
+                       double[::1] dw,                     # OUT (C,)
+                       double[::1] db,                     # OUT (C,)
+                       double[:, :, ::1] rows_scratch,     # SCRATCH (P, 2, C)
+                       int n_threads):
+    """LayerNorm's whole backward in one pass over x and dy: the rows cut into P fixed parts
+    (as norm_backward_affine), each row's input gradient and its affine terms computed while
+    the row is in cache. The same bits as norm_backward_input + norm_backward_affine."""
+    cdef Py_ssize_t R = x.shape[0], C = x.shape[2], P = rows_scratch.shape[0], p, r, ch
+    if (x.shape[1] != 1 or x.shape[3] != 1 or dy.shape[0] != R or dy.shape[1] != 1
+            or dy.shape[2] != C or dy.shape[3] != 1 or dx.shape[0] != R or dx.shape[1] != 1
+            or dx.shape[2] != C or dx.shape[3] != 1 or mean.shape[0] != R
+            or mean.shape[1] != 1 or rstd.shape[0] != R or rstd.shape[1] != 1
+            or (has_w and weight.shape[0] != C) or dw.shape[0] != C or db.shape[0] != C
+            or P < 1 or rows_scratch.shape[1] != 2 or rows_scratch.shape[2] != C):
+        raise ValueError("norm_backward_rows: inconsistent shapes (a tinytensor bug)")
+    if C == 0:
+        return
+    if R == 0:
+        dw[:] = 0
+        db[:] = 0
+        return
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        for ch in range(C):
+            rows_scratch[p, 0, ch] = 0
+            rows_scratch[p, 1, ch] = 0
+        for r in range(p * R // P, (p + 1) * R // P):
+            _backward_group(&x[r, 0, 0, 0], &dy[r, 0, 0, 0], &dx[r, 0, 0, 0],
+                            &weight[0] if has_w else NULL, has_w, C, 1, mean[r, 0],
+                            rstd[r, 0], NULL)
+            _affine_grad_rows_acc(&x[r, 0, 0, 0], &dy[r, 0, 0, 0], mean[r, 0], rstd[r, 0], C,
+                                  &rows_scratch[p, 0, 0], &rows_scratch[p, 1, 0])
+    with nogil:
+        for ch in range(C):
+            dw[ch] = 0
+            db[ch] = 0
+        for p in range(P):
+            for ch in range(C):
+                dw[ch] += rows_scratch[p, 0, ch]
+                db[ch] += rows_scratch[p, 1, ch]

@@ -337,3 +337,129 @@ def test_number_arguments_parse_as_pytorch():
     with pytest.raises(TypeError, match=r"elu\(\): argument 'alpha' \(position 2\) must be "
                                         r"Number, not Tensor"):
         F.elu(x, tt.tensor([0.5]))
+
+
+def _ulps(npt, got, ref):
+    """|got - ref| in units in the last place of ref rounded to npt (subnormal spacing at 0)."""
+    refr = np.asarray(ref, np.float64).astype(npt)
+    spacing = np.maximum(np.spacing(np.abs(refr)).astype(np.float64),
+                         np.finfo(npt).smallest_subnormal)
+    return np.abs(got.astype(np.float64) - refr.astype(np.float64)) / spacing
+
+
+@pytest.mark.parametrize("npt", [np.float32, np.float64])
+def test_own_erf_within_two_ulps_of_math_erf(npt):
+    """The vectorised erf GELU runs on (tinytensor/_kernels/activation.pyx), against math.erf
+    on a dense grid through both of its pieces and the clamp, the tails, subnormals and
+    the special values; any thread count gives the same bits."""
+    from tinytensor._kernels import activation as kernels
+    fi = np.finfo(npt)
+    x = np.concatenate([
+        np.linspace(-7, 7, 200_001), np.geomspace(fi.smallest_subnormal, 1e-3, 3000),
+        -np.geomspace(fi.smallest_subnormal, 1e-3, 3000), np.geomspace(1e-3, fi.max / 16, 3000),
+        np.nextafter(npt(1), npt(0)) * np.array([1, -1]), [1, -1, 4, -4, 6, -6],
+        [0.0, -0.0, fi.tiny, -fi.tiny, fi.max, -fi.max, np.inf, -np.inf]]).astype(npt)
+    y = np.empty_like(x)
+    kernels.erf(x, y, 1)
+    assert np.max(_ulps(npt, y, [math.erf(float(v)) for v in x])) <= 2
+    assert np.array_equal(np.signbit(y), np.signbit(x))          # odd, -0.0 included
+    assert np.array_equal(y[-2:], [1, -1])
+    y2 = np.empty_like(x)
+    kernels.erf(x, y2, 2)
+    assert np.array_equal(y, y2)
+    nan = np.array([np.nan, -np.nan], npt)
+    kernels.erf(nan, nan, 1)
+    assert np.isnan(nan).all()
+
+
+@pytest.mark.parametrize("npt", [np.float32, np.float64])
+def test_exact_gelu_matches_the_erf_formula_everywhere(npt, threads):
+    """Exact GELU forward and backward against PyTorch's formulas evaluated with math.erf in
+    float64 (tails, infinities and NaN included), and bitwise equal for 1 and 2 threads."""
+    x = np.concatenate([np.linspace(-12, 12, 100_001), [-40, -20, 20, 40, 1e30, -1e30,
+                                                        np.inf, -np.inf, np.nan, 0.0, -0.0]])
+    x = x.astype(npt)
+    xd = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        cdf = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in xd])
+        ey = xd * cdf
+        ed = cdf + xd * np.exp(-0.5 * xd * xd) / math.sqrt(2 * math.pi)
+    # 1 + erf(x / sqrt 2) cancels for negative x in the dtype (in PyTorch too): an absolute
+    # error of about eps in Phi, so eps |x| in y
+    eps = np.finfo(npt).eps
+    fin = np.isfinite(xd)
+    ys, gs = [], []
+    for n in (1, 2):
+        threads(n)
+        t = tt.tensor(x, requires_grad=True)
+        y = F.gelu(t)
+        y.backward(tt.ones_like(y))
+        ys.append(y.detach().numpy())
+        gs.append(t.grad.numpy())
+    with np.errstate(all="ignore"):
+        assert np.all(np.abs(ys[0][fin] - ey[fin]) <= 4 * eps * (np.abs(ey[fin]) + np.abs(xd[fin])))
+        assert np.all(np.abs(gs[0][fin] - ed[fin]) <= 4 * eps * (np.abs(ed[fin]) + 1))
+    np.testing.assert_array_equal(ys[0][~fin], ey[~fin].astype(npt))
+    np.testing.assert_array_equal(gs[0][~fin], ed[~fin].astype(npt))
+    assert np.array_equal(ys[0], ys[1], equal_nan=True)
+    assert np.array_equal(gs[0], gs[1], equal_nan=True)
+
+
+def _np_reference(name, x):
+    """(y, dy/dx) by NumPy in float64 (longdouble where float64 would cancel)."""
+    xl = x.astype(np.longdouble)
+    with np.errstate(all="ignore"):
+        sig = 1 / (1 + np.exp(-xl))
+        if name == "elu":
+            return np.where(xl > 0, xl, 0.7 * np.expm1(xl)), np.where(xl > 0, 1, 0.7 * np.exp(xl))
+        if name == "silu":
+            return xl * sig, sig * (1 + xl * (1 - sig))
+        if name == "mish":
+            sp = np.logaddexp(np.longdouble(0), xl)
+            t = np.tanh(sp)
+            return xl * t, t + xl * sig * (1 - t * t)
+        if name == "softplus":
+            z = 2 * xl
+            y = np.where(z > 6, xl, np.logaddexp(np.longdouble(0), z) / 2)
+            return y, np.where(z > 6, 1, 1 / (1 + np.exp(-z)))
+        if name == "logsigmoid":
+            return -np.logaddexp(np.longdouble(0), -xl), 1 / (1 + np.exp(xl))
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", ["elu", "silu", "mish", "softplus", "logsigmoid"])
+@pytest.mark.parametrize("npt", [np.float32, np.float64])
+def test_activation_kernels_accurate_on_a_dense_grid(name, npt, threads):
+    """The vectorised kernels' own exp/expm1/log1p (tinytensor/_kernels/activation.pyx) over
+    the whole range: a dense grid, under- and overflow, infinities and NaN; the same bits for
+    1 and 2 threads."""
+    call = {"elu": lambda t: F.elu(t, 0.7), "silu": F.silu, "mish": F.mish,
+            "softplus": lambda t: F.softplus(t, 2.0, 6.0), "logsigmoid": F.logsigmoid}[name]
+    x = np.concatenate([np.linspace(-120, 120, 60_001), np.geomspace(1e-30, 1e3, 2000),
+                        -np.geomspace(1e-30, 1e3, 2000), [1e30, -1e30, 0.0, -0.0]]).astype(npt)
+    runs = []
+    for n in (1, 2):
+        threads(n)
+        t = tt.tensor(x, requires_grad=True)
+        y = call(t)
+        y.backward(tt.ones_like(y))
+        runs.append((y.detach().numpy(), t.grad.numpy()))
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1]))
+    ey, ed = _np_reference(name, x)
+    eps = np.finfo(npt).eps
+    # within a few ulps, but silu' and mish' (sigmoid (1 + x (1 - sigmoid)) and the like, in
+    # PyTorch too) cancel near their zero at x = -1.2 and carry x times the rounding of
+    # sigmoid: for them the error is relative to 1 + |x|; exp(-x)
+    # overflowing at the very edge may flush a result below 1e-30 (float64 1e-290) to 0
+    floor = 1e-30 if npt is np.float32 else 1e-290
+    terms = 1 + np.abs(x.astype(np.float64)) if name in ("silu", "mish") else 0
+    for got, want, cancel in zip(runs[0], (ey, ed), (0, terms)):
+        want = want.astype(np.float64)
+        err = np.abs(got.astype(np.float64) - want)
+        ok = err <= 8 * eps * (np.abs(want) + cancel) + floor
+        assert np.all(ok), (name, x[~ok][:5], got[~ok][:5], want[~ok][:5])
+    special = np.array([np.inf, -np.inf, np.nan], npt)
+    got = call(tt.tensor(special)).numpy()
+    with np.errstate(all="ignore"):
+        want = _np_reference(name, special)[0].astype(npt)
+    np.testing.assert_array_equal(got, want)

@@ -22,12 +22,21 @@ from tinytensor._functions.conv import as_5d, conv_backward, conv_forward, geome
 from tinytensor._kernels import reduce as _reduce
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
-from tinytensor.tensor import from_numpy
+from tinytensor.tensor import _wrap
 
 
 def transposed_out_size(n, k, s, p, op, d):
     """PyTorch's output length of a transposed convolution along one dim."""
     return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def _owned(a, shape):
+    """`a`, a fresh contiguous result, given `shape` in place, as a tensor owning its memory:
+    a reshaped view would hide the owner from the engine, which then copies an input gradient
+    instead of handing it to the leaf's .grad (autograd/_node.pyx owns_memory)."""
+    a = np.ascontiguousarray(a)
+    a.shape = shape
+    return _wrap(a)
 
 
 class ConvTransposeNdFunction(Function):
@@ -59,7 +68,7 @@ class ConvTransposeNdFunction(Function):
             y += np.asarray(bias._numpy()).reshape(1, -1, 1, 1, 1)
         ctx.save_for_backward(input, weight)
         ctx.geo, ctx.groups, ctx.nsp, ctx.conv_sp = geo, groups, nsp, conv_sp
-        return from_numpy(y.reshape((n, c_out) + out_sp))
+        return _owned(y, (n, c_out) + out_sp)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -83,6 +92,6 @@ class ConvTransposeNdFunction(Function):
             if need_w:
                 _, gw, _ = conv_backward(go, w, x, ctx.geo, ctx.groups, False, True, False,
                                          threads)
-        return (None if gx is None else from_numpy(gx.reshape(input.shape)),
-                None if gw is None else from_numpy(gw.reshape(weight.shape)),
-                None if gb is None else from_numpy(gb)) + nones
+        return (None if gx is None else _owned(gx, input.shape),
+                None if gw is None else _owned(gw, weight.shape),
+                None if gb is None else _owned(gb, gb.shape)) + nones

@@ -14,9 +14,10 @@ the O(1) invariants and raise ValueError on a bad call, so no index leaves its a
 
 Notes:
 - Statistics accumulate in double with 8 independent accumulators in a fixed order (the loop
-  vectorizes; the order depends on the shape only); float32 sums runs of CHUNK values in 8
-  float lanes (64 values per lane) and those partial sums in double: 4-wide float vectors
-  instead of 2-wide double ones, with the error of a 64-term float sum. Variance is the biased two-pass variance
+  vectorizes; the order depends on the shape only); float32 sums runs of 512 values in 16
+  float lanes (32 values per lane) and those partial sums in double: float vectors instead
+  of half as wide double ones, with the error of a 32-term float sum. The float32 loops are
+  C with AVX-512 and AVX2 clones (below). Variance is the biased two-pass variance
   sum((x - mean)^2) / M, stable for large means; rstd = 1 / sqrt(var + eps).
 - The normalise pass is y = x * a[c] + b'[c] with per-channel a = rstd * w, b' = bias - mean * a
   (PyTorch's form), one multiply-add per element in the input's type.
@@ -31,49 +32,160 @@ from libc.math cimport sqrt
 cdef enum:
     LANES = 8           # independent accumulators of the statistics sums
     CH_BLOCK = 16       # channels per task of the weight gradient (one cache line of float)
-    CHUNK = 512         # float32: values summed in float lanes (64 per lane) before double
 
 
-cdef inline double _fsum_chunk(const float* p, Py_ssize_t n, float m, bint square) noexcept nogil:
-    """sum(p) (or sum((p - m)^2)) of n <= CHUNK floats: 8 float lanes (4-wide vectors),
-    lanes combined in double."""
-    cdef float acc[LANES]
-    cdef float d
-    cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
-    for j in range(<Py_ssize_t> LANES):
-        acc[j] = 0
-    if square:
-        for i0 in range(n8 // LANES):
-            i = i0 * LANES
-            for j in range(<Py_ssize_t> LANES):
-                d = p[i + j] - m
-                acc[j] += d * d
-        for i in range(n8, n):
-            d = p[i] - m
-            acc[0] += d * d
-    else:
-        for i0 in range(n8 // LANES):
-            i = i0 * LANES
-            for j in range(<Py_ssize_t> LANES):
-                acc[j] += p[i + j]
-        for i in range(n8, n):
-            acc[0] += p[i]
-    return ((<double> acc[0] + acc[1]) + (<double> acc[2] + acc[3])) + \
-        ((<double> acc[4] + acc[5]) + (<double> acc[6] + acc[7]))
-
-
-cdef inline double _fsum(const float* p, Py_ssize_t n, float m, bint square) noexcept nogil:
-    cdef double total = 0
-    cdef Py_ssize_t k, c0
-    for k in range((n + CHUNK - 1) // CHUNK):
-        c0 = k * CHUNK
-        total += _fsum_chunk(p + c0, min(<Py_ssize_t> CHUNK, n - c0), m, square)
-    return total
+cdef extern from *:
+    """
+    /* The float32 loops in plain C, so that on x86-64 Linux with GCC they carry AVX-512 and
+       AVX2+FMA clones picked at load time by the CPU (the build targets SSE2: these passes ran
+       4 floats at a time). The sums keep a fixed order: runs of CHUNK values in 16 float
+       lanes, lanes and runs added in double. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define TT_NORM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
+    #else
+    #define TT_NORM_CLONES
+    #endif
+    #include <string.h>
+    #define TT_NORM_LANES 16
+    #define TT_NORM_CHUNK 512
+    static inline double tt_norm_lanes(const float *a) {
+        double h[8];
+        for (int j = 0; j < 8; j++) h[j] = (double) a[j] + a[j + 8];
+        return ((h[0] + h[1]) + (h[2] + h[3])) + ((h[4] + h[5]) + (h[6] + h[7]));
+    }
+    /* 16 floats as one value: one zmm, two ymm or four xmm by clone; any alignment */
+    typedef float tt_norm_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+    /* sum(p), or sum((p - m)^2) when square, of n floats */
+    TT_NORM_CLONES static double tt_norm_fsum(const float *p, Py_ssize_t n, float m, int square) {
+        double total = 0;
+        for (Py_ssize_t c0 = 0; c0 < n; c0 += TT_NORM_CHUNK) {
+            Py_ssize_t len = n - c0 < TT_NORM_CHUNK ? n - c0 : TT_NORM_CHUNK;
+            Py_ssize_t n16 = len - len % TT_NORM_LANES;
+            const float *q = p + c0;
+            tt_norm_v16 acc = {0};
+            float lanes[TT_NORM_LANES];
+            if (square) {
+                for (Py_ssize_t i = 0; i < n16; i += TT_NORM_LANES) {
+                    tt_norm_v16 d = *(const tt_norm_v16 *) (q + i) - m;
+                    acc += d * d;
+                }
+            } else {
+                for (Py_ssize_t i = 0; i < n16; i += TT_NORM_LANES)
+                    acc += *(const tt_norm_v16 *) (q + i);
+            }
+            memcpy(lanes, &acc, sizeof lanes);
+            for (Py_ssize_t i = n16; i < len; i++) {
+                float d = square ? q[i] - m : q[i];
+                lanes[0] += square ? d * d : d;
+            }
+            total += tt_norm_lanes(lanes);
+        }
+        return total;
+    }
+    /* sdy = sum(dy), sdyx = sum(dy * x) over n floats */
+    TT_NORM_CLONES static void tt_norm_fdot2(const float *dy, const float *x, Py_ssize_t n,
+                                             double *sdy, double *sdyx) {
+        double ta = 0, tb = 0;
+        for (Py_ssize_t c0 = 0; c0 < n; c0 += TT_NORM_CHUNK) {
+            Py_ssize_t len = n - c0 < TT_NORM_CHUNK ? n - c0 : TT_NORM_CHUNK;
+            Py_ssize_t n16 = len - len % TT_NORM_LANES;
+            const float *d = dy + c0, *v = x + c0;
+            tt_norm_v16 a = {0}, b = {0};
+            float la[TT_NORM_LANES], lb[TT_NORM_LANES];
+            for (Py_ssize_t i = 0; i < n16; i += TT_NORM_LANES) {
+                tt_norm_v16 dv = *(const tt_norm_v16 *) (d + i);
+                a += dv;
+                b += dv * *(const tt_norm_v16 *) (v + i);
+            }
+            memcpy(la, &a, sizeof la);
+            memcpy(lb, &b, sizeof lb);
+            for (Py_ssize_t i = n16; i < len; i++) {
+                la[0] += d[i];
+                lb[0] += d[i] * v[i];
+            }
+            ta += tt_norm_lanes(la);
+            tb += tt_norm_lanes(lb);
+        }
+        *sdy = ta;
+        *sdyx = tb;
+    }
+    /* s1 = sum(w * dy), s2 = sum(w * dy * x) over n floats (LayerNorm's per-value weight) */
+    TT_NORM_CLONES static void tt_norm_fdot2w(const float *dy, const float *x, const float *w,
+                                              Py_ssize_t n, double *s1, double *s2) {
+        double ta = 0, tb = 0;
+        for (Py_ssize_t c0 = 0; c0 < n; c0 += TT_NORM_CHUNK) {
+            Py_ssize_t len = n - c0 < TT_NORM_CHUNK ? n - c0 : TT_NORM_CHUNK;
+            Py_ssize_t n16 = len - len % TT_NORM_LANES;
+            const float *d = dy + c0, *v = x + c0, *ww = w + c0;
+            tt_norm_v16 a = {0}, b = {0};
+            float la[TT_NORM_LANES], lb[TT_NORM_LANES];
+            for (Py_ssize_t i = 0; i < n16; i += TT_NORM_LANES) {
+                tt_norm_v16 dw = *(const tt_norm_v16 *) (d + i) * *(const tt_norm_v16 *) (ww + i);
+                a += dw;
+                b += dw * *(const tt_norm_v16 *) (v + i);
+            }
+            memcpy(la, &a, sizeof la);
+            memcpy(lb, &b, sizeof lb);
+            for (Py_ssize_t i = n16; i < len; i++) {
+                float dw = d[i] * ww[i];
+                la[0] += dw;
+                lb[0] += dw * v[i];
+            }
+            ta += tt_norm_lanes(la);
+            tb += tt_norm_lanes(lb);
+        }
+        *s1 = ta;
+        *s2 = tb;
+    }
+    /* LayerNorm's input gradient of one row: dx = r w dy + k1 x + k0 (w NULL: r dy + ...) */
+    TT_NORM_CLONES static void tt_norm_fdx_row(const float *__restrict dy,
+                                               const float *__restrict x,
+                                               const float *__restrict w, float *__restrict dx,
+                                               Py_ssize_t n, float r, float k1, float k0) {
+        if (w)
+            for (Py_ssize_t i = 0; i < n; i++) dx[i] = r * w[i] * dy[i] + k1 * x[i] + k0;
+        else
+            for (Py_ssize_t i = 0; i < n; i++) dx[i] = r * dy[i] + k1 * x[i] + k0;
+    }
+    /* LayerNorm's affine gradients, one row of C values: dw += dy (x - m) rs, db += dy */
+    TT_NORM_CLONES static void tt_norm_frow_affine(const float *__restrict dy,
+                                                   const float *__restrict x, Py_ssize_t C,
+                                                   double m, double rs, double *__restrict dw,
+                                                   double *__restrict db) {
+        for (Py_ssize_t ch = 0; ch < C; ch++) {
+            dw[ch] += dy[ch] * ((x[ch] - m) * rs);
+            db[ch] += dy[ch];
+        }
+    }
+    /* y = x * a + b */
+    TT_NORM_CLONES static void tt_norm_faxpb(const float *__restrict x, float *__restrict y,
+                                             Py_ssize_t n, float a, float b) {
+        for (Py_ssize_t i = 0; i < n; i++) y[i] = x[i] * a + b;
+    }
+    /* dx = a * dy + k1 * x + k0 */
+    TT_NORM_CLONES static void tt_norm_fdx(const float *__restrict dy, const float *__restrict x,
+                                           float *__restrict dx, Py_ssize_t n, float a,
+                                           float k1, float k0) {
+        for (Py_ssize_t i = 0; i < n; i++) dx[i] = a * dy[i] + k1 * x[i] + k0;
+    }
+    """
+    double tt_norm_fsum(const float* p, Py_ssize_t n, float m, int square) noexcept nogil
+    void tt_norm_fdot2(const float* dy, const float* x, Py_ssize_t n, double* sdy,
+                       double* sdyx) noexcept nogil
+    void tt_norm_faxpb(const float* x, float* y, Py_ssize_t n, float a, float b) noexcept nogil
+    void tt_norm_fdot2w(const float* dy, const float* x, const float* w, Py_ssize_t n,
+                        double* s1, double* s2) noexcept nogil
+    void tt_norm_fdx_row(const float* dy, const float* x, const float* w, float* dx,
+                         Py_ssize_t n, float r, float k1, float k0) noexcept nogil
+    void tt_norm_frow_affine(const float* dy, const float* x, Py_ssize_t C, double m, double rs,
+                             double* dw, double* db) noexcept nogil
+    void tt_norm_fdx(const float* dy, const float* x, float* dx, Py_ssize_t n, float a,
+                     float k1, float k0) noexcept nogil
 
 
 cdef inline double _sum(const floating* p, Py_ssize_t n) noexcept nogil:
     if floating is float:
-        return _fsum(p, n, 0, False)
+        return tt_norm_fsum(p, n, 0, False)
     cdef double acc[LANES]
     cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
     for j in range(<Py_ssize_t> LANES):
@@ -89,7 +201,7 @@ cdef inline double _sum(const floating* p, Py_ssize_t n) noexcept nogil:
 
 cdef inline double _sq_dev(const floating* p, Py_ssize_t n, double m) noexcept nogil:
     if floating is float:
-        return _fsum(p, n, <float> m, True)
+        return tt_norm_fsum(p, n, <float> m, True)
     cdef double acc[LANES]
     cdef double d
     cdef Py_ssize_t i, i0, j, n8 = n - n % LANES
@@ -106,41 +218,11 @@ cdef inline double _sq_dev(const floating* p, Py_ssize_t n, double m) noexcept n
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
-cdef inline void _fdot2(const float* dy, const float* x, Py_ssize_t n,
-                        double* sdy, double* sdyx) noexcept nogil:
-    """float32 _dot2: runs of CHUNK values in 8 float lanes, the runs' sums in double."""
-    cdef float a[LANES]
-    cdef float b[LANES]
-    cdef double ta = 0, tb = 0
-    cdef Py_ssize_t i, i0, j, k, c0, c1, m8
-    for k in range((n + CHUNK - 1) // CHUNK):
-        c0 = k * CHUNK
-        c1 = min(n, c0 + CHUNK)
-        m8 = c0 + (c1 - c0) - (c1 - c0) % LANES
-        for j in range(<Py_ssize_t> LANES):
-            a[j] = 0
-            b[j] = 0
-        for i0 in range((m8 - c0) // LANES):
-            i = c0 + i0 * LANES
-            for j in range(<Py_ssize_t> LANES):
-                a[j] += dy[i + j]
-                b[j] += dy[i + j] * x[i + j]
-        for i in range(m8, c1):
-            a[0] += dy[i]
-            b[0] += dy[i] * x[i]
-        ta += ((<double> a[0] + a[1]) + (<double> a[2] + a[3])) + \
-            ((<double> a[4] + a[5]) + (<double> a[6] + a[7]))
-        tb += ((<double> b[0] + b[1]) + (<double> b[2] + b[3])) + \
-            ((<double> b[4] + b[5]) + (<double> b[6] + b[7]))
-    sdy[0] = ta
-    sdyx[0] = tb
-
-
 cdef inline void _dot2(const floating* dy, const floating* x, Py_ssize_t n,
                        double* sdy, double* sdyx) noexcept nogil:
     """sdy = sum(dy), sdyx = sum(dy * x) over n values."""
     if floating is float:
-        _fdot2(dy, x, n, sdy, sdyx)
+        tt_norm_fdot2(dy, x, n, sdy, sdyx)
         return
     cdef double a[LANES]
     cdef double b[LANES]
@@ -163,6 +245,9 @@ cdef inline void _dot2(const floating* dy, const floating* x, Py_ssize_t n,
 cdef inline void _axpb(const floating* x, floating* y, Py_ssize_t n, floating a,
                        floating b) noexcept nogil:
     cdef Py_ssize_t i
+    if floating is float:
+        tt_norm_faxpb(x, y, n, a, b)
+        return
     for i in range(n):
         y[i] = x[i] * a + b
 
@@ -224,6 +309,9 @@ def norm_forward(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
 cdef inline void _dot2w(const floating* dy, const floating* x, const floating* w,
                         Py_ssize_t n, double* s1, double* s2) noexcept nogil:
     """s1 = sum(w * dy), s2 = sum(w * dy * x) over n values (LayerNorm's per-value weight)."""
+    if floating is float:
+        tt_norm_fdot2w(dy, x, w, n, s1, s2)
+        return
     cdef double a[LANES]
     cdef double b[LANES]
     cdef double d
@@ -275,6 +363,9 @@ cdef void _backward_group(const floating* x, const floating* dy, floating* dx,
     fk0 = <floating> k0
     if S == 1:
         fr = <floating> rs
+        if floating is float:
+            tt_norm_fdx_row(dy, x, w if has_w else NULL, dx, Cg, fr, fk1, fk0)
+            return
         if has_w:
             for c in range(Cg):
                 dx[c] = fr * w[c] * dy[c] + fk1 * x[c] + fk0
@@ -284,8 +375,11 @@ cdef void _backward_group(const floating* x, const floating* dy, floating* dx,
         return
     for c in range(Cg):
         a = <floating> (rs * (w[c] if has_w else 1.0))
-        for i in range(c * S, (c + 1) * S):
-            dx[i] = a * dy[i] + fk1 * x[i] + fk0
+        if floating is float:
+            tt_norm_fdx(dy + c * S, x + c * S, dx + c * S, S, a, fk1, fk0)
+        else:
+            for i in range(c * S, (c + 1) * S):
+                dx[i] = a * dy[i] + fk1 * x[i] + fk0
 
 
 def norm_backward_input(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
@@ -362,23 +456,30 @@ cdef void _affine_grad_block(const floating* x, const floating* dy, const double
             db[ch] += sdy
 
 
+cdef inline void _affine_grad_rows_acc(const floating* x, const floating* dy, double m,
+                                       double rs, Py_ssize_t C, double* dw,
+                                       double* db) noexcept nogil:
+    """One row of C values: dw += dy * (x - m) * rs, db += dy."""
+    cdef Py_ssize_t ch
+    if floating is float:
+        tt_norm_frow_affine(dy, x, C, m, rs, dw, db)
+        return
+    for ch in range(C):
+        dw[ch] += dy[ch] * ((x[ch] - m) * rs)
+        db[ch] += dy[ch]
+
+
 cdef void _affine_grad_rows(const floating* x, const floating* dy, const double* mean,
                             const double* rstd, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C,
                             double* dw, double* db) noexcept nogil:
     """LayerNorm's affine gradients over rows r0 <= r < r1 into dw, db (zeroed here): rows
     streamed in order, each a contiguous run of C values."""
-    cdef Py_ssize_t r, ch, off
-    cdef double m, rs
+    cdef Py_ssize_t r, ch
     for ch in range(C):
         dw[ch] = 0
         db[ch] = 0
     for r in range(r0, r1):
-        m = mean[r]
-        rs = rstd[r]
-        off = r * C
-        for ch in range(C):
-            dw[ch] += dy[off + ch] * ((x[off + ch] - m) * rs)
-            db[ch] += dy[off + ch]
+        _affine_grad_rows_acc(x + r * C, dy + r * C, mean[r], rstd[r], C, dw, db)
 
 
 def norm_backward_affine(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
@@ -426,3 +527,51 @@ def norm_backward_affine(const floating[:, :, :, ::1] x,     # IN  (R, G, Cg, S)
     for blk in prange(nblk, nogil=True, schedule='static', num_threads=n_threads):
         _affine_grad_block(&x[0, 0, 0, 0], &dy[0, 0, 0, 0], &mean[0, 0], &rstd[0, 0], R, G, Cg,
                            S, blk * CH_BLOCK, min(C, (blk + 1) * CH_BLOCK), &dw[0], &db[0])
+
+
+def norm_backward_rows(const floating[:, :, :, ::1] x,     # IN  (R, 1, C, 1)
+                       const floating[:, :, :, ::1] dy,    # IN  (R, 1, C, 1)
+                       const floating[::1] weight,         # IN  (C,) or empty
+                       bint has_w,
+                       const double[:, ::1] mean,          # IN  (R, 1)
+                       const double[:, ::1] rstd,          # IN  (R, 1)
+                       floating[:, :, :, ::1] dx,          # OUT (R, 1, C, 1)
+                       double[::1] dw,                     # OUT (C,)
+                       double[::1] db,                     # OUT (C,)
+                       double[:, :, ::1] rows_scratch,     # SCRATCH (P, 2, C)
+                       int n_threads):
+    """LayerNorm's whole backward in one pass over x and dy: the rows cut into P fixed parts
+    (as norm_backward_affine), each row's input gradient and its affine terms computed while
+    the row is in cache. The same bits as norm_backward_input + norm_backward_affine."""
+    cdef Py_ssize_t R = x.shape[0], C = x.shape[2], P = rows_scratch.shape[0], p, r, ch
+    if (x.shape[1] != 1 or x.shape[3] != 1 or dy.shape[0] != R or dy.shape[1] != 1
+            or dy.shape[2] != C or dy.shape[3] != 1 or dx.shape[0] != R or dx.shape[1] != 1
+            or dx.shape[2] != C or dx.shape[3] != 1 or mean.shape[0] != R
+            or mean.shape[1] != 1 or rstd.shape[0] != R or rstd.shape[1] != 1
+            or (has_w and weight.shape[0] != C) or dw.shape[0] != C or db.shape[0] != C
+            or P < 1 or rows_scratch.shape[1] != 2 or rows_scratch.shape[2] != C):
+        raise ValueError("norm_backward_rows: inconsistent shapes (a tinytensor bug)")
+    if C == 0:
+        return
+    if R == 0:
+        dw[:] = 0
+        db[:] = 0
+        return
+    for p in prange(P, nogil=True, schedule='static', num_threads=n_threads):
+        for ch in range(C):
+            rows_scratch[p, 0, ch] = 0
+            rows_scratch[p, 1, ch] = 0
+        for r in range(p * R // P, (p + 1) * R // P):
+            _backward_group(&x[r, 0, 0, 0], &dy[r, 0, 0, 0], &dx[r, 0, 0, 0],
+                            &weight[0] if has_w else NULL, has_w, C, 1, mean[r, 0],
+                            rstd[r, 0], NULL)
+            _affine_grad_rows_acc(&x[r, 0, 0, 0], &dy[r, 0, 0, 0], mean[r, 0], rstd[r, 0], C,
+                                  &rows_scratch[p, 0, 0], &rows_scratch[p, 1, 0])
+    with nogil:
+        for ch in range(C):
+            dw[ch] = 0
+            db[ch] = 0
+        for p in range(P):
+            for ch in range(C):
+                dw[ch] += rows_scratch[p, 0, ch]
+                db[ch] += rows_scratch[p, 1, ch]

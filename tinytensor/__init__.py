@@ -32,7 +32,7 @@ float = float32     # noqa: A001  (torch.float, torch.double, torch.long aliases
 double = float64
 long = int64
 
-__version__ = "0.1.0"
+from tinytensor._version import __version__  # noqa: E402
 
 
 def _unary(name):

@@ -1,12 +1,14 @@
 """tt.show_config(): which kernels this build and this CPU run, and with how many threads."""
 import os
 
+from tinytensor._functions import conv as conv_fn
+from tinytensor._kernels import _isa, _parallel, conv as kc, conv_wgrad as kw, pool as kp
+from tinytensor._threads import get_num_threads
+from tinytensor._version import __version__
+
 
 def _config():
     """The facts show_config prints, as (label, text) pairs."""
-    from tinytensor._functions import conv as conv_fn
-    from tinytensor._kernels import _isa, _parallel, conv as kc, conv_wgrad as kw, pool as kp
-    from tinytensor._threads import get_num_threads
     forced = os.environ.get("TINYTENSOR_ISA", "").strip()
     variant = kc.variant()
     own = kc.own_sgemm()
@@ -45,9 +47,8 @@ def show_config():
       kernel variant:               avx2 (the CPU's best)
       ...
     """
-    import tinytensor
     rows = _config()
     width = max(len(label) for label, _ in rows) + 2
-    print(f"tinytensor {tinytensor.__version__}")
+    print(f"tinytensor {__version__}")
     for label, text in rows:
         print(f"  {label + ':':<{width}}{text}")

@@ -12,6 +12,7 @@ Shapes and strides are validated here in Python-level code before any kernel see
 whose elements would fall outside its storage is refused (`_check_in_bounds`), so kernels that run
 with bounds checks off never read past a storage.
 """
+from cpython.object cimport PyTypeObject, Py_TYPE
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
 import numpy as np
@@ -146,12 +147,14 @@ def contiguous_strides(shape):
 
 # ------------------------------------------------------------------------------------ tensor data
 
-cdef object _tensor_class = None     # set by tinytensor.tensor: views are made as this class
-
-
-def _set_tensor_class(cls):
-    global _tensor_class
-    _tensor_class = cls
+cdef inline object _plain_class(TensorBase t):
+    """The class derived directly from TensorBase that `t` is an instance of (tinytensor.Tensor,
+    defined above this layer): a view of a subclass's instance (nn.Parameter) is a plain
+    tensor, as in PyTorch. Read from `t`'s type, so this layer needs no reference to it."""
+    cdef PyTypeObject* tp = Py_TYPE(t)
+    while tp.tp_base != <PyTypeObject*>TensorBase and tp != <PyTypeObject*>TensorBase:
+        tp = tp.tp_base
+    return <object>tp
 
 
 _C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
@@ -197,7 +200,8 @@ cdef class TensorBase:
 
     cpdef TensorBase _make_view(self, tuple shape, tuple stride, Py_ssize_t offset):
         """A new tensor (of the Tensor class, never a subclass) on this storage."""
-        cdef TensorBase t = _tensor_class.__new__(_tensor_class)
+        cdef object cls = _plain_class(self)
+        cdef TensorBase t = cls.__new__(cls)
         t._init(self._storage, shape, stride, offset, self._dtype)
         root = self if self._base is None else self._base
         t._base = root
@@ -508,9 +512,10 @@ cdef class TensorBase:
         return self._make_view(tuple(shape), tuple(stride), offset)
 
 
-def wrap_array(arr):
-    """A tensor owning the C-contiguous NumPy array `arr` (a fresh result; shares its memory)."""
-    cdef TensorBase t = _tensor_class.__new__(_tensor_class)
+def wrap_array(cls, arr):
+    """A tensor of class `cls` owning the C-contiguous NumPy array `arr` (a fresh result;
+    shares its memory)."""
+    cdef TensorBase t = cls.__new__(cls)
     cdef Py_ssize_t itemsize = arr.itemsize
     t._storage = Storage(arr.reshape(-1) if arr.ndim != 1 else arr)
     t._shape = arr.shape

@@ -1,45 +1,45 @@
-"""The `Tensor` type: PyTorch's tensor API over the strided data of `_tensor.pyx`.
+"""The Tensor API: PyTorch's tensor methods, and the ops of the tinytensor namespace.
 
 Layering: the layout (storage, shape, strides, offset, views) lives in `_tensor.TensorBase`;
 every operation that computes is a `Function` in `tinytensor._functions`, which records the
 autograd graph and calls a kernel. This file connects names to those functions, converts
 arguments, and applies PyTorch's type promotion.
-"""
-import contextlib
-import numbers
 
+Where the class lives. The Functions create tensors, so the class object must exist below them:
+it is made in `_tensor_type.py` (with the data and autograd slots of `TensorBase`), and this
+file, above the Functions, gives it its methods: they are written below in the body of
+`_TensorMethods`, in one place, and `_install` copies every one onto `Tensor` at import. So
+`tinytensor.tensor.Tensor is tinytensor.Tensor is tinytensor._tensor_type.Tensor`, one class
+(pickle, isinstance and subclasses such as nn.Parameter see nothing else), and no module imports
+one above it. The methods stay here, not in the low module, because they call the Functions.
+"""
 import numpy as np
 
-from tinytensor import _args, _tensor
+from tinytensor import _args, _tensor, autograd, random
+from tinytensor._format import format_tensor
+from tinytensor._functions import activation as _act
+from tinytensor._functions import elementwise as _ew
+from tinytensor._functions import matmul as _mm
+from tinytensor._functions import reduce as _red
+from tinytensor._functions import shape as _shape
+from tinytensor._functions import sort as _sort
 from tinytensor._hooks import RemovableHandle
-from tinytensor._tensor import (Size, Storage, TensorBase, as_dtype, bool_, dtype_from_numpy,
-                                float32, float64, int64, wrap_dim)
-
-_DEFAULT_DTYPE = float32
-
-
-def get_default_dtype():
-    return _DEFAULT_DTYPE
-
-
-class _OutOfMemory(contextlib.ContextDecorator):
-    """NumPy's MemoryError as the core allocator's RuntimeError (PyTorch's type), for results
-    computed outside Function.apply (which converts it itself)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if kind is not None and issubclass(kind, MemoryError):
-            raise RuntimeError(f"can't allocate memory: {exc}") from None
-        return False
+# Re-exported: the names other modules (and user code) import from tinytensor.tensor.
+from tinytensor._promotion import (_DEFAULT_DTYPE, _promotion_info, _scalar_or_tensor,  # noqa: F401
+                                   get_default_dtype, promote_types, result_type)
+from tinytensor._tensor import (Size, Storage, TensorBase, as_dtype, bool_,  # noqa: F401
+                                dtype_from_numpy, float32, float64, int64, wrap_dim)
+from tinytensor._tensor_type import (Tensor, _OutOfMemory, _c, _named, _oom, _wrap,  # noqa: F401
+                                     from_numpy, sum_to_shape)
+from tinytensor.autograd.function import refresh_view, stale_view
+from tinytensor.autograd.grad_mode import _state
+from tinytensor.creation import (_check_creation_grad, _has_big_int, _infer_numpy,  # noqa: F401
+                                 _shape_arg, as_tensor, from_dlpack, ones, tensor, zeros)
 
 
-_oom = _OutOfMemory
-
-
-class Tensor(TensorBase):
-    """A strided N-D array that records operations for automatic differentiation."""
+class _TensorMethods:
+    """The body of `Tensor` (the class made in `_tensor_type.py`): `_install` below copies
+    every method and property defined here onto it."""
 
     # Make NumPy defer to our reflected operators (`ndarray + Tensor` -> Tensor.__radd__).
     __array_priority__ = 1000
@@ -169,7 +169,6 @@ class Tensor(TensorBase):
         return id(self)
 
     def __repr__(self):
-        from tinytensor._format import format_tensor
         return format_tensor(self)
 
     __str__ = __repr__
@@ -228,8 +227,7 @@ class Tensor(TensorBase):
     # ------------------------------------------------------------------ autograd
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from tinytensor.autograd import backward
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self):
         """A tensor on the same storage, outside the graph."""
@@ -603,20 +601,17 @@ class Tensor(TensorBase):
     @_args.numpy_aliases
     def softmax(self, dim, dtype=None):
         """`tinytensor.nn.functional.softmax(self, dim, dtype=dtype)`."""
-        from tinytensor.nn.functional import softmax
-        return softmax(self, dim, dtype=dtype)
+        return _act.softmax("softmax", self, dim, dtype)
 
     @_args.numpy_aliases
     def log_softmax(self, dim, dtype=None):
         """`tinytensor.nn.functional.log_softmax(self, dim, dtype=dtype)`."""
-        from tinytensor.nn.functional import log_softmax
-        return log_softmax(self, dim, dtype=dtype)
+        return _act.softmax("log_softmax", self, dim, dtype)
 
     # ------------------------------------------------------------------ in place
 
     def _check_inplace(self):
         """Refuse in-place writes PyTorch refuses; True when the write must be recorded."""
-        from tinytensor.autograd.grad_mode import _state
         if not self._storage.writeable:
             raise RuntimeError("this tensor shares memory with a read-only NumPy array and cannot "
                                "be written in place; call .clone() first")
@@ -647,13 +642,11 @@ class Tensor(TensorBase):
         self takes over the result's history; a node that saved self before this write sees the
         version bump and refuses to backward, as PyTorch's version counter does.
         """
-        from tinytensor.autograd.grad_mode import _state
         recording = self._check_inplace() or (
             _state.enabled and isinstance(other, Tensor) and other._requires_grad)
         self._refuse_overlap()
         src = self
         if recording and self._base is not None:
-            from tinytensor.autograd.function import refresh_view, stale_view
             if stale_view(self):
                 refresh_view(self)
         if recording:
@@ -677,7 +670,6 @@ class Tensor(TensorBase):
         np.copyto(self._numpy(), res._numpy(), casting="unsafe")
         self._bump_version()
         if recording and self._base is not None:
-            from tinytensor.autograd.function import refresh_view
             new = _shape.ScatterView.apply(alias, res, self._shape, self._stride, self._offset)
             base.grad_fn, base._output_nr, base._requires_grad = new.grad_fn, 0, new._requires_grad
             refresh_view(self)             # this view now reads through the base's new history
@@ -742,7 +734,6 @@ class Tensor(TensorBase):
         return self
 
     def fill_(self, value):
-        from tinytensor.autograd.grad_mode import _state
         if isinstance(value, Tensor) and value.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                                f"{value.ndim} dimensions.")
@@ -757,7 +748,6 @@ class Tensor(TensorBase):
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
-        from tinytensor import random
         if a > b:
             raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                                f"from={a:g} > to={b:g}")
@@ -768,7 +758,6 @@ class Tensor(TensorBase):
         return self
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
-        from tinytensor import random
         if not std >= 0.0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
         self._check_inplace()
@@ -789,213 +778,23 @@ class Tensor(TensorBase):
         return tensor(data, dtype=dtype or self._dtype)
 
 
-def _named(out, name):
-    """Give the node that made `out` (or `out[0]`, for max(dim)) PyTorch's name for the op,
-    where one tinytensor Function serves several PyTorch ops (repr shows it)."""
-    t = out[0] if isinstance(out, tuple) else out
-    if name is not None and t.grad_fn is not None:
-        t.grad_fn._name = name
-    return out
-
-
 def _rebuild(array, requires_grad):
     return from_numpy(array).requires_grad_(requires_grad)
 
 
-_tensor._set_tensor_class(Tensor)
-
-
-# ---------------------------------------------------------------------- argument helpers
-
-def _shape_arg(args, name):
-    """Accept f(2, 3), f((2, 3)), f([2, 3]) or f(Size) as PyTorch does."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
-        args = args[0]
-    elif len(args) == 1 and not _args.is_int(args[0]):
-        return tuple(_args.int_list(name, "size", 1, args[0]))    # its "not float" text
-    return tuple(_args.int_list(name, "size", 1, list(args)))
-
-
-def _c(a):
-    """C-contiguous, keeping 0-d results 0-d (np.ascontiguousarray makes them 1-d)."""
-    return np.asarray(a, order="C")
-
-
-def _wrap(array):
-    """A Tensor owning a fresh NumPy result (shares its memory)."""
-    if array.flags.c_contiguous and array.dtype in _tensor._BY_NUMPY:
-        return _tensor.wrap_array(array)
-    return from_numpy(array)
-
-
-def from_numpy(array):
-    """A tensor sharing memory with the NumPy array `array` (which it keeps alive).
-
-    A read-only array gives a read-only tensor: any in-place write raises.
-    """
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
-    dt = dtype_from_numpy(array.dtype)
-    itemsize = array.itemsize
-    if any(s < 0 for s in array.strides):
-        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
-                         "with negative strides are not currently supported. (You can probably "
-                         "work around this by making a copy of your array  with array.copy().) ")
-    if any(s % itemsize for s in array.strides):
-        raise ValueError("given numpy array strides not a multiple of the element byte size. "
-                         "Copy the numpy array to reallocate the memory.")
-    strides = tuple(s // itemsize for s in array.strides)
-    if array.size == 0:
-        flat = np.empty(0, array.dtype)
-        strides = _tensor.contiguous_strides(array.shape)
-    else:
-        span = 1 + sum((n - 1) * s for n, s in zip(array.shape, strides))
-        flat = np.lib.stride_tricks.as_strided(array, shape=(span,), strides=(itemsize,),
-                                               writeable=array.flags.writeable)
-    t = Tensor.__new__(Tensor)
-    t._init(Storage(flat), array.shape, strides, 0, dt)
-    return t
-
-
-def from_dlpack(obj):
-    """Zero-copy import of any DLPack producer (NumPy arrays, other frameworks' CPU tensors)."""
-    if isinstance(obj, Tensor):
-        return obj
-    return from_numpy(np.from_dlpack(obj))
-
-
-def _infer_numpy(data, dtype):
-    if isinstance(data, Tensor):
-        arr = data.detach()._numpy()
-    elif isinstance(data, (np.ndarray, np.generic)):
-        arr = np.asarray(data)            # NumPy arrays and scalars keep their dtype, as PyTorch
-    else:
-        if data is None:
-            raise RuntimeError("Could not infer dtype of NoneType")
-        arr = np.asarray(data)
-        if arr.dtype.kind == "u" or (arr.dtype == object or arr.dtype.kind == "f"
-                                     and np.any(np.abs(arr) >= 2.0 ** 63)) and _has_big_int(data):
-            raise ValueError("Overflow when unpacking long long")     # beyond int64, as PyTorch
-        if arr.dtype == object:
-            raise TypeError(f"tensor(): could not infer a dtype from {type(data).__name__} data")
-        if dtype is None and arr.dtype.kind == "f":
-            arr = arr.astype(_DEFAULT_DTYPE.np_dtype)
-    if dtype is not None:
-        return arr.astype(as_dtype(dtype).np_dtype)
-    if arr.dtype.kind in "iu" and not isinstance(data, (np.ndarray, np.generic)):
-        return arr.astype(np.int64)
-    dtype_from_numpy(arr.dtype)           # refuse dtypes we do not have
-    return arr
-
-
-def _has_big_int(data):
-    """True when nested Python data holds an int outside int64 (NumPy makes it an object)."""
-    stack = [data]
-    while stack:
-        d = stack.pop()
-        if isinstance(d, (list, tuple)):
-            stack.extend(d)
-        elif isinstance(d, int) and not isinstance(d, bool) and not -2**63 <= d < 2**63:
-            return True
-    return False
-
-
-def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor holding a copy of `data` (scalar, nested list, array or tensor)."""
-    _args.check_device(device)
-    arr = np.array(_infer_numpy(data, dtype), order="C", copy=True)
-    t = _wrap(arr)
-    if requires_grad:
-        _check_creation_grad(t._dtype)
-        t.requires_grad_(True)
-    return t
-
-
-def _check_creation_grad(dt):
-    """Factory functions' wording (requires_grad_() on an existing tensor says it differently)."""
-    if not dt.is_floating_point:
-        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
-
-
-def as_tensor(data, dtype=None, device=None):
-    _args.check_device(device)
-    if isinstance(data, Tensor) and (dtype is None or as_dtype(dtype) is data._dtype):
-        return data
-    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(as_dtype(dtype).np_dtype) == data.dtype):
-        return from_numpy(data)
-    return tensor(data, dtype=dtype)
-
-
-def _scalar_or_tensor(x):
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, (numbers.Number, np.number, np.bool_)):
-        return x
-    if isinstance(x, np.ndarray):
-        return from_numpy(x)
-    raise TypeError(f"unsupported operand type: {type(x).__name__}")
-
-
-# ---------------------------------------------------------------------- type promotion
-
-def promote_types(da, db):
-    """The smallest dtype both promote to: bool < int64 < float32 < float64."""
-    if da.category != db.category:
-        return da if da.category > db.category else db
-    return da if da.itemsize >= db.itemsize else db
-
-
-def _promotion_info(x):
-    """(dtype, priority): 0 dimensioned tensor, 1 zero-dim tensor, 2 Python scalar."""
-    if isinstance(x, Tensor):
-        return x._dtype, (0 if x._shape else 1)
-    if isinstance(x, (bool, np.bool_)):
-        return bool_, 2
-    if isinstance(x, (int, np.integer)):
-        return int64, 2
-    if isinstance(x, (float, np.floating)):
-        return _DEFAULT_DTYPE, 2
-    raise TypeError(f"unsupported operand type for a tensor operation: {type(x).__name__}")
-
-
-def result_type(a, b):
-    """PyTorch's promotion for bool < int64 < float32 < float64 and Python scalars.
-
-    Dimensioned tensors decide the type within a category; a 0-dim tensor or a Python scalar
-    only raises the category (an int64 tensor times 2.5 is float32, the default float; an int64
-    tensor plus a 0-dim float64 tensor is float64).
-    """
-    if type(b) is float and type(a) is Tensor and a._dtype.category == 2:
-        return a._dtype                                   # the common `x * 0.5`
-    (da, pa), (db, pb) = _promotion_info(a), _promotion_info(b)
-    if da is db:
-        return da
-    if pa == pb:
-        return promote_types(da, db)
-    if pa > pb:                     # make `a` the more tensor-like operand
-        (da, pa), (db, pb) = (db, pb), (da, pa)
-    if db.category > da.category:
-        return db if pb == 1 else (_DEFAULT_DTYPE if db.category == 2 else db)
-    return da
-
-
-def sum_to_shape(grad, shape):
-    """Sum `grad` over the dimensions that broadcasting `shape` to grad's shape created, or None
-    when `shape` does not broadcast to grad's shape."""
-    gshape = grad._shape
-    if len(shape) > len(gshape):
-        return None
-    lead = len(gshape) - len(shape)
-    axes = list(range(lead))
-    for i, s in enumerate(shape):
-        g = gshape[lead + i]
-        if s == g:
+def _install(cls, methods):
+    """Copy the methods, properties and class attributes written in `methods` onto `cls`."""
+    for name, value in vars(methods).items():
+        if name in ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"):
             continue
-        if s != 1:
-            return None
-        axes.append(lead + i)
-    out = grad._numpy().sum(axis=tuple(axes), keepdims=True) if axes else grad._numpy()
-    return _wrap(_c(out.reshape(shape)))
+        fn = value.fget if isinstance(value, property) else value
+        if hasattr(fn, "__qualname__") and fn.__qualname__.startswith(methods.__name__ + "."):
+            fn.__qualname__ = cls.__name__ + fn.__qualname__[len(methods.__name__):]
+        setattr(cls, name, value)
+
+
+_install(Tensor, _TensorMethods)
+del _TensorMethods
 
 
 # ---------------------------------------------------------------------- module-level ops
@@ -1015,9 +814,7 @@ def softmax(input, dim, dtype=None):
     >>> tt.softmax(tt.tensor([0., 0.]), 0)
     tensor([0.5000, 0.5000])
     """
-    from tinytensor.nn.functional import softmax
-    _args.check_tensor("softmax", "input", 1, input)
-    return softmax(input, dim, dtype=dtype)
+    return _act.softmax("softmax", input, dim, dtype)
 
 
 @_args.numpy_aliases
@@ -1027,14 +824,4 @@ def log_softmax(input, dim, dtype=None):
     >>> tt.log_softmax(tt.tensor([0., 0.]), 0)
     tensor([-0.6931, -0.6931])
     """
-    from tinytensor.nn.functional import log_softmax
-    _args.check_tensor("log_softmax", "input", 1, input)
-    return log_softmax(input, dim, dtype=dtype)
-
-
-from tinytensor._functions import elementwise as _ew  # noqa: E402  (the ops need Tensor)
-from tinytensor._functions import reduce as _red  # noqa: E402
-from tinytensor._functions import shape as _shape  # noqa: E402
-from tinytensor._functions import matmul as _mm  # noqa: E402
-from tinytensor._functions import sort as _sort  # noqa: E402
-from tinytensor.creation import ones, zeros  # noqa: E402
+    return _act.softmax("log_softmax", input, dim, dtype)

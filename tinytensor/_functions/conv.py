@@ -33,9 +33,9 @@ from tinytensor._functions._memory import alloc
 from tinytensor._kernels import conv as _k
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import reduce as _reduce
+from tinytensor._tensor_type import from_numpy
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
-from tinytensor.tensor import from_numpy
 
 # A chunk holds enough samples for about this many output columns per GEMM (small images are
 # batched into one GEMM; large ones go one sample at a time).

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from tinytensor import _threads
+from tinytensor._tensor_type import Tensor, _c, _wrap
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import Tensor, _c, _wrap
 
 _SMALL = 1 << 20         # multiply-adds below which one piece (one GEMM call) does everything
 _PIECE = 1 << 22         # target multiply-adds per piece above that

@@ -12,10 +12,11 @@ import sys
 import threading
 
 from tinytensor._functions._memory import recycled_ids
+from tinytensor._tensor_type import Tensor, sum_to_shape
 from tinytensor.autograd._node import owns_memory
 from tinytensor.autograd.function import _FREED, AccumulateGrad, grad_sink
 from tinytensor.autograd.grad_mode import _state
-from tinytensor.tensor import Tensor
+from tinytensor.creation import zeros
 
 
 def _collect(roots):
@@ -40,7 +41,6 @@ def _collect(roots):
 
 def _fit_grad(node, i, grad, shape, dtype):
     """Check a gradient against its input's shape; sum away dimensions that broadcasting added."""
-    from tinytensor.tensor import sum_to_shape
     if not isinstance(grad, Tensor):
         raise TypeError(f"function {node.name()} returned a gradient of type "
                         f"{type(grad).__name__} at index {i}; expected a Tensor or None")
@@ -58,7 +58,6 @@ def _fit_grad(node, i, grad, shape, dtype):
 
 def _materialize(node, grads):
     """Missing output gradients become zeros, as PyTorch's materialize_grads does."""
-    from tinytensor.tensor import zeros
     meta = getattr(node, "_out_meta", None)
     out = []
     for nr, g in enumerate(grads):

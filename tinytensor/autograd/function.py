@@ -5,7 +5,9 @@ instance of the Function subclass. It holds the saved tensors (with the storage 
 when saved), `needs_input_grad`, and one edge per forward argument: where that argument's
 gradient goes next (another node, or the AccumulateGrad of a leaf), with its shape and dtype.
 """
-from tinytensor.autograd import _node
+import numpy as np
+
+from tinytensor._tensor_type import _c, _wrap
 from tinytensor.autograd._node import AccumulateGrad, Node, grad_sink  # noqa: F401
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
@@ -95,6 +97,12 @@ class Function(Node):
         return shown
 
     @staticmethod
+    def _refresh_view(t):
+        # Node.apply calls this (through the applied class) for an input view whose base was
+        # modified in place after the view was made
+        refresh_view(t)
+
+    @staticmethod
     def forward(ctx, *args):
         raise NotImplementedError("a Function subclass must implement forward(ctx, ...)")
 
@@ -120,10 +128,37 @@ class ShownNode:
         return f"<{self._shown_name} object at {id(self):#x}>"
 
 
+def _positions(shape, stride, offset):
+    """Storage index of every element of a layout, as an array of `shape`."""
+    pos = np.full(shape, offset, np.int64)
+    for d, (n, s) in enumerate(zip(shape, stride)):
+        pos += (np.arange(n, dtype=np.int64) * s).reshape([-1 if i == d else 1
+                                                           for i in range(len(shape))])
+    return pos
+
+
+class AsStrided(Function):
+    """A view of `base`'s storage with its own layout (PyTorch's as_strided): re-derives the
+    history of a view whose base was modified in place after the view was made. The gradient
+    is scattered through storage positions (summed where the view overlaps itself)."""
+
+    @staticmethod
+    def forward(ctx, base, shape, stride, offset):
+        ctx.base_layout = (base._shape, base._stride, base._offset)
+        ctx.layout = (shape, stride, offset)
+        ctx.size = base._storage.size
+        return base._as_strided(shape, stride, offset)
+
+    @staticmethod
+    def backward(ctx, g):
+        flat = np.zeros(ctx.size, g._dtype.np_dtype)
+        np.add.at(flat, _positions(*ctx.layout).reshape(-1), g._numpy().reshape(-1))
+        return _wrap(_c(flat[_positions(*ctx.base_layout)])), None, None, None
+
+
 def refresh_view(t):
     """Give the view `t` a history through its base's current one (PyTorch regenerates a view's
     grad_fn the same way once its base was modified in place): an as_strided view of the base."""
-    from tinytensor._functions.shape import AsStrided
     base = t._base
     new = AsStrided.apply(base, t._shape, t._stride, t._offset)
     t.grad_fn, t._output_nr = new.grad_fn, 0
@@ -134,5 +169,3 @@ def refresh_view(t):
 def stale_view(t):
     return t._base is not None and t.grad_fn is not None and t._base.grad_fn is not t._view_of_fn
 
-
-_node._refresh_view[0] = refresh_view

@@ -3,6 +3,10 @@ under no_grad, from the library's one random stream (`tt.manual_seed`), and retu
 import math
 import warnings
 
+import numpy as np
+
+from tinytensor import random
+
 from tinytensor.autograd.grad_mode import no_grad
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_", "eye_",
@@ -73,12 +77,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std**2) draws truncated to [a, b], by inverting the normal CDF (as
     PyTorch): uniform draws between CDF(a) and CDF(b) mapped back through erfinv. (Redrawing
     values outside [a, b] never ended for a > b or an interval far in a tail.)"""
-    import math
-    import warnings
 
-    import numpy as np
     from scipy.special import erfinv
-    from tinytensor import random
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
                       "distribution of values may be incorrect.", stacklevel=2)
@@ -119,7 +119,6 @@ def eye_(tensor):
     """Fill a 2-D tensor with the identity matrix."""
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    import numpy as np
     with no_grad():
         tensor._check_inplace()
         tensor._refuse_overlap()

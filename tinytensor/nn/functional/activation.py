@@ -1,6 +1,5 @@
 """Activation functions, softmax/log_softmax (numerically stable) and dropout."""
 import math
-import numbers
 import warnings
 
 import numpy as np
@@ -9,11 +8,10 @@ from tinytensor import random as _random
 from tinytensor._args import check_tensor, number_arg, scalar_name
 from tinytensor._functions.activation import (
     DropoutFunction, EluFunction, GeluFunction, HardshrinkFunction, HardsigmoidFunction,
-    HardswishFunction, HardtanhFunction, LeakyReLUFunction, LogSigmoidFunction,
-    LogSoftmaxFunction, MishFunction, PReLUFunction, ReLUFunction, SiluFunction,
-    SoftmaxFunction, SoftplusFunction, SoftshrinkFunction, SoftsignFunction, TanhshrinkFunction,
-    ThresholdFunction)
-from tinytensor._tensor import wrap_dim
+    HardswishFunction, HardtanhFunction, LeakyReLUFunction, LogSigmoidFunction, MishFunction,
+    PReLUFunction, ReLUFunction, SiluFunction, SoftplusFunction, SoftshrinkFunction,
+    SoftsignFunction, TanhshrinkFunction, ThresholdFunction, softmax as _softmax)
+from tinytensor._functions.names import show_as_inplace
 
 __all__ = ["relu", "relu_", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
            # activations and dropout variants of issue 11
@@ -32,7 +30,6 @@ def _inplace_result(input, out, name=None):
     """Write `out` into `input` (PyTorch's inplace=True flag) through the Tensor's copy_; the
     recorded copy then shows as PyTorch's in-place node `name` (_functions/names.py), where
     one is given."""
-    from tinytensor._functions.names import show_as_inplace
     result = input.copy_(out)
     return result if name is None else show_as_inplace(result, out, name)
 
@@ -88,21 +85,6 @@ def _get_softmax_dim(name, ndim, stacklevel):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _softmax_args(name, input, dim, dtype):
-    _check_tensor(name, input)
-    if dim is None:
-        dim = _get_softmax_dim(name, input.ndim, 4)
-    if dtype is not None:
-        input = input.to(dtype)
-    if not input.is_floating_point():
-        raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for '
-                                  f"'{scalar_name(input)}'")
-    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
-        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
-    d = wrap_dim(int(dim), input.ndim) if input.ndim else wrap_dim(int(dim), 0)
-    return input, d
-
-
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x_i) / sum_j exp(x_j) along `dim`, computed as exp(x - max) to avoid overflow.
 
@@ -110,18 +92,18 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
         >>> F.softmax(tt.tensor([[1000., 0.]]), dim=1)
         tensor([[1., 0.]])
     """
-    input, d = _softmax_args("softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return SoftmaxFunction.apply(input.reshape(1), 0).reshape(())
-    return SoftmaxFunction.apply(input, d)
+    if dim is None:
+        _check_tensor("softmax", input)
+        dim = _get_softmax_dim("softmax", input.ndim, 3)
+    return _softmax("softmax", input, dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(input, dim)), computed as x - max - log(sum(exp(x - max)))."""
-    input, d = _softmax_args("log_softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return LogSoftmaxFunction.apply(input.reshape(1), 0).reshape(())
-    return LogSoftmaxFunction.apply(input, d)
+    if dim is None:
+        _check_tensor("log_softmax", input)
+        dim = _get_softmax_dim("log_softmax", input.ndim, 3)
+    return _softmax("log_softmax", input, dim, dtype)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

@@ -10,6 +10,7 @@ from tinytensor._functions.loss import (BCEFunction, BCEWithLogitsFunction, Cros
                                         HuberFunction, KLDivFunction, L1Function, MseLossFunction,
                                         NLLLossFunction, SmoothL1Function, SoftMarginFunction)
 from tinytensor.autograd import is_grad_enabled
+from tinytensor.nn.functional.activation import logsigmoid
 from tinytensor.tensor import float32, promote_types
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss",
@@ -580,7 +581,6 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
                                 reduction="mean"):
     """Per sample, the mean over classes (last dim) of
     -(t log sigmoid(x) + (1 - t) log sigmoid(-x)), weighted per class by `weight`."""
-    from tinytensor.nn.functional.activation import logsigmoid
     check_tensor("multilabel_soft_margin_loss", "input", 1, input)
     check_tensor("multilabel_soft_margin_loss", "target", 2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)

@@ -6,6 +6,7 @@
 
 The API mirrors PyTorch's: a model written for `torch` runs after changing the import.
 """
+import inspect as _inspect
 import os as _os
 
 # Before any kernel module loads libgomp, which reads this once: how long an idle OpenMP
@@ -46,7 +47,8 @@ def _unary(name):
             input = kwargs.pop(key)
         return getattr(input, name)(*args, **kwargs)
     fn.__name__ = name
-    fn.__doc__ = f"tinytensor.{name}(input, ...) is input.{name}(...)"
+    fn.__doc__ = (f"``tinytensor.{name}(input, ...)`` is ``input.{name}(...)``: "
+                  + _inspect.cleandoc(getattr(Tensor, name).__doc__ or ""))
     return fn
 
 
@@ -60,6 +62,11 @@ del _name
 
 
 def is_tensor(obj):
+    """True when ``obj`` is a tinytensor tensor (``torch.is_tensor``).
+
+    >>> tt.is_tensor(tt.ones(1)), tt.is_tensor([1.])
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 

@@ -321,7 +321,12 @@ def _finish(arr, requires_grad):
 # ---------------------------------------------------------------------- from data
 
 def from_dlpack(obj):
-    """Zero-copy import of any DLPack producer (NumPy arrays, other frameworks' CPU tensors)."""
+    """A tensor sharing memory with any DLPack producer (NumPy arrays, other frameworks' CPU
+    tensors), without a copy (``torch.from_dlpack``).
+
+    >>> tt.from_dlpack(np.arange(3))
+    tensor([0, 1, 2])
+    """
     if isinstance(obj, Tensor):
         return obj
     return from_numpy(np.from_dlpack(obj))
@@ -364,7 +369,16 @@ def _has_big_int(data):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor holding a copy of `data` (scalar, nested list, array or tensor)."""
+    """A new tensor holding a copy of ``data`` (a number, nested lists, a NumPy array or a
+    tensor), with its dtype inferred unless ``dtype`` says (``torch.tensor``): Python floats give
+    the default dtype, ints int64, bools bool.
+
+    >>> tt.tensor([[1., 2.], [3., 4.]])
+    tensor([[1., 2.],
+            [3., 4.]])
+    >>> tt.tensor([1, 2], dtype=tt.float64, requires_grad=True)
+    tensor([1., 2.], dtype=tinytensor.float64, requires_grad=True)
+    """
     _args.check_device(device)
     arr = np.array(_infer_numpy(data, dtype), order="C", copy=True)
     t = _wrap(arr)
@@ -375,6 +389,15 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 
 def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing memory when it already is one (or a NumPy array) of the
+    wanted dtype, else a copy (``torch.as_tensor``).
+
+    >>> a = np.array([1., 2.])
+    >>> t = tt.as_tensor(a)
+    >>> a[0] = 7.
+    >>> t
+    tensor([7., 2.], dtype=tinytensor.float64)
+    """
     _args.check_device(device)
     if isinstance(data, Tensor) and (dtype is None or as_dtype(dtype) is data._dtype):
         return data

@@ -360,6 +360,11 @@ def _check_sequence(tensors, name):
 
 @_args.numpy_aliases
 def cat(tensors, dim=0):
+    """The tensors joined along the existing dimension ``dim`` (``torch.cat``).
+
+    >>> tt.cat([tt.tensor([1, 2]), tt.tensor([3])])
+    tensor([1, 2, 3])
+    """
     _check_sequence(tensors, "cat")
     ref = next((t for t in tensors if t.ndim > 0 and not (t.ndim == 1 and t._shape[0] == 0)), None)
     if ref is None:
@@ -384,6 +389,12 @@ def cat(tensors, dim=0):
 
 @_args.numpy_aliases
 def stack(tensors, dim=0):
+    """The tensors (all of one shape) joined along a new dimension ``dim`` (``torch.stack``).
+
+    >>> tt.stack([tt.tensor([1, 2]), tt.tensor([3, 4])])
+    tensor([[1, 2],
+            [3, 4]])
+    """
     _check_sequence(tensors, "stack")
     first = tensors[0]._shape
     for i, t in enumerate(tensors):

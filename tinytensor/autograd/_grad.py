@@ -45,7 +45,13 @@ def _refresh_roots(tensors):
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate d(tensors)/d(leaf) into every leaf's `.grad`."""
+    """Accumulate d(tensors)/d(leaf) into every leaf's `.grad`.
+
+    >>> x = tt.tensor([1., 2.], requires_grad=True)
+    >>> tt.autograd.backward([(x * x).sum()])
+    >>> x.grad
+    tensor([2., 4.])
+    """
     if create_graph:
         raise RuntimeError("create_graph=True (higher-order gradients) is not supported by tinytensor")
     if inputs is not None:
@@ -57,7 +63,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=None):
-    """Gradients of `outputs` with respect to `inputs`, without touching any `.grad`."""
+    """Gradients of `outputs` with respect to `inputs`, without touching any `.grad`.
+
+    >>> x = tt.tensor([1., 2.], requires_grad=True)
+    >>> tt.autograd.grad((x ** 3).sum(), [x])
+    (tensor([ 3., 12.]),)
+    """
     if create_graph:
         raise RuntimeError("create_graph=True (higher-order gradients) is not supported by tinytensor")
     outputs, inputs = _as_list(outputs), _as_list(inputs)

@@ -22,6 +22,21 @@ class Function(Node):
 
     `backward` returns one gradient per forward argument (None for non-tensors or where
     `ctx.needs_input_grad` is False). Call the op with `MyFunction.apply(*args)`.
+
+    >>> class Cube(tt.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return g * 3 * x ** 2
+    ...
+    >>> x = tt.tensor([1., 2.], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad
+    tensor([ 3., 12.])
     """
 
     # ---- the ctx contract
@@ -66,7 +81,11 @@ class Function(Node):
     _torch_next = None      # callable(ctx, edges) -> PyTorch's (node, nr) pairs; None: all edges
 
     def name(self):
-        """PyTorch's name for this node (`MulBackward0`, `ConvolutionBackward0`, ...)."""
+        """PyTorch's name for this node (`MulBackward0`, `ConvolutionBackward0`, ...).
+
+        >>> (tt.ones(1, requires_grad=True) * 2).grad_fn.name()
+        'MulBackward0'
+        """
         named = self.__dict__.get("_name")
         if named is not None:
             return named
@@ -87,7 +106,12 @@ class Function(Node):
         PyTorch's op ((None, 0) where no gradient flows), AccumulateGrad for leaves. Where
         tinytensor fuses ops PyTorch records separately (linear as t + addmm, cross_entropy as
         log_softmax + nll_loss), the nodes in between are ``ShownNode`` objects: for inspection only,
-        the backward pass never runs through them. Computed once per node."""
+        the backward pass never runs through them. Computed once per node.
+
+        >>> x = tt.ones(1, requires_grad=True)
+        >>> (x * 2).grad_fn.next_functions
+        ((<AccumulateGrad object at 0x...>, 0), (None, 0))
+        """
         shown = self.__dict__.get("_shown_next")
         if shown is None:
             edges = tuple((e[0], e[1]) if e is not None else (None, 0) for e in self._edges)
@@ -104,10 +128,42 @@ class Function(Node):
 
     @staticmethod
     def forward(ctx, *args):
+        """The op's outputs from its inputs (static; ``ctx`` is the graph node: keep on it, or
+        save with ``ctx.save_for_backward``, what backward needs), as
+        ``torch.autograd.Function.forward``.
+
+        >>> class Double(tt.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         return x * 2
+        ...     @staticmethod
+        ...     def backward(ctx, g):
+        ...         return g * 2
+        ...
+        >>> Double.apply(tt.tensor([1., 2.]))
+        tensor([2., 4.])
+        """
         raise NotImplementedError("a Function subclass must implement forward(ctx, ...)")
 
     @staticmethod
     def backward(ctx, *grad_outputs):
+        """One gradient per forward argument from the gradients of the outputs (static; None for
+        non-tensors and where ``ctx.needs_input_grad`` is False), as
+        ``torch.autograd.Function.backward``.
+
+        >>> class Double(tt.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         return x * 2
+        ...     @staticmethod
+        ...     def backward(ctx, g):
+        ...         return g * 2
+        ...
+        >>> x = tt.ones(2, requires_grad=True)
+        >>> Double.apply(x).sum().backward()
+        >>> x.grad
+        tensor([2., 2.])
+        """
         raise NotImplementedError("a Function subclass must implement backward(ctx, *grad_outputs)")
 
 

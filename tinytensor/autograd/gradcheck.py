@@ -14,6 +14,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     input element x, the Jacobian entry d o / d x is estimated as (f(x+eps) - f(x-eps)) / 2eps and
     compared with backward's, ``|analytic - numeric| <= atol + rtol * |numeric|``.
     Returns True, or raises RuntimeError naming the worst element.
+
+    >>> x = tt.tensor([0.5, 2.], dtype=tt.float64, requires_grad=True)
+    >>> tt.autograd.gradcheck(lambda t: (t * t).sum(), (x,))
+    True
     """
     if isinstance(inputs, Tensor):
         inputs = (inputs,)

@@ -29,6 +29,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Raises:
         ValueError: training with one value per channel.
         RuntimeError: running statistics missing in eval mode, or of the wrong size.
+
+    >>> x = tt.tensor([[1., 2.], [3., 6.]])
+    >>> F.batch_norm(x, tt.zeros(2), tt.ones(2), training=True)
+    tensor([[-1.0000, -1.0000],
+            [ 1.0000,  1.0000]])
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"batch_norm(): argument 'input' (position 1) must be Tensor, not "

@@ -40,6 +40,9 @@ class WorkerInfo:
         num_workers (int): how many workers the DataLoader started.
         seed (int): the seed this worker's random streams were given (base_seed + id).
         dataset: this worker's own copy of the dataset.
+
+    >>> tt.utils.data.get_worker_info() is None  # in the main process
+    True
     """
 
     def __init__(self, id, num_workers, seed, dataset):

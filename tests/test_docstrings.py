@@ -20,8 +20,8 @@ MODULES = ["tinytensor", "tinytensor.creation", "tinytensor.random", "tinytensor
            "tinytensor.nn.utils", "tinytensor.optim", "tinytensor.optim.lr_scheduler",
            "tinytensor.utils", "tinytensor.utils.data"]
 
-# Members of Tensor that live in the compiled base (_tensor.pyx, being rewritten for the fast
-# path of issue 13 on another branch) or are C slots, which cannot carry a docstring.
+# C slots cannot carry a docstring; the ctx contract is being moved into the compiled Node on
+# another branch (issue 13's fast path) and is documented there.
 _NO_DOCSTRING_YET = {
     "Tensor.grad_fn": "a C slot of TensorBase (cdef public): no docstring possible",
     "autograd.Function.save_for_backward": "the ctx contract moves into _node.Node (issue 13 "
@@ -32,12 +32,6 @@ _NO_DOCSTRING_YET = {
     "autograd.Function.apply": "compiled in _node.Node, being rewritten on another branch",
 }
 _NO_EXAMPLE_YET = {}
-_BASE = "in the compiled TensorBase (_tensor.pyx, another branch's file): documented there"
-_NO_DOCSTRING_YET.update({f"Tensor.{n}": _BASE for n in (
-    "data_ptr", "dim", "dtype", "element_size", "grad", "ndim", "numel", "shape", "size",
-    "storage_offset", "stride")})
-_NO_EXAMPLE_YET.update({"Tensor.is_contiguous": _BASE, "tt.Size": _BASE, "tt.dtype": _BASE,
-                        "tt.numel": _BASE})
 
 
 def _doc(obj):

@@ -28,13 +28,14 @@ ROOT = pathlib.Path(tinytensor.__file__).resolve().parent
 # (layer, modules): a module takes the layer of the longest entry that is it or a package
 # holding it. Within a layer modules may import each other (the cycle check still applies).
 LAYERS = {
-    0: ("data: dtypes, storage, strided layout, argument parsing, the library's global state", [
+    0: ("data: dtypes, storage, strided layout, the Tensor class object, argument parsing, "
+        "the library's global state", [
         "tinytensor._tensor", "tinytensor._args", "tinytensor._hooks", "tinytensor._format",
         "tinytensor.random", "tinytensor.return_types", "tinytensor.autograd.grad_mode",
         "tinytensor._version"]),
     1: ("kernels and their scratch memory and threads", [
         "tinytensor._kernels", "tinytensor._threads", "tinytensor._functions._memory"]),
-    2: ("the Tensor type, NumPy bridging, type promotion, creation functions", [
+    2: ("tensors from NumPy arrays, type promotion, creation functions", [
         "tinytensor._tensor_type", "tinytensor._promotion", "tinytensor.creation"]),
     3: ("autograd core: graph nodes, Function, the engine, backward/grad, gradcheck", [
         "tinytensor.autograd"]),

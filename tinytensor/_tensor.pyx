@@ -12,7 +12,6 @@ Shapes and strides are validated here in Python-level code before any kernel see
 whose elements would fall outside its storage is refused (`_check_in_bounds`), so kernels that run
 with bounds checks off never read past a storage.
 """
-from cpython.object cimport PyTypeObject, Py_TYPE
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
 import numpy as np
@@ -152,14 +151,7 @@ def contiguous_strides(shape):
 
 # ------------------------------------------------------------------------------------ tensor data
 
-cdef inline object _plain_class(TensorBase t):
-    """The class derived directly from TensorBase that `t` is an instance of (tinytensor.Tensor,
-    defined above this layer): a view of a subclass's instance (nn.Parameter) is a plain
-    tensor, as in PyTorch. Read from `t`'s type, so this layer needs no reference to it."""
-    cdef PyTypeObject* tp = Py_TYPE(t)
-    while tp.tp_base != <PyTypeObject*>TensorBase and tp != <PyTypeObject*>TensorBase:
-        tp = tp.tp_base
-    return <object>tp
+cdef object _tensor_class = None     # Tensor, defined below TensorBase: views are made as it
 
 
 _C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
@@ -205,8 +197,7 @@ cdef class TensorBase:
 
     cpdef TensorBase _make_view(self, tuple shape, tuple stride, Py_ssize_t offset):
         """A new tensor (of the Tensor class, never a subclass) on this storage."""
-        cdef object cls = _plain_class(self)
-        cdef TensorBase t = cls.__new__(cls)
+        cdef TensorBase t = _tensor_class.__new__(_tensor_class)
         t._init(self._storage, shape, stride, offset, self._dtype)
         root = self if self._base is None else self._base
         t._base = root
@@ -585,10 +576,32 @@ cdef class TensorBase:
         return self._make_view(tuple(shape), tuple(stride), offset)
 
 
-def wrap_array(cls, arr):
-    """A tensor of class `cls` owning the C-contiguous NumPy array `arr` (a fresh result;
-    shares its memory)."""
-    cdef TensorBase t = cls.__new__(cls)
+class Tensor(TensorBase):
+    """A strided N-D array that records operations for automatic differentiation.
+
+    Make one with a creation function (`tinytensor.tensor`, `tinytensor.zeros`, ...), not by
+    calling the class. Its data and autograd slots are TensorBase's; its methods are defined in
+    the Tensor API layer (`tinytensor/tensor.py`), which installs them on this class: the
+    class object lives here, below the autograd Functions that create tensors of it.
+
+    >>> x = tt.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([[2., 4.],
+            [6., 8.]])
+    """
+
+    # The public name is tinytensor.Tensor (tinytensor.tensor.Tensor): repr, pickle by
+    # reference and the docs find the class there.
+    __module__ = "tinytensor.tensor"
+
+
+_tensor_class = Tensor
+
+
+def wrap_array(arr):
+    """A tensor owning the C-contiguous NumPy array `arr` (a fresh result; shares its memory)."""
+    cdef TensorBase t = _tensor_class.__new__(_tensor_class)
     cdef Py_ssize_t itemsize = arr.itemsize
     t._storage = Storage(arr.reshape(-1) if arr.ndim != 1 else arr)
     t._shape = arr.shape

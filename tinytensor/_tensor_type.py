@@ -1,35 +1,17 @@
-"""The `Tensor` class object, and the ways to make a tensor from a NumPy array.
+"""Making tensors from NumPy arrays, and the small helpers every layer above needs.
 
-This module sits below the autograd Functions, which create tensors of this class; the class
-gets its methods from the Tensor API layer, `tinytensor/tensor.py` (see the note at the top of
-that file). What is here needs only the data layer (`_tensor.pyx`): wrapping NumPy results,
-the out-of-memory error, the broadcast-gradient reduction, and the graph node's PyTorch name.
+Below the autograd Functions, which create tensors with these helpers; above the data layer
+(`_tensor.pyx`), where the `Tensor` class object itself is made (it gets its methods from the
+Tensor API layer, `tinytensor/tensor.py`: see the note at the top of that file). Here:
+wrapping NumPy results, the out-of-memory error, the broadcast-gradient reduction, and the
+graph node's PyTorch name.
 """
 import contextlib
 
 import numpy as np
 
 from tinytensor import _tensor
-from tinytensor._tensor import Storage, TensorBase, dtype_from_numpy
-
-
-class Tensor(TensorBase):
-    """A strided N-D array that records operations for automatic differentiation.
-
-    Make one with a creation function (`tinytensor.tensor`, `tinytensor.zeros`, ...), not by
-    calling the class. Its data and autograd slots are `_tensor.TensorBase`'s; its methods are
-    defined in `tinytensor/tensor.py`.
-
-    >>> x = tt.tensor([[1., 2.], [3., 4.]], requires_grad=True)
-    >>> (x * x).sum().backward()
-    >>> x.grad
-    tensor([[2., 4.],
-            [6., 8.]])
-    """
-
-    # The public name is tinytensor.Tensor (tinytensor.tensor.Tensor): repr, pickle by
-    # reference and the docs find the class there.
-    __module__ = "tinytensor.tensor"
+from tinytensor._tensor import Storage, Tensor, dtype_from_numpy  # noqa: F401  (Tensor: here)
 
 
 class _OutOfMemory(contextlib.ContextDecorator):
@@ -56,7 +38,7 @@ def _c(a):
 def _wrap(array):
     """A Tensor owning a fresh NumPy result (shares its memory)."""
     if array.flags.c_contiguous and array.dtype in _tensor._BY_NUMPY:
-        return _tensor.wrap_array(Tensor, array)
+        return _tensor.wrap_array(array)
     return from_numpy(array)
 
 

@@ -6,12 +6,13 @@ autograd graph and calls a kernel. This file connects names to those functions, 
 arguments, and applies PyTorch's type promotion.
 
 Where the class lives. The Functions create tensors, so the class object must exist below them:
-it is made in `_tensor_type.py` (with the data and autograd slots of `TensorBase`), and this
-file, above the Functions, gives it its methods: they are written below in the body of
-`_TensorMethods`, in one place, and `_install` copies every one onto `Tensor` at import. So
-`tinytensor.tensor.Tensor is tinytensor.Tensor is tinytensor._tensor_type.Tensor`, one class
-(pickle, isinstance and subclasses such as nn.Parameter see nothing else), and no module imports
-one above it. The methods stay here, not in the low module, because they call the Functions.
+it is made in the data layer (`_tensor.pyx`, with the data and autograd slots of `TensorBase`;
+its views are made there too), and this file, above the Functions, gives it its methods: they
+are written below in the body of `_TensorMethods`, in one place, and `_install` copies every
+one onto `Tensor` at import. So `tinytensor.tensor.Tensor is tinytensor.Tensor`, one class
+(pickle, isinstance and subclasses such as nn.Parameter see nothing else), no module imports
+one above it, and no lower layer needs to be told the class at run time. The methods stay here,
+not in a lower module, because they call the Functions.
 """
 import numpy as np
 
@@ -38,8 +39,8 @@ from tinytensor.creation import (_check_creation_grad, _has_big_int, _infer_nump
 
 
 class _TensorMethods:
-    """The body of `Tensor` (the class made in `_tensor_type.py`): `_install` below copies
-    every method and property defined here onto it."""
+    """The body of `Tensor` (the class made in `_tensor.pyx`): `_install` below copies every
+    method and property defined here onto it."""
 
     # Make NumPy defer to our reflected operators (`ndarray + Tensor` -> Tensor.__radd__).
     __array_priority__ = 1000

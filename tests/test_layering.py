@@ -246,3 +246,18 @@ def test_the_checker_sees_imports():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert layer_of("tinytensor._functions._memory") == 1
     assert layer_of("tinytensor._functions.conv") == 4
+
+
+def test_one_tensor_class():
+    """The class made below the Functions is the public one, with the API layer's methods."""
+    import importlib
+    import pickle
+
+    from tinytensor import _tensor, _tensor_type, nn
+    api = importlib.import_module("tinytensor.tensor")    # tinytensor.tensor is the function
+    assert api.Tensor is tinytensor.Tensor is _tensor.Tensor is _tensor_type.Tensor
+    assert repr(tinytensor.Tensor) == "<class 'tinytensor.tensor.Tensor'>"
+    assert pickle.loads(pickle.dumps(tinytensor.Tensor)) is tinytensor.Tensor
+    assert tinytensor.Tensor.sum.__qualname__ == "Tensor.sum"
+    p = nn.Parameter(tinytensor.ones(2))
+    assert type(p[0]) is tinytensor.Tensor and type(p.detach()) is tinytensor.Tensor

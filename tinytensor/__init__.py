@@ -7,6 +7,7 @@
 The API mirrors PyTorch's: a model written for `torch` runs after changing the import.
 """
 import importlib as _importlib
+import inspect as _inspect
 
 from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int64  # noqa: A001
 from tinytensor._args import device
@@ -28,7 +29,7 @@ float = float32     # noqa: A001  (torch.float, torch.double, torch.long aliases
 double = float64
 long = int64
 
-__version__ = "0.1.0"
+from tinytensor._version import __version__  # noqa: E402
 
 
 def _unary(name):
@@ -42,7 +43,8 @@ def _unary(name):
             input = kwargs.pop(key)
         return getattr(input, name)(*args, **kwargs)
     fn.__name__ = name
-    fn.__doc__ = f"tinytensor.{name}(input, ...) is input.{name}(...)"
+    fn.__doc__ = (f"``tinytensor.{name}(input, ...)`` is ``input.{name}(...)``: "
+                  + _inspect.cleandoc(getattr(Tensor, name).__doc__ or ""))
     return fn
 
 
@@ -56,6 +58,11 @@ del _name
 
 
 def is_tensor(obj):
+    """True when ``obj`` is a tinytensor tensor (``torch.is_tensor``).
+
+    >>> tt.is_tensor(tt.ones(1)), tt.is_tensor([1.])
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 

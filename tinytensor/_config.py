@@ -1,12 +1,14 @@
 """tt.show_config(): which kernels this build and this CPU run, and with how many threads."""
 import os
 
+from tinytensor._functions import conv_plan, matmul as mm
+from tinytensor._kernels import _isa, _parallel, conv as kc, pool as kp
+from tinytensor._threads import get_num_threads
+from tinytensor._version import __version__
+
 
 def _config():
     """The facts show_config prints, as (label, text) pairs."""
-    from tinytensor._functions import conv_plan
-    from tinytensor._kernels import _isa, _parallel, conv as kc, pool as kp
-    from tinytensor._threads import get_num_threads
     forced = os.environ.get("TINYTENSOR_ISA", "").strip()
     variant = kc.variant()
     own = kc.own_sgemm()
@@ -41,15 +43,9 @@ def _config():
 
 
 def _matmul_gemms():
-    """Which GEMM runs matmul/linear per dtype (tinytensor/_functions/matmul.py)."""
-    import numpy as np
-    from tinytensor._functions import matmul as mm
-    own = [t for t in ("float32", "float64") if mm._own_gemm(np.dtype(t)) is not None]
-    if not own:
-        return "NumPy's BLAS"
-    return (f"tinytensor's own GEMM for {' and '.join(own)} from {mm._OWN_MIN_MACS:,} "
-            f"multiply-adds, NumPy's BLAS below that" +
-            ("" if len(own) == 2 else " and for float64"))
+    """Which GEMM runs matmul/linear (tinytensor/_functions/matmul.py)."""
+    return (f"tinytensor's own GEMM (float32, float64) from {mm._OWN_MIN_MACS:,} "
+            f"multiply-adds, NumPy's below that and for other dtypes")
 
 
 def show_config():
@@ -63,9 +59,8 @@ def show_config():
       kernel variant:               avx2 (the CPU's best)
       ...
     """
-    import tinytensor
     rows = _config()
     width = max(len(label) for label, _ in rows) + 2
-    print(f"tinytensor {tinytensor.__version__}")
+    print(f"tinytensor {__version__}")
     for label, text in rows:
         print(f"  {label + ':':<{width}}{text}")

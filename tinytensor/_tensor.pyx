@@ -22,7 +22,11 @@ import numpy as np
 cdef class dtype:
     """A tinytensor dtype; compare with `is` or `==` (there is one object per dtype).
     Fields (in _tensor.pxd): name, np_dtype, itemsize, is_floating_point, and category
-    (0 bool, 1 integer, 2 floating: PyTorch's promotion order)."""
+    (0 bool, 1 integer, 2 floating: PyTorch's promotion order).
+
+    >>> tt.float32, tt.float32.is_floating_point, tt.float32.itemsize
+    (tinytensor.float32, True, 4)
+    """
 
     def __init__(self, name, np_dtype, category):
         self.name = name
@@ -99,6 +103,7 @@ cdef class Storage:
 
     @property
     def size(self):
+        """The number of elements the storage holds."""
         return self.data.shape[0]
 
     @property
@@ -146,12 +151,7 @@ def contiguous_strides(shape):
 
 # ------------------------------------------------------------------------------------ tensor data
 
-cdef object _tensor_class = None     # set by tinytensor.tensor: views are made as this class
-
-
-def _set_tensor_class(cls):
-    global _tensor_class
-    _tensor_class = cls
+cdef object _tensor_class = None     # Tensor, defined below TensorBase: views are made as it
 
 
 _C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
@@ -210,6 +210,14 @@ cdef class TensorBase:
 
     @property
     def grad(self):
+        """The gradient backward accumulated into this leaf, or None (``torch.Tensor.grad``);
+        an assigned value must be a tensor of this tensor's dtype and shape.
+
+        >>> x = tt.ones(2, requires_grad=True)
+        >>> (x * 3).sum().backward()
+        >>> x.grad
+        tensor([3., 3.])
+        """
         return self._grad
 
     @grad.setter
@@ -222,20 +230,46 @@ cdef class TensorBase:
 
     @property
     def shape(self):
+        """The size of each dimension, a ``tinytensor.Size`` (``torch.Tensor.shape``).
+
+        >>> tt.zeros(2, 3).shape
+        tinytensor.Size([2, 3])
+        """
         return Size(self._shape)
 
     @property
     def dtype(self):
+        """The element type: ``tinytensor.float32``, ``float64``, ``int64`` or ``bool``
+        (``torch.Tensor.dtype``).
+
+        >>> tt.tensor([1, 2]).dtype
+        tinytensor.int64
+        """
         return self._dtype
 
     @property
     def ndim(self):
+        """The number of dimensions (``torch.Tensor.ndim``).
+
+        >>> tt.zeros(2, 3).ndim
+        2
+        """
         return len(self._shape)
 
     def dim(self):
+        """The number of dimensions (``torch.Tensor.dim``).
+
+        >>> tt.zeros(2, 3).dim()
+        2
+        """
         return len(self._shape)
 
     def numel(self):
+        """The number of elements (``torch.Tensor.numel``).
+
+        >>> tt.zeros(2, 3).numel()
+        6
+        """
         cdef Py_ssize_t n = 1, s
         if 0 in self._shape:
             return 0
@@ -246,23 +280,50 @@ cdef class TensorBase:
         return n
 
     def size(self, dim=None):
+        """The shape, or the size of dimension ``dim`` (``torch.Tensor.size``).
+
+        >>> x = tt.zeros(2, 3)
+        >>> x.size(), x.size(-1)
+        (tinytensor.Size([2, 3]), 3)
+        """
         if dim is None:
             return Size(self._shape)
         return self._shape[wrap_dim(dim, len(self._shape))]
 
     def stride(self, dim=None):
+        """The step in elements between neighbours along each dimension, or along ``dim``
+        (``torch.Tensor.stride``).
+
+        >>> tt.zeros(2, 3).stride()
+        (3, 1)
+        """
         if dim is None:
             return self._stride
         return self._stride[wrap_dim(dim, len(self._shape))]
 
     def storage_offset(self):
+        """Where the first element sits in the storage, in elements
+        (``torch.Tensor.storage_offset``).
+
+        >>> tt.arange(4)[1:].storage_offset()
+        1
+        """
         return self._offset
 
     def element_size(self):
+        """The size of one element in bytes (``torch.Tensor.element_size``).
+
+        >>> tt.zeros(1, dtype=tt.float64).element_size()
+        8
+        """
         return self._dtype.itemsize
 
     def is_contiguous(self):
-        """Row-major dense. A size-1 dimension never breaks contiguity, whatever its stride."""
+        """Row-major dense. A size-1 dimension never breaks contiguity, whatever its stride.
+
+        >>> tt.zeros(2, 3).is_contiguous(), tt.zeros(2, 3).t().is_contiguous()
+        (True, False)
+        """
         cdef Py_ssize_t expected = 1, i, n = len(self._shape), s
         for s in self._shape:
             if s == 0:
@@ -297,6 +358,13 @@ cdef class TensorBase:
         return self._storage.version
 
     def data_ptr(self):
+        """The address of the first element (``torch.Tensor.data_ptr``): views of one storage
+        differ by their offset.
+
+        >>> x = tt.zeros(4, dtype=tt.float64)
+        >>> x[1:].data_ptr() - x.data_ptr()
+        8
+        """
         return self._numpy().__array_interface__["data"][0]
 
     # ---- views (no copies; the autograd layer wraps these in Functions)
@@ -524,6 +592,29 @@ cdef bint _is_whole_storage(TensorBase t):
     return expected == t._storage.data.shape[0]
 
 
+class Tensor(TensorBase):
+    """A strided N-D array that records operations for automatic differentiation.
+
+    Make one with a creation function (`tinytensor.tensor`, `tinytensor.zeros`, ...), not by
+    calling the class. Its data and autograd slots are TensorBase's; its methods are defined in
+    the Tensor API layer (`tinytensor/tensor.py`), which installs them on this class: the
+    class object lives here, below the autograd Functions that create tensors of it.
+
+    >>> x = tt.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([[2., 4.],
+            [6., 8.]])
+    """
+
+    # The public name is tinytensor.Tensor (tinytensor.tensor.Tensor): repr, pickle by
+    # reference and the docs find the class there.
+    __module__ = "tinytensor.tensor"
+
+
+_tensor_class = Tensor
+
+
 def wrap_array(arr):
     """A tensor owning the C-contiguous NumPy array `arr` (a fresh result; shares its memory)."""
     cdef TensorBase t = _tensor_class.__new__(_tensor_class)
@@ -556,11 +647,21 @@ cpdef TensorBase alias(TensorBase src):
 
 
 class Size(tuple):
-    """A tuple of sizes that prints like PyTorch's: `tinytensor.Size([2, 3])`."""
+    """A tuple of sizes that prints like PyTorch's: `tinytensor.Size([2, 3])`.
+
+    >>> s = tt.zeros(2, 3).shape
+    >>> s, s[0], s.numel()
+    (tinytensor.Size([2, 3]), 2, 6)
+    """
     def __repr__(self):
         return f"tinytensor.Size({list(self)})"
 
     def numel(self):
+        """The product of the sizes: the number of elements of a tensor of this shape.
+
+        >>> tt.Size([2, 3]).numel()
+        6
+        """
         n = 1
         for s in self:
             n *= s

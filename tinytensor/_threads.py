@@ -80,7 +80,12 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """The number of threads kernels use (1 on a build without OpenMP or in a forked child)."""
+    """The number of threads kernels use (``torch.get_num_threads``): 1 on a build without
+    OpenMP or in a forked child.
+
+    >>> tt.get_num_threads() >= 1
+    True
+    """
     global _num_threads
     if _num_threads is None:
         _num_threads = _default_threads()

@@ -55,7 +55,9 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 
+from tinytensor._args import device
 from tinytensor._tensor import Size, Storage, bool_, dtype as _tt_dtype, float32, float64, int64
+from tinytensor.nn import Parameter
 from tinytensor.tensor import Tensor
 
 __all__ = ["save_torch", "load_zip", "load_legacy", "is_torch_zip", "UnpicklingError",
@@ -249,7 +251,6 @@ def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, bac
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks):
-    from tinytensor.nn import Parameter
     if not isinstance(data, Tensor):
         raise UnpicklingError(f"_rebuild_parameter expects a tensor, got {type(data).__name__}")
     if type(requires_grad) is not bool:
@@ -309,9 +310,7 @@ def _make_device(kind, index=None):
     if not isinstance(kind, str) or not (index is None or type(index) is int):
         raise UnpicklingError("torch.device expects (str, int or None)")
     text = kind if index is None or ":" in kind else f"{kind}:{index}"
-    import tinytensor
-    device = getattr(tinytensor, "device", None)
-    if text == "cpu" and isinstance(device, type):
+    if text == "cpu":
         return device("cpu")
     return text            # tinytensor has no other devices: keep the name as a string
 
@@ -1403,10 +1402,6 @@ class _Pickler:
 
 
 def _is_parameter(t):
-    try:
-        from tinytensor.nn import Parameter
-    except ImportError:
-        return False
     return isinstance(t, Parameter)
 
 

@@ -4,8 +4,26 @@ import math
 import numpy as np
 
 from tinytensor import _args, _tensor, random
-from tinytensor._tensor import as_dtype, float32, int64
-from tinytensor.tensor import Tensor, _check_creation_grad, _oom, _shape_arg, _wrap, get_default_dtype
+from tinytensor._promotion import _DEFAULT_DTYPE, get_default_dtype
+from tinytensor._tensor import Size, as_dtype, dtype_from_numpy, float32, int64
+from tinytensor._tensor_type import Tensor, _oom, _wrap, from_numpy
+
+
+def _shape_arg(args, name):
+    """Accept f(2, 3), f((2, 3)), f([2, 3]) or f(Size) as PyTorch does."""
+    if args and all([type(s) is int and -2**63 <= s < 2**63 for s in args]):
+        return args                      # f(2, 3): plain ints, nothing to convert
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
+        args = args[0]
+    elif len(args) == 1 and not _args.is_int(args[0]):
+        return tuple(_args.int_list(name, "size", 1, args[0]))    # its "not float" text
+    return tuple(_args.int_list(name, "size", 1, list(args)))
+
+
+def _check_creation_grad(dt):
+    """Factory functions' wording (requires_grad_() on an existing tensor says it differently)."""
+    if not dt.is_floating_point:
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
 
 
 def _new(shape, dtype, fill, requires_grad, name="empty"):
@@ -300,3 +318,91 @@ def _finish(arr, requires_grad):
     if requires_grad:
         _check_creation_grad(t._dtype)
     return t.requires_grad_(True) if requires_grad else t
+
+
+# ---------------------------------------------------------------------- from data
+
+def from_dlpack(obj):
+    """A tensor sharing memory with any DLPack producer (NumPy arrays, other frameworks' CPU
+    tensors), without a copy (``torch.from_dlpack``).
+
+    >>> tt.from_dlpack(np.arange(3))
+    tensor([0, 1, 2])
+    """
+    if isinstance(obj, Tensor):
+        return obj
+    return from_numpy(np.from_dlpack(obj))
+
+
+def _infer_numpy(data, dtype):
+    if isinstance(data, Tensor):
+        arr = data.detach()._numpy()
+    elif isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data)            # NumPy arrays and scalars keep their dtype, as PyTorch
+    else:
+        if data is None:
+            raise RuntimeError("Could not infer dtype of NoneType")
+        arr = np.asarray(data)
+        if arr.dtype.kind == "u" or (arr.dtype == object or arr.dtype.kind == "f"
+                                     and np.any(np.abs(arr) >= 2.0 ** 63)) and _has_big_int(data):
+            raise ValueError("Overflow when unpacking long long")     # beyond int64, as PyTorch
+        if arr.dtype == object:
+            raise TypeError(f"tensor(): could not infer a dtype from {type(data).__name__} data")
+        if dtype is None and arr.dtype.kind == "f":
+            arr = arr.astype(_DEFAULT_DTYPE.np_dtype)
+    if dtype is not None:
+        return arr.astype(as_dtype(dtype).np_dtype)
+    if arr.dtype.kind in "iu" and not isinstance(data, (np.ndarray, np.generic)):
+        return arr.astype(np.int64)
+    dtype_from_numpy(arr.dtype)           # refuse dtypes we do not have
+    return arr
+
+
+def _has_big_int(data):
+    """True when nested Python data holds an int outside int64 (NumPy makes it an object)."""
+    stack = [data]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, (list, tuple)):
+            stack.extend(d)
+        elif isinstance(d, int) and not isinstance(d, bool) and not -2**63 <= d < 2**63:
+            return True
+    return False
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (a number, nested lists, a NumPy array or a
+    tensor), with its dtype inferred unless ``dtype`` says (``torch.tensor``): Python floats give
+    the default dtype, ints int64, bools bool.
+
+    >>> tt.tensor([[1., 2.], [3., 4.]])
+    tensor([[1., 2.],
+            [3., 4.]])
+    >>> tt.tensor([1, 2], dtype=tt.float64, requires_grad=True)
+    tensor([1., 2.], dtype=tinytensor.float64, requires_grad=True)
+    """
+    _args.check_device(device)
+    arr = np.array(_infer_numpy(data, dtype), order="C", copy=True)
+    t = _wrap(arr)
+    if requires_grad:
+        _check_creation_grad(t._dtype)
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing memory when it already is one (or a NumPy array) of the
+    wanted dtype, else a copy (``torch.as_tensor``).
+
+    >>> a = np.array([1., 2.])
+    >>> t = tt.as_tensor(a)
+    >>> a[0] = 7.
+    >>> t
+    tensor([7., 2.], dtype=tinytensor.float64)
+    """
+    _args.check_device(device)
+    if isinstance(data, Tensor) and (dtype is None or as_dtype(dtype) is data._dtype):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(as_dtype(dtype).np_dtype) == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype)

@@ -59,6 +59,7 @@ from collections import OrderedDict
 import numpy as np
 
 from tinytensor import _torch_format
+from tinytensor.nn import Parameter
 from tinytensor.tensor import Tensor, from_numpy
 
 __all__ = ["save", "load"]
@@ -145,10 +146,6 @@ def _is_key(k):
 
 
 def _tensor_kind(t):
-    try:
-        from tinytensor.nn import Parameter
-    except ImportError:
-        return "tensor"
     return "parameter" if isinstance(t, Parameter) else "tensor"
 
 
@@ -384,12 +381,7 @@ class _Reader:
         if type(rg) is not bool:
             self.bad(f"array {key!r} has requires_grad={rg!r}")
         if t == "parameter":
-            try:
-                from tinytensor.nn import Parameter
-            except ImportError:
-                Parameter = None
-            if Parameter is not None:
-                return Parameter(tensor, requires_grad=rg)
+            return Parameter(tensor, requires_grad=rg)
         if rg:
             tensor.requires_grad_(True)
         return tensor

@@ -5,14 +5,17 @@ Each forward computes in the input's dtype and saves only what the analytic grad
 the pointwise activations).
 """
 import math
+import numbers
 
 import numpy as np
 
+from tinytensor._args import check_tensor, scalar_name
 from tinytensor._kernels import activation as _k
 from tinytensor._kernels import elementwise as _K
+from tinytensor._tensor import wrap_dim
+from tinytensor._tensor_type import _c, _wrap
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import _c, _wrap
 
 
 def _max_keep(a, dim):
@@ -110,6 +113,24 @@ class LogSoftmaxFunction(Function):
         ga = g._numpy()
         gx = ga - np.exp(y._numpy()) * ga.sum(axis=ctx.dim, keepdims=True)
         return _wrap(_c(gx)), None
+
+
+def softmax(name, input, dim, dtype):
+    """softmax or log_softmax (`name`) of `input` along `dim`, after PyTorch's checks: the one
+    entry of F.softmax, Tensor.softmax and tinytensor.softmax (and their log_ forms)."""
+    check_tensor(name, "input", 1, input)
+    if dtype is not None:
+        input = input.to(dtype)
+    if not input.is_floating_point():
+        raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for '
+                                  f"'{scalar_name(input)}'")
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+    d = wrap_dim(int(dim), input.ndim) if input.ndim else wrap_dim(int(dim), 0)
+    fn = SoftmaxFunction if name == "softmax" else LogSoftmaxFunction
+    if input.ndim == 0:
+        return fn.apply(input.reshape(1), 0).reshape(())
+    return fn.apply(input, d)
 
 
 class DropoutFunction(Function):

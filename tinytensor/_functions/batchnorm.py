@@ -8,8 +8,8 @@ normalise and dx = g * weight * invstd.
 """
 import numpy as np
 
+from tinytensor._tensor_type import _c, _wrap
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import _c, _wrap
 
 
 def _axes(ndim):

@@ -33,9 +33,9 @@ from tinytensor._kernels import conv_gemm as _kg
 from tinytensor._kernels import conv_panels as _kp
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import reduce as _reduce
+from tinytensor._tensor_type import from_numpy
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
-from tinytensor.tensor import from_numpy
 
 _scratch = {}          # dtype -> 1-D array, leased by _Scratch (out of the dict while in use)
 

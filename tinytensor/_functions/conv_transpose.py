@@ -20,9 +20,9 @@ import numpy as np
 
 from tinytensor._functions.conv import as_5d, conv_backward, conv_forward, geometry
 from tinytensor._kernels import reduce as _reduce
+from tinytensor._tensor_type import _wrap, from_numpy
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
-from tinytensor.tensor import _wrap
 
 
 def transposed_out_size(n, k, s, p, op, d):

@@ -8,8 +8,9 @@ import numpy as np
 
 from tinytensor._kernels import elementwise as K
 from tinytensor._tensor import bool_, float32, float64
+from tinytensor._promotion import _scalar_or_tensor, get_default_dtype, result_type
+from tinytensor._tensor_type import Tensor, _c, _oom, _wrap
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import Tensor, _oom, _scalar_or_tensor, _c, _wrap, get_default_dtype, result_type
 
 
 def _operand(x, dt):

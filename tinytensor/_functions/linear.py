@@ -4,8 +4,8 @@ The GEMMs go through matmul's `_mm`: BLAS on one thread per piece, pieces fixed 
 so results are bitwise identical for any thread count (see tinytensor/_threads.py).
 """
 from tinytensor._functions.matmul import _mm
+from tinytensor._tensor_type import _c, _wrap
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import _c, _wrap
 
 
 class LinearFunction(Function):

@@ -9,8 +9,8 @@ PyTorch's version counter does.
 """
 import numpy as np
 
+from tinytensor._tensor_type import _c, _wrap
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import _c, _wrap
 
 
 def _to_rows(a):

@@ -11,8 +11,8 @@ import numpy as np
 
 from tinytensor import _threads
 from tinytensor._kernels import conv as _kc
+from tinytensor._tensor_type import Tensor, _c, _wrap
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import Tensor, _c, _wrap
 
 # Multiply-adds of one 2-D product from which our GEMM runs it (below: NumPy). Our GEMM packs
 # whole 32-column panels, which costs more than BLAS's small-matrix kernels on products this

@@ -19,7 +19,7 @@ probability targets and over 3-D / 5-D inputs, circular padding, slicing several
 """
 from tinytensor._functions import (activation, batchnorm, conv, elementwise, fold, linear, loss,
                                    matmul, pad, pool, reduce, shape, sort)
-from tinytensor.autograd.function import ShownNode
+from tinytensor.autograd.function import AsStrided, ShownNode
 
 
 def _first(ctx, edges):
@@ -169,7 +169,7 @@ TABLE = {
     sort.TakeAlongDim: (None, _first),
     # shapes and indexing
     shape.View: (None, _first), shape.Permute: (None, _first), shape.Expand: (None, _first),
-    shape.Clone: (None, _first), shape.ToDtype: (None, _first), shape.AsStrided: (None, _first),
+    shape.Clone: (None, _first), shape.ToDtype: (None, _first), AsStrided: (None, _first),
     shape.BasicIndex: (None, _first), shape.AdvancedIndex: (None, _first),
     shape.ScatterView: ("CopySlices", _take(2)), shape.IndexPut: (None, _take(2)),
     shape.CopyInto: (None, _take(2)),

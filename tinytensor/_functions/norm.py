@@ -10,9 +10,9 @@ import numpy as np
 
 from tinytensor._functions._memory import alloc
 from tinytensor._kernels import norm as _k
+from tinytensor._tensor_type import _wrap, from_numpy
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
-from tinytensor.tensor import _wrap
 
 # LayerNorm's weight gradient sums its rows in this many fixed parts (one task each), then the
 # parts in order: the same bits for any thread count.

@@ -7,9 +7,9 @@ import numpy as np
 
 from tinytensor._functions._memory import alloc
 from tinytensor._kernels import pad as _k
+from tinytensor._tensor_type import from_numpy
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
-from tinytensor.tensor import from_numpy
 
 
 def source_map(mode, n, left, right):

@@ -11,9 +11,9 @@ import numpy as np
 
 from tinytensor._functions._memory import alloc, recycle
 from tinytensor._kernels import pool as _k
+from tinytensor._tensor_type import _wrap, from_numpy
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
-from tinytensor.tensor import _wrap, from_numpy
 
 
 def pool_out_size(n, k, s, p, d, ceil_mode):

@@ -9,9 +9,9 @@ import numpy as np
 from tinytensor._functions._memory import alloc
 from tinytensor._functions.pool import _max_scatter, _planes
 from tinytensor._kernels import adaptive3d as _k
+from tinytensor._tensor_type import _c, _wrap, from_numpy
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
-from tinytensor.tensor import _c, _wrap, from_numpy
 
 
 class AdaptiveAvgPool3dFunction(Function):

@@ -5,8 +5,9 @@ from tinytensor import return_types
 
 from tinytensor._kernels import reduce as K
 from tinytensor._tensor import as_dtype, bool_, int64, wrap_dim
+from tinytensor._promotion import get_default_dtype
+from tinytensor._tensor_type import Tensor, _c, _oom, _wrap
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import Tensor, _oom, _c, _wrap, get_default_dtype
 
 
 def _dims(x, dim):

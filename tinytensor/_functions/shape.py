@@ -3,10 +3,11 @@ tensors, clone, dtype conversion, cat and stack copy."""
 import numpy as np
 
 from tinytensor import _args
+from tinytensor._promotion import promote_types
 from tinytensor._tensor import bool_, int64, wrap_dim
-from tinytensor.autograd.function import Function
+from tinytensor._tensor_type import Tensor, _c, _wrap, from_numpy, sum_to_shape
+from tinytensor.autograd.function import Function, _positions
 from tinytensor.autograd.grad_mode import _state
-from tinytensor.tensor import Tensor, _c, _wrap, from_numpy, promote_types
 
 
 class View(Function):
@@ -67,34 +68,6 @@ class ToDtype(Function):
     @staticmethod
     def backward(ctx, g):
         return g, None               # the engine casts back to the input's dtype
-
-
-def _positions(shape, stride, offset):
-    """Storage index of every element of a layout, as an array of `shape`."""
-    pos = np.full(shape, offset, np.int64)
-    for d, (n, s) in enumerate(zip(shape, stride)):
-        pos += (np.arange(n, dtype=np.int64) * s).reshape([-1 if i == d else 1
-                                                           for i in range(len(shape))])
-    return pos
-
-
-class AsStrided(Function):
-    """A view of `base`'s storage with its own layout (PyTorch's as_strided): re-derives the
-    history of a view whose base was modified in place after the view was made. The gradient
-    is scattered through storage positions (summed where the view overlaps itself)."""
-
-    @staticmethod
-    def forward(ctx, base, shape, stride, offset):
-        ctx.base_layout = (base._shape, base._stride, base._offset)
-        ctx.layout = (shape, stride, offset)
-        ctx.size = base._storage.size
-        return base._as_strided(shape, stride, offset)
-
-    @staticmethod
-    def backward(ctx, g):
-        flat = np.zeros(ctx.size, g._dtype.np_dtype)
-        np.add.at(flat, _positions(*ctx.layout).reshape(-1), g._numpy().reshape(-1))
-        return _wrap(_c(flat[_positions(*ctx.base_layout)])), None, None, None
 
 
 class ScatterView(Function):
@@ -264,7 +237,6 @@ class IndexPut(Function):
         gv = None
         if ctx.needs_input_grad[1]:
             sel = _c(gy[ctx.index])
-            from tinytensor.tensor import sum_to_shape
             gv = sum_to_shape(_wrap(sel), ctx.vshape)
         return _wrap(gx), gv, None, None
 
@@ -388,6 +360,11 @@ def _check_sequence(tensors, name):
 
 @_args.numpy_aliases
 def cat(tensors, dim=0):
+    """The tensors joined along the existing dimension ``dim`` (``torch.cat``).
+
+    >>> tt.cat([tt.tensor([1, 2]), tt.tensor([3])])
+    tensor([1, 2, 3])
+    """
     _check_sequence(tensors, "cat")
     ref = next((t for t in tensors if t.ndim > 0 and not (t.ndim == 1 and t._shape[0] == 0)), None)
     if ref is None:
@@ -412,6 +389,12 @@ def cat(tensors, dim=0):
 
 @_args.numpy_aliases
 def stack(tensors, dim=0):
+    """The tensors (all of one shape) joined along a new dimension ``dim`` (``torch.stack``).
+
+    >>> tt.stack([tt.tensor([1, 2]), tt.tensor([3, 4])])
+    tensor([[1, 2],
+            [3, 4]])
+    """
     _check_sequence(tensors, "stack")
     first = tensors[0]._shape
     for i, t in enumerate(tensors):

@@ -14,8 +14,8 @@ import numpy as np
 
 from tinytensor import _args, return_types
 from tinytensor._tensor import wrap_dim
+from tinytensor._tensor_type import _c, _named, _oom, _wrap
 from tinytensor.autograd.function import Function
-from tinytensor.tensor import _c, _named, _oom, _wrap
 
 
 class TakeAlongDim(Function):

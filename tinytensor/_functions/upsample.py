@@ -12,8 +12,8 @@ Sources are non-decreasing in the output position, so the scatter is a segmented
 """
 import numpy as np
 
+from tinytensor._tensor_type import from_numpy
 from tinytensor.autograd import Function
-from tinytensor.tensor import from_numpy
 
 
 def _scale_value(scale, n_in, n_out, dtype):

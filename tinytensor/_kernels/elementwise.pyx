@@ -33,6 +33,8 @@ from libc.stdint cimport int64_t
 
 import numpy as np
 
+from tinytensor._threads import get_num_threads
+
 cdef extern from *:
     """
     /* The kernels never read floating-point exception flags. Without no-trapping-math GCC
@@ -557,18 +559,11 @@ cdef object _out_shape(object a, object b, Py_buffer* bx, Py_buffer* by):
     return tuple(out)
 
 
-cdef object _get_num_threads = None
-
-
 cdef int _threads(object n_threads, Py_ssize_t total) except -1:
-    global _get_num_threads
     if total < PARALLEL_MIN:
         return 1
     if n_threads is None:
-        if _get_num_threads is None:        # imported late: _threads imports the kernels' package
-            from tinytensor._threads import get_num_threads
-            _get_num_threads = get_num_threads
-        return _get_num_threads()
+        return get_num_threads()
     return n_threads
 
 

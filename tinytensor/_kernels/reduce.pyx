@@ -32,6 +32,8 @@ from libc.stdint cimport int64_t
 
 import numpy as np
 
+from tinytensor._threads import get_num_threads
+
 ctypedef fused sum_t:
     float
     double
@@ -414,9 +416,8 @@ def sum(a, axes, keepdim, n_threads=None):
             n_items = (r.n_out // r.kshape[r.nk - 1]) * nb
         if r.n_out * r.n_red >= PARALLEL_MIN:
             if n_threads is None:
-                from tinytensor._threads import get_num_threads
                 n_threads = get_num_threads()
-            nt = n_threads          # (the import is a dict lookup after the first call)
+            nt = n_threads
         PyObject_GetBuffer(out, &bo, PyBUF_RECORDS)
         try:
             if bo.len != r.n_out * b.itemsize:

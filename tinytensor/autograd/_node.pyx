@@ -18,9 +18,6 @@ FREED = ("Trying to backward through the graph a second time (or directly access
          "backward through the graph a second time or if you need to access saved tensors after "
          "calling backward.")
 
-# set by tinytensor.autograd.function: re-derives the history of a view whose base was modified
-# in place after the view was made (kept in a list so that Python code can fill it in)
-_refresh_view = [None]
 # set by tinytensor.onnx while a model is traced for export: called as hook(cls, ctx, args, out)
 # after every forward (it records the exporting thread's ops only)
 _trace_hook = [None]
@@ -144,7 +141,7 @@ cdef class Node:
                 t = <TensorBase>args[i]
                 if (t._base is not None and t.grad_fn is not None
                         and (<TensorBase>t._base).grad_fn is not t._view_of_fn):
-                    _refresh_view[0](t)     # its base was modified in place since: new history
+                    cls._refresh_view(t)    # base modified in place since (Function provides it)
                 edges[i] = (grad_sink(t), t._output_nr if t.grad_fn is not None else 0,
                             t._shape, t._dtype)
         ctx._edges = tuple(edges)

@@ -13,15 +13,15 @@
 The loop itself is compiled (`_engine.pyx`); the rare paths (a gradient of the wrong shape,
 dtype or type; missing output gradients) are here.
 """
-from tinytensor._tensor import TensorBase
+from tinytensor._tensor_type import Tensor, sum_to_shape
 from tinytensor.autograd import _engine
 from tinytensor.autograd.function import _FREED
+from tinytensor.creation import zeros
 
 
 def _fit_grad(node, i, grad, shape, dtype):
     """Check a gradient against its input's shape; sum away dimensions that broadcasting added."""
-    from tinytensor.tensor import sum_to_shape
-    if not isinstance(grad, TensorBase):
+    if not isinstance(grad, Tensor):
         raise TypeError(f"function {node.name()} returned a gradient of type "
                         f"{type(grad).__name__} at index {i}; expected a Tensor or None")
     if grad._shape != shape:
@@ -38,7 +38,6 @@ def _fit_grad(node, i, grad, shape, dtype):
 
 def _materialize(node, grads):
     """Missing output gradients become zeros, as PyTorch's materialize_grads does."""
-    from tinytensor.tensor import zeros
     meta = getattr(node, "_out_meta", None)
     out = []
     for nr, g in enumerate(grads):

@@ -5,8 +5,10 @@ instance of the Function subclass. It holds the saved tensors (with the storage 
 when saved), `needs_input_grad`, and one edge per forward argument: where that argument's
 gradient goes next (another node, or the AccumulateGrad of a leaf), with its shape and dtype.
 """
-from tinytensor.autograd import _node
 from tinytensor.autograd._node import FREED as _FREED  # noqa: F401
+import numpy as np
+
+from tinytensor._tensor_type import _c, _wrap
 from tinytensor.autograd._node import AccumulateGrad, Node, grad_sink  # noqa: F401
 
 
@@ -15,6 +17,21 @@ class Function(Node):
 
     `backward` returns one gradient per forward argument (None for non-tensors or where
     `ctx.needs_input_grad` is False). Call the op with `MyFunction.apply(*args)`.
+
+    >>> class Cube(tt.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return g * 3 * x ** 2
+    ...
+    >>> x = tt.tensor([1., 2.], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad
+    tensor([ 3., 12.])
     """
 
     # the ctx contract (save_for_backward, saved_tensors, mark_non_differentiable,
@@ -27,7 +44,11 @@ class Function(Node):
     _torch_next = None      # callable(ctx, edges) -> PyTorch's (node, nr) pairs; None: all edges
 
     def name(self):
-        """PyTorch's name for this node (`MulBackward0`, `ConvolutionBackward0`, ...)."""
+        """PyTorch's name for this node (`MulBackward0`, `ConvolutionBackward0`, ...).
+
+        >>> (tt.ones(1, requires_grad=True) * 2).grad_fn.name()
+        'MulBackward0'
+        """
         named = self.__dict__.get("_name")
         if named is not None:
             return named
@@ -48,7 +69,12 @@ class Function(Node):
         PyTorch's op ((None, 0) where no gradient flows), AccumulateGrad for leaves. Where
         tinytensor fuses ops PyTorch records separately (linear as t + addmm, cross_entropy as
         log_softmax + nll_loss), the nodes in between are ``ShownNode`` objects: for inspection only,
-        the backward pass never runs through them. Computed once per node."""
+        the backward pass never runs through them. Computed once per node.
+
+        >>> x = tt.ones(1, requires_grad=True)
+        >>> (x * 2).grad_fn.next_functions
+        ((<AccumulateGrad object at 0x...>, 0), (None, 0))
+        """
         shown = self.__dict__.get("_shown_next")
         if shown is None:
             edges = tuple((e[0], e[1]) if e is not None else (None, 0) for e in self._edges)
@@ -58,11 +84,49 @@ class Function(Node):
         return shown
 
     @staticmethod
+    def _refresh_view(t):
+        # Node.apply calls this (through the applied class) for an input view whose base was
+        # modified in place after the view was made
+        refresh_view(t)
+
+    @staticmethod
     def forward(ctx, *args):
+        """The op's outputs from its inputs (static; ``ctx`` is the graph node: keep on it, or
+        save with ``ctx.save_for_backward``, what backward needs), as
+        ``torch.autograd.Function.forward``.
+
+        >>> class Double(tt.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         return x * 2
+        ...     @staticmethod
+        ...     def backward(ctx, g):
+        ...         return g * 2
+        ...
+        >>> Double.apply(tt.tensor([1., 2.]))
+        tensor([2., 4.])
+        """
         raise NotImplementedError("a Function subclass must implement forward(ctx, ...)")
 
     @staticmethod
     def backward(ctx, *grad_outputs):
+        """One gradient per forward argument from the gradients of the outputs (static; None for
+        non-tensors and where ``ctx.needs_input_grad`` is False), as
+        ``torch.autograd.Function.backward``.
+
+        >>> class Double(tt.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         return x * 2
+        ...     @staticmethod
+        ...     def backward(ctx, g):
+        ...         return g * 2
+        ...
+        >>> x = tt.ones(2, requires_grad=True)
+        >>> Double.apply(x).sum().backward()
+        >>> x.grad
+        tensor([2., 2.])
+        """
         raise NotImplementedError("a Function subclass must implement backward(ctx, *grad_outputs)")
 
 
@@ -83,10 +147,37 @@ class ShownNode:
         return f"<{self._shown_name} object at {id(self):#x}>"
 
 
+def _positions(shape, stride, offset):
+    """Storage index of every element of a layout, as an array of `shape`."""
+    pos = np.full(shape, offset, np.int64)
+    for d, (n, s) in enumerate(zip(shape, stride)):
+        pos += (np.arange(n, dtype=np.int64) * s).reshape([-1 if i == d else 1
+                                                           for i in range(len(shape))])
+    return pos
+
+
+class AsStrided(Function):
+    """A view of `base`'s storage with its own layout (PyTorch's as_strided): re-derives the
+    history of a view whose base was modified in place after the view was made. The gradient
+    is scattered through storage positions (summed where the view overlaps itself)."""
+
+    @staticmethod
+    def forward(ctx, base, shape, stride, offset):
+        ctx.base_layout = (base._shape, base._stride, base._offset)
+        ctx.layout = (shape, stride, offset)
+        ctx.size = base._storage.size
+        return base._as_strided(shape, stride, offset)
+
+    @staticmethod
+    def backward(ctx, g):
+        flat = np.zeros(ctx.size, g._dtype.np_dtype)
+        np.add.at(flat, _positions(*ctx.layout).reshape(-1), g._numpy().reshape(-1))
+        return _wrap(_c(flat[_positions(*ctx.base_layout)])), None, None, None
+
+
 def refresh_view(t):
     """Give the view `t` a history through its base's current one (PyTorch regenerates a view's
     grad_fn the same way once its base was modified in place): an as_strided view of the base."""
-    from tinytensor._functions.shape import AsStrided
     base = t._base
     new = AsStrided.apply(base, t._shape, t._stride, t._offset)
     t.grad_fn, t._output_nr = new.grad_fn, 0
@@ -97,5 +188,3 @@ def refresh_view(t):
 def stale_view(t):
     return t._base is not None and t.grad_fn is not None and t._base.grad_fn is not t._view_of_fn
 
-
-_node._refresh_view[0] = refresh_view

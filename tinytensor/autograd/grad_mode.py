@@ -12,11 +12,25 @@ _state = _GradState()
 
 
 def is_grad_enabled():
+    """True when operations record the autograd graph in this thread (``torch.is_grad_enabled``).
+
+    >>> tt.is_grad_enabled()
+    True
+    >>> with tt.no_grad():
+    ...     tt.is_grad_enabled()
+    False
+    """
     return _state.enabled
 
 
 def is_inference_mode_enabled():
-    """True inside `inference_mode()` (and not inside a nested `inference_mode(False)`)."""
+    """True inside ``inference_mode()`` (and not inside a nested ``inference_mode(False)``), as
+    ``torch.is_inference_mode_enabled``.
+
+    >>> with tt.inference_mode():
+    ...     tt.is_inference_mode_enabled()
+    True
+    """
     return _state.inference
 
 
@@ -51,12 +65,29 @@ class _GradModeContext:
 
 
 class no_grad(_GradModeContext):
-    """Operations inside record no graph (their results have requires_grad=False)."""
+    """Operations inside record no graph: their results have ``requires_grad=False``
+    (``torch.no_grad``; a context manager and a decorator).
+
+    >>> x = tt.ones(2, requires_grad=True)
+    >>> with tt.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
     mode = False
 
 
 class enable_grad(_GradModeContext):
-    """Turn grad mode back on inside a no_grad block."""
+    """Turn grad mode back on inside a ``no_grad`` block (``torch.enable_grad``; a context
+    manager and a decorator).
+
+    >>> x = tt.ones(2, requires_grad=True)
+    >>> with tt.no_grad():
+    ...     with tt.enable_grad():
+    ...         y = x * 2
+    >>> y.requires_grad
+    True
+    """
     mode = True
 
 
@@ -103,7 +134,14 @@ class inference_mode(_GradModeContext):
 
 
 class set_grad_enabled(_GradModeContext):
-    """`with set_grad_enabled(flag):`, or called plainly to set the mode."""
+    """``with set_grad_enabled(flag):`` records a graph only when ``flag`` is True; called
+    plainly, it sets the mode (``torch.set_grad_enabled``).
+
+    >>> x = tt.ones(2, requires_grad=True)
+    >>> with tt.set_grad_enabled(False):
+    ...     (x * 2).requires_grad
+    False
+    """
 
     def __init__(self, mode):
         self.prev = _state.enabled

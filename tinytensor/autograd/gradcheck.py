@@ -1,6 +1,11 @@
 """Finite-difference gradient check (central differences, float64)."""
 import numpy as np
 
+from tinytensor._tensor_type import Tensor
+from tinytensor.autograd._grad import grad as autograd_grad
+from tinytensor.autograd.grad_mode import no_grad
+from tinytensor.creation import tensor
+
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Compare the analytical gradient of `fn` with central differences, input by input.
@@ -9,10 +14,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     input element x, the Jacobian entry d o / d x is estimated as (f(x+eps) - f(x-eps)) / 2eps and
     compared with backward's, ``|analytic - numeric| <= atol + rtol * |numeric|``.
     Returns True, or raises RuntimeError naming the worst element.
+
+    >>> x = tt.tensor([0.5, 2.], dtype=tt.float64, requires_grad=True)
+    >>> tt.autograd.gradcheck(lambda t: (t * t).sum(), (x,))
+    True
     """
-    from tinytensor.autograd import grad as autograd_grad
-    from tinytensor.autograd.grad_mode import no_grad
-    from tinytensor.tensor import Tensor
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
     inputs = tuple(inputs)
@@ -37,7 +43,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
                 break
             g = np.zeros(n_out)
             g[j] = 1.0
-            from tinytensor.tensor import tensor
             grads = autograd_grad(outputs()[k], [inputs[i] for i in wrt],
                                   grad_outputs=[tensor(g.reshape(out.shape), dtype=out.dtype)],
                                   allow_unused=True)

@@ -18,6 +18,9 @@ def calculate_gain(nonlinearity, param=None):
 
     Raises:
         ValueError: an unknown nonlinearity or a non-numeric negative slope.
+
+    >>> nn.init.calculate_gain('relu')
+    1.4142135623730951
     """
     linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                   "conv_transpose2d", "conv_transpose3d"]
@@ -61,13 +64,22 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with draws from U(a, b)."""
+    """Fill with draws from U(a, b).
+
+    >>> w = nn.init.uniform_(tt.empty(3), -1., 1.)
+    >>> bool(((w >= -1) & (w < 1)).all())
+    True
+    """
     with no_grad():
         return tensor.uniform_(a, b)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with draws from N(mean, std**2)."""
+    """Fill with draws from N(mean, std**2).
+
+    >>> nn.init.normal_(tt.empty(2, 3), 0., 0.01).shape
+    tinytensor.Size([2, 3])
+    """
     with no_grad():
         return tensor.normal_(mean, std)
 
@@ -75,7 +87,12 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std**2) draws truncated to [a, b], by inverting the normal CDF (as
     PyTorch): uniform draws between CDF(a) and CDF(b) mapped back through erfinv. (Redrawing
-    values outside [a, b] never ended for a > b or an interval far in a tail.)"""
+    values outside [a, b] never ended for a > b or an interval far in a tail.)
+
+    >>> w = nn.init.trunc_normal_(tt.empty(100), a=-1., b=1.)
+    >>> bool(((w >= -1) & (w <= 1)).all())
+    True
+    """
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
                       "distribution of values may be incorrect.", stacklevel=2)
@@ -150,28 +167,44 @@ def _erfinv(y):
 
 
 def constant_(tensor, val):
-    """Fill with `val`."""
+    """Fill with `val`.
+
+    >>> nn.init.constant_(tt.empty(2), 0.5)
+    tensor([0.5000, 0.5000])
+    """
     with no_grad():
         return tensor.fill_(val)
 
 
 def ones_(tensor):
-    """Fill with 1."""
+    """Fill with 1.
+
+    >>> nn.init.ones_(tt.empty(2))
+    tensor([1., 1.])
+    """
     with no_grad():
         return tensor.fill_(1.0)
 
 
 def zeros_(tensor):
-    """Fill with 0."""
+    """Fill with 0.
+
+    >>> nn.init.zeros_(tt.empty(2))
+    tensor([0., 0.])
+    """
     with no_grad():
         return tensor.zero_()
 
 
 def eye_(tensor):
-    """Fill a 2-D tensor with the identity matrix."""
+    """Fill a 2-D tensor with the identity matrix.
+
+    >>> nn.init.eye_(tt.empty(2, 3))
+    tensor([[1., 0., 0.],
+            [0., 1., 0.]])
+    """
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    import numpy as np
     with no_grad():
         tensor._check_inplace()
         tensor._refuse_overlap()
@@ -191,6 +224,9 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     """He initialisation: U(-bound, bound), bound = gain * sqrt(3 / fan).
 
     With `a=sqrt(5)` (what Conv and Linear use) the bound is 1/sqrt(fan_in).
+
+    >>> nn.init.kaiming_uniform_(tt.empty(4, 3), nonlinearity='relu').shape
+    tinytensor.Size([4, 3])
     """
     if _no_op_if_empty(tensor):
         return tensor
@@ -203,7 +239,11 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """He initialisation: N(0, std**2), std = gain / sqrt(fan)."""
+    """He initialisation: N(0, std**2), std = gain / sqrt(fan).
+
+    >>> nn.init.kaiming_normal_(tt.empty(4, 3)).shape
+    tinytensor.Size([4, 3])
+    """
     if _no_op_if_empty(tensor):
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
@@ -214,7 +254,11 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    """Glorot initialisation: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    """Glorot initialisation: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)).
+
+    >>> nn.init.xavier_uniform_(tt.empty(4, 3)).shape
+    tinytensor.Size([4, 3])
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
@@ -223,7 +267,11 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
-    """Glorot initialisation: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Glorot initialisation: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    >>> nn.init.xavier_normal_(tt.empty(4, 3)).shape
+    tinytensor.Size([4, 3])
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     with no_grad():

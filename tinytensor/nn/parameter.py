@@ -1,5 +1,6 @@
 """`Parameter`: a Tensor that a Module registers as one of its learnable parameters."""
-from tinytensor.tensor import Tensor
+from tinytensor.creation import empty
+from tinytensor.tensor import Tensor, from_numpy
 
 
 class Parameter(Tensor):
@@ -20,7 +21,6 @@ class Parameter(Tensor):
 
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
-            from tinytensor.creation import empty
             data = empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter(): data must be a Tensor, got {type(data).__name__}")
@@ -46,5 +46,4 @@ class Parameter(Tensor):
 
 
 def _rebuild_parameter(array, requires_grad):
-    from tinytensor.tensor import from_numpy
     return Parameter(from_numpy(array), requires_grad)

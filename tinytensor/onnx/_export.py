@@ -5,7 +5,9 @@ import os
 import numpy as np
 
 from tinytensor.autograd.grad_mode import enable_grad
+from tinytensor.onnx._ops import CONVERTERS
 from tinytensor.onnx._trace import Tracer, key
+from tinytensor.tensor import from_numpy
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13            # Softmax over one axis, Squeeze/Unsqueeze/ReduceSum axes as inputs
@@ -168,7 +170,6 @@ class GraphBuilder:
         return name
 
     def convert(self, r):
-        from tinytensor.onnx._ops import CONVERTERS
         fn = CONVERTERS.get(r.cls)
         if fn is None:
             raise UnsupportedOperatorError(
@@ -256,7 +257,6 @@ def _other_input(t, dims):
     """The second run's input for `t`: each of `dims` doubled (concatenated with itself; size 1
     for a size-0 dim), and floating-point values replaced by other values (a private NumPy
     generator: the library's RNG is left alone)."""
-    from tinytensor.tensor import from_numpy
     a = t.detach().numpy()
     for d in dims:
         if a.shape[d]:

@@ -22,6 +22,7 @@ from collections import defaultdict
 import numpy as np
 
 from tinytensor._tensor import bool_, float32, float64, int64
+from tinytensor.autograd.grad_mode import enable_grad
 from tinytensor.tensor import Tensor, from_numpy
 
 __all__ = ["Optimizer", "required"]
@@ -275,7 +276,6 @@ class Optimizer:
     def _closure_loss(self, closure):
         if closure is None:
             return None
-        from tinytensor.autograd.grad_mode import enable_grad
         with enable_grad():
             return closure()
 

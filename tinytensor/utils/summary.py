@@ -28,7 +28,12 @@ dropout, reshapes, normalisation, losses) count 0, as in the lecture's table; th
 import threading
 from dataclasses import dataclass, field
 
+import tinytensor.nn.functional as F
 from tinytensor.autograd.grad_mode import no_grad
+from tinytensor.creation import zeros
+from tinytensor.nn.modules.conv import _ConvNd, _ConvTransposeNd
+from tinytensor.nn.modules.linear import Linear
+from tinytensor.nn.modules.module import Module
 from tinytensor.tensor import Tensor
 
 __all__ = ["summary", "ModelSummary", "LayerRow"]
@@ -133,8 +138,6 @@ def _products(kind, weight, out, batch, inp=None):
 
 
 def _module_kind(module):
-    from tinytensor.nn.modules.conv import _ConvNd, _ConvTransposeNd
-    from tinytensor.nn.modules.linear import Linear
     if isinstance(module, _ConvTransposeNd):
         return "conv_transpose"
     if isinstance(module, _ConvNd):
@@ -147,8 +150,6 @@ def _module_kind(module):
 def _with_batch(model, input_size):
     """The full input shape: input_size itself when it already has the batch dim, which is
     decided by the first conv or linear layer's expected rank; otherwise (1, *input_size)."""
-    from tinytensor.nn.modules.conv import _ConvNd
-    from tinytensor.nn.modules.linear import Linear
     size = tuple(int(s) for s in input_size)
     for m in model.modules():
         if isinstance(m, _ConvNd):
@@ -213,9 +214,6 @@ def summary(model, input_size, dtype=None):
     Example:
         >>> print(tt.utils.summary(net, (1, 28, 28)))      # doctest: +SKIP
     """
-    import tinytensor.nn.functional as F
-    from tinytensor.creation import zeros
-    from tinytensor.nn.modules.module import Module
     if not isinstance(model, Module):
         raise TypeError(f"summary(): model must be a tinytensor.nn.Module, got "
                         f"{type(model).__name__}")

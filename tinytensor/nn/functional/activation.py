@@ -1,6 +1,5 @@
 """Activation functions, softmax/log_softmax (numerically stable) and dropout."""
 import math
-import numbers
 import warnings
 
 import numpy as np
@@ -9,11 +8,10 @@ from tinytensor import random as _random
 from tinytensor._args import check_tensor, number_arg, scalar_name
 from tinytensor._functions.activation import (
     DropoutFunction, EluFunction, GeluFunction, HardshrinkFunction, HardsigmoidFunction,
-    HardswishFunction, HardtanhFunction, LeakyReLUFunction, LogSigmoidFunction,
-    LogSoftmaxFunction, MishFunction, PReLUFunction, ReLUFunction, SiluFunction,
-    SoftmaxFunction, SoftplusFunction, SoftshrinkFunction, SoftsignFunction, TanhshrinkFunction,
-    ThresholdFunction)
-from tinytensor._tensor import wrap_dim
+    HardswishFunction, HardtanhFunction, LeakyReLUFunction, LogSigmoidFunction, MishFunction,
+    PReLUFunction, ReLUFunction, SiluFunction, SoftplusFunction, SoftshrinkFunction,
+    SoftsignFunction, TanhshrinkFunction, ThresholdFunction, softmax as _softmax)
+from tinytensor._functions.names import show_as_inplace
 
 __all__ = ["relu", "relu_", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
            # activations and dropout variants of issue 11
@@ -32,7 +30,6 @@ def _inplace_result(input, out, name=None):
     """Write `out` into `input` (PyTorch's inplace=True flag) through the Tensor's copy_; the
     recorded copy then shows as PyTorch's in-place node `name` (_functions/names.py), where
     one is given."""
-    from tinytensor._functions.names import show_as_inplace
     result = input.copy_(out)
     return result if name is None else show_as_inplace(result, out, name)
 
@@ -42,6 +39,9 @@ def relu(input, inplace=False):
 
     Args:
         input: any tensor. inplace: write the result into `input`.
+
+    >>> F.relu(tt.tensor([-1., 2.]))
+    tensor([0., 2.])
     """
     _check_tensor("relu", input)
     if input._dtype.name == "bool":
@@ -51,11 +51,21 @@ def relu(input, inplace=False):
 
 
 def relu_(input):
+    """In-place ``relu``: ``input`` becomes max(input, 0), and is returned
+    (``torch.nn.functional.relu_``).
+
+    >>> F.relu_(tt.tensor([-1., 2.]))
+    tensor([0., 2.])
+    """
     return relu(input, inplace=True)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    """input where input > 0, else negative_slope * input."""
+    """input where input > 0, else negative_slope * input.
+
+    >>> F.leaky_relu(tt.tensor([-1., 2.]), 0.1)
+    tensor([-0.1000,  2.0000])
+    """
     _check_tensor("leaky_relu", input)
     negative_slope = number_arg("leaky_relu", "negative_slope", 2, negative_slope)
     if not input.is_floating_point():
@@ -66,18 +76,30 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 def leaky_relu_(input, negative_slope=0.01):
-    """In-place `leaky_relu`."""
+    """In-place `leaky_relu`.
+
+    >>> F.leaky_relu_(tt.tensor([-1., 2.]), 0.1)
+    tensor([-0.1000,  2.0000])
+    """
     return leaky_relu(input, negative_slope, inplace=True)
 
 
 def sigmoid(input):
-    """1 / (1 + exp(-input))."""
+    """1 / (1 + exp(-input)).
+
+    >>> F.sigmoid(tt.tensor([0.]))
+    tensor([0.5000])
+    """
     _check_tensor("sigmoid", input)
     return input.sigmoid()
 
 
 def tanh(input):
-    """tanh(input)."""
+    """tanh(input).
+
+    >>> F.tanh(tt.tensor([0., 1.]))
+    tensor([0.0000, 0.7616])
+    """
     _check_tensor("tanh", input)
     return input.tanh()
 
@@ -88,21 +110,6 @@ def _get_softmax_dim(name, ndim, stacklevel):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _softmax_args(name, input, dim, dtype):
-    _check_tensor(name, input)
-    if dim is None:
-        dim = _get_softmax_dim(name, input.ndim, 4)
-    if dtype is not None:
-        input = input.to(dtype)
-    if not input.is_floating_point():
-        raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for '
-                                  f"'{scalar_name(input)}'")
-    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
-        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
-    d = wrap_dim(int(dim), input.ndim) if input.ndim else wrap_dim(int(dim), 0)
-    return input, d
-
-
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x_i) / sum_j exp(x_j) along `dim`, computed as exp(x - max) to avoid overflow.
 
@@ -110,18 +117,22 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
         >>> F.softmax(tt.tensor([[1000., 0.]]), dim=1)
         tensor([[1., 0.]])
     """
-    input, d = _softmax_args("softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return SoftmaxFunction.apply(input.reshape(1), 0).reshape(())
-    return SoftmaxFunction.apply(input, d)
+    if dim is None:
+        _check_tensor("softmax", input)
+        dim = _get_softmax_dim("softmax", input.ndim, 3)
+    return _softmax("softmax", input, dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """log(softmax(input, dim)), computed as x - max - log(sum(exp(x - max)))."""
-    input, d = _softmax_args("log_softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return LogSoftmaxFunction.apply(input.reshape(1), 0).reshape(())
-    return LogSoftmaxFunction.apply(input, d)
+    """log(softmax(input, dim)), computed as x - max - log(sum(exp(x - max))).
+
+    >>> F.log_softmax(tt.tensor([0., 0.]), dim=0)
+    tensor([-0.6931, -0.6931])
+    """
+    if dim is None:
+        _check_tensor("log_softmax", input)
+        dim = _get_softmax_dim("log_softmax", input.ndim, 3)
+    return _softmax("log_softmax", input, dim, dtype)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -131,6 +142,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
     Raises:
         ValueError: p outside [0, 1].
+
+    >>> y = F.dropout(tt.ones(1000), 0.5)
+    >>> sorted(set(y.tolist()))
+    [0.0, 2.0]
     """
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -185,7 +200,11 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
-    """In-place `hardtanh`."""
+    """In-place `hardtanh`.
+
+    >>> F.hardtanh_(tt.tensor([-2., 0.5, 2.]))
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
@@ -218,7 +237,11 @@ def threshold(input, threshold, value, inplace=False):
 
 
 def threshold_(input, threshold, value):
-    """In-place `threshold`."""
+    """In-place `threshold`.
+
+    >>> F.threshold_(tt.tensor([0.5, 2.]), 1.0, 0.)
+    tensor([0., 2.])
+    """
     return globals()["threshold"](input, threshold, value, inplace=True)
 
 
@@ -236,7 +259,12 @@ def elu(input, alpha=1.0, inplace=False):
 
 
 def elu_(input, alpha=1.0):
-    """In-place `elu`."""
+    """In-place `elu`.
+
+    >>> x = tt.tensor([-1., 1.])
+    >>> F.elu_(x)
+    tensor([-0.6321,  1.0000])
+    """
     return elu(input, alpha, inplace=True)
 
 
@@ -245,6 +273,9 @@ def celu(input, alpha=1.0, inplace=False):
 
     Raises:
         RuntimeError: alpha == 0.
+
+    >>> F.celu(tt.tensor([-1., 1.]))
+    tensor([-0.6321,  1.0000])
     """
     _check_tensor("celu", input)
     alpha = number_arg("celu", "alpha", 2, alpha)
@@ -255,7 +286,12 @@ def celu(input, alpha=1.0, inplace=False):
 
 
 def celu_(input, alpha=1.0):
-    """In-place `celu`."""
+    """In-place `celu`.
+
+    >>> x = tt.tensor([-1., 1.])
+    >>> F.celu_(x) is x
+    True
+    """
     return celu(input, alpha, inplace=True)
 
 
@@ -275,7 +311,11 @@ def selu(input, inplace=False):
 
 
 def selu_(input):
-    """In-place `selu`."""
+    """In-place `selu`.
+
+    >>> F.selu_(tt.tensor([-1., 1.]))
+    tensor([-1.1113,  1.0507])
+    """
     return selu(input, inplace=True)
 
 
@@ -306,7 +346,11 @@ def silu(input, inplace=False):
 
 
 def mish(input, inplace=False):
-    """x * tanh(softplus(x))."""
+    """x * tanh(softplus(x)).
+
+    >>> F.mish(tt.tensor([0., 1.]))
+    tensor([0.0000, 0.8651])
+    """
     _float_only("mish", "mish_cpu", input)
     return _apply(MishFunction, input, inplace)
 
@@ -323,7 +367,11 @@ def hardswish(input, inplace=False):
 
 
 def hardsigmoid(input, inplace=False):
-    """relu6(x + 3) / 6."""
+    """relu6(x + 3) / 6.
+
+    >>> F.hardsigmoid(tt.tensor([-4., 0., 4.]))
+    tensor([0.0000, 0.5000, 1.0000])
+    """
     _float_only("hardsigmoid", "hardsigmoid_cpu", input)
     return _apply(HardsigmoidFunction, input, inplace)
 
@@ -343,7 +391,11 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def softsign(input):
-    """x / (1 + abs(x)). An integer input gives float32, as PyTorch."""
+    """x / (1 + abs(x)). An integer input gives float32, as PyTorch.
+
+    >>> F.softsign(tt.tensor([-1., 3.]))
+    tensor([-0.5000,  0.7500])
+    """
     _check_tensor("softsign", input)
     if input.dtype.name == "bool":
         raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
@@ -364,7 +416,11 @@ def logsigmoid(input):
 
 
 def tanhshrink(input):
-    """x - tanh(x). An integer input gives float32, as PyTorch."""
+    """x - tanh(x). An integer input gives float32, as PyTorch.
+
+    >>> F.tanhshrink(tt.tensor([0., 1.]))
+    tensor([0.0000, 0.2384])
+    """
     _check_tensor("tanhshrink", input)
     if input.dtype.name == "bool":
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
@@ -380,6 +436,9 @@ def softshrink(input, lambd=0.5):
 
     Raises:
         RuntimeError: lambd < 0.
+
+    >>> F.softshrink(tt.tensor([-1., 0.2, 0.7]))
+    tensor([-0.5000,  0.0000,  0.2000])
     """
     _check_tensor("softshrink", input)
     lambd = number_arg("softshrink", "lambd", 2, lambd)
@@ -391,7 +450,11 @@ def softshrink(input, lambd=0.5):
 
 
 def hardshrink(input, lambd=0.5):
-    """x where abs(x) > lambd, else 0."""
+    """x where abs(x) > lambd, else 0.
+
+    >>> F.hardshrink(tt.tensor([-1., 0.2, 0.7]))
+    tensor([-1.0000,  0.0000,  0.7000])
+    """
     _check_tensor("hardshrink", input)
     lambd = number_arg("hardshrink", "lambd", 2, lambd)
     _float_only("hardshrink", "hardshrink_cpu", input)
@@ -476,6 +539,9 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
 
     Raises:
         ValueError: p outside [0, 1]. RuntimeError: input not 2-D or 3-D.
+
+    >>> F.dropout1d(tt.ones(1, 4, 3), 0.5).shape
+    tinytensor.Size([1, 4, 3])
     """
     _check_p(p)
     _check_tensor("dropout1d", input)
@@ -494,7 +560,11 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, H, W) input with probability p, scaling the rest by
-    1/(1-p). A 3-D input is read as (N, C, L), with PyTorch's warning."""
+    1/(1-p). A 3-D input is read as (N, C, L), with PyTorch's warning.
+
+    >>> F.dropout2d(tt.ones(1, 4, 2, 2), 0.5).shape
+    tinytensor.Size([1, 4, 2, 2])
+    """
     _check_p(p)
     _check_tensor("dropout2d", input)
     nd = input.ndim
@@ -517,7 +587,11 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability p,
-    scaling the rest by 1/(1-p)."""
+    scaling the rest by 1/(1-p).
+
+    >>> F.dropout3d(tt.ones(1, 4, 2, 2, 2), 0.5).shape
+    tinytensor.Size([1, 4, 2, 2, 2])
+    """
     _check_p(p)
     _check_tensor("dropout3d", input)
     nd = input.ndim
@@ -541,6 +615,10 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     -alpha' = -1.7581, then everything is scaled by a and shifted by b (PyTorch's constants).
 
     Note training defaults to False here, as in PyTorch.
+
+    >>> x = tt.ones(4)
+    >>> F.alpha_dropout(x, 0.5) is x  # training=False: the identity
+    True
     """
     _check_p(p)
     _check_tensor("alpha_dropout", input)
@@ -548,7 +626,12 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
-    """Alpha dropout of whole channels (one draw per (N, C))."""
+    """Alpha dropout of whole channels (one draw per (N, C)).
+
+    >>> x = tt.ones(1, 2, 3)
+    >>> F.feature_alpha_dropout(x, 0.5) is x  # training=False: the identity
+    True
+    """
     _check_p(p)
     _check_tensor("feature_alpha_dropout", input)
     return _noise_dropout(input, p, training, inplace, True, True)

@@ -5,11 +5,13 @@ Every argument is normalised and validated here, in PyTorch 2.13's order and wit
 """
 import warnings
 
-import tinytensor as tt
 from tinytensor._args import (c_type_name, check_tensor, dtype_name, int64, int_arg, int_list,
                               is_int, scalar_name, type_name)
 from tinytensor._functions.conv import ConvNdFunction
 from tinytensor._functions.conv_transpose import ConvTransposeNdFunction, transposed_out_size
+from tinytensor._tensor import float32, float64
+from tinytensor.creation import zeros
+from tinytensor.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d"]
@@ -63,8 +65,8 @@ def _plain(v):
 
 def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):
     key = None
-    if (isinstance(input, tt.Tensor) and isinstance(weight, tt.Tensor)
-            and (bias is None or isinstance(bias, tt.Tensor)) and _plain(stride)
+    if (isinstance(input, Tensor) and isinstance(weight, Tensor)
+            and (bias is None or isinstance(bias, Tensor)) and _plain(stride)
             and _plain(padding) and _plain(dilation) and type(groups) is int):
         key = (name, input._shape, input._dtype, weight._shape, weight._dtype,
                None if bias is None else (bias._shape, bias._dtype),
@@ -79,8 +81,8 @@ def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):
 
 
 def _conv_checked(key, name, nsp, input, weight, bias, stride, padding, dilation, groups):
-    if not isinstance(input, tt.Tensor) or not isinstance(weight, tt.Tensor) or (
-            bias is not None and not isinstance(bias, tt.Tensor)):
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor) or (
+            bias is not None and not isinstance(bias, Tensor)):
         raise _bad_args(name, input, weight, bias)
     if not is_int(groups):
         raise _bad_args(name, input, weight, bias, groups=groups)
@@ -190,7 +192,7 @@ def _conv_checked(key, name, nsp, input, weight, bias, stride, padding, dilation
     if weight.dtype != input.dtype:
         raise RuntimeError(f"expected scalar type {scalar_name(input)} "
                            f"but found {scalar_name(weight)}")
-    if input.dtype not in (tt.float32, tt.float64):
+    if input.dtype not in (float32, float64):
         raise RuntimeError(f"{name}: tinytensor convolutions support float32 and float64 "
                            f"tensors, but got input and weight of type {dtype_name(input)}; "
                            f"convert them with .float() or .double()")
@@ -198,7 +200,7 @@ def _conv_checked(key, name, nsp, input, weight, bias, stride, padding, dilation
     out_sp = [(p - e) // s + 1 for p, e, s in zip(padded, eff, stride)]
     if shape[1] == 0:
         # PyTorch's quirk (SEMANTICS.md 1.1): zero input channels give zero output channels.
-        out = tt.zeros((shape[0], 0) + tuple(out_sp), dtype=input.dtype)
+        out = zeros((shape[0], 0) + tuple(out_sp), dtype=input.dtype)
         return out if batched else out.squeeze(0)
     args = (tuple(stride), tuple(pad_begin), tuple(pad_end), tuple(dilation), groups)
     if key is not None:
@@ -392,12 +394,12 @@ def _conv_transpose(name, nsp, input, weight, bias, stride, padding, output_padd
         raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, sizes))}). "
                            f"Calculated output size per channel: "
                            f"({' x '.join(map(str, outs))}). Output size is too small")
-    if input.dtype not in (tt.float32, tt.float64):
+    if input.dtype not in (float32, float64):
         raise RuntimeError(f"{name}: tinytensor convolutions support float32 and float64 "
                            f"tensors, but got input and weight of type {dtype_name(input)}; "
                            f"convert them with .float() or .double()")
     if c_out == 0:
-        out = tt.zeros((shape[0], 0) + tuple(out_sp), dtype=input.dtype)
+        out = zeros((shape[0], 0) + tuple(out_sp), dtype=input.dtype)
         return out if batched else out.squeeze(0)
     x = input if batched else input.unsqueeze(0)
     out = ConvTransposeNdFunction.apply(x, weight, bias, tuple(stride), tuple(padding),

@@ -3,9 +3,9 @@
 Arguments are normalised and validated here with PyTorch 2.13's messages and order, before
 UnfoldFunction/FoldFunction run kernels that trust them.
 """
-import tinytensor as tt
 from tinytensor._args import _pair, check_tensor, int_list
 from tinytensor._functions.fold import FoldFunction, UnfoldFunction
+from tinytensor._tensor import float32, float64
 
 __all__ = ["unfold", "fold"]
 
@@ -56,7 +56,7 @@ def _blocks(n, k, d, p, s):
 
 
 def _check_dtype(op, input):
-    if input.dtype not in (tt.float32, tt.float64):
+    if input.dtype not in (float32, float64):
         name = getattr(input.dtype, "name", str(input.dtype))
         raise NotImplementedError(f"\"{op}_out_cpu\" not implemented for "
                                   f"'{_SCALAR_NAMES.get(name, name)}' (tinytensor's unfold/fold "

@@ -20,6 +20,9 @@ def linear(input, weight, bias=None):
     Raises:
         RuntimeError: PyTorch's "mat1 and mat2 shapes cannot be multiplied (4x3 and 5x2)" when
             in_features differ, or a dtype mismatch.
+
+    >>> F.linear(tt.tensor([[1., 2.]]), tt.tensor([[1., 1.], [0., 1.]]), tt.tensor([0.5, 0.]))
+    tensor([[3.5000, 2.0000]])
     """
     if (isinstance(input, Tensor) and isinstance(weight, Tensor) and len(input._shape) >= 2
             and len(weight._shape) == 2 and input._shape[-1] == weight._shape[1]

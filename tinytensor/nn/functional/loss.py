@@ -10,6 +10,7 @@ from tinytensor._functions.loss import (BCEFunction, BCEWithLogitsFunction, Cros
                                         HuberFunction, KLDivFunction, L1Function, MseLossFunction,
                                         NLLLossFunction, SmoothL1Function, SoftMarginFunction)
 from tinytensor.autograd import is_grad_enabled
+from tinytensor.nn.functional.activation import logsigmoid
 from tinytensor.tensor import float32, promote_types
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss",
@@ -165,6 +166,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """Negative log-likelihood: -input[i, target[i]] (weighted), for log-probability inputs.
 
     Shapes, `ignore_index` and `reduction` as in `cross_entropy` with class-index targets.
+
+    >>> logp = F.log_softmax(tt.tensor([[1., 2.], [3., 1.]]), dim=1)
+    >>> F.nll_loss(logp, tt.tensor([1, 0]))
+    tensor(0.2201)
     """
     check_tensor("nll_loss", "input", 1, input)
     check_tensor("nll_loss", "target", 2, target)
@@ -182,6 +187,9 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     """Mean squared error: mean((input - target) ** 2) ('sum' and 'none' as usual).
 
     A target whose shape differs from the input's broadcasts, with PyTorch's warning.
+
+    >>> F.mse_loss(tt.tensor([1., 2.]), tt.tensor([1., 4.]))
+    tensor(2.)
     """
     check_tensor("mse_loss", "input", 1, input)
     check_tensor("mse_loss", "target", 2, target)
@@ -408,6 +416,9 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
     Raises:
         RuntimeError: beta < 0.
+
+    >>> F.smooth_l1_loss(tt.tensor([0., 0.]), tt.tensor([0.5, 3.]))
+    tensor(1.3125)
     """
     check_tensor("smooth_l1_loss", "input", 1, input)
     check_tensor("smooth_l1_loss", "target", 2, target)
@@ -477,7 +488,11 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """log(1 + exp(-target * input)) for targets +-1 (two-class logistic loss)."""
+    """log(1 + exp(-target * input)) for targets +-1 (two-class logistic loss).
+
+    >>> F.soft_margin_loss(tt.tensor([0., 0.]), tt.tensor([1., -1.]))
+    tensor(0.6931)
+    """
     check_tensor("soft_margin_loss", "input", 1, input)
     check_tensor("soft_margin_loss", "target", 2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -507,7 +522,11 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
                          reduction="mean"):
     """input where target == 1, max(0, margin - input) where target == -1 (input is a
-    distance)."""
+    distance).
+
+    >>> F.hinge_embedding_loss(tt.tensor([0.3, 2.]), tt.tensor([1., -1.]))
+    tensor(0.1500)
+    """
     check_tensor("hinge_embedding_loss", "input", 1, input)
     check_tensor("hinge_embedding_loss", "target", 2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -534,6 +553,9 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
 
     Raises:
         RuntimeError: inputs of different ranks, or shapes that do not broadcast.
+
+    >>> F.margin_ranking_loss(tt.tensor([1., 2.]), tt.tensor([2., 1.]), tt.tensor([1., 1.]))
+    tensor(0.5000)
     """
     for i, (n, v) in enumerate((("input1", input1), ("input2", input2), ("target", target))):
         check_tensor("margin_ranking_loss", n, i + 1, v)
@@ -552,6 +574,9 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1;
     rows of (N, D) inputs with an (N,) target, or (D,) inputs with a 0-d target. cos uses
     ``sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12))``, as PyTorch's composite.
+
+    >>> F.cosine_embedding_loss(tt.tensor([[1., 0.]]), tt.tensor([[0., 1.]]), tt.tensor([1.]))
+    tensor(1.)
     """
     for i, (n, v) in enumerate((("input1", input1), ("input2", input2), ("target", target))):
         check_tensor("cosine_embedding_loss", n, i + 1, v)
@@ -579,8 +604,11 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
                                 reduction="mean"):
     """Per sample, the mean over classes (last dim) of
-    -(t log sigmoid(x) + (1 - t) log sigmoid(-x)), weighted per class by `weight`."""
-    from tinytensor.nn.functional.activation import logsigmoid
+    -(t log sigmoid(x) + (1 - t) log sigmoid(-x)), weighted per class by `weight`.
+
+    >>> F.multilabel_soft_margin_loss(tt.tensor([[0., 0.]]), tt.tensor([[1., 0.]]))
+    tensor(0.6931)
+    """
     check_tensor("multilabel_soft_margin_loss", "input", 1, input)
     check_tensor("multilabel_soft_margin_loss", "target", 2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)

@@ -8,6 +8,8 @@ import numpy as np
 from tinytensor._args import check_tensor, int_arg, int_list, scalar_name, shape_str
 from tinytensor._functions.batchnorm import BatchNormFunction
 from tinytensor._functions.norm import GroupNormFunction
+from tinytensor.nn.functional.padding import pad
+from tinytensor.nn.functional.pooling import avg_pool2d, avg_pool3d
 from tinytensor.tensor import Tensor
 
 __all__ = ["batch_norm", "group_norm", "layer_norm", "instance_norm", "local_response_norm"]
@@ -27,6 +29,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Raises:
         ValueError: training with one value per channel; eps <= 0 in training, < 0 in eval.
         RuntimeError: running statistics missing in eval mode, or of the wrong size.
+
+    >>> x = tt.tensor([[1., 2.], [3., 6.]])
+    >>> F.batch_norm(x, tt.zeros(2), tt.ones(2), training=True)
+    tensor([[-1.0000, -1.0000],
+            [ 1.0000,  1.0000]])
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"batch_norm(): argument 'input' (position 1) must be Tensor, not "
@@ -224,8 +231,6 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         >>> F.local_response_norm(tt.ones(1, 4, 2, 2), 2).shape
         tinytensor.Size([1, 4, 2, 2])
     """
-    from tinytensor.nn.functional.padding import pad
-    from tinytensor.nn.functional.pooling import avg_pool2d, avg_pool3d
     check_tensor("local_response_norm", "input", 1, input)
     dim = input.ndim
     if dim < 3:

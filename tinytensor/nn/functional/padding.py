@@ -35,6 +35,11 @@ def pad(input, pad, mode="constant", value=None):
     Raises: RuntimeError / NotImplementedError / TypeError with PyTorch's messages.
     Example: pad(x of [1, 2, 3, 4] as (1, 1, 4), (3, 3), mode='reflect') is
     [4, 3, 2, 1, 2, 3, 4, 3, 2, 1].
+
+    >>> F.pad(tt.tensor([[1., 2.]]), (1, 2))
+    tensor([[0., 1., 2., 0., 0.]])
+    >>> F.pad(tt.tensor([[[1., 2., 3.]]]), (1, 1), mode='reflect')
+    tensor([[[2., 1., 2., 3., 2.]]])
     """
     check_tensor("pad", "input", 1, input)
     if not isinstance(pad, (tuple, list)):      # a single int is not a pad tuple here

@@ -205,6 +205,9 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     Shape: L_out = floor((L + 2p - d(k-1) - 1 [+ s-1 if ceil_mode]) / s) + 1, then the
     ceil_mode drop rule (a last window starting in the right padding is dropped).
     Returns the output, or (output, indices) with int64 flat positions in L.
+
+    >>> F.max_pool1d(tt.tensor([[[1., 5., 3., 4.]]]), 2)
+    tensor([[[5., 4.]]])
     """
     _check_tensor("max_pool1d", input)
     if return_indices:
@@ -279,6 +282,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     ceil_mode drop rule.
     Raises: RuntimeError with PyTorch's messages for bad sizes, ranks and limits.
     Example: max_pool2d(x of 32x24x24, 3) has shape 32x8x8.
+
+    >>> F.max_pool2d(tt.arange(16.).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
     """
     key = None
     if (isinstance(input, Tensor) and _plain(kernel_size) and (stride is None or _plain(stride))
@@ -306,6 +313,9 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """3-D max pooling over (N, C, D, H, W) or (C, D, H, W), as `torch.nn.functional.max_pool3d`.
 
     Indices are flat positions (d*H + h)*W + w. See max_pool2d for the rules.
+
+    >>> F.max_pool3d(tt.ones(1, 1, 2, 4, 4), 2).shape
+    tinytensor.Size([1, 1, 1, 2, 2])
     """
     _check_tensor("max_pool3d", input)
     k, s, p, d = _pool_args("max_pool3d", 3, kernel_size, stride, padding, dilation)
@@ -339,6 +349,9 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
     No divisor_override (as PyTorch). Divisor: the window clipped to the padded extent
     (count_include_pad) or to the input; integers truncate toward zero.
+
+    >>> F.avg_pool1d(tt.tensor([[[1., 2., 3., 4.]]]), 2)
+    tensor([[[1.5000, 3.5000]]])
     """
     _check_tensor("avg_pool1d", input)
     _check_dim_range("avg_pool1d", input, 2, 3)
@@ -361,6 +374,10 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     ceil_mode; count_include_pad; divisor_override (non-zero int, negative allowed).
     Shape: as max_pool2d with dilation 1.
     Example: avg_pool2d(ones(1, 1, 4, 4), 2, divisor_override=2) is all 2.
+
+    >>> F.avg_pool2d(tt.arange(16.).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 2.5000,  4.5000],
+              [10.5000, 12.5000]]]])
     """
     _check_tensor("avg_pool2d", input)
     k, s, p, _ = _pool_args("avg_pool2d", 2, kernel_size, stride, padding, 1)
@@ -375,7 +392,11 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
-    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W), as PyTorch's avg_pool3d."""
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W), as PyTorch's avg_pool3d.
+
+    >>> F.avg_pool3d(tt.ones(1, 1, 2, 4, 4), 2).shape
+    tinytensor.Size([1, 1, 1, 2, 2])
+    """
     _check_tensor("avg_pool3d", input)
     k, s, p, _ = _pool_args("avg_pool3d", 3, kernel_size, stride, padding, 1)
     if input.ndim not in (4, 5):
@@ -480,6 +501,9 @@ def adaptive_avg_pool1d(input, output_size):
     """Adaptive average pooling of (N, C, L) or (C, L) to length output_size.
 
     Bin i covers [floor(i*L/o), ceil((i+1)*L/o)).
+
+    >>> F.adaptive_avg_pool1d(tt.tensor([[[1., 2., 3., 4.]]]), 2)
+    tensor([[[1.5000, 3.5000]]])
     """
     o = _adaptive_1d_entry("avg", input, output_size)
     return AdaptiveAvgPoolFunction.apply(input, (1, o), 1)
@@ -489,13 +513,20 @@ def adaptive_avg_pool2d(input, output_size):
     """Adaptive average pooling of (N, C, H, W) or (C, H, W) to output_size (int, pair, None).
 
     Bin i along a dim of n with o outputs covers [floor(i*n/o), ceil((i+1)*n/o)).
+
+    >>> F.adaptive_avg_pool2d(tt.arange(16.).reshape(1, 1, 4, 4), 1)
+    tensor([[[[7.5000]]]])
     """
     sizes = _adaptive_2d_entry("avg", input, output_size)
     return AdaptiveAvgPoolFunction.apply(input, tuple(sizes), 2)
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
-    """Adaptive max pooling of (N, C, L) or (C, L); indices are flat positions in L."""
+    """Adaptive max pooling of (N, C, L) or (C, L); indices are flat positions in L.
+
+    >>> F.adaptive_max_pool1d(tt.tensor([[[1., 5., 3., 4.]]]), 2)
+    tensor([[[5., 4.]]])
+    """
     o = _adaptive_1d_entry("max", input, output_size)
     out, idx = AdaptiveMaxPoolFunction.apply(input, (1, o), 1)
     return (out, idx) if return_indices else out
@@ -505,6 +536,10 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Adaptive max pooling of (N, C, H, W) or (C, H, W); indices are flat h*W + w.
 
     Ties go to the first maximum, NaN to the last NaN, as max_pool2d.
+
+    >>> F.adaptive_max_pool2d(tt.arange(16.).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
     """
     sizes = _adaptive_2d_entry("max", input, output_size)
     out, idx = AdaptiveMaxPoolFunction.apply(input, tuple(sizes), 2)
@@ -522,6 +557,14 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     (N, C, H, W)), each within (default - stride, default + stride).
     Raises: ValueError for a bad output_size, RuntimeError for a bad index dtype, shape or range
     (the range is checked by the kernel as it reads each index, in forward and backward).
+
+    >>> x = tt.arange(16.).reshape(1, 1, 4, 4)
+    >>> y, i = F.max_pool2d(x, 2, return_indices=True)
+    >>> F.max_unpool2d(y, i, 2)
+    tensor([[[[ 0.,  0.,  0.,  0.],
+              [ 0.,  5.,  0.,  7.],
+              [ 0.,  0.,  0.,  0.],
+              [ 0., 13.,  0., 15.]]]])
     """
     _check_tensor("max_unpool2d", input)
     k = expand(_ints(kernel_size, "max_unpool2d", "kernel_size", 3), 2)

@@ -126,21 +126,48 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Deprecated alias of interpolate (PyTorch warns the same way)."""
+    """Deprecated alias of interpolate (PyTorch warns the same way).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter('ignore')
+    ...     y = F.upsample(tt.tensor([[[1., 2.]]]), scale_factor=2)
+    ...
+    >>> y
+    tensor([[[1., 1., 2., 2.]]])
+    """
     warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
                   "instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
 def upsample_nearest(input, size=None, scale_factor=None):
-    """Deprecated: interpolate(..., mode='nearest')."""
+    """Deprecated: interpolate(..., mode='nearest').
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter('ignore')
+    ...     y = F.upsample_nearest(tt.tensor([[[1., 2.]]]), scale_factor=2)
+    ...
+    >>> y
+    tensor([[[1., 1., 2., 2.]]])
+    """
     warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
                   "`nn.functional.interpolate` instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
 def upsample_bilinear(input, size=None, scale_factor=None):
-    """Deprecated: interpolate(..., mode='bilinear', align_corners=True)."""
+    """Deprecated: interpolate(..., mode='bilinear', align_corners=True).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter('ignore')
+    ...     y = F.upsample_bilinear(tt.ones(1, 1, 2, 2), scale_factor=2)
+    ...
+    >>> y.shape
+    tinytensor.Size([1, 1, 4, 4])
+    """
     warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
                   "`nn.functional.interpolate` instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

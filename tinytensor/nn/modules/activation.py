@@ -15,7 +15,11 @@ __all__ = ["ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax",
 
 
 class ReLU(Module):
-    """max(x, 0) elementwise."""
+    """max(x, 0) elementwise.
+
+    >>> nn.ReLU()(tt.tensor([-1., 2.]))
+    tensor([0., 2.])
+    """
 
     def __init__(self, inplace=False):
         super().__init__()
@@ -29,7 +33,11 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """x for x > 0, else negative_slope * x."""
+    """x for x > 0, else negative_slope * x.
+
+    >>> nn.LeakyReLU(0.1)(tt.tensor([-1., 2.]))
+    tensor([-0.1000,  2.0000])
+    """
 
     def __init__(self, negative_slope=1e-2, inplace=False):
         super().__init__()
@@ -45,21 +53,33 @@ class LeakyReLU(Module):
 
 
 class Tanh(Module):
-    """tanh(x) elementwise."""
+    """tanh(x) elementwise.
+
+    >>> nn.Tanh()(tt.tensor([0., 1.]))
+    tensor([0.0000, 0.7616])
+    """
 
     def forward(self, input):
         return input.tanh()
 
 
 class Sigmoid(Module):
-    """1 / (1 + exp(-x)) elementwise."""
+    """1 / (1 + exp(-x)) elementwise.
+
+    >>> nn.Sigmoid()(tt.tensor([0.]))
+    tensor([0.5000])
+    """
 
     def forward(self, input):
         return input.sigmoid()
 
 
 class Softmax(Module):
-    """softmax along `dim` (numerically stable)."""
+    """softmax along `dim` (numerically stable).
+
+    >>> nn.Softmax(dim=1)(tt.tensor([[0., 0.]]))
+    tensor([[0.5000, 0.5000]])
+    """
 
     def __init__(self, dim=None):
         super().__init__()
@@ -73,7 +93,11 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    """log(softmax(x)) along `dim` (numerically stable)."""
+    """log(softmax(x)) along `dim` (numerically stable).
+
+    >>> nn.LogSoftmax(dim=1)(tt.tensor([[0., 0.]]))
+    tensor([[-0.6931, -0.6931]])
+    """
 
     def __init__(self, dim=None):
         super().__init__()
@@ -119,7 +143,11 @@ class Hardtanh(Module):
 
 
 class ReLU6(Hardtanh):
-    """min(max(x, 0), 6) (MobileNets). repr: `ReLU6()`."""
+    """min(max(x, 0), 6) (MobileNets). repr: `ReLU6()`.
+
+    >>> nn.ReLU6()(tt.tensor([-1., 3., 8.]))
+    tensor([0., 3., 6.])
+    """
 
     def __init__(self, inplace=False):
         super().__init__(0.0, 6.0, inplace)
@@ -151,7 +179,11 @@ class Threshold(Module):
 
 
 class ELU(Module):
-    """x for x > 0, else alpha * (exp(x) - 1). repr: `ELU(alpha=1.0)`."""
+    """x for x > 0, else alpha * (exp(x) - 1). repr: `ELU(alpha=1.0)`.
+
+    >>> nn.ELU()(tt.tensor([-1., 1.]))
+    tensor([-0.6321,  1.0000])
+    """
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
@@ -167,14 +199,22 @@ class ELU(Module):
 
 
 class CELU(ELU):
-    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)). repr: `CELU(alpha=1.0)`."""
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)). repr: `CELU(alpha=1.0)`.
+
+    >>> nn.CELU(alpha=2.)(tt.tensor([-1., 1.]))
+    tensor([-0.7869,  1.0000])
+    """
 
     def forward(self, input):
         return F.celu(input, self.alpha, self.inplace)
 
 
 class SELU(Module):
-    """scale * elu(x, alpha) with PyTorch's constants. repr: `SELU()`."""
+    """scale * elu(x, alpha) with PyTorch's constants. repr: `SELU()`.
+
+    >>> nn.SELU()(tt.tensor([-1., 1.]))
+    tensor([-1.1113,  1.0507])
+    """
 
     def __init__(self, inplace=False):
         super().__init__()
@@ -207,21 +247,33 @@ class GELU(Module):
 
 
 class SiLU(SELU):
-    """x * sigmoid(x). repr: `SiLU()`."""
+    """x * sigmoid(x). repr: `SiLU()`.
+
+    >>> nn.SiLU()(tt.tensor([0., 1.]))
+    tensor([0.0000, 0.7311])
+    """
 
     def forward(self, input):
         return F.silu(input, inplace=self.inplace)
 
 
 class Mish(SELU):
-    """x * tanh(softplus(x)). repr: `Mish()`."""
+    """x * tanh(softplus(x)). repr: `Mish()`.
+
+    >>> nn.Mish()(tt.tensor([0., 1.]))
+    tensor([0.0000, 0.8651])
+    """
 
     def forward(self, input):
         return F.mish(input, inplace=self.inplace)
 
 
 class Hardswish(Module):
-    """x * relu6(x + 3) / 6. The repr shows no arguments, as PyTorch's."""
+    """x * relu6(x + 3) / 6. The repr shows no arguments, as PyTorch's.
+
+    >>> nn.Hardswish()(tt.tensor([-4., 1., 4.]))
+    tensor([-0.0000, 0.6667, 4.0000])
+    """
 
     def __init__(self, inplace=False):
         super().__init__()
@@ -232,7 +284,11 @@ class Hardswish(Module):
 
 
 class Hardsigmoid(Hardswish):
-    """relu6(x + 3) / 6. repr: `Hardsigmoid()`."""
+    """relu6(x + 3) / 6. repr: `Hardsigmoid()`.
+
+    >>> nn.Hardsigmoid()(tt.tensor([-4., 0., 4.]))
+    tensor([0.0000, 0.5000, 1.0000])
+    """
 
     def forward(self, input):
         return F.hardsigmoid(input, self.inplace)
@@ -259,28 +315,44 @@ class Softplus(Module):
 
 
 class Softsign(Module):
-    """x / (1 + abs(x))."""
+    """x / (1 + abs(x)).
+
+    >>> nn.Softsign()(tt.tensor([-1., 3.]))
+    tensor([-0.5000,  0.7500])
+    """
 
     def forward(self, input):
         return F.softsign(input)
 
 
 class LogSigmoid(Module):
-    """log(sigmoid(x)), stable."""
+    """log(sigmoid(x)), stable.
+
+    >>> nn.LogSigmoid()(tt.tensor([0.]))
+    tensor([-0.6931])
+    """
 
     def forward(self, input):
         return F.logsigmoid(input)
 
 
 class Tanhshrink(Module):
-    """x - tanh(x)."""
+    """x - tanh(x).
+
+    >>> nn.Tanhshrink()(tt.tensor([0., 1.]))
+    tensor([0.0000, 0.2384])
+    """
 
     def forward(self, input):
         return F.tanhshrink(input)
 
 
 class Softshrink(Module):
-    """Shrink toward 0 by lambd (0 inside [-lambd, lambd]). repr: `Softshrink(0.5)`."""
+    """Shrink toward 0 by lambd (0 inside [-lambd, lambd]). repr: `Softshrink(0.5)`.
+
+    >>> nn.Softshrink(0.5)(tt.tensor([-1., 0.2, 0.7]))
+    tensor([-0.5000,  0.0000,  0.2000])
+    """
 
     def __init__(self, lambd=0.5):
         super().__init__()
@@ -294,7 +366,11 @@ class Softshrink(Module):
 
 
 class Hardshrink(Softshrink):
-    """0 inside [-lambd, lambd], else x. repr: `Hardshrink(0.5)`."""
+    """0 inside [-lambd, lambd], else x. repr: `Hardshrink(0.5)`.
+
+    >>> nn.Hardshrink(0.5)(tt.tensor([-1., 0.2, 0.7]))
+    tensor([-1.0000,  0.0000,  0.7000])
+    """
 
     def forward(self, input):
         return F.hardshrink(input, self.lambd)

@@ -76,7 +76,13 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of (N, C) or (N, C, L) input."""
+    """Batch normalisation of (N, C) or (N, C, L) input.
+
+    >>> bn = nn.BatchNorm1d(2)
+    >>> bn(tt.tensor([[1., 2.], [3., 6.]]))
+    tensor([[-1.0000, -1.0000],
+            [ 1.0000,  1.0000]], grad_fn=<NativeBatchNormBackward0>)
+    """
 
     def _check_input_dim(self, input):
         if input.dim() != 2 and input.dim() != 3:
@@ -90,6 +96,12 @@ class BatchNorm2d(_BatchNorm):
     variance; running_mean/running_var move by `momentum` towards the batch mean and unbiased
     variance (cumulative average when momentum is None); num_batches_tracked counts batches.
     Eval: the running statistics are used instead.
+
+    >>> bn = nn.BatchNorm2d(3)
+    >>> bn(tt.randn(4, 3, 2, 2)).shape
+    tinytensor.Size([4, 3, 2, 2])
+    >>> bn.running_mean.shape
+    tinytensor.Size([3])
     """
 
     def _check_input_dim(self, input):
@@ -98,7 +110,11 @@ class BatchNorm2d(_BatchNorm):
 
 
 class BatchNorm3d(_BatchNorm):
-    """Batch normalisation of (N, C, D, H, W) input."""
+    """Batch normalisation of (N, C, D, H, W) input.
+
+    >>> nn.BatchNorm3d(2)(tt.randn(2, 2, 2, 2, 2)).shape
+    tinytensor.Size([2, 2, 2, 2, 2])
+    """
 
     def _check_input_dim(self, input):
         if input.dim() != 5:

@@ -113,6 +113,10 @@ class ModuleList(Module):
     """A list of modules, registered (so their parameters are found) but not called.
 
     Its repr collapses runs of identical entries: `(0-1): 2 x ReLU()`.
+
+    >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    >>> len(layers), len(list(layers.parameters()))
+    (3, 6)
     """
 
     def __init__(self, modules=None):
@@ -202,7 +206,12 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """An ordered dict of modules, registered under their keys (like ModuleList, not called)."""
+    """An ordered dict of modules, registered under their keys (like ModuleList, not called).
+
+    >>> d = nn.ModuleDict({'act': nn.ReLU(), 'fc': nn.Linear(2, 1)})
+    >>> list(d.keys())
+    ['act', 'fc']
+    """
 
     def __init__(self, modules=None):
         super().__init__()

@@ -124,6 +124,10 @@ class Conv1d(_ConvNd):
 
     Raises:
         ValueError: bad groups, padding string, padding_mode, or 'same' with stride > 1.
+
+    >>> conv = nn.Conv1d(2, 4, kernel_size=3, padding=1)
+    >>> conv(tt.ones(1, 2, 8)).shape
+    tinytensor.Size([1, 4, 8])
     """
     _nd, _conv = 1, "conv1d"
 
@@ -154,7 +158,12 @@ class Conv2d(_ConvNd):
 
 
 class Conv3d(_ConvNd):
-    """3-D convolution over (N, C_in, D, H, W) or (C_in, D, H, W) input (ints or 3-tuples)."""
+    """3-D convolution over (N, C_in, D, H, W) or (C_in, D, H, W) input (ints or 3-tuples).
+
+    >>> conv = nn.Conv3d(1, 2, kernel_size=3)
+    >>> conv(tt.ones(1, 1, 4, 5, 6)).shape
+    tinytensor.Size([1, 2, 2, 3, 4])
+    """
     _nd, _conv = 3, "conv3d"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,

@@ -39,26 +39,50 @@ class Dropout(_DropoutNd):
 
 class Dropout1d(_DropoutNd):
     """Zeroes whole channels of (N, C, L) or (C, L) input with probability p (one draw per
-    channel) and scales the rest by 1/(1-p)."""
+    channel) and scales the rest by 1/(1-p).
+
+    >>> nn.Dropout1d(0.5)(tt.ones(1, 4, 3)).shape
+    tinytensor.Size([1, 4, 3])
+    """
     _fn = "dropout1d"
 
 
 class Dropout2d(_DropoutNd):
     """Channel dropout for (N, C, H, W) input (a 3-D input is read as (N, C, L), with
-    PyTorch's warning)."""
+    PyTorch's warning).
+
+    >>> nn.Dropout2d(0.5)(tt.ones(1, 4, 2, 2)).shape
+    tinytensor.Size([1, 4, 2, 2])
+    """
     _fn = "dropout2d"
 
 
 class Dropout3d(_DropoutNd):
-    """Channel dropout for (N, C, D, H, W) or (C, D, H, W) input."""
+    """Channel dropout for (N, C, D, H, W) or (C, D, H, W) input.
+
+    >>> nn.Dropout3d(0.5)(tt.ones(1, 4, 2, 2, 2)).shape
+    tinytensor.Size([1, 4, 2, 2, 2])
+    """
     _fn = "dropout3d"
 
 
 class AlphaDropout(_DropoutNd):
-    """Dropout for SELU networks: keeps zero mean and unit variance (see F.alpha_dropout)."""
+    """Dropout for SELU networks: keeps zero mean and unit variance (see F.alpha_dropout).
+
+    >>> m = nn.AlphaDropout(0.2).eval()
+    >>> x = tt.ones(3)
+    >>> m(x) is x  # the identity in eval mode
+    True
+    """
     _fn = "alpha_dropout"
 
 
 class FeatureAlphaDropout(_DropoutNd):
-    """Alpha dropout of whole channels."""
+    """Alpha dropout of whole channels.
+
+    >>> m = nn.FeatureAlphaDropout(0.2).eval()
+    >>> x = tt.ones(1, 2, 3)
+    >>> m(x) is x  # the identity in eval mode
+    True
+    """
     _fn = "feature_alpha_dropout"

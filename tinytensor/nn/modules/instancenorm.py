@@ -63,5 +63,9 @@ class InstanceNorm2d(_InstanceNorm):
 
 
 class InstanceNorm3d(_InstanceNorm):
-    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W) input."""
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W) input.
+
+    >>> nn.InstanceNorm3d(2)(tt.randn(1, 2, 2, 3, 3)).shape
+    tinytensor.Size([1, 2, 2, 3, 3])
+    """
     _no_batch_dim = 4

@@ -11,7 +11,12 @@ __all__ = ["Identity", "Linear", "Flatten"]
 
 
 class Identity(Module):
-    """Returns its input; accepts and ignores any constructor arguments."""
+    """Returns its input; accepts and ignores any constructor arguments.
+
+    >>> x = tt.ones(2)
+    >>> nn.Identity()(x) is x
+    True
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -32,6 +37,12 @@ class Linear(Module):
 
     The weight (out_features, in_features) and the bias are drawn from
     U(-1/sqrt(in_features), 1/sqrt(in_features)), weight first, as PyTorch does.
+
+    >>> fc = nn.Linear(3, 2)
+    >>> fc(tt.ones(4, 3)).shape
+    tinytensor.Size([4, 2])
+    >>> fc.weight.shape, fc.bias.shape
+    (tinytensor.Size([2, 3]), tinytensor.Size([2]))
     """
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
@@ -61,7 +72,11 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """Flattens dims start_dim..end_dim into one (default: all but the batch dim)."""
+    """Flattens dims start_dim..end_dim into one (default: all but the batch dim).
+
+    >>> nn.Flatten()(tt.zeros(2, 3, 4)).shape
+    tinytensor.Size([2, 12])
+    """
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()

@@ -24,7 +24,11 @@ class _WeightedLoss(_Loss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    """`F.cross_entropy` as a module (weight is a buffer). repr: `CrossEntropyLoss()`."""
+    """`F.cross_entropy` as a module (weight is a buffer). repr: `CrossEntropyLoss()`.
+
+    >>> nn.CrossEntropyLoss()(tt.tensor([[2., 0.], [0., 2.]]), tt.tensor([0, 1]))
+    tensor(0.1269)
+    """
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
                  reduction="mean", label_smoothing=0.0):
@@ -38,7 +42,11 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class NLLLoss(_WeightedLoss):
-    """`F.nll_loss` as a module."""
+    """`F.nll_loss` as a module.
+
+    >>> nn.NLLLoss()(tt.tensor([[-0.1, -2.4]]), tt.tensor([0]))
+    tensor(0.1000)
+    """
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
                  reduction="mean"):
@@ -51,7 +59,11 @@ class NLLLoss(_WeightedLoss):
 
 
 class MSELoss(_Loss):
-    """`F.mse_loss` as a module."""
+    """`F.mse_loss` as a module.
+
+    >>> nn.MSELoss()(tt.tensor([1., 2.]), tt.tensor([1., 4.]))
+    tensor(2.)
+    """
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
@@ -76,7 +88,11 @@ class BCELoss(_WeightedLoss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """`F.binary_cross_entropy_with_logits` as a module; weight and pos_weight are buffers."""
+    """`F.binary_cross_entropy_with_logits` as a module; weight and pos_weight are buffers.
+
+    >>> nn.BCEWithLogitsLoss()(tt.tensor([0., 0.]), tt.tensor([1., 0.]))
+    tensor(0.6931)
+    """
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean",
                  pos_weight=None):
@@ -91,14 +107,22 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class L1Loss(_Loss):
-    """`F.l1_loss` as a module (mean absolute error)."""
+    """`F.l1_loss` as a module (mean absolute error).
+
+    >>> nn.L1Loss()(tt.tensor([1., 2.]), tt.tensor([2., 4.]))
+    tensor(1.5000)
+    """
 
     def forward(self, input, target):
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
-    """`F.smooth_l1_loss` as a module."""
+    """`F.smooth_l1_loss` as a module.
+
+    >>> nn.SmoothL1Loss()(tt.tensor([0., 0.]), tt.tensor([0.5, 3.]))
+    tensor(1.3125)
+    """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
         super().__init__(size_average, reduce, reduction)
@@ -109,7 +133,11 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    """`F.huber_loss` as a module."""
+    """`F.huber_loss` as a module.
+
+    >>> nn.HuberLoss(delta=1.)(tt.tensor([0., 0.]), tt.tensor([0.5, 3.]))
+    tensor(1.3125)
+    """
 
     def __init__(self, reduction="mean", delta=1.0):
         super().__init__(reduction=reduction)
@@ -120,7 +148,11 @@ class HuberLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
-    """`F.kl_div` as a module (input: log-probabilities; use reduction='batchmean')."""
+    """`F.kl_div` as a module (input: log-probabilities; use reduction='batchmean').
+
+    >>> nn.KLDivLoss(reduction='batchmean')(tt.tensor([[-0.6931, -0.6931]]), tt.tensor([[0.5, 0.5]]))
+    tensor(-4.7207e-05)
+    """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
         super().__init__(size_average, reduce, reduction)
@@ -131,14 +163,22 @@ class KLDivLoss(_Loss):
 
 
 class SoftMarginLoss(_Loss):
-    """`F.soft_margin_loss` as a module."""
+    """`F.soft_margin_loss` as a module.
+
+    >>> nn.SoftMarginLoss()(tt.tensor([0., 0.]), tt.tensor([1., -1.]))
+    tensor(0.6931)
+    """
 
     def forward(self, input, target):
         return F.soft_margin_loss(input, target, reduction=self.reduction)
 
 
 class HingeEmbeddingLoss(_Loss):
-    """`F.hinge_embedding_loss` as a module."""
+    """`F.hinge_embedding_loss` as a module.
+
+    >>> nn.HingeEmbeddingLoss()(tt.tensor([0.3, 2.]), tt.tensor([1., -1.]))
+    tensor(0.1500)
+    """
 
     def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -150,7 +190,11 @@ class HingeEmbeddingLoss(_Loss):
 
 
 class CosineEmbeddingLoss(_Loss):
-    """`F.cosine_embedding_loss` as a module: forward(input1, input2, target)."""
+    """`F.cosine_embedding_loss` as a module: forward(input1, input2, target).
+
+    >>> nn.CosineEmbeddingLoss()(tt.tensor([[1., 0.]]), tt.tensor([[0., 1.]]), tt.tensor([1.]))
+    tensor(1.)
+    """
 
     def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -162,7 +206,11 @@ class CosineEmbeddingLoss(_Loss):
 
 
 class MarginRankingLoss(CosineEmbeddingLoss):
-    """`F.margin_ranking_loss` as a module: forward(input1, input2, target)."""
+    """`F.margin_ranking_loss` as a module: forward(input1, input2, target).
+
+    >>> nn.MarginRankingLoss()(tt.tensor([1., 2.]), tt.tensor([2., 1.]), tt.tensor([1., 1.]))
+    tensor(0.5000)
+    """
 
     def forward(self, input1, input2, target):
         return F.margin_ranking_loss(input1, input2, target, margin=self.margin,
@@ -170,7 +218,11 @@ class MarginRankingLoss(CosineEmbeddingLoss):
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):
-    """`F.multilabel_soft_margin_loss` as a module."""
+    """`F.multilabel_soft_margin_loss` as a module.
+
+    >>> nn.MultiLabelSoftMarginLoss()(tt.tensor([[0., 0.]]), tt.tensor([[1., 0.]]))
+    tensor(0.6931)
+    """
 
     def forward(self, input, target):
         return F.multilabel_soft_margin_loss(input, target, weight=self.weight,

@@ -35,7 +35,11 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """Max over sliding windows of (N, C, L) or (C, L) input; stride defaults to kernel_size."""
+    """Max over sliding windows of (N, C, L) or (C, L) input; stride defaults to kernel_size.
+
+    >>> nn.MaxPool1d(2)(tt.tensor([[[1., 5., 3., 4.]]]))
+    tensor([[[5., 4.]]])
+    """
     _fn = "max_pool1d"
 
 
@@ -53,7 +57,11 @@ class MaxPool2d(_MaxPoolNd):
 
 
 class MaxPool3d(_MaxPoolNd):
-    """Max over sliding windows of (N, C, D, H, W) or (C, D, H, W) input."""
+    """Max over sliding windows of (N, C, D, H, W) or (C, D, H, W) input.
+
+    >>> nn.MaxPool3d(2)(tt.ones(1, 1, 2, 4, 4)).shape
+    tinytensor.Size([1, 1, 1, 2, 2])
+    """
     _fn = "max_pool3d"
 
 
@@ -63,7 +71,11 @@ class _AvgPoolNd(Module):
 
 
 class AvgPool1d(_AvgPoolNd):
-    """Mean over sliding windows of (N, C, L) input (no divisor_override, as PyTorch)."""
+    """Mean over sliding windows of (N, C, L) input (no divisor_override, as PyTorch).
+
+    >>> nn.AvgPool1d(2)(tt.tensor([[[1., 2., 3., 4.]]]))
+    tensor([[[1.5000, 3.5000]]])
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
@@ -83,6 +95,10 @@ class AvgPool2d(_AvgPoolNd):
     """Mean over sliding windows of (N, C, H, W) or (C, H, W) input.
 
     The repr shows kernel_size, stride and padding only, as PyTorch's does.
+
+    >>> nn.AvgPool2d(2)(tt.arange(16.).reshape(1, 1, 4, 4))
+    tensor([[[[ 2.5000,  4.5000],
+              [10.5000, 12.5000]]]])
     """
     _fn = "avg_pool2d"
 
@@ -103,13 +119,21 @@ class AvgPool2d(_AvgPoolNd):
 
 
 class AvgPool3d(AvgPool2d):
-    """Mean over sliding windows of (N, C, D, H, W) or (C, D, H, W) input."""
+    """Mean over sliding windows of (N, C, D, H, W) or (C, D, H, W) input.
+
+    >>> nn.AvgPool3d(2)(tt.ones(1, 1, 2, 4, 4)).shape
+    tinytensor.Size([1, 1, 1, 2, 2])
+    """
     _fn = "avg_pool3d"
 
 
 class AdaptiveAvgPool2d(Module):
     """Mean over bins [floor(i*n/o), ceil((i+1)*n/o)) giving an output of `output_size`
-    (an int, a pair, or a pair with None keeping that input size)."""
+    (an int, a pair, or a pair with None keeping that input size).
+
+    >>> nn.AdaptiveAvgPool2d(1)(tt.arange(16.).reshape(1, 1, 4, 4))
+    tensor([[[[7.5000]]]])
+    """
 
     def __init__(self, output_size):
         super().__init__()
@@ -123,7 +147,11 @@ class AdaptiveAvgPool2d(Module):
 
 
 class AdaptiveMaxPool2d(Module):
-    """Max over adaptive bins (see AdaptiveAvgPool2d); return_indices is not in the repr."""
+    """Max over adaptive bins (see AdaptiveAvgPool2d); return_indices is not in the repr.
+
+    >>> nn.AdaptiveMaxPool2d((1, 2))(tt.arange(16.).reshape(1, 1, 4, 4))
+    tensor([[[[13., 15.]]]])
+    """
 
     def __init__(self, output_size, return_indices=False):
         super().__init__()
@@ -141,6 +169,14 @@ class MaxUnpool2d(Module):
     """The partial inverse of MaxPool2d: scatters values to their indices, zeros elsewhere.
 
     forward(input, indices, output_size=None).
+
+    >>> pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+    >>> y, i = pool(tt.arange(16.).reshape(1, 1, 4, 4))
+    >>> unpool(y, i)
+    tensor([[[[ 0.,  0.,  0.,  0.],
+              [ 0.,  5.,  0.,  7.],
+              [ 0.,  0.,  0.,  0.],
+              [ 0., 13.,  0., 15.]]]])
     """
 
     def __init__(self, kernel_size, stride=None, padding=0):
@@ -186,7 +222,11 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
 
 
 class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
-    """Mean over adaptive bins of (N, C, D, H, W) or (C, D, H, W) input (None keeps a size)."""
+    """Mean over adaptive bins of (N, C, D, H, W) or (C, D, H, W) input (None keeps a size).
+
+    >>> nn.AdaptiveAvgPool3d(1)(tt.ones(1, 2, 3, 4, 5)).shape
+    tinytensor.Size([1, 2, 1, 1, 1])
+    """
     _fn = "adaptive_avg_pool3d"
 
 
@@ -206,12 +246,20 @@ class _AdaptiveMaxPoolNd(Module):
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
-    """Max over adaptive bins of (N, C, L) or (C, L) input."""
+    """Max over adaptive bins of (N, C, L) or (C, L) input.
+
+    >>> nn.AdaptiveMaxPool1d(2)(tt.tensor([[[1., 5., 3., 4.]]]))
+    tensor([[[5., 4.]]])
+    """
     _fn = "adaptive_max_pool1d"
 
 
 class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
-    """Max over adaptive bins of (N, C, D, H, W) or (C, D, H, W) input."""
+    """Max over adaptive bins of (N, C, D, H, W) or (C, D, H, W) input.
+
+    >>> nn.AdaptiveMaxPool3d(1)(tt.ones(1, 2, 3, 4, 5)).shape
+    tinytensor.Size([1, 2, 1, 1, 1])
+    """
     _fn = "adaptive_max_pool3d"
 
 
@@ -245,5 +293,9 @@ class LPPool1d(_LPPoolNd):
 
 
 class LPPool2d(_LPPoolNd):
-    """Power-average pooling over (N, C, H, W) or (C, H, W)."""
+    """Power-average pooling over (N, C, H, W) or (C, H, W).
+
+    >>> nn.LPPool2d(2, 2)(tt.ones(1, 1, 2, 2))
+    tensor([[[[2.]]]])
+    """
     _fn = "lp_pool2d"

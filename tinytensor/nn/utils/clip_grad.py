@@ -84,7 +84,20 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """Deprecated spelling of `clip_grad_norm_` (PyTorch's warning)."""
+    """Deprecated spelling of `clip_grad_norm_` (PyTorch's warning).
+
+    >>> import warnings
+    >>> p = nn.Parameter(tt.ones(4))
+    >>> p.grad = tt.full((4,), 2.)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter('ignore')
+    ...     total = nn.utils.clip_grad_norm([p], 1.0)
+    ...
+    >>> total
+    tensor(4.)
+    >>> p.grad
+    tensor([0.5000, 0.5000, 0.5000, 0.5000])
+    """
     warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
                   "`torch.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)

@@ -1,4 +1,5 @@
 """Parameters as one flat vector and back (`torch.nn.utils.convert_parameters`)."""
+from tinytensor._functions.shape import cat
 from tinytensor.tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
@@ -11,7 +12,6 @@ def parameters_to_vector(parameters):
         >>> parameters_to_vector(nn.Linear(2, 3).parameters()).shape
         tinytensor.Size([9])
     """
-    from tinytensor._functions.shape import cat
     vec = []
     for param in parameters:
         vec.append(param.view(-1))

@@ -1,6 +1,8 @@
 """`torch.nn.utils.rnn`: `pad_sequence` (packed sequences are not provided: tinytensor has no
 recurrent layers)."""
 from tinytensor import _args
+from tinytensor._functions.shape import stack
+from tinytensor.nn.functional import pad
 from tinytensor.tensor import Tensor
 
 __all__ = ["pad_sequence"]
@@ -20,8 +22,6 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
         tensor([[1, 2],
                 [3, 0]])
     """
-    from tinytensor._functions.shape import stack
-    from tinytensor.nn.functional import pad
     if padding_side not in ("left", "right"):
         raise RuntimeError(f"Expected padding_side to be one of left or right, but got "
                            f"{padding_side}.")

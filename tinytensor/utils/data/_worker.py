@@ -22,6 +22,10 @@ import traceback
 
 import numpy as np
 
+from tinytensor._threads import set_num_threads
+from tinytensor.random import manual_seed
+from tinytensor.utils.data._fetch import make_fetcher
+
 # How often an idle worker checks that its main process is still alive (seconds).
 POLL_INTERVAL = 1.0
 
@@ -36,6 +40,9 @@ class WorkerInfo:
         num_workers (int): how many workers the DataLoader started.
         seed (int): the seed this worker's random streams were given (base_seed + id).
         dataset: this worker's own copy of the dataset.
+
+    >>> tt.utils.data.get_worker_info() is None  # in the main process
+    True
     """
 
     def __init__(self, id, num_workers, seed, dataset):
@@ -132,7 +139,6 @@ def _seed_everything(base_seed, worker_id):
     """Seed this worker's random streams as PyTorch does: Python's `random` and tinytensor's
     with base_seed + worker_id, NumPy's legacy global one with a hash of both (so the three
     streams differ)."""
-    from tinytensor.random import manual_seed
     seed = base_seed + worker_id
     random.seed(seed)
     manual_seed(seed)
@@ -147,8 +153,6 @@ def worker_loop(dataset, index_queue, conn, auto_collation, collate_fn, drop_las
     global _worker_info
     # The main process, or forkserver's server: when it dies, this process is re-parented.
     parent_pid = os.getppid()
-    from tinytensor._threads import set_num_threads
-    from tinytensor.utils.data._fetch import make_fetcher
 
     sender = _Sender(conn)
     try:

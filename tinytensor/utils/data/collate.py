@@ -10,6 +10,7 @@ import copy
 
 import numpy as np
 
+from tinytensor._functions.shape import stack
 from tinytensor.tensor import Tensor, from_numpy, tensor
 
 __all__ = ["default_collate", "default_convert"]
@@ -75,7 +76,6 @@ def default_collate(batch):
         raise ValueError("default_collate: the batch is empty")
     elem = batch[0]
     if isinstance(elem, Tensor):
-        from tinytensor._functions.shape import stack
         return stack(list(batch), 0)
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "SUO":

@@ -23,7 +23,17 @@ def _is_int(x):
 
 
 class Sampler:
-    """Base class: subclasses implement `__iter__` (indices) and, if they can, `__len__`."""
+    """Base class: subclasses implement `__iter__` (indices) and, if they can, `__len__`.
+
+    >>> class Evens(tt.utils.data.Sampler):
+    ...     def __iter__(self):
+    ...         return iter(range(0, 6, 2))
+    ...     def __len__(self):
+    ...         return 3
+    ...
+    >>> list(Evens())
+    [0, 2, 4]
+    """
 
     def __init__(self, data_source=None):
         pass

@@ -1,0 +1,2 @@
+"""The version of tinytensor (also in pyproject.toml)."""
+__version__ = "0.1.0"

@@ -31,6 +31,7 @@ from tinytensor._functions.conv_plan import geometry  # noqa: F401  (fold.py, co
 from tinytensor._kernels import conv_direct as _kd
 from tinytensor._kernels import conv_gemm as _kg
 from tinytensor._kernels import conv_panels as _kp
+from tinytensor._kernels import conv_taps as _kt
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import reduce as _reduce
 from tinytensor._tensor_type import from_numpy
@@ -97,17 +98,56 @@ def _transposed_conv_as_conv(w, geo, groups):
     return np.ascontiguousarray(flipped), np.array([geo[0], pad_begin, geo[2], pad_end])
 
 
+def _weights_per_tap(w, groups):
+    """w (O, Cg, *k) as (groups, taps, Cg, O // groups): each tap's transposed weights."""
+    o, cg = w.shape[:2]
+    taps = w.shape[2] * w.shape[3] * w.shape[4]
+    return np.ascontiguousarray(w.reshape(groups, o // groups, cg, taps).transpose(0, 3, 2, 1))
+
+
 def _backward_input_panels(w, go, gx, geo, groups, n_threads):
     """gx (zero-filled) += the input gradient, by tt_conv_backward_input_panel (S3: 1.39 ->
     0.65 ms against GEMM + col2im)."""
     o, cg = w.shape[:2]
     taps = w.shape[2] * w.shape[3] * w.shape[4]
-    wt = np.ascontiguousarray(w.reshape(groups, o // groups, cg, taps).transpose(0, 3, 2, 1))
+    wt = _weights_per_tap(w, groups)
     packed, size = _kp.panel_backward_input_sizes(cg, o // groups, taps, groups)
     rows = n_threads + -(-packed // size)      # per-thread rows, then the packed weights
     with _Scratch(np.float32, rows, size) as scratch:
         _kp.panel_backward_input(go, wt, gx, scratch[n_threads:].reshape(-1),
                                 scratch[:n_threads], geo, *w.shape[2:], n_threads)
+
+
+def _backward_input_taps(w, go, gx, geo, groups, n_threads):
+    """gx = the input gradient, one GEMM per tap over the outputs it reaches inside the input
+    (conv_taps.pyx)."""
+    cg, og = w.shape[1], w.shape[0] // groups
+    length = go.shape[2] * go.shape[3] * go.shape[4]
+    nb, _ = conv_plan.taps_chunking(go.shape[0], length)
+    size = _kt.taps_scratch_size(cg, og, length, gx.shape[2] * gx.shape[3] * gx.shape[4], nb)
+    with _Scratch(go.dtype, n_threads, size) as scratch:
+        wt = np.ascontiguousarray(                        # (groups, taps, Og, Cg)
+            w.reshape(groups, og, cg, -1).transpose(0, 3, 1, 2))
+        _kt.taps_backward_input(go, wt, gx, scratch, geo,
+                                *w.shape[2:], nb, n_threads)
+
+
+def _weight_grad_taps(x, w, go, geo, groups, n_threads):
+    """The weight gradient, one GEMM per tap over the outputs it reaches inside the input."""
+    o, cg = w.shape[:2]
+    taps = w.shape[2] * w.shape[3] * w.shape[4]
+    length = go.shape[2] * go.shape[3] * go.shape[4]
+    nb, parts = conv_plan.taps_chunking(go.shape[0], length)
+    size = _kt.taps_scratch_size(cg, o // groups, length, x.shape[2] * x.shape[3] * x.shape[4],
+                                 nb)
+    gw_parts = np.zeros((parts, groups * taps, o // groups, cg), w.dtype)
+    with _Scratch(x.dtype, n_threads, size) as scratch:
+        _kt.taps_weight_grad(x, go, gw_parts, scratch, geo, groups, *w.shape[2:], nb,
+                             n_threads)
+    gw = gw_parts.sum(axis=0) if parts > 1 else gw_parts[0]
+    # (groups, taps, Og, Cg) -> (O, Cg, taps)
+    gw = gw.reshape(groups, taps, o // groups, cg).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(gw).reshape(w.shape)
 
 
 def conv_forward(x, w, b, geo, groups, n_threads):
@@ -159,6 +199,9 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     if need_x and p.input_grad == "flipped":
         flipped, flipped_geo = _transposed_conv_as_conv(w, geo, groups)
         gx = conv_forward(go, flipped, None, flipped_geo, groups, n_threads)
+    elif need_x and p.input_grad == "taps":
+        gx = alloc(x.shape, x.dtype)                  # every element written
+        _backward_input_taps(w, go, gx, geo, groups, n_threads)
     elif need_x and p.input_grad == "panels":
         gx = alloc(x.shape, x.dtype, fill=0)
         _backward_input_panels(w, go, gx, geo, groups, n_threads)
@@ -183,6 +226,8 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
         rows = np.empty((n_threads, w.shape[2] * w.shape[3] * w.shape[4] * go.shape[4]),
                         w.dtype)
         _kd.direct_backward_weight(x, go, gw, rows, geo, groups, n_threads)
+    elif need_w and p.weight_grad == "taps":
+        gw = _weight_grad_taps(x, w, go, geo, groups, n_threads)
     elif need_w and p.weight_grad == "dot":
         gw = alloc(w.shape, w.dtype)
         _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)

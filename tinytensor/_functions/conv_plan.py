@@ -13,12 +13,14 @@ The paths (`PATHS`):
   implicit GEMM, im2col built 32 columns at a time), ``gemm`` (any dtype: im2col of a chunk +
   our own GEMM, c/tt_dgemm.inc and c/tt_portable.inc).
 - input gradient: ``direct-fused`` (depthwise, all three gradients in one pass; with the
-  weight gradient's ``direct-fused``), ``direct``, ``flipped`` (stride 1: a convolution of the
-  output gradient with the flipped weights), ``panels`` (float32: col2im panel by panel),
-  ``gemm`` (GEMM + col2im).
-- weight gradient: ``direct-fused``, ``direct``, ``dot`` (float32 on AVX-512, W-stride 1:
-  dot products, no im2col), ``window`` (float32 on AVX-512, one group: window mode of the same
-  kernel), ``gemm`` (im2col + GEMM).
+  weight gradient's ``direct-fused``), ``direct``, ``taps`` (any dtype, small planes: one
+  GEMM per kernel tap over the output positions it reaches inside the input, conv_taps.pyx:
+  no products with padding), ``flipped`` (stride 1: a convolution of the output gradient
+  with the flipped weights), ``panels`` (float32: col2im panel by panel), ``gemm`` (GEMM +
+  col2im).
+- weight gradient: ``direct-fused``, ``direct``, ``taps`` (as for the input gradient),
+  ``dot`` (float32 on AVX-512, W-stride 1: dot products, no im2col), ``window`` (float32 on
+  AVX-512, one group: window mode of the same kernel), ``gemm`` (im2col + GEMM).
 
 Which one runs is chosen by the thresholds below, each with the measurement behind it.
 
@@ -60,8 +62,8 @@ from tinytensor._kernels import conv_wgrad as _kw
 
 PATHS = {
     "forward": ("direct", "rows", "panels", "gemm"),
-    "input_grad": ("direct-fused", "direct", "flipped", "panels", "gemm"),
-    "weight_grad": ("direct-fused", "direct", "dot", "window", "gemm"),
+    "input_grad": ("direct-fused", "direct", "taps", "flipped", "panels", "gemm"),
+    "weight_grad": ("direct-fused", "direct", "taps", "dot", "window", "gemm"),
 }
 _KNOBS = ("chunk_columns", "col_block_bytes")
 
@@ -114,6 +116,18 @@ WGRAD_MIN_CHANNELS = 2
 # and 2.1x, 14 x 14 -> 7 x 7 stride 2 padding 1 about even.
 WGRAD_WIN_MAX_POSITIONS = 256
 WGRAD_WIN_MIN_LANE_USE = 0.5
+# The tap-by-tap paths (conv_taps.pyx) for both gradients when at least this fraction of the
+# im2col products would read padding and a group has at least TAPS_MIN_CHANNELS input and
+# output channels (the per-tap GEMMs' inner dimensions). T1 of bench_conv_transpose (DCGAN,
+# 4 x 4 -> 8 x 8, k4 s2 p1: 23% padding) on 1 thread: its forward (this input gradient)
+# 52 -> XX ms, weight gradient 66 -> XX ms.
+TAPS_MIN_SKIPPED = 0.1
+TAPS_MIN_CHANNELS = 32
+# The tap-by-tap paths take chunks of samples with about this many output positions (the
+# columns of their GEMMs), and run only on planes of at most TAPS_MAX_POSITIONS output and
+# 4x that many input positions (their scratch holds a chunk's planes).
+TAPS_COLUMNS = 256
+TAPS_MAX_POSITIONS = 1024
 # Below this many multiply-adds per thread, use fewer threads.
 MIN_MACS_PER_THREAD = 100_000
 
@@ -252,6 +266,25 @@ def _chunking(n, cg, k, length, itemsize, columns, col_bytes):
     return nb, bs, max(1, min(MAX_PARTS, -(-n // nb)))
 
 
+def taps_chunking(n, length):
+    """(samples per chunk, weight-gradient partitions) of the tap-by-tap paths."""
+    nb = max(1, min(n, -(-TAPS_COLUMNS // max(length, 1))))
+    return nb, max(1, min(MAX_PARTS, -(-n // nb)))
+
+
+def skipped_fraction(x_shape, w_shape, geo):
+    """The fraction of im2col's products (every tap times every output position) that read
+    padding: what the tap-by-tap paths leave out."""
+    out_sp = out_spatial(x_shape, w_shape, geo)
+    frac = 1.0
+    for a in range(3):
+        n, k, o = x_shape[2 + a], w_shape[2 + a], out_sp[a]
+        s, p, d = geo[0, a], geo[1, a], geo[2, a]
+        inside = sum(sum(1 for q in range(o) if 0 <= q * s - p + t * d < n) for t in range(k))
+        frac *= inside / (k * o) if k * o else 1.0
+    return 1.0 - frac
+
+
 def _own_float32(dtype):
     """float32 on a build with a kernel variant: the rows and panel kernels exist."""
     return dtype == np.float32 and _k.own_sgemm()
@@ -263,6 +296,8 @@ def _runs(slot, path, d):
         return d["cg"] == 1
     if path == "gemm":
         return True
+    if path == "taps":
+        return d["small"]
     if slot == "forward":
         return d["f32"] and (path == "panels" or d["sw"] <= 2)
     if slot == "input_grad":
@@ -284,6 +319,8 @@ def _choose(slot, d):
         if d["f32"]:
             return "rows" if d["sw"] <= 2 and d["ow"] >= ROWS_MIN_WIDTH else "panels"
         return "gemm"
+    if slot != "forward" and d["taps"]():
+        return "taps"
     if slot == "input_grad":
         if d["f32"] and d["cg"] >= PANEL_MIN_IN_CHANNELS:
             grows = d["in_positions"] > MAX_FLIPPED_GROWTH * d["positions"]
@@ -315,12 +352,16 @@ def plan(x_shape, w_shape, geo, groups, dtype, n_threads):
     out_sp = out_spatial(x_shape, w_shape, geo)
     positions = out_sp[0] * out_sp[1] * out_sp[2]
     k = w_shape[2] * w_shape[3] * w_shape[4]
+    in_positions = x_shape[2] * x_shape[3] * x_shape[4]
     d = dict(cg=cg, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2],
-             positions=positions, in_positions=x_shape[2] * x_shape[3] * x_shape[4],
+             positions=positions, in_positions=in_positions,
              direct=cg == 1 and og <= DIRECT_MAX_OUT_PER_GROUP,
              flip=flipped_padding(w_shape, geo),
              win_ok=_kw.win_applies(x_shape[2], x_shape[3], x_shape[4], geo),
-             lane_use=lambda: _kw.wgrad_lane_use(x_shape[4], out_sp[2], out_sp[1], geo))
+             lane_use=lambda: _kw.wgrad_lane_use(x_shape[4], out_sp[2], out_sp[1], geo),
+             small=positions <= TAPS_MAX_POSITIONS and in_positions <= 4 * TAPS_MAX_POSITIONS,
+             taps=lambda: (d["small"] and min(cg, og) >= TAPS_MIN_CHANNELS
+                           and skipped_fraction(x_shape, w_shape, geo) >= TAPS_MIN_SKIPPED))
     chosen = {}
     for slot in PATHS:
         want = _forced.get(slot)
@@ -351,7 +392,7 @@ def available(dtype):
     for slot, names in PATHS.items():
         ok = []
         for name in names:
-            if name in ("direct", "direct-fused", "gemm"):
+            if name in ("direct", "direct-fused", "gemm", "taps"):
                 ok.append(name)
             elif slot == "input_grad" and name == "flipped":
                 ok.append(name)

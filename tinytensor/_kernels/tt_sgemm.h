@@ -74,26 +74,6 @@ static inline __mmask16 tt_lanes(int n)          /* the first n of 16 lanes (n m
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
 
-/* Pack rows [0, mc) x columns [0, kc) of A (already offset to the block) into panels of MR
-   rows; panel r holds A(r*MR + i, p) at [p * MR + i]. Rows of a short last panel are left
-   unset: the kernel for that row count never reads them. */
-static void tt_sgemm_pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rsa,
-                            ptrdiff_t csa, ptrdiff_t mc, ptrdiff_t kc)
-{
-    for (ptrdiff_t i0 = 0; i0 < mc; i0 += TT_SGEMM_MR) {
-        ptrdiff_t mr = mc - i0 < TT_SGEMM_MR ? mc - i0 : TT_SGEMM_MR;
-        for (ptrdiff_t i = 0; i < mr; i++) {
-            const float *src = a + (i0 + i) * rsa;
-            float *d = dst + i;
-            if (csa == 1)
-                for (ptrdiff_t p = 0; p < kc; p++) d[p * TT_SGEMM_MR] = src[p];
-            else
-                for (ptrdiff_t p = 0; p < kc; p++) d[p * TT_SGEMM_MR] = src[p * csa];
-        }
-        dst += kc * TT_SGEMM_MR;
-    }
-}
-
 /* r[i] = row i of a 16 x 16 block in, column i out (unpack, shuffle, then 128-bit lanes). */
 static inline void tt_transpose16(__m512 r[16])
 {
@@ -119,6 +99,48 @@ static inline void tt_transpose16(__m512 r[16])
         r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
         r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
         r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+}
+
+/* Pack rows [0, mc) x columns [0, kc) of A (already offset to the block) into panels of MR
+   rows; panel r holds A(r*MR + i, p) at [p * MR + i]. Rows of a short last panel are left
+   unset: the kernel for that row count never reads them. Whole panels of rows stored
+   contiguously (csa == 1) go 16 columns at a time through a transpose, and of columns
+   stored contiguously (rsa == 1) a column at a time by one masked load and store: the scalar
+   copy cost 15% of the tap-by-tap input gradient (conv_taps.pyx), whose A is a 256 x 512
+   weight matrix packed for every chunk of columns. Only data moves: the bits of the GEMM
+   do not change. */
+#define TT_SGEMM_MR_MASK ((__mmask16)((1u << TT_SGEMM_MR) - 1))   /* MR <= 16 lanes */
+static void tt_sgemm_pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rsa,
+                            ptrdiff_t csa, ptrdiff_t mc, ptrdiff_t kc)
+{
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += TT_SGEMM_MR) {
+        ptrdiff_t mr = mc - i0 < TT_SGEMM_MR ? mc - i0 : TT_SGEMM_MR, p0 = 0;
+        if (mr == TT_SGEMM_MR && csa == 1) {
+            for (; p0 + 16 <= kc; p0 += 16) {
+                __m512 r[16];
+                for (int i = 0; i < TT_SGEMM_MR; i++)
+                    r[i] = _mm512_loadu_ps(a + (i0 + i) * rsa + p0);
+                for (int i = TT_SGEMM_MR; i < 16; i++)
+                    r[i] = _mm512_setzero_ps();
+                tt_transpose16(r);                      /* r[j]: column p0 + j */
+                for (int j = 0; j < 16; j++)
+                    _mm512_mask_storeu_ps(dst + (p0 + j) * TT_SGEMM_MR, TT_SGEMM_MR_MASK, r[j]);
+            }
+        } else if (mr == TT_SGEMM_MR && rsa == 1) {
+            for (; p0 < kc; p0++)
+                _mm512_mask_storeu_ps(dst + p0 * TT_SGEMM_MR, TT_SGEMM_MR_MASK,
+                                      _mm512_maskz_loadu_ps(TT_SGEMM_MR_MASK, a + i0 + p0 * csa));
+        }
+        for (ptrdiff_t i = 0; i < mr; i++) {           /* the rest, element by element */
+            const float *src = a + (i0 + i) * rsa;
+            float *d = dst + i;
+            if (csa == 1)
+                for (ptrdiff_t p = p0; p < kc; p++) d[p * TT_SGEMM_MR] = src[p];
+            else
+                for (ptrdiff_t p = p0; p < kc; p++) d[p * TT_SGEMM_MR] = src[p * csa];
+        }
+        dst += kc * TT_SGEMM_MR;
     }
 }
 

@@ -1,0 +1,273 @@
+# cython: language_level=3, wraparound=False, cdivision=True
+# boundscheck, initializedcheck: set by setup.py (TINYTENSOR_CYTHON_DEBUG=1 turns them on)
+"""The tap-by-tap convolution paths (any dtype): one GEMM per kernel tap over only the columns
+that tap reaches inside the input, so no product with a padding zero is ever formed.
+
+im2col + GEMM (conv_gemm.pyx) and the panel kernels (conv_panels.pyx) multiply every tap by
+every output position, padding included. Where a plane is small and padded that is much of
+the work: a DCGAN generator layer (4 x 4 -> 8 x 8, kernel 4, stride 2, padding 1) reads
+padding in 23% of its products, a 3 x 3 convolution with padding 1 on 4 x 4 planes in 31%.
+For tap t = (i, j, k) the output positions whose window tap lies inside the input form a box
+(od in [d0, d1), oh in [h0, h1), ow in [w0, w1)); its columns, across a chunk of samples,
+are gathered (one row of outputs at a time), multiplied by the tap's weight matrix with our
+own GEMM (_variant.pxd), and scattered back:
+
+- input gradient: gx[n, :, in(t, q)] += w[:, :, t]^T @ go[n, :, q] for q in the box (the
+  weights per tap, (Og, Cg) as stored, read transposed by the GEMM's packing);
+- weight gradient: gw[:, :, t] = sum over samples and q in the box of go[n, :, q] x[n, :, in(t, q)]^T.
+
+A chunk of samples is first copied with the sample index innermost ("interleaved"), so a
+tap's box is a few long runs of columns (DCGAN's 3 or 4 positions per output row become
+runs of 3 or 4 times the chunk) and the copies in and out vectorise.
+
+Contract as in conv_gemm.pyx (C-contiguous arrays of one float dtype viewed as 3-D spatial,
+O(1) checks in each `def`). Parallel tasks, chunks and the order of the taps are fixed by the
+shapes, and each task writes its own outputs, so results are bitwise identical for any
+thread count. Scratch is (n_threads, taps_scratch_size()): a chunk's planes, bounded by
+the plan (conv_plan.taps_chunking: chunks of about TAPS_COLUMNS positions, small planes
+only).
+"""
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.string cimport memset
+
+from tinytensor._kernels cimport _variant
+from tinytensor._kernels.conv_geometry cimport (
+    ConvShape, tt_conv_geo, conv_hi, conv_lo, conv_shape)
+
+
+cdef struct Tap:
+    Py_ssize_t d0, nd, h0, nh, w0, nw         # the box of outputs the tap reaches the input from
+    Py_ssize_t doff, hoff, woff               # input place of output 0 under the tap
+
+
+cdef inline void _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* a,
+                       Py_ssize_t rsa, Py_ssize_t csa, const floating* b, Py_ssize_t rsb,
+                       Py_ssize_t csb, bint accumulate, floating* c, Py_ssize_t ldc,
+                       floating* work) noexcept nogil:
+    """Row-major c (m x n) = A (m x k) @ B (k x n) (+ c when accumulate), A(i, p) =
+    a[i * rsa + p * csa], B(p, j) = b[p * rsb + j * csb]."""
+    if m == 0 or n == 0:
+        return
+    if floating is float:
+        _variant.sgemm(m, n, k, a, rsa, csa, b, rsb, csb, accumulate, c, ldc, work)
+    else:
+        _variant.dgemm(m, n, k, a, rsa, csa, b, rsb, csb, accumulate, c, ldc, work)
+
+
+cdef inline Tap _tap(const tt_conv_geo* g, Py_ssize_t t) noexcept nogil:
+    """Tap t = (i, j, k) of the kernel: its box of outputs and input offsets."""
+    cdef Tap tp
+    cdef Py_ssize_t i = t // (g.KH * g.KW), j = t // g.KW % g.KH, k = t % g.KW
+    tp.doff = i * g.dd - g.pd
+    tp.hoff = j * g.dh - g.ph
+    tp.woff = k * g.dw - g.pw
+    tp.d0 = conv_lo(tp.doff, g.sd, g.D, g.OD)
+    tp.nd = conv_hi(tp.doff, g.sd, g.D, g.OD) - tp.d0
+    tp.h0 = conv_lo(tp.hoff, g.sh, g.H, g.OH)
+    tp.nh = conv_hi(tp.hoff, g.sh, g.H, g.OH) - tp.h0
+    tp.w0 = conv_lo(tp.woff, g.sw, g.W, g.OW)
+    tp.nw = conv_hi(tp.woff, g.sw, g.W, g.OW) - tp.w0
+    return tp
+
+
+cdef void _interleave(const floating* a, Py_ssize_t ss, Py_ssize_t cs, Py_ssize_t nch,
+                      Py_ssize_t P, Py_ssize_t nbc, floating* buf, bint back) noexcept nogil:
+    """buf[c, p * nbc + b] = a[b * ss + c * cs + p] for nbc samples (a: the first one's first
+    channel), or the reverse when back: the chunk with the sample index innermost, so that a
+    tap's box is a few long runs of columns instead of many rows of a few."""
+    cdef Py_ssize_t c, b, p
+    cdef floating* dst
+    cdef floating* src
+    for c in range(nch):
+        dst = buf + c * P * nbc
+        for b in range(nbc):
+            src = <floating*> a + b * ss + c * cs
+            if back:
+                for p in range(P):
+                    src[p] = dst[p * nbc + b]
+            else:
+                for p in range(P):
+                    dst[p * nbc + b] = src[p]
+
+
+cdef inline bint _box_is_run(const tt_conv_geo* g, const Tap* tp) noexcept nogil:
+    """Whether the tap's box is one run of consecutive output positions."""
+    return tp.nw == g.OW and (tp.nd == 1 or tp.nh == g.OH)
+
+
+cdef void _box(floating* buf, Py_ssize_t nch, Py_ssize_t P, const tt_conv_geo* g,
+               const Tap* tp, Py_ssize_t nbc, bint inplane, floating* cols,
+               bint scatter) noexcept nogil:
+    """Between an interleaved chunk buf (nch rows of P * nbc: _interleave) and cols (nch rows
+    of nd * nh * nw * nbc: the tap's box, columns in (od, oh, ow, sample) order): copy buf's
+    values into cols, or, when scatter, add cols into buf. inplane: buf holds input planes
+    (the places the tap reads, ow stride apart), else output planes (the box itself)."""
+    cdef Py_ssize_t ncols = tp.nd * tp.nh * tp.nw * nbc, ld = P * nbc
+    cdef Py_ssize_t c, od, oh, v, e, q, base, step, run
+    cdef floating* src
+    cdef floating* dst
+    step = g.sw if inplane else 1
+    run = tp.nw * nbc if step == 1 else nbc       # floats per contiguous piece
+    for c in range(nch):
+        q = 0
+        for od in range(tp.d0, tp.d0 + tp.nd):
+            for oh in range(tp.h0, tp.h0 + tp.nh):
+                if inplane:
+                    base = ((od * g.sd + tp.doff) * g.H + oh * g.sh + tp.hoff) * g.W \
+                        + tp.w0 * g.sw + tp.woff
+                else:
+                    base = (od * g.OH + oh) * g.OW + tp.w0
+                for v in range(0, tp.nw if step != 1 else 1):
+                    src = buf + c * ld + (base + v * step) * nbc
+                    dst = cols + c * ncols + q
+                    if scatter:
+                        for e in range(run):
+                            src[e] = src[e] + dst[e]
+                    else:
+                        for e in range(run):
+                            dst[e] = src[e]
+                    q = q + run
+
+
+def taps_scratch_size(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t L, Py_ssize_t HWD,
+                      Py_ssize_t nb):
+    """Per-thread scratch (elements) of taps_backward_input and taps_weight_grad for chunks
+    of nb samples with L output and HWD input positions: the GEMM's workspace, the chunk's
+    output-side and input-side planes interleaved, and one tap's columns of both."""
+    return _variant.gemm_work() + nb * (2 * Og * L + Cg * (HWD + L))
+
+
+cdef void _input_chunk(const floating* go, const floating* wt, floating* gx,
+                       floating* scratch, const ConvShape* s, Py_ssize_t grp, Py_ssize_t n0,
+                       Py_ssize_t nbc) noexcept nogil:
+    """gx of samples [n0, n0 + nbc) and group grp, tap after tap (a fixed order)."""
+    cdef const tt_conv_geo* g = &s.g
+    cdef Py_ssize_t T = g.KD * g.KH * g.KW, Og = s.Og, Cg = g.C, L = g.OD * g.OH * g.OW
+    cdef Py_ssize_t HWD = g.D * g.H * g.W, t, cols, ldb
+    cdef floating* work = scratch
+    cdef floating* gbuf = scratch + _variant.gemm_work()      # Og x L * nbc: go, interleaved
+    cdef floating* xbuf = gbuf + Og * L * nbc                   # Cg x HWD * nbc: gx, interleaved
+    cdef floating* bcol = xbuf + Cg * HWD * nbc                 # Og x cols: a tap's go columns
+    cdef floating* ccol = bcol + Og * L * nbc                   # Cg x cols: their products
+    cdef const floating* b
+    cdef Tap tp
+    _interleave(go + (n0 * s.O + grp * Og) * L, s.O * L, L, Og, L, nbc, gbuf, False)
+    memset(xbuf, 0, Cg * HWD * nbc * sizeof(floating))
+    for t in range(T):
+        tp = _tap(g, t)
+        if tp.nd <= 0 or tp.nh <= 0 or tp.nw <= 0:
+            continue
+        cols = tp.nd * tp.nh * tp.nw * nbc
+        if _box_is_run(g, &tp):                   # no copy: go's columns as they stand
+            b = gbuf + ((tp.d0 * g.OH + tp.h0) * g.OW + tp.w0) * nbc
+            ldb = L * nbc
+        else:
+            _box(gbuf, Og, L, g, &tp, nbc, False, bcol, False)
+            b = bcol
+            ldb = cols
+        # A(c, o) = w[o, c, t]: the tap's weights as stored (Og x Cg), read transposed
+        _gemm(Cg, cols, Og, wt + (grp * T + t) * Og * Cg, 1, Cg, b, ldb, 1, False, ccol, cols,
+              work)
+        _box(xbuf, Cg, HWD, g, &tp, nbc, True, ccol, True)
+    _interleave(gx + (n0 * s.C + grp * Cg) * HWD, s.C * HWD, HWD, Cg, HWD, nbc, xbuf, True)
+
+
+def taps_backward_input(const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH, OW)
+                        const floating[:, :, :, ::1] wt,       # IN  (groups, T, Og, Cg): w per tap
+                        floating[:, :, :, :, ::1] gx,          # OUT (N, C, D, H, W)
+                        floating[:, ::1] scratch,              # SCRATCH (n_threads, taps_scratch_size)
+                        Py_ssize_t[:, ::1] geo, Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW,
+                        Py_ssize_t nb, int n_threads):
+    """Input gradient tap by tap over chunks of nb samples: one task per (group, chunk), which
+    writes that chunk's gx (every element)."""
+    cdef ConvShape s
+    cdef Py_ssize_t groups = wt.shape[0], T = wt.shape[1], Og = wt.shape[2], Cg = wt.shape[3]
+    cdef Py_ssize_t w_shape[5]
+    cdef Py_ssize_t nchunks, task, grp, n0, tid
+    w_shape[0], w_shape[1], w_shape[2], w_shape[3], w_shape[4] = Og * groups, Cg, KD, KH, KW
+    if T != KD * KH * KW or not conv_shape(&s, gx.shape, w_shape, go.shape, geo, groups):
+        raise ValueError("taps_backward_input: inconsistent shapes (a tinytensor bug)")
+    if (nb < 1 or n_threads < 1 or scratch.shape[0] < n_threads
+            or scratch.shape[1] < taps_scratch_size(Cg, Og, s.g.OD * s.g.OH * s.g.OW,
+                                                    s.g.D * s.g.H * s.g.W, nb)):
+        raise ValueError("taps_backward_input: bad scratch or chunking (a tinytensor bug)")
+    if s.N == 0 or s.O == 0 or s.C == 0:
+        return
+    nchunks = (s.N + nb - 1) // nb
+    for task in prange(groups * nchunks, nogil=True, schedule='static', num_threads=n_threads):
+        tid = threadid()
+        grp = task // nchunks
+        n0 = task % nchunks * nb
+        _input_chunk(&go[0, 0, 0, 0, 0], &wt[0, 0, 0, 0], &gx[0, 0, 0, 0, 0], &scratch[tid, 0],
+                     &s, grp, n0, min(nb, s.N - n0))
+
+
+cdef void _weight_chunk(const floating* x, const floating* go, floating* gwp,
+                        floating* scratch, const ConvShape* s, Py_ssize_t grp, Py_ssize_t n0,
+                        Py_ssize_t nbc) noexcept nogil:
+    """gwp[grp * T + t] (Og x Cg) += the sum over samples [n0, n0 + nbc) of go's box columns
+    times x's columns under tap t, for every tap."""
+    cdef const tt_conv_geo* g = &s.g
+    cdef Py_ssize_t T = g.KD * g.KH * g.KW, Og = s.Og, Cg = g.C, L = g.OD * g.OH * g.OW
+    cdef Py_ssize_t HWD = g.D * g.H * g.W, t, cols, lda
+    cdef floating* work = scratch
+    cdef floating* gbuf = scratch + _variant.gemm_work()      # Og x L * nbc: go, interleaved
+    cdef floating* xbuf = gbuf + Og * L * nbc                   # Cg x HWD * nbc: x, interleaved
+    cdef floating* acol = xbuf + Cg * HWD * nbc                 # Og x cols: a tap's go columns
+    cdef floating* bcol = acol + Og * L * nbc                   # Cg x cols: x's under the tap
+    cdef const floating* a
+    cdef Tap tp
+    _interleave(go + (n0 * s.O + grp * Og) * L, s.O * L, L, Og, L, nbc, gbuf, False)
+    _interleave(x + (n0 * s.C + grp * Cg) * HWD, s.C * HWD, HWD, Cg, HWD, nbc, xbuf, False)
+    for t in range(T):
+        tp = _tap(g, t)
+        if tp.nd <= 0 or tp.nh <= 0 or tp.nw <= 0:
+            continue
+        cols = tp.nd * tp.nh * tp.nw * nbc
+        if _box_is_run(g, &tp):
+            a = gbuf + ((tp.d0 * g.OH + tp.h0) * g.OW + tp.w0) * nbc
+            lda = L * nbc
+        else:
+            _box(gbuf, Og, L, g, &tp, nbc, False, acol, False)
+            a = acol
+            lda = cols
+        _box(xbuf, Cg, HWD, g, &tp, nbc, True, bcol, False)
+        _gemm(Og, Cg, cols, a, lda, 1, bcol, 1, cols, True, gwp + (grp * T + t) * Og * Cg, Cg,
+              work)
+
+
+def taps_weight_grad(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, W)
+                     const floating[:, :, :, :, ::1] go,     # IN  (N, O, OD, OH, OW)
+                     floating[:, :, :, ::1] gw_parts,        # OUT (P, groups * T, Og, Cg), zero-filled
+                     floating[:, ::1] scratch,               # SCRATCH (n_threads, taps_scratch_size)
+                     Py_ssize_t[:, ::1] geo, Py_ssize_t groups, Py_ssize_t KD, Py_ssize_t KH,
+                     Py_ssize_t KW, Py_ssize_t nb, int n_threads):
+    """Weight gradient tap by tap, per tap as (Og, Cg) matrices, accumulated over chunks of nb
+    samples into P partial sums: partition p owns a fixed run of chunks (the caller sums over
+    axis 0), so the bits never depend on the thread count. One task per (partition, group)."""
+    cdef ConvShape s
+    cdef Py_ssize_t P = gw_parts.shape[0], T = KD * KH * KW, Og, Cg, nchunks, task, p, grp
+    cdef Py_ssize_t ch, n0, tid
+    cdef Py_ssize_t w_shape[5]
+    if groups < 1 or gw_parts.shape[1] % groups or T < 1 or gw_parts.shape[1] != groups * T:
+        raise ValueError("taps_weight_grad: inconsistent shapes (a tinytensor bug)")
+    Og, Cg = gw_parts.shape[2], gw_parts.shape[3]
+    w_shape[0], w_shape[1], w_shape[2], w_shape[3], w_shape[4] = Og * groups, Cg, KD, KH, KW
+    if not conv_shape(&s, x.shape, w_shape, go.shape, geo, groups):
+        raise ValueError("taps_weight_grad: inconsistent shapes (a tinytensor bug)")
+    if (nb < 1 or P < 1 or n_threads < 1 or scratch.shape[0] < n_threads
+            or scratch.shape[1] < taps_scratch_size(Cg, Og, s.g.OD * s.g.OH * s.g.OW,
+                                                    s.g.D * s.g.H * s.g.W, nb)):
+        raise ValueError("taps_weight_grad: bad scratch or chunking (a tinytensor bug)")
+    if s.N == 0 or s.O == 0 or s.C == 0:
+        return
+    nchunks = (s.N + nb - 1) // nb
+    for task in prange(P * groups, nogil=True, schedule='static', num_threads=n_threads):
+        tid = threadid()
+        p = task // groups
+        grp = task % groups
+        for ch in range(p * nchunks // P, (p + 1) * nchunks // P):
+            n0 = ch * nb
+            _weight_chunk(&x[0, 0, 0, 0, 0], &go[0, 0, 0, 0, 0], &gw_parts[p, 0, 0, 0],
+                          &scratch[tid, 0], &s, grp, n0, min(nb, s.N - n0))

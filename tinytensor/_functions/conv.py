@@ -118,36 +118,36 @@ def _backward_input_panels(w, go, gx, geo, groups, n_threads):
                                 scratch[:n_threads], geo, *w.shape[2:], n_threads)
 
 
-def _backward_input_taps(w, go, gx, geo, groups, n_threads):
-    """gx = the input gradient, one GEMM per tap over the outputs it reaches inside the input
-    (conv_taps.pyx)."""
-    cg, og = w.shape[1], w.shape[0] // groups
-    length = go.shape[2] * go.shape[3] * go.shape[4]
-    nb, _ = conv_plan.taps_chunking(go.shape[0], length)
-    size = _kt.taps_scratch_size(cg, og, length, gx.shape[2] * gx.shape[3] * gx.shape[4], nb)
-    with _Scratch(go.dtype, n_threads, size) as scratch:
-        wt = np.ascontiguousarray(                        # (groups, taps, Og, Cg)
-            w.reshape(groups, og, cg, -1).transpose(0, 3, 1, 2))
-        _kt.taps_backward_input(go, wt, gx, scratch, geo,
-                                *w.shape[2:], nb, n_threads)
+def _plane(a):
+    """Positions per channel of a 5-D array."""
+    return a.shape[2] * a.shape[3] * a.shape[4]
 
 
-def _weight_grad_taps(x, w, go, geo, groups, n_threads):
-    """The weight gradient, one GEMM per tap over the outputs it reaches inside the input."""
+def _taps_call(kernel, a, w, geo, groups, n_threads, length, in_positions, *outputs,
+               weights=True):
+    """Run a conv_taps kernel with per-thread scratch and, after it in the same reused buffer
+    (no fresh pages to fault in on every call), the weights per tap, (groups, taps, Og, Cg)
+    (weights=True: forward and input gradient), or room for the weight gradient in that
+    layout (weights=False), which is returned."""
     o, cg = w.shape[:2]
-    taps = w.shape[2] * w.shape[3] * w.shape[4]
-    length = go.shape[2] * go.shape[3] * go.shape[4]
-    nb, parts = conv_plan.taps_chunking(go.shape[0], length)
-    size = _kt.taps_scratch_size(cg, o // groups, length, x.shape[2] * x.shape[3] * x.shape[4],
-                                 nb)
-    gw_parts = np.zeros((parts, groups * taps, o // groups, cg), w.dtype)
-    with _Scratch(x.dtype, n_threads, size) as scratch:
-        _kt.taps_weight_grad(x, go, gw_parts, scratch, geo, groups, *w.shape[2:], nb,
-                             n_threads)
-    gw = gw_parts.sum(axis=0) if parts > 1 else gw_parts[0]
-    # (groups, taps, Og, Cg) -> (O, Cg, taps)
-    gw = gw.reshape(groups, taps, o // groups, cg).transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(gw).reshape(w.shape)
+    og, taps = o // groups, w.shape[2] * w.shape[3] * w.shape[4]
+    nb, _ = conv_plan.taps_chunking(a.shape[0], length)
+    size = _kt.taps_scratch_size(cg, og, length, in_positions, nb)
+    rows = n_threads + -(-w.size // size)
+    with _Scratch(a.dtype, rows, size) as scratch:
+        per_tap = scratch[n_threads:].reshape(-1)[:w.size].reshape(groups * taps, og, cg)
+        if weights:
+            np.copyto(per_tap.reshape(groups, taps, og, cg),
+                      w.reshape(groups, og, cg, taps).transpose(0, 3, 1, 2))
+            kernel(a, per_tap.reshape(groups, taps, og, cg), *outputs, scratch[:n_threads],
+                   geo, *w.shape[2:], nb, n_threads)
+            return None
+        kernel(a, *outputs, per_tap, scratch[:n_threads], geo, groups, *w.shape[2:], nb,
+               n_threads)
+        gw = alloc(w.shape, w.dtype)
+        np.copyto(gw.reshape(groups, og, cg, taps),
+                  per_tap.reshape(groups, taps, og, cg).transpose(0, 2, 3, 1))
+        return gw
 
 
 def conv_forward(x, w, b, geo, groups, n_threads):
@@ -169,6 +169,9 @@ def conv_forward(x, w, b, geo, groups, n_threads):
     elif p.forward == "rows":
         with _Scratch(x.dtype, 1, _kp.panel_sizes(cg, og, k, groups)[0]) as packed:
             _kp.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)
+    elif p.forward == "taps":
+        _taps_call(_kt.taps_forward, x, w, geo, groups, n_threads, _plane(y), _plane(x),
+                   bias, has_bias, y)
     elif p.forward == "panels":
         packed, size = _kp.panel_sizes(cg, og, k, groups)
         rows = n_threads + -(-packed // size)      # per-thread rows, then the packed weights
@@ -201,7 +204,8 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
         gx = conv_forward(go, flipped, None, flipped_geo, groups, n_threads)
     elif need_x and p.input_grad == "taps":
         gx = alloc(x.shape, x.dtype)                  # every element written
-        _backward_input_taps(w, go, gx, geo, groups, n_threads)
+        _taps_call(_kt.taps_backward_input, go, w, geo, groups, n_threads, _plane(go),
+                   _plane(gx), gx)
     elif need_x and p.input_grad == "panels":
         gx = alloc(x.shape, x.dtype, fill=0)
         _backward_input_panels(w, go, gx, geo, groups, n_threads)
@@ -227,7 +231,8 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
                         w.dtype)
         _kd.direct_backward_weight(x, go, gw, rows, geo, groups, n_threads)
     elif need_w and p.weight_grad == "taps":
-        gw = _weight_grad_taps(x, w, go, geo, groups, n_threads)
+        gw = _taps_call(_kt.taps_weight_grad, x, w, geo, groups, n_threads, _plane(go),
+                        _plane(x), go, weights=False)
     elif need_w and p.weight_grad == "dot":
         gw = alloc(w.shape, w.dtype)
         _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)

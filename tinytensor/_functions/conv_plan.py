@@ -8,14 +8,15 @@ the plan says; nothing else chooses a convolution kernel.
 
 The paths (`PATHS`):
 
-- forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``rows`` (float32,
+- forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``taps`` (any
+  dtype, small planes: one GEMM per kernel tap over the output positions whose window has
+  that tap inside the input, conv_taps.pyx: no products with padding), ``rows`` (float32,
   W-stride 1 or 2: output rows straight from the input, no im2col), ``panels`` (float32:
   implicit GEMM, im2col built 32 columns at a time), ``gemm`` (any dtype: im2col of a chunk +
   our own GEMM, c/tt_dgemm.inc and c/tt_portable.inc).
 - input gradient: ``direct-fused`` (depthwise, all three gradients in one pass; with the
-  weight gradient's ``direct-fused``), ``direct``, ``taps`` (any dtype, small planes: one
-  GEMM per kernel tap over the output positions it reaches inside the input, conv_taps.pyx:
-  no products with padding), ``flipped`` (stride 1: a convolution of the output gradient
+  weight gradient's ``direct-fused``), ``direct``, ``taps`` (as for the forward),
+  ``flipped`` (stride 1: a convolution of the output gradient
   with the flipped weights), ``panels`` (float32: col2im panel by panel), ``gemm`` (GEMM +
   col2im).
 - weight gradient: ``direct-fused``, ``direct``, ``taps`` (as for the input gradient),
@@ -61,9 +62,9 @@ from tinytensor._kernels import _variant as _k
 from tinytensor._kernels import conv_wgrad as _kw
 
 PATHS = {
-    "forward": ("direct", "rows", "panels", "gemm"),
-    "input_grad": ("direct-fused", "direct", "taps", "flipped", "panels", "gemm"),
-    "weight_grad": ("direct-fused", "direct", "taps", "dot", "window", "gemm"),
+    "forward": ("direct", "rows", "panels", "gemm", "taps"),
+    "input_grad": ("direct-fused", "direct", "flipped", "panels", "gemm", "taps"),
+    "weight_grad": ("direct-fused", "direct", "dot", "window", "gemm", "taps"),
 }
 _KNOBS = ("chunk_columns", "col_block_bytes")
 
@@ -116,7 +117,7 @@ WGRAD_MIN_CHANNELS = 2
 # and 2.1x, 14 x 14 -> 7 x 7 stride 2 padding 1 about even.
 WGRAD_WIN_MAX_POSITIONS = 256
 WGRAD_WIN_MIN_LANE_USE = 0.5
-# The tap-by-tap paths (conv_taps.pyx) for both gradients when at least this fraction of the
+# The tap-by-tap paths (conv_taps.pyx) for all three parts when at least this fraction of the
 # im2col products would read padding and a group has at least TAPS_MIN_CHANNELS input and
 # output channels (the per-tap GEMMs' inner dimensions). T1 of bench_conv_transpose (DCGAN,
 # 4 x 4 -> 8 x 8, k4 s2 p1: 23% padding) on 1 thread: its forward (this input gradient)
@@ -315,12 +316,12 @@ def _choose(slot, d):
         if slot == "forward":
             return "direct"
         return "direct-fused" if d["groups"] >= FUSED_MIN_GROUPS else "direct"
+    if d["taps"]():
+        return "taps"
     if slot == "forward":
         if d["f32"]:
             return "rows" if d["sw"] <= 2 and d["ow"] >= ROWS_MIN_WIDTH else "panels"
         return "gemm"
-    if slot != "forward" and d["taps"]():
-        return "taps"
     if slot == "input_grad":
         if d["f32"] and d["cg"] >= PANEL_MIN_IN_CHANNELS:
             grows = d["in_positions"] > MAX_FLIPPED_GROWTH * d["positions"]

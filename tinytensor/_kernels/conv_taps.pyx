@@ -12,6 +12,7 @@ For tap t = (i, j, k) the output positions whose window tap lies inside the inpu
 are gathered (one row of outputs at a time), multiplied by the tap's weight matrix with our
 own GEMM (_variant.pxd), and scattered back:
 
+- forward: y[n, :, q] += w[:, :, t] @ x[n, :, in(t, q)] for q in the box;
 - input gradient: gx[n, :, in(t, q)] += w[:, :, t]^T @ go[n, :, q] for q in the box (the
   weights per tap, (Og, Cg) as stored, read transposed by the GEMM's packing);
 - weight gradient: gw[:, :, t] = sum over samples and q in the box of go[n, :, q] x[n, :, in(t, q)]^T.
@@ -72,18 +73,25 @@ cdef inline Tap _tap(const tt_conv_geo* g, Py_ssize_t t) noexcept nogil:
 
 
 cdef void _interleave(const floating* a, Py_ssize_t ss, Py_ssize_t cs, Py_ssize_t nch,
-                      Py_ssize_t P, Py_ssize_t nbc, floating* buf, bint back) noexcept nogil:
+                      Py_ssize_t P, Py_ssize_t nbc, floating* buf, bint back,
+                      const floating* bias) noexcept nogil:
     """buf[c, p * nbc + b] = a[b * ss + c * cs + p] for nbc samples (a: the first one's first
-    channel), or the reverse when back: the chunk with the sample index innermost, so that a
-    tap's box is a few long runs of columns instead of many rows of a few."""
+    channel), or the reverse when back (plus bias[c] when bias is not NULL): the chunk with
+    the sample index innermost, so that a tap's box is a few long runs of columns instead of
+    many rows of a few."""
     cdef Py_ssize_t c, b, p
     cdef floating* dst
     cdef floating* src
+    cdef floating bv
     for c in range(nch):
         dst = buf + c * P * nbc
+        bv = bias[c] if bias != NULL else 0
         for b in range(nbc):
             src = <floating*> a + b * ss + c * cs
-            if back:
+            if back and bias != NULL:
+                for p in range(P):
+                    src[p] = dst[p * nbc + b] + bv
+            elif back:
                 for p in range(P):
                     src[p] = dst[p * nbc + b]
             else:
@@ -130,11 +138,80 @@ cdef void _box(floating* buf, Py_ssize_t nch, Py_ssize_t P, const tt_conv_geo* g
                     q = q + run
 
 
+cdef void _forward_chunk(const floating* x, const floating* wt, const floating* bias,
+                         floating* y, floating* scratch, const ConvShape* s, Py_ssize_t grp,
+                         Py_ssize_t n0, Py_ssize_t nbc) noexcept nogil:
+    """y of samples [n0, n0 + nbc) and group grp: the taps' products summed tap after tap
+    (a fixed order), then the bias."""
+    cdef const tt_conv_geo* g = &s.g
+    cdef Py_ssize_t T = g.KD * g.KH * g.KW, Og = s.Og, Cg = g.C, L = g.OD * g.OH * g.OW
+    cdef Py_ssize_t HWD = g.D * g.H * g.W, t, cols
+    cdef floating* work = scratch
+    cdef floating* ybuf = scratch + _variant.gemm_work()      # Og x L * nbc: y, interleaved
+    cdef floating* xbuf = ybuf + Og * L * nbc                   # Cg x HWD * nbc: x, interleaved
+    cdef floating* bcol = xbuf + Cg * HWD * nbc                 # Cg x cols: x under a tap
+    cdef floating* ccol = bcol + Cg * L * nbc                   # Og x cols: their products
+    cdef Tap tp
+    _interleave(x + (n0 * s.C + grp * Cg) * HWD, s.C * HWD, HWD, Cg, HWD, nbc, xbuf, False,
+                NULL)
+    memset(ybuf, 0, Og * L * nbc * sizeof(floating))
+    for t in range(T):
+        tp = _tap(g, t)
+        if tp.nd <= 0 or tp.nh <= 0 or tp.nw <= 0:
+            continue
+        cols = tp.nd * tp.nh * tp.nw * nbc
+        _box(xbuf, Cg, HWD, g, &tp, nbc, True, bcol, False)
+        if _box_is_run(g, &tp):                   # add straight into y's columns
+            _gemm(Og, cols, Cg, wt + (grp * T + t) * Og * Cg, Cg, 1, bcol, cols, 1, True,
+                  ybuf + ((tp.d0 * g.OH + tp.h0) * g.OW + tp.w0) * nbc, L * nbc, work)
+        else:
+            _gemm(Og, cols, Cg, wt + (grp * T + t) * Og * Cg, Cg, 1, bcol, cols, 1, False,
+                  ccol, cols, work)
+            _box(ybuf, Og, L, g, &tp, nbc, False, ccol, True)
+    _interleave(y + (n0 * s.O + grp * Og) * L, s.O * L, L, Og, L, nbc, ybuf, True,
+                bias + grp * Og if bias != NULL else NULL)
+
+
+def taps_forward(const floating[:, :, :, :, ::1] x,          # IN  (N, C, D, H, W)
+                 const floating[:, :, :, ::1] wt,            # IN  (groups, T, Og, Cg): w per tap
+                 const floating[::1] bias,                   # IN  (O,) when has_bias, else any
+                 bint has_bias,
+                 floating[:, :, :, :, ::1] y,                # OUT (N, O, OD, OH, OW)
+                 floating[:, ::1] scratch,                   # SCRATCH (n_threads, taps_scratch_size)
+                 Py_ssize_t[:, ::1] geo, Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW,
+                 Py_ssize_t nb, int n_threads):
+    """Convolution forward tap by tap over chunks of nb samples: one task per (group, chunk),
+    which writes that chunk's y (every element)."""
+    cdef ConvShape s
+    cdef Py_ssize_t groups = wt.shape[0], T = wt.shape[1], Og = wt.shape[2], Cg = wt.shape[3]
+    cdef Py_ssize_t w_shape[5]
+    cdef Py_ssize_t nchunks, task, grp, n0, tid
+    w_shape[0], w_shape[1], w_shape[2], w_shape[3], w_shape[4] = Og * groups, Cg, KD, KH, KW
+    if (T != KD * KH * KW or not conv_shape(&s, x.shape, w_shape, y.shape, geo, groups)
+            or (has_bias and bias.shape[0] != s.O)):
+        raise ValueError("taps_forward: inconsistent shapes (a tinytensor bug)")
+    if (nb < 1 or n_threads < 1 or scratch.shape[0] < n_threads
+            or scratch.shape[1] < taps_scratch_size(Cg, Og, s.g.OD * s.g.OH * s.g.OW,
+                                                    s.g.D * s.g.H * s.g.W, nb)):
+        raise ValueError("taps_forward: bad scratch or chunking (a tinytensor bug)")
+    if s.N == 0 or s.O == 0:
+        return
+    nchunks = (s.N + nb - 1) // nb
+    for task in prange(groups * nchunks, nogil=True, schedule='static', num_threads=n_threads):
+        tid = threadid()
+        grp = task // nchunks
+        n0 = task % nchunks * nb
+        _forward_chunk(&x[0, 0, 0, 0, 0] if Cg else NULL, &wt[0, 0, 0, 0] if Cg else NULL,
+                       &bias[0] if has_bias else NULL, &y[0, 0, 0, 0, 0], &scratch[tid, 0],
+                       &s, grp, n0, min(nb, s.N - n0))
+
+
 def taps_scratch_size(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t L, Py_ssize_t HWD,
                       Py_ssize_t nb):
-    """Per-thread scratch (elements) of taps_backward_input and taps_weight_grad for chunks
-    of nb samples with L output and HWD input positions: the GEMM's workspace, the chunk's
-    output-side and input-side planes interleaved, and one tap's columns of both."""
+    """Per-thread scratch (elements) of taps_forward, taps_backward_input and
+    taps_weight_grad for chunks of nb samples with L output and HWD input positions: the
+    GEMM's workspace, the chunk's output-side and input-side planes interleaved, and one
+    tap's columns of both."""
     return _variant.gemm_work() + nb * (2 * Og * L + Cg * (HWD + L))
 
 
@@ -152,7 +229,7 @@ cdef void _input_chunk(const floating* go, const floating* wt, floating* gx,
     cdef floating* ccol = bcol + Og * L * nbc                   # Cg x cols: their products
     cdef const floating* b
     cdef Tap tp
-    _interleave(go + (n0 * s.O + grp * Og) * L, s.O * L, L, Og, L, nbc, gbuf, False)
+    _interleave(go + (n0 * s.O + grp * Og) * L, s.O * L, L, Og, L, nbc, gbuf, False, NULL)
     memset(xbuf, 0, Cg * HWD * nbc * sizeof(floating))
     for t in range(T):
         tp = _tap(g, t)
@@ -170,7 +247,7 @@ cdef void _input_chunk(const floating* go, const floating* wt, floating* gx,
         _gemm(Cg, cols, Og, wt + (grp * T + t) * Og * Cg, 1, Cg, b, ldb, 1, False, ccol, cols,
               work)
         _box(xbuf, Cg, HWD, g, &tp, nbc, True, ccol, True)
-    _interleave(gx + (n0 * s.C + grp * Cg) * HWD, s.C * HWD, HWD, Cg, HWD, nbc, xbuf, True)
+    _interleave(gx + (n0 * s.C + grp * Cg) * HWD, s.C * HWD, HWD, Cg, HWD, nbc, xbuf, True, NULL)
 
 
 def taps_backward_input(const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH, OW)
@@ -203,71 +280,81 @@ def taps_backward_input(const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, O
                      &s, grp, n0, min(nb, s.N - n0))
 
 
-cdef void _weight_chunk(const floating* x, const floating* go, floating* gwp,
-                        floating* scratch, const ConvShape* s, Py_ssize_t grp, Py_ssize_t n0,
-                        Py_ssize_t nbc) noexcept nogil:
-    """gwp[grp * T + t] (Og x Cg) += the sum over samples [n0, n0 + nbc) of go's box columns
-    times x's columns under tap t, for every tap."""
+cdef void _weight_block(const floating* x, const floating* go, floating* gwt,
+                        floating* scratch, const ConvShape* s, Py_ssize_t grp, Py_ssize_t t0,
+                        Py_ssize_t t1, Py_ssize_t nb) noexcept nogil:
+    """gwt[grp * T + t] (Og x Cg) = the sum over the batch of go's box columns times x's
+    columns under tap t, for the taps [t0, t1), chunk after chunk of nb samples (the order of
+    the sums depends on the shapes only, not on which taps share a task)."""
     cdef const tt_conv_geo* g = &s.g
     cdef Py_ssize_t T = g.KD * g.KH * g.KW, Og = s.Og, Cg = g.C, L = g.OD * g.OH * g.OW
-    cdef Py_ssize_t HWD = g.D * g.H * g.W, t, cols, lda
+    cdef Py_ssize_t HWD = g.D * g.H * g.W, t, cols, lda, n0, nbc, e
     cdef floating* work = scratch
-    cdef floating* gbuf = scratch + _variant.gemm_work()      # Og x L * nbc: go, interleaved
-    cdef floating* xbuf = gbuf + Og * L * nbc                   # Cg x HWD * nbc: x, interleaved
-    cdef floating* acol = xbuf + Cg * HWD * nbc                 # Og x cols: a tap's go columns
-    cdef floating* bcol = acol + Og * L * nbc                   # Cg x cols: x's under the tap
+    cdef floating* gbuf = scratch + _variant.gemm_work()      # Og x L * nb: go, interleaved
+    cdef floating* xbuf = gbuf + Og * L * nb                    # Cg x HWD * nb: x, interleaved
+    cdef floating* acol = xbuf + Cg * HWD * nb                  # Og x cols: a tap's go columns
+    cdef floating* bcol = acol + Og * L * nb                    # Cg x cols: x's under the tap
+    cdef floating* out
     cdef const floating* a
     cdef Tap tp
-    _interleave(go + (n0 * s.O + grp * Og) * L, s.O * L, L, Og, L, nbc, gbuf, False)
-    _interleave(x + (n0 * s.C + grp * Cg) * HWD, s.C * HWD, HWD, Cg, HWD, nbc, xbuf, False)
-    for t in range(T):
+    for t in range(t0, t1):                       # taps no output reaches: zero
         tp = _tap(g, t)
-        if tp.nd <= 0 or tp.nh <= 0 or tp.nw <= 0:
-            continue
-        cols = tp.nd * tp.nh * tp.nw * nbc
-        if _box_is_run(g, &tp):
-            a = gbuf + ((tp.d0 * g.OH + tp.h0) * g.OW + tp.w0) * nbc
-            lda = L * nbc
-        else:
-            _box(gbuf, Og, L, g, &tp, nbc, False, acol, False)
-            a = acol
-            lda = cols
-        _box(xbuf, Cg, HWD, g, &tp, nbc, True, bcol, False)
-        _gemm(Og, Cg, cols, a, lda, 1, bcol, 1, cols, True, gwp + (grp * T + t) * Og * Cg, Cg,
-              work)
+        if tp.nd <= 0 or tp.nh <= 0 or tp.nw <= 0 or s.N == 0:
+            out = gwt + (grp * T + t) * Og * Cg
+            for e in range(Og * Cg):
+                out[e] = 0
+    n0 = 0
+    while n0 < s.N:
+        nbc = min(nb, s.N - n0)
+        _interleave(go + (n0 * s.O + grp * Og) * L, s.O * L, L, Og, L, nbc, gbuf, False, NULL)
+        _interleave(x + (n0 * s.C + grp * Cg) * HWD, s.C * HWD, HWD, Cg, HWD, nbc, xbuf, False,
+                    NULL)
+        for t in range(t0, t1):
+            tp = _tap(g, t)
+            if tp.nd <= 0 or tp.nh <= 0 or tp.nw <= 0:
+                continue
+            cols = tp.nd * tp.nh * tp.nw * nbc
+            if _box_is_run(g, &tp):
+                a = gbuf + ((tp.d0 * g.OH + tp.h0) * g.OW + tp.w0) * nbc
+                lda = L * nbc
+            else:
+                _box(gbuf, Og, L, g, &tp, nbc, False, acol, False)
+                a = acol
+                lda = cols
+            _box(xbuf, Cg, HWD, g, &tp, nbc, True, bcol, False)
+            _gemm(Og, Cg, cols, a, lda, 1, bcol, 1, cols, n0 > 0,
+                  gwt + (grp * T + t) * Og * Cg, Cg, work)
+        n0 = n0 + nbc
 
 
 def taps_weight_grad(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, W)
                      const floating[:, :, :, :, ::1] go,     # IN  (N, O, OD, OH, OW)
-                     floating[:, :, :, ::1] gw_parts,        # OUT (P, groups * T, Og, Cg), zero-filled
+                     floating[:, :, ::1] gwt,                # OUT (groups * T, Og, Cg)
                      floating[:, ::1] scratch,               # SCRATCH (n_threads, taps_scratch_size)
                      Py_ssize_t[:, ::1] geo, Py_ssize_t groups, Py_ssize_t KD, Py_ssize_t KH,
                      Py_ssize_t KW, Py_ssize_t nb, int n_threads):
-    """Weight gradient tap by tap, per tap as (Og, Cg) matrices, accumulated over chunks of nb
-    samples into P partial sums: partition p owns a fixed run of chunks (the caller sums over
-    axis 0), so the bits never depend on the thread count. One task per (partition, group)."""
+    """Weight gradient tap by tap, per tap as an (Og, Cg) matrix summed over the whole batch
+    in chunks of nb samples. One task per (group, block of taps): every element of gwt is
+    summed by one thread in an order fixed by the shapes, whatever the blocks."""
     cdef ConvShape s
-    cdef Py_ssize_t P = gw_parts.shape[0], T = KD * KH * KW, Og, Cg, nchunks, task, p, grp
-    cdef Py_ssize_t ch, n0, tid
+    cdef Py_ssize_t T = KD * KH * KW, Og, Cg, nblocks, task, grp, blk
     cdef Py_ssize_t w_shape[5]
-    if groups < 1 or gw_parts.shape[1] % groups or T < 1 or gw_parts.shape[1] != groups * T:
+    if groups < 1 or T < 1 or gwt.shape[0] != groups * T:
         raise ValueError("taps_weight_grad: inconsistent shapes (a tinytensor bug)")
-    Og, Cg = gw_parts.shape[2], gw_parts.shape[3]
+    Og, Cg = gwt.shape[1], gwt.shape[2]
     w_shape[0], w_shape[1], w_shape[2], w_shape[3], w_shape[4] = Og * groups, Cg, KD, KH, KW
     if not conv_shape(&s, x.shape, w_shape, go.shape, geo, groups):
         raise ValueError("taps_weight_grad: inconsistent shapes (a tinytensor bug)")
-    if (nb < 1 or P < 1 or n_threads < 1 or scratch.shape[0] < n_threads
+    if (nb < 1 or n_threads < 1 or scratch.shape[0] < n_threads
             or scratch.shape[1] < taps_scratch_size(Cg, Og, s.g.OD * s.g.OH * s.g.OW,
                                                     s.g.D * s.g.H * s.g.W, nb)):
         raise ValueError("taps_weight_grad: bad scratch or chunking (a tinytensor bug)")
-    if s.N == 0 or s.O == 0 or s.C == 0:
+    if s.O == 0 or s.C == 0:
         return
-    nchunks = (s.N + nb - 1) // nb
-    for task in prange(P * groups, nogil=True, schedule='static', num_threads=n_threads):
-        tid = threadid()
-        p = task // groups
-        grp = task % groups
-        for ch in range(p * nchunks // P, (p + 1) * nchunks // P):
-            n0 = ch * nb
-            _weight_chunk(&x[0, 0, 0, 0, 0], &go[0, 0, 0, 0, 0], &gw_parts[p, 0, 0, 0],
-                          &scratch[tid, 0], &s, grp, n0, min(nb, s.N - n0))
+    nblocks = min(T, n_threads)
+    for task in prange(groups * nblocks, nogil=True, schedule='static', num_threads=n_threads):
+        grp = task // nblocks
+        blk = task % nblocks
+        _weight_block(&x[0, 0, 0, 0, 0] if s.N else NULL, &go[0, 0, 0, 0, 0] if s.N else NULL,
+                      &gwt[0, 0, 0], &scratch[threadid(), 0], &s, grp, blk * T // nblocks,
+                      (blk + 1) * T // nblocks, nb)

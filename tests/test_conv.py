@@ -1,5 +1,6 @@
 """conv1d/2d/3d against the naive reference (tests/reference_conv.py): forward, every gradient,
 layouts, the adjoint identity, gradcheck, thread-count reproducibility, and the bad calls."""
+import contextlib
 import re
 import warnings
 
@@ -220,6 +221,7 @@ PATHS = {
     "rows": dict(forward="rows", input_grad="flipped", weight_grad="dot"),
     "window": dict(weight_grad="window"),
     "gemm": dict(forward="gemm", input_grad="gemm", weight_grad="gemm"),
+    "taps": dict(forward="taps", input_grad="taps", weight_grad="taps"),
 }
 PATH_VARIANTS = [p if v == DEFAULT else f"{p}@{v}" for v in VARIANTS for p in PATHS
                  if v == DEFAULT or p in ("panels", "rows", "gemm")]
@@ -266,6 +268,62 @@ def test_float32_paths_on_wide_rows(path, shape, kw):
                 dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1),
                 batched=True, seed=7)
     on_path(path, lambda: check_against_reference(case, 2, "float32"))
+
+
+# ---------------------------------------------------------------- the tap-by-tap paths
+
+@contextlib.contextmanager
+def taps_columns(n):
+    """conv_plan.TAPS_COLUMNS (the tap-by-tap paths' chunks: about that many output
+    positions) set to n inside the block."""
+    before = conv_plan.TAPS_COLUMNS
+    conv_plan.TAPS_COLUMNS = n
+    try:
+        yield
+    finally:
+        conv_plan.TAPS_COLUMNS = before
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@given(data=st.data())
+def test_taps_paths_match_reference(nsp, dtype, data):
+    """Forward, input and weight gradients tap by tap (conv_taps.pyx) in both dtypes, with
+    chunks of one sample, of a few, and the default (several chunks per weight-gradient sum,
+    taps with an empty box: padding or dilation past the input)."""
+    case = data.draw(conv_cases(nsp=nsp, max_terms=6_000 if nsp == 3 else 12_000))
+    columns = data.draw(st.sampled_from([1, 7, conv_plan.TAPS_COLUMNS]))
+    with taps_columns(columns), conv_plan.force(forward="taps", input_grad="taps",
+                                                weight_grad="taps"):
+        check_against_reference(case, nsp, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((40, 32, 8, 8), (32, 32, 4, 4), dict(stride=2, padding=1)),     # DCGAN's, in small
+    ((12, 36, 5, 5), (48, 12, 3, 3), dict(padding=1, groups=3)),     # groups, stride 1
+    ((6, 32, 7, 9), (40, 32, 3, 2), dict(stride=(2, 1), padding=(2, 1), dilation=(1, 2))),
+])
+def test_taps_paths_one_and_two_threads_bitwise_equal(xs, ws, kw, dtype, threads):
+    """Several chunks and blocks of taps: the same bits for 1 and 2 threads, and the values of
+    the im2col + GEMM path (too many terms for the reference)."""
+    rng = np.random.default_rng(12)
+    x0, w0, b0 = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+
+    def grads(n, path):
+        threads(n)
+        x, w, b = leaf(x0, dtype), leaf(w0, dtype), leaf(b0, dtype)
+        with taps_columns(40), conv_plan.force(forward=path, input_grad=path,
+                                               weight_grad=path):
+            y = F.conv2d(x, w, b, **kw)
+            (y * y).sum().backward()
+        return [arr(t) for t in (y, x.grad, w.grad, b.grad)]
+
+    one, two, gemm = grads(1, "taps"), grads(2, "taps"), grads(2, "gemm")
+    for a, b, c in zip(one, two, gemm):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=1e-4 if dtype == "float32" else 1e-10,
+                                   atol=1e-4 * np.abs(c).max())
 
 
 # ---------------------------------------------------------------- layouts

@@ -33,6 +33,29 @@ def test_the_choices_follow_the_shapes_and_dtype():
     assert tiny.threads == 1                                         # too small for 2 threads
 
 
+def test_padded_small_planes_take_the_tap_by_tap_paths():
+    """A DCGAN generator layer's convolution (8 x 8 <-> 4 x 4, kernel 4, stride 2, padding 1:
+    23% of im2col's products read padding) runs tap by tap, in every dtype; the benchmark
+    shapes of bench_conv keep their paths (S3: no padding; S4: 2% padding; S1: 3 channels)."""
+    geo = conv_plan.geometry((2, 2), (1, 1), (1, 1), (1, 1))
+    assert conv_plan.skipped_fraction((64, 256, 1, 8, 8), (512, 256, 1, 4, 4), geo) == 0.234375
+    for dtype in (np.float32, np.float64):
+        p = plan((64, 256, 1, 8, 8), (512, 256, 1, 4, 4), geo=geo, dtype=dtype)
+        assert (p.forward, p.input_grad, p.weight_grad) == ("taps", "taps", "taps")
+    none = conv_plan.geometry((1, 1), (0, 0), (1, 1), (0, 0))
+    for x, w, g in [((64, 32, 1, 8, 8), (64, 32, 1, 5, 5), none),
+                    ((32, 64, 1, 56, 56), (64, 64, 1, 3, 3), GEO1),
+                    ((128, 3, 1, 20, 20), (5, 3, 1, 5, 5), none),
+                    ((64, 16, 1, 8, 8), (64, 16, 1, 4, 4), geo)]:       # 16 channels: too few
+        p = plan(x, w, geo=g)
+        assert "taps" not in (p.forward, p.input_grad, p.weight_grad), (x, w)
+    with conv_plan.force(forward="taps", input_grad="taps", weight_grad="taps"):
+        p = plan((2, 4, 1, 64, 64), (4, 4, 1, 3, 3))                # too large a plane
+        assert "taps" not in (p.forward, p.input_grad, p.weight_grad)
+        p = plan((2, 4, 1, 9, 9), (4, 4, 1, 3, 3), dtype=np.float64)
+        assert (p.forward, p.input_grad, p.weight_grad) == ("taps", "taps", "taps")
+
+
 def test_forcing_takes_a_path_where_it_can_run():
     with conv_plan.force(forward="gemm", input_grad="gemm", weight_grad="gemm"):
         p = plan((32, 64, 1, 56, 56), (64, 64, 1, 3, 3))

@@ -124,29 +124,30 @@ def _plane(a):
 
 
 def _taps_call(kernel, a, w, geo, groups, n_threads, length, in_positions, *outputs,
-               weights=True):
+               weights="forward"):
     """Run a conv_taps kernel with per-thread scratch and, after it in the same reused buffer
-    (no fresh pages to fault in on every call), the weights per tap, (groups, taps, Og, Cg)
-    (weights=True: forward and input gradient), or room for the weight gradient in that
-    layout (weights=False), which is returned."""
+    (no fresh pages to fault in on every call), the weights per tap: (groups, taps, Og, Cg)
+    for weights="forward", (groups, taps, Cg, Og) for "input_grad", or room for the weight
+    gradient in the first layout (weights=None), which is then returned."""
     o, cg = w.shape[:2]
     og, taps = o // groups, w.shape[2] * w.shape[3] * w.shape[4]
-    nb, _ = conv_plan.taps_chunking(a.shape[0], length)
+    nb = conv_plan.taps_chunk(a.shape[0], length)
     size = _kt.taps_scratch_size(cg, og, length, in_positions, nb)
     rows = n_threads + -(-w.size // size)
     with _Scratch(a.dtype, rows, size) as scratch:
         per_tap = scratch[n_threads:].reshape(-1)[:w.size].reshape(groups * taps, og, cg)
         if weights:
-            np.copyto(per_tap.reshape(groups, taps, og, cg),
-                      w.reshape(groups, og, cg, taps).transpose(0, 3, 1, 2))
-            kernel(a, per_tap.reshape(groups, taps, og, cg), *outputs, scratch[:n_threads],
-                   geo, *w.shape[2:], nb, n_threads)
+            first = weights == "input_grad"
+            per_tap = per_tap.reshape((groups, taps) + ((cg, og) if first else (og, cg)))
+            _kt.to_per_tap(w.reshape(o, cg, taps), per_tap, first, n_threads)
+            kernel(a, per_tap, *outputs, scratch[:n_threads], geo, *w.shape[2:], nb,
+                   n_threads)
             return None
         kernel(a, *outputs, per_tap, scratch[:n_threads], geo, groups, *w.shape[2:], nb,
                n_threads)
         gw = alloc(w.shape, w.dtype)
-        np.copyto(gw.reshape(groups, og, cg, taps),
-                  per_tap.reshape(groups, taps, og, cg).transpose(0, 2, 3, 1))
+        _kt.from_per_tap(per_tap.reshape(groups, taps, og, cg), gw.reshape(o, cg, taps),
+                         n_threads)
         return gw
 
 
@@ -205,7 +206,7 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     elif need_x and p.input_grad == "taps":
         gx = alloc(x.shape, x.dtype)                  # every element written
         _taps_call(_kt.taps_backward_input, go, w, geo, groups, n_threads, _plane(go),
-                   _plane(gx), gx)
+                   _plane(gx), gx, weights="input_grad")
     elif need_x and p.input_grad == "panels":
         gx = alloc(x.shape, x.dtype, fill=0)
         _backward_input_panels(w, go, gx, geo, groups, n_threads)
@@ -232,7 +233,7 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
         _kd.direct_backward_weight(x, go, gw, rows, geo, groups, n_threads)
     elif need_w and p.weight_grad == "taps":
         gw = _taps_call(_kt.taps_weight_grad, x, w, geo, groups, n_threads, _plane(go),
-                        _plane(x), go, weights=False)
+                        _plane(x), go, weights=None)
     elif need_w and p.weight_grad == "dot":
         gw = alloc(w.shape, w.dtype)
         _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)

@@ -127,7 +127,7 @@ TAPS_MIN_CHANNELS = 32
 # The tap-by-tap paths take chunks of samples with about this many output positions (the
 # columns of their GEMMs), and run only on planes of at most TAPS_MAX_POSITIONS output and
 # 4x that many input positions (their scratch holds a chunk's planes).
-TAPS_COLUMNS = 256
+TAPS_COLUMNS = 512
 TAPS_MAX_POSITIONS = 1024
 # Below this many multiply-adds per thread, use fewer threads.
 MIN_MACS_PER_THREAD = 100_000
@@ -267,10 +267,9 @@ def _chunking(n, cg, k, length, itemsize, columns, col_bytes):
     return nb, bs, max(1, min(MAX_PARTS, -(-n // nb)))
 
 
-def taps_chunking(n, length):
-    """(samples per chunk, weight-gradient partitions) of the tap-by-tap paths."""
-    nb = max(1, min(n, -(-TAPS_COLUMNS // max(length, 1))))
-    return nb, max(1, min(MAX_PARTS, -(-n // nb)))
+def taps_chunk(n, length):
+    """Samples per chunk of the tap-by-tap paths (length: output positions per sample)."""
+    return max(1, min(n, -(-TAPS_COLUMNS // max(length, 1))))
 
 
 def skipped_fraction(x_shape, w_shape, geo):

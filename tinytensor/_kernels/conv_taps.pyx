@@ -13,8 +13,7 @@ are gathered (one row of outputs at a time), multiplied by the tap's weight matr
 own GEMM (_variant.pxd), and scattered back:
 
 - forward: y[n, :, q] += w[:, :, t] @ x[n, :, in(t, q)] for q in the box;
-- input gradient: gx[n, :, in(t, q)] += w[:, :, t]^T @ go[n, :, q] for q in the box (the
-  weights per tap, (Og, Cg) as stored, read transposed by the GEMM's packing);
+- input gradient: gx[n, :, in(t, q)] += w[:, :, t]^T @ go[n, :, q] for q in the box;
 - weight gradient: gw[:, :, t] = sum over samples and q in the box of go[n, :, q] x[n, :, in(t, q)]^T.
 
 A chunk of samples is first copied with the sample index innermost ("interleaved"), so a
@@ -25,7 +24,7 @@ Contract as in conv_gemm.pyx (C-contiguous arrays of one float dtype viewed as 3
 O(1) checks in each `def`). Parallel tasks, chunks and the order of the taps are fixed by the
 shapes, and each task writes its own outputs, so results are bitwise identical for any
 thread count. Scratch is (n_threads, taps_scratch_size()): a chunk's planes, bounded by
-the plan (conv_plan.taps_chunking: chunks of about TAPS_COLUMNS positions, small planes
+the plan (conv_plan.taps_chunk: chunks of about TAPS_COLUMNS positions, small planes
 only).
 """
 from cython cimport floating
@@ -243,15 +242,14 @@ cdef void _input_chunk(const floating* go, const floating* wt, floating* gx,
             _box(gbuf, Og, L, g, &tp, nbc, False, bcol, False)
             b = bcol
             ldb = cols
-        # A(c, o) = w[o, c, t]: the tap's weights as stored (Og x Cg), read transposed
-        _gemm(Cg, cols, Og, wt + (grp * T + t) * Og * Cg, 1, Cg, b, ldb, 1, False, ccol, cols,
+        _gemm(Cg, cols, Og, wt + (grp * T + t) * Cg * Og, Og, 1, b, ldb, 1, False, ccol, cols,
               work)
         _box(xbuf, Cg, HWD, g, &tp, nbc, True, ccol, True)
     _interleave(gx + (n0 * s.C + grp * Cg) * HWD, s.C * HWD, HWD, Cg, HWD, nbc, xbuf, True, NULL)
 
 
 def taps_backward_input(const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, OH, OW)
-                        const floating[:, :, :, ::1] wt,       # IN  (groups, T, Og, Cg): w per tap
+                        const floating[:, :, :, ::1] wt,       # IN  (groups, T, Cg, Og): w^T per tap
                         floating[:, :, :, :, ::1] gx,          # OUT (N, C, D, H, W)
                         floating[:, ::1] scratch,              # SCRATCH (n_threads, taps_scratch_size)
                         Py_ssize_t[:, ::1] geo, Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW,
@@ -259,7 +257,7 @@ def taps_backward_input(const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, O
     """Input gradient tap by tap over chunks of nb samples: one task per (group, chunk), which
     writes that chunk's gx (every element)."""
     cdef ConvShape s
-    cdef Py_ssize_t groups = wt.shape[0], T = wt.shape[1], Og = wt.shape[2], Cg = wt.shape[3]
+    cdef Py_ssize_t groups = wt.shape[0], T = wt.shape[1], Cg = wt.shape[2], Og = wt.shape[3]
     cdef Py_ssize_t w_shape[5]
     cdef Py_ssize_t nchunks, task, grp, n0, tid
     w_shape[0], w_shape[1], w_shape[2], w_shape[3], w_shape[4] = Og * groups, Cg, KD, KH, KW
@@ -358,3 +356,60 @@ def taps_weight_grad(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, 
         _weight_block(&x[0, 0, 0, 0, 0] if s.N else NULL, &go[0, 0, 0, 0, 0] if s.N else NULL,
                       &gwt[0, 0, 0], &scratch[threadid(), 0], &s, grp, blk * T // nblocks,
                       (blk + 1) * T // nblocks, nb)
+
+
+def to_per_tap(const floating[:, :, ::1] w,             # IN  (O, Cg, T): as stored
+               floating[:, :, :, ::1] wt,                # OUT (groups, T, Og, Cg) or (groups, T, Cg, Og)
+               bint channels_first, int n_threads):
+    """wt[g, t, o, c] = w[g * Og + o, c, t], or wt[g, t, c, o] when channels_first: the
+    weights in the tap-by-tap kernels' layout (a tap's matrix with its rows contiguous, the
+    fast way for the GEMM to pack it), by blocks of 16 output channels, one thread per block
+    (NumPy's copy of the transposed view took 4% of the DCGAN layer's step)."""
+    cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], T = w.shape[2], groups = wt.shape[0]
+    cdef Py_ssize_t Og = O // groups if groups > 0 else 0, nbo, task, o, o0, o1, g, c, t
+    cdef const floating* src
+    cdef floating* dst
+    if (groups < 1 or O % groups or wt.shape[1] != T
+            or (wt.shape[2], wt.shape[3]) != ((Cg, Og) if channels_first else (Og, Cg))):
+        raise ValueError("to_per_tap: inconsistent shapes (a tinytensor bug)")
+    if O == 0 or Cg == 0 or T == 0:
+        return
+    nbo = (Og + 15) // 16                     # blocks of 16 output channels per group
+    for task in prange(groups * nbo, nogil=True, schedule='static', num_threads=n_threads):
+        g = task // nbo
+        o0 = task % nbo * 16
+        o1 = min(Og, o0 + 16)
+        for t in range(T):
+            if channels_first:                # 16 consecutive floats of each row c
+                for c in range(Cg):
+                    dst = &wt[g, t, c, 0]
+                    for o in range(o0, o1):
+                        dst[o] = w[g * Og + o, c, t]
+            else:                             # rows o0 .. o1 - 1 of the (Og, Cg) matrix
+                for o in range(o0, o1):
+                    src = &w[g * Og + o, 0, 0]
+                    dst = &wt[g, t, o, 0]
+                    for c in range(Cg):
+                        dst[c] = src[c * T + t]
+
+
+def from_per_tap(const floating[:, :, :, ::1] wt,        # IN  (groups, T, Og, Cg)
+                 floating[:, :, ::1] w,                  # OUT (O, Cg, T)
+                 int n_threads):
+    """The reverse of to_per_tap (channels_first false): the weight gradient back to the
+    weights' layout, one thread per output channel."""
+    cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], T = w.shape[2], groups = wt.shape[0]
+    cdef Py_ssize_t Og = wt.shape[2], o, g, c, t
+    cdef const floating* src
+    cdef floating* dst
+    if groups < 1 or wt.shape[1] != T or wt.shape[3] != Cg or Og * groups != O:
+        raise ValueError("from_per_tap: inconsistent shapes (a tinytensor bug)")
+    if O == 0 or Cg == 0 or T == 0:
+        return
+    for o in prange(O, nogil=True, schedule='static', num_threads=n_threads):
+        g = o // Og
+        dst = &w[o, 0, 0]
+        for t in range(T):
+            src = &wt[g, t, o - g * Og, 0]
+            for c in range(Cg):
+                dst[c * T + t] = src[c]

@@ -140,7 +140,8 @@ def _taps_call(kernel, a, w, geo, groups, n_threads, length, in_positions, *outp
             first = weights == "input_grad"
             per_tap = per_tap.reshape((groups, taps) + ((cg, og) if first else (og, cg)))
             _kt.to_per_tap(w.reshape(o, cg, taps), per_tap, first, n_threads)
-            kernel(a, per_tap, *outputs, scratch[:n_threads], geo, *w.shape[2:], nb,
+            order = (_kt.tap_order(*w.shape[2:], geo),) if first else ()
+            kernel(a, per_tap, *outputs, scratch[:n_threads], geo, *w.shape[2:], nb, *order,
                    n_threads)
             return None
         kernel(a, *outputs, per_tap, scratch[:n_threads], geo, groups, *w.shape[2:], nb,

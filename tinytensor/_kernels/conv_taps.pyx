@@ -27,6 +27,8 @@ thread count. Scratch is (n_threads, taps_scratch_size()): a chunk's planes, bou
 the plan (conv_plan.taps_chunk: chunks of about TAPS_COLUMNS positions, small planes
 only).
 """
+import numpy as np
+
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.string cimport memset
@@ -216,11 +218,11 @@ def taps_scratch_size(Py_ssize_t Cg, Py_ssize_t Og, Py_ssize_t L, Py_ssize_t HWD
 
 cdef void _input_chunk(const floating* go, const floating* wt, floating* gx,
                        floating* scratch, const ConvShape* s, Py_ssize_t grp, Py_ssize_t n0,
-                       Py_ssize_t nbc) noexcept nogil:
-    """gx of samples [n0, n0 + nbc) and group grp, tap after tap (a fixed order)."""
+                       Py_ssize_t nbc, const Py_ssize_t* order) noexcept nogil:
+    """gx of samples [n0, n0 + nbc) and group grp, tap after tap in the given order."""
     cdef const tt_conv_geo* g = &s.g
     cdef Py_ssize_t T = g.KD * g.KH * g.KW, Og = s.Og, Cg = g.C, L = g.OD * g.OH * g.OW
-    cdef Py_ssize_t HWD = g.D * g.H * g.W, t, cols, ldb
+    cdef Py_ssize_t HWD = g.D * g.H * g.W, t, ti, cols, ldb
     cdef floating* work = scratch
     cdef floating* gbuf = scratch + _variant.gemm_work()      # Og x L * nbc: go, interleaved
     cdef floating* xbuf = gbuf + Og * L * nbc                   # Cg x HWD * nbc: gx, interleaved
@@ -230,7 +232,8 @@ cdef void _input_chunk(const floating* go, const floating* wt, floating* gx,
     cdef Tap tp
     _interleave(go + (n0 * s.O + grp * Og) * L, s.O * L, L, Og, L, nbc, gbuf, False, NULL)
     memset(xbuf, 0, Cg * HWD * nbc * sizeof(floating))
-    for t in range(T):
+    for ti in range(T):
+        t = order[ti]
         tp = _tap(g, t)
         if tp.nd <= 0 or tp.nh <= 0 or tp.nw <= 0:
             continue
@@ -253,9 +256,10 @@ def taps_backward_input(const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, O
                         floating[:, :, :, :, ::1] gx,          # OUT (N, C, D, H, W)
                         floating[:, ::1] scratch,              # SCRATCH (n_threads, taps_scratch_size)
                         Py_ssize_t[:, ::1] geo, Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW,
-                        Py_ssize_t nb, int n_threads):
+                        Py_ssize_t nb, const Py_ssize_t[::1] order, int n_threads):
     """Input gradient tap by tap over chunks of nb samples: one task per (group, chunk), which
-    writes that chunk's gx (every element)."""
+    writes that chunk's gx (every element). order: the taps, a permutation of range(T) (see
+    tap_order: taps that add into the same input places one after the other)."""
     cdef ConvShape s
     cdef Py_ssize_t groups = wt.shape[0], T = wt.shape[1], Cg = wt.shape[2], Og = wt.shape[3]
     cdef Py_ssize_t w_shape[5]
@@ -265,8 +269,9 @@ def taps_backward_input(const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, O
         raise ValueError("taps_backward_input: inconsistent shapes (a tinytensor bug)")
     if (nb < 1 or n_threads < 1 or scratch.shape[0] < n_threads
             or scratch.shape[1] < taps_scratch_size(Cg, Og, s.g.OD * s.g.OH * s.g.OW,
-                                                    s.g.D * s.g.H * s.g.W, nb)):
-        raise ValueError("taps_backward_input: bad scratch or chunking (a tinytensor bug)")
+                                                    s.g.D * s.g.H * s.g.W, nb)
+            or order.shape[0] != T or sorted(order) != list(range(T))):
+        raise ValueError("taps_backward_input: bad scratch, chunking or order (a tinytensor bug)")
     if s.N == 0 or s.O == 0 or s.C == 0:
         return
     nchunks = (s.N + nb - 1) // nb
@@ -275,7 +280,7 @@ def taps_backward_input(const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, O
         grp = task // nchunks
         n0 = task % nchunks * nb
         _input_chunk(&go[0, 0, 0, 0, 0], &wt[0, 0, 0, 0], &gx[0, 0, 0, 0, 0], &scratch[tid, 0],
-                     &s, grp, n0, min(nb, s.N - n0))
+                     &s, grp, n0, min(nb, s.N - n0), &order[0])
 
 
 cdef void _weight_block(const floating* x, const floating* go, floating* gwt,
@@ -358,15 +363,30 @@ def taps_weight_grad(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, 
                       (blk + 1) * T // nblocks, nb)
 
 
+def tap_order(Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t[:, ::1] geo):
+    """The taps in the order taps_backward_input adds them: grouped by the input places they
+    reach (the residues of their offsets modulo the stride), in ascending order within a
+    group. Every input place is reached by one group only, and by its taps in ascending
+    order, so the sums are those of the natural order (the same bits); but with a stride the
+    chunk's gx is visited a part at a time: DCGAN's 2 MB chunk (beyond L2) a quarter at a
+    time."""
+    def key(t):
+        i, j, k = t // (KH * KW), t // KW % KH, t % KW
+        return ((i * geo[2, 0] - geo[1, 0]) % geo[0, 0], (j * geo[2, 1] - geo[1, 1]) % geo[0, 1],
+                (k * geo[2, 2] - geo[1, 2]) % geo[0, 2], t)
+    return np.array(sorted(range(KD * KH * KW), key=key), dtype=np.intp)
+
+
 def to_per_tap(const floating[:, :, ::1] w,             # IN  (O, Cg, T): as stored
                floating[:, :, :, ::1] wt,                # OUT (groups, T, Og, Cg) or (groups, T, Cg, Og)
                bint channels_first, int n_threads):
     """wt[g, t, o, c] = w[g * Og + o, c, t], or wt[g, t, c, o] when channels_first: the
     weights in the tap-by-tap kernels' layout (a tap's matrix with its rows contiguous, the
-    fast way for the GEMM to pack it), by blocks of 16 output channels, one thread per block
+    fast way for the GEMM to pack it), by blocks of 8 output channels, one thread per block
     (NumPy's copy of the transposed view took 4% of the DCGAN layer's step)."""
     cdef Py_ssize_t O = w.shape[0], Cg = w.shape[1], T = w.shape[2], groups = wt.shape[0]
     cdef Py_ssize_t Og = O // groups if groups > 0 else 0, nbo, task, o, o0, o1, g, c, t
+    cdef Py_ssize_t c0, c1
     cdef const floating* src
     cdef floating* dst
     if (groups < 1 or O % groups or wt.shape[1] != T
@@ -374,23 +394,29 @@ def to_per_tap(const floating[:, :, ::1] w,             # IN  (O, Cg, T): as sto
         raise ValueError("to_per_tap: inconsistent shapes (a tinytensor bug)")
     if O == 0 or Cg == 0 or T == 0:
         return
-    nbo = (Og + 15) // 16                     # blocks of 16 output channels per group
+    # blocks of 8 output channels: 8 rows of w a multiple of 4 KiB apart share an L1 set
+    nbo = (Og + 7) // 8
     for task in prange(groups * nbo, nogil=True, schedule='static', num_threads=n_threads):
         g = task // nbo
-        o0 = task % nbo * 16
-        o1 = min(Og, o0 + 16)
-        for t in range(T):
-            if channels_first:                # 16 consecutive floats of each row c
-                for c in range(Cg):
-                    dst = &wt[g, t, c, 0]
+        o0 = task % nbo * 8
+        o1 = min(Og, o0 + 8)
+        src = &w[g * Og, 0, 0]
+        dst = &wt[g, 0, 0, 0]
+        # 8 x 16 (o, c) blocks: their taps (8 x 16 lines of w) stay in L1 while written out
+        # tap by tap
+        c0 = 0
+        while c0 < Cg:
+            c1 = min(Cg, c0 + 16)
+            for t in range(T):
+                if channels_first:
+                    for c in range(c0, c1):
+                        for o in range(o0, o1):
+                            dst[(t * Cg + c) * Og + o] = src[(o * Cg + c) * T + t]
+                else:
                     for o in range(o0, o1):
-                        dst[o] = w[g * Og + o, c, t]
-            else:                             # rows o0 .. o1 - 1 of the (Og, Cg) matrix
-                for o in range(o0, o1):
-                    src = &w[g * Og + o, 0, 0]
-                    dst = &wt[g, t, o, 0]
-                    for c in range(Cg):
-                        dst[c] = src[c * T + t]
+                        for c in range(c0, c1):
+                            dst[(t * Og + o) * Cg + c] = src[(o * Cg + c) * T + t]
+            c0 = c1
 
 
 def from_per_tap(const floating[:, :, :, ::1] wt,        # IN  (groups, T, Og, Cg)

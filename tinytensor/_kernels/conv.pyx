@@ -7,6 +7,8 @@
 - conv_panels.pyx: float32 forward by panels or rows, input gradient by panels.
 - conv_direct.pyx: depthwise (one input channel per group), tap by tap.
 - conv_wgrad.pyx: the float32 weight gradient by dot products (AVX-512).
+- conv_taps.pyx: every part tap by tap, one GEMM per tap over the outputs it reaches inside
+  the input (any dtype; small padded planes).
 - conv_geometry.pxd: the shape struct and checks they share; c/: their C.
 
 Which of them runs for a convolution is the plan's choice (tinytensor/_functions/conv_plan.py).

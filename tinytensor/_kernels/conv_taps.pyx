@@ -9,21 +9,23 @@ the work: a DCGAN generator layer (4 x 4 -> 8 x 8, kernel 4, stride 2, padding 1
 padding in 23% of its products, a 3 x 3 convolution with padding 1 on 4 x 4 planes in 31%.
 For tap t = (i, j, k) the output positions whose window tap lies inside the input form a box
 (od in [d0, d1), oh in [h0, h1), ow in [w0, w1)); its columns, across a chunk of samples,
-are gathered (one row of outputs at a time), multiplied by the tap's weight matrix with our
-own GEMM (_variant.pxd), and scattered back:
+are gathered, multiplied by the tap's weight matrix with our own GEMM (_variant.pxd), and
+added back:
 
 - forward: y[n, :, q] += w[:, :, t] @ x[n, :, in(t, q)] for q in the box;
 - input gradient: gx[n, :, in(t, q)] += w[:, :, t]^T @ go[n, :, q] for q in the box;
-- weight gradient: gw[:, :, t] = sum over samples and q in the box of go[n, :, q] x[n, :, in(t, q)]^T.
+- weight gradient: gw[:, :, t] = the sum over samples and q in the box of
+  go[n, :, q] x[n, :, in(t, q)]^T.
 
 A chunk of samples is first copied with the sample index innermost ("interleaved"), so a
 tap's box is a few long runs of columns (DCGAN's 3 or 4 positions per output row become
 runs of 3 or 4 times the chunk) and the copies in and out vectorise.
 
 Contract as in conv_gemm.pyx (C-contiguous arrays of one float dtype viewed as 3-D spatial,
-O(1) checks in each `def`). Parallel tasks, chunks and the order of the taps are fixed by the
-shapes, and each task writes its own outputs, so results are bitwise identical for any
-thread count. Scratch is (n_threads, taps_scratch_size()): a chunk's planes, bounded by
+O(1) checks in each `def`). Chunks and the order of the sums are fixed by the shapes, and
+each task writes its own outputs (forward and input gradient: a chunk of samples; weight
+gradient: a block of taps, each summed over the whole batch), so results are bitwise
+identical for any thread count. Scratch is (n_threads, taps_scratch_size()): a chunk's planes, bounded by
 the plan (conv_plan.taps_chunk: chunks of about TAPS_COLUMNS positions, small planes
 only).
 """

@@ -132,3 +132,63 @@ def test_compiled_engine_errors_unchanged():
         y.backward()
     with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar"):
         (x * 2).backward()
+
+
+def test_prepared_conv_and_pool_shapes_follow_the_arguments():
+    """The per-shape caches of ConvNdFunction and MaxPoolNdFunction (_prepare) key on every
+    value that fixes a result's shape: the same input with other arguments, or other inputs
+    with the same arguments, get their own shapes and values (checked against the first call
+    of each, computed with the caches emptied)."""
+    from tinytensor._functions import conv as cconv
+    from tinytensor._functions import pool as cpool
+    cases = [(_x(1, 2, 7, 7), _x(3, 2, 3, 3, seed=1), {}),
+             (_x(1, 2, 7, 7), _x(3, 2, 3, 3, seed=1), {"stride": 2}),
+             (_x(1, 2, 7, 7), _x(3, 2, 3, 3, seed=1), {"padding": (1, 2), "dilation": 2}),
+             (_x(2, 2, 9, 6), _x(3, 2, 3, 3, seed=1), {}),
+             (_x(2, 6, 7), _x(3, 2, 3, 3, seed=1), {}),                 # unbatched
+             (_x(1, 2, 7, 7).double(), _x(3, 2, 3, 3, seed=1).double(), {})]
+    first = []
+    for x, w, kw in cases:
+        cconv._PREPARED.clear()
+        cpool._PREPARED.clear()
+        y = F.conv2d(x, w, **kw)
+        first.append((y.numpy().copy(), F.max_pool2d(y, 2, ceil_mode=True).numpy().copy()))
+    for _ in range(2):                                     # now from the caches, interleaved
+        for (x, w, kw), (want_y, want_p) in zip(cases, first):
+            y = F.conv2d(x, w, **kw)
+            np.testing.assert_array_equal(y.numpy(), want_y)
+            np.testing.assert_array_equal(F.max_pool2d(y, 2, ceil_mode=True).numpy(), want_p)
+
+
+def test_inference_records_nothing_and_training_still_does():
+    """Under no_grad no node is recorded (and conv saves nothing); with grad the gradients
+    are those of the full path."""
+    conv, fc = tt.nn.Conv2d(1, 2, 3), tt.nn.Linear(8, 3)
+    x = _x(1, 1, 6, 6)
+    with tt.no_grad():
+        y = fc(F.relu(F.max_pool2d(conv(x), 2)).view(1, 8))
+    assert y.grad_fn is None and not y.requires_grad
+    y = fc(F.relu(F.max_pool2d(conv(x), 2)).view(1, 8))
+    assert y.grad_fn.name() == "AddmmBackward0"
+    y.sum().backward()
+    assert conv.weight.grad is not None and conv.weight.grad.shape == (2, 1, 3, 3)
+
+
+def test_permute_inverse_only_when_recording():
+    x = tt.randn(2, 3, 4, requires_grad=True)
+    with tt.no_grad():
+        assert x.permute(2, 0, 1).grad_fn is None
+    y = x.permute(2, 0, -2)
+    (y * tt.arange(24.).reshape(4, 2, 3)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(),
+                                  np.arange(24.).reshape(4, 2, 3).transpose(1, 2, 0))
+
+
+def test_random_generator_made_on_first_draw_and_seeded_streams_repeat():
+    from tinytensor import random
+    g = random.generator()
+    assert random.generator() is g                         # one stream, made once
+    tt.manual_seed(3)
+    a = tt.rand(4)
+    tt.manual_seed(3)
+    np.testing.assert_array_equal(tt.rand(4).numpy(), a.numpy())

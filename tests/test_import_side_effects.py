@@ -118,6 +118,28 @@ def test_import_loads_no_optional_stack():
         assert name not in modules, name
 
 
+def test_import_leaves_layers_and_numpy_random_for_first_use():
+    """`import tinytensor` loads neither numpy.random (the generator is made on the first
+    draw), nor show_config's kernel survey, nor the layers' Functions; those get PyTorch's
+    node names when they load (names.py keys its table by class path)."""
+    out = check_python("""
+        import sys
+        import tinytensor as tt
+        print(sorted(m for m in ("numpy.random", "tinytensor._config", "tinytensor._functions.conv",
+                                 "tinytensor._functions.loss", "tinytensor._functions.pool")
+                     if m in sys.modules))
+        import tinytensor.nn.functional as F
+        x = tt.ones(1, 1, 4, 4, requires_grad=True)
+        y = F.max_pool2d(F.conv2d(x, tt.ones(1, 1, 3, 3)), 2)
+        print(y.grad_fn.name(), y.grad_fn.next_functions[0][0].name(),
+              F.mse_loss(y, y.detach()).grad_fn.name(), callable(tt.show_config))
+    """, env=_child_env())
+    lines = out.strip().splitlines()
+    assert lines[-2] == "[]"
+    assert lines[-1].split() == ["MaxPool2DWithIndicesBackward0", "ConvolutionBackward0",
+                                 "MseLossBackward0", "True"]
+
+
 @pytest.mark.xfail(reason="the conv extension cimports scipy.linalg.cython_blas until the "
                           "convolutions run on tinytensor's own float64 GEMM (conv12)",
                    strict=False)

@@ -12,7 +12,6 @@ import inspect as _inspect
 from tinytensor._tensor import Size, bool_ as bool, dtype, float32, float64, int64  # noqa: A001
 from tinytensor._args import device
 from tinytensor._threads import get_num_threads, set_num_threads
-from tinytensor._config import show_config
 from tinytensor.tensor import (Tensor, as_tensor, from_dlpack, from_numpy, get_default_dtype,
                                log_softmax, matmul, softmax, tensor, where)
 from tinytensor.creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones,
@@ -75,7 +74,8 @@ _LAZY = {"nn": "tinytensor.nn", "optim": "tinytensor.optim", "utils": "tinytenso
          "datasets": "tinytensor.datasets", "onnx": "tinytensor.onnx",
          "distributed": "tinytensor.distributed",   # MPI collectives: mpi4py loads on init
          "multiprocessing": "tinytensor.multiprocessing",
-         "load": "tinytensor.serialization", "save": "tinytensor.serialization"}
+         "load": "tinytensor.serialization", "save": "tinytensor.serialization",
+         "show_config": "tinytensor._config"}      # (loads every kernel module)
 
 
 def __getattr__(name):

@@ -60,8 +60,11 @@ def result_type(a, b):
     only raises the category (an int64 tensor times 2.5 is float32, the default float; an int64
     tensor plus a 0-dim float64 tensor is float64).
     """
-    if type(b) is float and type(a) is Tensor and a._dtype.category == 2:
-        return a._dtype                                   # the common `x * 0.5`
+    if type(a) is Tensor:
+        if type(b) is Tensor and a._dtype is b._dtype:
+            return a._dtype                               # the common `x * y`
+        if type(b) is float and a._dtype.category == 2:
+            return a._dtype                               # the common `x * 0.5`
     (da, pa), (db, pb) = _promotion_info(a), _promotion_info(b)
     if da is db:
         return da

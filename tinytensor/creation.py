@@ -11,8 +11,12 @@ from tinytensor._tensor_type import Tensor, _oom, _wrap, from_numpy
 
 def _shape_arg(args, name):
     """Accept f(2, 3), f((2, 3)), f([2, 3]) or f(Size) as PyTorch does."""
-    if args and all([type(s) is int and -2**63 <= s < 2**63 for s in args]):
-        return args                      # f(2, 3): plain ints, nothing to convert
+    if args:
+        for s in args:                   # (a loop: all() over a list costs twice as much)
+            if type(s) is not int or not -2**63 <= s < 2**63:
+                break
+        else:
+            return args                  # f(2, 3): plain ints, nothing to convert
     if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
         args = args[0]
     elif len(args) == 1 and not _args.is_int(args[0]):

@@ -2,7 +2,9 @@
 comes from this generator, so `tt.manual_seed(n)` makes a whole run repeatable."""
 import numpy as np
 
-_generator = np.random.default_rng()
+# Made on first use: numpy.random costs ~5 ms of `import tinytensor`, and most imports draw
+# nothing. manual_seed and seed replace it.
+_generator = None
 
 
 def manual_seed(seed):
@@ -41,7 +43,11 @@ def generator():
     >>> int(random.generator().integers(0, 10))
     8
     """
-    return _generator
+    global _generator
+    g = _generator
+    if g is None:
+        g = _generator = np.random.default_rng()
+    return g
 
 
 def uniform(a, b, shape, np_dtype):
@@ -51,7 +57,7 @@ def uniform(a, b, shape, np_dtype):
     >>> random.uniform(0., 1., (2,), np.float32).dtype
     dtype('float32')
     """
-    return _generator.uniform(a, b, shape).astype(np_dtype, copy=False)
+    return generator().uniform(a, b, shape).astype(np_dtype, copy=False)
 
 
 def normal(mean, std, shape, np_dtype):
@@ -61,4 +67,4 @@ def normal(mean, std, shape, np_dtype):
     >>> random.normal(0., 1., (2, 3), np.float64).shape
     (2, 3)
     """
-    return (_generator.standard_normal(shape) * std + mean).astype(np_dtype, copy=False)
+    return (generator().standard_normal(shape) * std + mean).astype(np_dtype, copy=False)

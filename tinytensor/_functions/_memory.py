@@ -8,6 +8,16 @@ import numpy as np
 from tinytensor._tensor import checked_numel
 
 
+def check_size(shape, dtype):
+    """PyTorch's RuntimeError when an array of `shape` (a tuple of ints) and NumPy `dtype`
+    has more bytes than int64 counts: what alloc checks, for callers that check a shape once
+    and then allocate it many times with np.empty."""
+    try:
+        return checked_numel(shape, dtype.itemsize)
+    except OverflowError:                            # a size beyond int64
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}") from None
+
+
 def alloc(shape, dtype, fill=None):
     """np.empty(shape, dtype), or filled with `fill` (0 uses np.zeros: lazily zeroed pages)."""
     if type(shape) is tuple:

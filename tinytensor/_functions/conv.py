@@ -26,7 +26,7 @@ FMA).
 import numpy as np
 
 from tinytensor._functions import conv_plan
-from tinytensor._functions._memory import alloc
+from tinytensor._functions._memory import alloc, check_size
 from tinytensor._functions.conv_plan import geometry  # noqa: F401  (fold.py, conv_transpose.py)
 from tinytensor._kernels import conv_direct as _kd
 from tinytensor._kernels import conv_gemm as _kg
@@ -34,7 +34,7 @@ from tinytensor._kernels import conv_panels as _kp
 from tinytensor._kernels import conv_taps as _kt
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import reduce as _reduce
-from tinytensor._tensor_type import from_numpy
+from tinytensor._tensor_type import _wrap, from_numpy
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd import Function
 
@@ -152,12 +152,45 @@ def _taps_call(kernel, a, w, geo, groups, n_threads, length, in_positions, *outp
         return gw
 
 
-def conv_forward(x, w, b, geo, groups, n_threads):
+# What a convolution's shapes and arguments fix, by (input shape, weight shape, dtype, stride,
+# pad_begin, pad_end, dilation): plain values, never memory a caller can change. Spares the
+# per-call geometry array, output-size arithmetic and size check (a few microseconds each,
+# as much as the kernel of a LeNet layer at batch 1).
+_PREPARED = {}
+_PREPARED_MAX = 256
+
+
+def _prepare(in_shape, w_shape, dtype, stride, pad_begin, pad_end, dilation):
+    """(x 5-D shape, w 5-D shape, geometry, 3-D output spatial, 5-D output shape, output
+    shape), checked once for an output size that overflows."""
+    key = (in_shape, w_shape, dtype, stride, pad_begin, pad_end, dilation)
+    got = _PREPARED.get(key)
+    if got is None:
+        nsp = len(w_shape) - 2
+        ones = (1,) * (3 - nsp)
+        x5 = in_shape[:2] + ones + in_shape[2:]
+        w5 = w_shape[:2] + ones + w_shape[2:]
+        geo = geometry(stride, pad_begin, dilation, pad_end)
+        out_sp = tuple([int(v) for v in conv_plan.out_spatial(x5, w5, geo)])
+        y5 = (x5[0], w5[0]) + out_sp
+        check_size(y5, dtype)
+        got = (x5, w5, geo, out_sp, y5, y5[:2] + out_sp[3 - nsp:])
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        _PREPARED[key] = got
+    return got
+
+
+def conv_forward(x, w, b, geo, groups, n_threads, out_sp=None):
     """y = conv(x, w) + b on contiguous 5-D arrays of one float dtype (b may be None), by
-    the kernels of the convolution's plan."""
+    the kernels of the convolution's plan. out_sp: the output's (OD, OH, OW) when the caller
+    has it (_prepare), which also vouches that its size was checked."""
     n, o = x.shape[0], w.shape[0]
-    out_sp = conv_plan.out_spatial(x.shape, w.shape, geo)
-    y = alloc((n, o) + out_sp, x.dtype)
+    if out_sp is None:
+        out_sp = conv_plan.out_spatial(x.shape, w.shape, geo)
+        y = alloc((n, o) + out_sp, x.dtype)
+    else:
+        y = np.empty((n, o) + out_sp, x.dtype)
     if n == 0 or o == 0:
         return y
     p = conv_plan.plan(x.shape, w.shape, geo, groups, x.dtype, n_threads)
@@ -266,15 +299,18 @@ class ConvNdFunction(Function):
 
     @staticmethod
     def forward(ctx, input, weight, bias, stride, pad_begin, pad_end, dilation, groups):
-        nsp = weight.ndim - 2
-        x = as_5d(np.ascontiguousarray(input._numpy()), nsp)
-        w = as_5d(np.ascontiguousarray(weight._numpy()), nsp)
+        x5, w5, geo, out_sp, _, out_shape = _prepare(
+            input._shape, weight._shape, input._dtype.np_dtype, stride, pad_begin, pad_end,
+            dilation)
+        x = np.ascontiguousarray(input._numpy()).reshape(x5)
+        w = np.ascontiguousarray(weight._numpy()).reshape(w5)
         b = None if bias is None else np.ascontiguousarray(bias._numpy())
-        geo = geometry(stride, pad_begin, dilation, pad_end)
-        y = conv_forward(x, w, b, geo, groups, get_num_threads())
-        ctx.save_for_backward(input, weight)
-        ctx.geo, ctx.groups, ctx.nsp = geo, groups, nsp
-        return from_numpy(y.reshape(y.shape[:2] + y.shape[5 - nsp:]))
+        y = conv_forward(x, w, b, geo, groups, get_num_threads(), out_sp)
+        needs = ctx.needs_input_grad
+        if needs[0] or needs[1] or needs[2]:
+            ctx.save_for_backward(input, weight)
+        ctx.geo, ctx.groups, ctx.nsp = geo, groups, len(weight._shape) - 2
+        return _wrap(y.reshape(out_shape))
 
     @staticmethod
     def backward(ctx, grad_output):

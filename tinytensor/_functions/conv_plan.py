@@ -31,7 +31,8 @@ Forcing a path (tests, the script that runs every kernel path, benchmarks)::
         ...                                  # every convolution in the block
 
 or, for a whole process, the environment variable
-``TINYTENSOR_CONV_PLAN="forward=panels,input_grad=gemm,weight_grad=window"`` (read at import;
+``TINYTENSOR_CONV_PLAN="forward=panels,input_grad=gemm,weight_grad=window"`` (read when the
+convolutions load: ``import tinytensor.nn``, ``tinytensor.nn.functional``, ``tt.show_config()``;
 also ``chunk_columns=N`` and ``col_block_bytes=N``, the GEMM path's chunking). A forced path
 runs wherever it can (`ConvPlan.forced` lists what was asked for); where it cannot (a path of
 float32 for a float64 convolution, ``rows`` for a W-stride of 3, ``direct`` for several input

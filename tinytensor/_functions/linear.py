@@ -28,6 +28,8 @@ class LinearFunction(Function):
         if needs[0] or needs[1]:
             ctx.save_for_backward(x if needs[1] else None, weight if needs[0] else None)
         ctx.lead, ctx.has_bias = lead, bias is not None
+        if a.ndim == 2 and y.flags.c_contiguous:
+            return _wrap(y)                  # the common 2-D call: y is a fresh result
         return _wrap(_c(y.reshape(lead + (w.shape[0],)) if a.ndim != 2 else y))
 
     @staticmethod

@@ -35,10 +35,12 @@ def _mm(x, y):
     """np.matmul of two arrays with >= 2 dims, bitwise independent of the thread count."""
     m, k, n = x.shape[-2], x.shape[-1], y.shape[-1]
     if x.ndim == 2 and y.ndim == 2:      # (broadcast_shapes costs microseconds)
+        if m * n * k < _OWN_MIN_MACS and x.dtype == y.dtype:
+            return np.matmul(x, y)       # the small product, at NumPy's own cost
         batch = ()
     else:
         batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
-    dtype = np.result_type(x, y)
+    dtype = x.dtype if x.dtype == y.dtype else np.result_type(x, y)
     out = np.empty(batch + (m, n), dtype)
     gemm = _own_gemm(dtype) if m * n * k >= _OWN_MIN_MACS and x.dtype == y.dtype else None
     if gemm is None:

@@ -17,9 +17,11 @@ Not matched (tinytensor keeps its own name): cross_entropy with label smoothing 
 probability targets and over 3-D / 5-D inputs, circular padding, slicing several dims at once
 (one node where PyTorch records one per dim).
 """
-from tinytensor._functions import (activation, batchnorm, conv, elementwise, fold, linear, loss,
-                                   matmul, pad, pool, reduce, shape, sort)
-from tinytensor.autograd.function import AsStrided, ShownNode
+import sys
+
+from tinytensor._functions import shape
+from tinytensor.autograd import function as _function
+from tinytensor.autograd.function import ShownNode
 
 
 def _first(ctx, edges):
@@ -156,52 +158,65 @@ def _clamp_next(ctx, edges):
     return edges if ctx.name() == "ClampBackward0" else edges[:1]
 
 
-# Function -> (PyTorch's name or None to keep the class-derived one, its inputs)
+# Function, as its module's path under tinytensor and its class name -> (PyTorch's name or None
+# to keep the class-derived one, its inputs). By name, not by class: `import tinytensor` need
+# not load the layers' Functions (convolutions, pools, losses) to name them; each class gets its
+# entry when it is defined (Function.__init_subclass__) or, if it already was, by install().
 TABLE = {
     # elementwise
-    elementwise.Unary: (_unary_name, _first),
-    elementwise.Pow: (None, _pow_next),
-    elementwise.Clamp: (None, _clamp_next),
-    elementwise.Where: (None, lambda ctx, edges: edges[1:3]),
+    "_functions.elementwise.Unary": (_unary_name, _first),
+    "_functions.elementwise.Pow": (None, _pow_next),
+    "_functions.elementwise.Clamp": (None, _clamp_next),
+    "_functions.elementwise.Where": (None, lambda ctx, edges: edges[1:3]),
     # reductions, sorting
-    reduce.Sum: (None, _first), reduce.Mean: (None, _first), reduce.AMax: (None, _first),
-    reduce.MaxDim: (None, _first), reduce.Var: (None, _first), reduce.Std: (None, _first),
-    sort.TakeAlongDim: (None, _first),
+    "_functions.reduce.Sum": (None, _first),
+    "_functions.reduce.Mean": (None, _first),
+    "_functions.reduce.AMax": (None, _first),
+    "_functions.reduce.MaxDim": (None, _first),
+    "_functions.reduce.Var": (None, _first),
+    "_functions.reduce.Std": (None, _first),
+    "_functions.sort.TakeAlongDim": (None, _first),
     # shapes and indexing
-    shape.View: (None, _first), shape.Permute: (None, _first), shape.Expand: (None, _first),
-    shape.Clone: (None, _first), shape.ToDtype: (None, _first), AsStrided: (None, _first),
-    shape.BasicIndex: (None, _first), shape.AdvancedIndex: (None, _first),
-    shape.ScatterView: ("CopySlices", _take(2)), shape.IndexPut: (None, _take(2)),
-    shape.CopyInto: (None, _take(2)),
-    shape.Cat: (None, _cat_next),
+    "_functions.shape.View": (None, _first),
+    "_functions.shape.Permute": (None, _first),
+    "_functions.shape.Expand": (None, _first),
+    "_functions.shape.Clone": (None, _first),
+    "_functions.shape.ToDtype": (None, _first),
+    "autograd.function.AsStrided": (None, _first),
+    "_functions.shape.BasicIndex": (None, _first),
+    "_functions.shape.AdvancedIndex": (None, _first),
+    "_functions.shape.ScatterView": ("CopySlices", _take(2)),
+    "_functions.shape.IndexPut": (None, _take(2)),
+    "_functions.shape.CopyInto": (None, _take(2)),
+    "_functions.shape.Cat": (None, _cat_next),
     # layers
-    linear.LinearFunction: (_linear_name, _linear_next),
-    conv.ConvNdFunction: ("ConvolutionBackward0", _take(3)),
-    batchnorm.BatchNormFunction: ("NativeBatchNormBackward0", _take(3)),
-    activation.ReLUFunction: ("ReluBackward0", _first),
-    activation.LeakyReLUFunction: ("LeakyReluBackward0", _first),
-    activation.SoftmaxFunction: ("SoftmaxBackward0", _first),
-    activation.LogSoftmaxFunction: ("LogSoftmaxBackward0", _first),
-    activation.DropoutFunction: ("MulBackward0", _all),      # input * mask: (input, None)
-    pool.MaxPoolNdFunction: (_pool_name("MaxPool{n}DWithIndicesBackward0"),
-                             _pool_1d_as_2d("MaxPool2DWithIndicesBackward0")),
-    pool.AvgPoolNdFunction: (_pool_name("AvgPool{n}DBackward0"),
-                             _pool_1d_as_2d("AvgPool2DBackward0")),
-    pool.AdaptiveAvgPoolFunction: (_adaptive_avg_name,
-                                   _pool_1d_as_2d("AdaptiveAvgPool2DBackward0")),
-    pool.AdaptiveMaxPoolFunction: (_pool_name("AdaptiveMaxPool{n}DBackward0"),
-                                   _pool_1d_as_2d("AdaptiveMaxPool2DBackward0")),
-    pool.MaxUnpoolFunction: (_pool_name("MaxUnpool{n}DBackward0"), _first),
-    pad.ConstantPadFunction: ("ConstantPadNdBackward0", _first),
-    pad.MapPadFunction: (_map_pad_name, _first),
-    fold.UnfoldFunction: ("Im2ColBackward0", _first),
-    fold.FoldFunction: ("Col2ImBackward0", _first),
+    "_functions.linear.LinearFunction": (_linear_name, _linear_next),
+    "_functions.conv.ConvNdFunction": ("ConvolutionBackward0", _take(3)),
+    "_functions.batchnorm.BatchNormFunction": ("NativeBatchNormBackward0", _take(3)),
+    "_functions.activation.ReLUFunction": ("ReluBackward0", _first),
+    "_functions.activation.LeakyReLUFunction": ("LeakyReluBackward0", _first),
+    "_functions.activation.SoftmaxFunction": ("SoftmaxBackward0", _first),
+    "_functions.activation.LogSoftmaxFunction": ("LogSoftmaxBackward0", _first),
+    "_functions.activation.DropoutFunction": ("MulBackward0", _all),  # input * mask
+    "_functions.pool.MaxPoolNdFunction": (_pool_name("MaxPool{n}DWithIndicesBackward0"),
+                                          _pool_1d_as_2d("MaxPool2DWithIndicesBackward0")),
+    "_functions.pool.AvgPoolNdFunction": (_pool_name("AvgPool{n}DBackward0"),
+                                          _pool_1d_as_2d("AvgPool2DBackward0")),
+    "_functions.pool.AdaptiveAvgPoolFunction": (_adaptive_avg_name,
+                                                _pool_1d_as_2d("AdaptiveAvgPool2DBackward0")),
+    "_functions.pool.AdaptiveMaxPoolFunction": (_pool_name("AdaptiveMaxPool{n}DBackward0"),
+                                                _pool_1d_as_2d("AdaptiveMaxPool2DBackward0")),
+    "_functions.pool.MaxUnpoolFunction": (_pool_name("MaxUnpool{n}DBackward0"), _first),
+    "_functions.pad.ConstantPadFunction": ("ConstantPadNdBackward0", _first),
+    "_functions.pad.MapPadFunction": (_map_pad_name, _first),
+    "_functions.fold.UnfoldFunction": ("Im2ColBackward0", _first),
+    "_functions.fold.FoldFunction": ("Col2ImBackward0", _first),
     # losses
-    loss.MseLossFunction: ("MseLossBackward0", _take(2)),
-    loss.NLLLossFunction: (_nll_name, _first),
-    loss.CrossEntropyFunction: (_ce_name, _ce_next),
-    loss.CrossEntropyProbFunction: ("CrossEntropyBackward0", _first),
-    matmul.MatMul: (_matmul_name, _matmul_next),
+    "_functions.loss.MseLossFunction": ("MseLossBackward0", _take(2)),
+    "_functions.loss.NLLLossFunction": (_nll_name, _first),
+    "_functions.loss.CrossEntropyFunction": (_ce_name, _ce_next),
+    "_functions.loss.CrossEntropyProbFunction": ("CrossEntropyBackward0", _first),
+    "_functions.matmul.MatMul": (_matmul_name, _matmul_next),
 }
 
 
@@ -216,11 +231,14 @@ def show_as_inplace(result, op_out, name):
 
 
 def install():
-    """Give every Function in TABLE its PyTorch name and inputs (called once at import)."""
-    for cls, (name, inputs) in TABLE.items():
-        if name is not None:
-            cls._torch_name = name
-        cls._torch_next = inputs
+    """Give every Function in TABLE its PyTorch name and inputs: the classes defined so far
+    now, the others when their module is first imported (called once at import)."""
+    for path, entry in TABLE.items():
+        _function.BUILTIN_NAMES["tinytensor." + path] = entry
+        module, _, name = ("tinytensor." + path).rpartition(".")
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None:
+            _function.take_builtin_name(cls)
 
 
 install()

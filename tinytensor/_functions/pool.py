@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from tinytensor._functions._memory import alloc, recycle
+from tinytensor._functions._memory import alloc, check_size as _check_size, recycle
 from tinytensor._kernels import pool as _k
 from tinytensor._tensor_type import _wrap, from_numpy
 from tinytensor._threads import get_num_threads
@@ -35,8 +35,29 @@ def _planes(t, nsp):
     return x.reshape((planes,) + sp), lead
 
 
-# output sizes by (planes shape, kernel, stride, padding, dilation, ceil_mode): plain values
-_OUT_SIZES = {}
+# By (input shape, dtype, kernel, stride, padding, dilation, ceil_mode, nsp): the input as
+# planes (P, D, H, W), the output's planes shape, the result's shape, and the leading (plane)
+# shape -- plain values, checked once for an output size that overflows.
+_PREPARED = {}
+
+
+def _prepare(in_shape, np_dtype, kernel, stride, padding, dilation, ceil_mode, nsp):
+    key = (in_shape, np_dtype, kernel, stride, padding, dilation, ceil_mode, nsp)
+    got = _PREPARED.get(key)
+    if got is None:
+        lead = in_shape[:len(in_shape) - nsp]
+        planes = 1
+        for n in lead:
+            planes *= n
+        x_shape = (planes,) + (1,) * (3 - nsp) + in_shape[len(in_shape) - nsp:]
+        osp = tuple([pool_out_size(n, k, s, p, d, ceil_mode)
+                     for n, k, s, p, d in zip(x_shape[1:], kernel, stride, padding, dilation)])
+        _check_size((planes,) + osp, np_dtype)
+        got = (x_shape, (planes,) + osp, lead + osp[3 - nsp:], lead)
+        if len(_PREPARED) >= 256:
+            _PREPARED.clear()
+        _PREPARED[key] = got
+    return got
 
 
 class MaxPoolNdFunction(Function):
@@ -45,28 +66,24 @@ class MaxPoolNdFunction(Function):
     @staticmethod
     def forward(ctx, input, kernel, stride, padding, dilation, ceil_mode, return_indices, nsp):
         ctx.nsp = nsp                                      # names the node (_functions/names.py)
-        x, lead = _planes(input, nsp)
-        key = (x.shape, kernel, stride, padding, dilation, ceil_mode)
-        osp = _OUT_SIZES.get(key)
-        if osp is None:
-            osp = tuple([pool_out_size(n, k, s, p, d, ceil_mode)
-                         for n, k, s, p, d in zip(x.shape[1:], kernel, stride, padding, dilation)])
-            if len(_OUT_SIZES) >= 256:
-                _OUT_SIZES.clear()
-            _OUT_SIZES[key] = osp
-        out = alloc((x.shape[0],) + osp, x.dtype)          # the kernel writes every element
+        x_shape, out_shape, shape, lead = _prepare(input._shape, input._dtype.np_dtype, kernel,
+                                                   stride, padding, dilation, ceil_mode, nsp)
+        x = np.ascontiguousarray(input._numpy()).reshape(x_shape)
+        out = np.empty(out_shape, x.dtype)                 # the kernel writes every element
         need_idx = return_indices or ctx.needs_input_grad[0]
-        # backward alone needs only positions within a plane: uint16 / int32 quarter / halve
-        # their traffic (uint16: a window wholly in the padding gets 0xFFFF, never in a plane)
-        plane = x.shape[1] * x.shape[2] * x.shape[3]
-        idx_dtype = (np.int64 if return_indices or plane >= 2**31
-                     else np.uint16 if plane < 0xFFFF else np.int32)
-        # internal winners are recycled; indices handed to the user are not
-        idx = None if not need_idx else (
-            alloc(out.shape, idx_dtype) if return_indices else recycle(out.shape, idx_dtype))
+        idx = None
+        if need_idx:
+            # backward alone needs only positions within a plane: uint16 / int32 quarter /
+            # halve their traffic (uint16: a window wholly in the padding gets 0xFFFF, never in
+            # a plane)
+            plane = x_shape[1] * x_shape[2] * x_shape[3]
+            idx_dtype = (np.int64 if return_indices or plane >= 2**31
+                         else np.uint16 if plane < 0xFFFF else np.int32)
+            # internal winners are recycled; indices handed to the user are not
+            idx = (alloc(out_shape, idx_dtype) if return_indices
+                   else recycle(out_shape, idx_dtype))
         _k.max_pool_forward(x, out, idx, *kernel, *stride, *padding, *dilation, ceil_mode,
                             get_num_threads())
-        shape = lead + osp[3 - nsp:]
         y = _wrap(out.reshape(shape))
         if not need_idx:
             return y

@@ -30,12 +30,16 @@ class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
         out = x._permute(dims)
-        ctx.inverse = tuple(np.argsort([wrap_dim(d, x.ndim) for d in dims])) if dims else ()
+        if ctx.needs_input_grad[0]:          # (the inverse permutation: backward only)
+            inverse = [0] * len(dims)
+            for i, d in enumerate(dims):
+                inverse[wrap_dim(d, x.ndim)] = i
+            ctx.inverse = tuple(inverse)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return g.permute(*[int(d) for d in ctx.inverse]), None
+        return g.permute(*ctx.inverse), None
 
 
 class Expand(Function):

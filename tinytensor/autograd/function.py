@@ -43,6 +43,10 @@ class Function(Node):
     _torch_name = None      # str, or callable(ctx) -> str
     _torch_next = None      # callable(ctx, edges) -> PyTorch's (node, nr) pairs; None: all edges
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        take_builtin_name(cls)
+
     def name(self):
         """PyTorch's name for this node (`MulBackward0`, `ConvolutionBackward0`, ...).
 
@@ -128,6 +132,22 @@ class Function(Node):
         tensor([2., 2.])
         """
         raise NotImplementedError("a Function subclass must implement backward(ctx, *grad_outputs)")
+
+
+# "module.Class" -> (PyTorch's name or None, its inputs): the built-in Functions' entries of
+# tinytensor/_functions/names.py (the one table), which fills this dict when it is imported.
+BUILTIN_NAMES = {}
+
+
+def take_builtin_name(cls):
+    """Give the built-in Function `cls` its entry of BUILTIN_NAMES, if it has one (a subclass
+    defined elsewhere inherits its parent's)."""
+    entry = BUILTIN_NAMES.get(f"{cls.__module__}.{cls.__qualname__}")
+    if entry is not None:
+        name, inputs = entry
+        if name is not None:
+            cls._torch_name = name
+        cls._torch_next = inputs
 
 
 class ShownNode:

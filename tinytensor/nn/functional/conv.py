@@ -60,7 +60,14 @@ _VALIDATED_MAX = 256
 
 
 def _plain(v):
-    return type(v) is int or (type(v) is tuple and all([type(x) is int for x in v]))
+    if type(v) is int:
+        return True
+    if type(v) is not tuple:
+        return False
+    for x in v:                 # (a loop: all() over a list costs twice as much)
+        if type(x) is not int:
+            return False
+    return True
 
 
 def _conv(name, nsp, input, weight, bias, stride, padding, dilation, groups):

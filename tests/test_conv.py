@@ -178,7 +178,7 @@ def test_blocks_inside_a_long_row():
                 b=rng.uniform(-1, 1, 4), stride=(2,), padding=(3,), pad=((3, 3),),
                 dilation=(2,), groups=1, batched=True, seed=2)
     geo = conv_plan.geometry((2,), (3,), (2,), (3,))
-    with conv_plan.force(chunk_columns=4, col_block_bytes=1):
+    with conv_plan.force(forward="gemm", chunk_columns=4, col_block_bytes=1):
         p = conv_fn.plan((1, 3, 1, 1, 41), (4, 3, 1, 1, 5), geo, 1, np.float64)
         assert (p.forward, p.chunk, p.block) == ("gemm", 1, 4)
         check_against_reference(case, 1, "float64")

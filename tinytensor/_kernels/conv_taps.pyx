@@ -141,6 +141,17 @@ cdef void _box(floating* buf, Py_ssize_t nch, Py_ssize_t P, const tt_conv_geo* g
                     q = q + run
 
 
+cdef void _check_scratch(str name, const ConvShape* s, Py_ssize_t Cg, Py_ssize_t Og,
+                         Py_ssize_t nb, int n_threads, Py_ssize_t rows,
+                         Py_ssize_t row_size) except *:
+    """The chunking and the per-thread scratch every tap-by-tap kernel needs (the caller,
+    tinytensor/_functions/conv.py, sizes them by taps_scratch_size; a mismatch is our bug)."""
+    if (nb < 1 or n_threads < 1 or rows < n_threads
+            or row_size < taps_scratch_size(Cg, Og, s.g.OD * s.g.OH * s.g.OW,
+                                            s.g.D * s.g.H * s.g.W, nb)):
+        raise ValueError(f"{name}: bad scratch or chunking (a tinytensor bug)")
+
+
 cdef void _forward_chunk(const floating* x, const floating* wt, const floating* bias,
                          floating* y, floating* scratch, const ConvShape* s, Py_ssize_t grp,
                          Py_ssize_t n0, Py_ssize_t nbc) noexcept nogil:
@@ -193,10 +204,8 @@ def taps_forward(const floating[:, :, :, :, ::1] x,          # IN  (N, C, D, H, 
     if (T != KD * KH * KW or not conv_shape(&s, x.shape, w_shape, y.shape, geo, groups)
             or (has_bias and bias.shape[0] != s.O)):
         raise ValueError("taps_forward: inconsistent shapes (a tinytensor bug)")
-    if (nb < 1 or n_threads < 1 or scratch.shape[0] < n_threads
-            or scratch.shape[1] < taps_scratch_size(Cg, Og, s.g.OD * s.g.OH * s.g.OW,
-                                                    s.g.D * s.g.H * s.g.W, nb)):
-        raise ValueError("taps_forward: bad scratch or chunking (a tinytensor bug)")
+    _check_scratch("taps_forward", &s, Cg, Og, nb, n_threads, scratch.shape[0],
+                   scratch.shape[1])
     if s.N == 0 or s.O == 0:
         return
     nchunks = (s.N + nb - 1) // nb
@@ -269,11 +278,10 @@ def taps_backward_input(const floating[:, :, :, :, ::1] go,   # IN  (N, O, OD, O
     w_shape[0], w_shape[1], w_shape[2], w_shape[3], w_shape[4] = Og * groups, Cg, KD, KH, KW
     if T != KD * KH * KW or not conv_shape(&s, gx.shape, w_shape, go.shape, geo, groups):
         raise ValueError("taps_backward_input: inconsistent shapes (a tinytensor bug)")
-    if (nb < 1 or n_threads < 1 or scratch.shape[0] < n_threads
-            or scratch.shape[1] < taps_scratch_size(Cg, Og, s.g.OD * s.g.OH * s.g.OW,
-                                                    s.g.D * s.g.H * s.g.W, nb)
-            or order.shape[0] != T or sorted(order) != list(range(T))):
-        raise ValueError("taps_backward_input: bad scratch, chunking or order (a tinytensor bug)")
+    _check_scratch("taps_backward_input", &s, Cg, Og, nb, n_threads, scratch.shape[0],
+                   scratch.shape[1])
+    if order.shape[0] != T or sorted(order) != list(range(T)):
+        raise ValueError("taps_backward_input: bad tap order (a tinytensor bug)")
     if s.N == 0 or s.O == 0 or s.C == 0:
         return
     nchunks = (s.N + nb - 1) // nb
@@ -350,10 +358,8 @@ def taps_weight_grad(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, 
     w_shape[0], w_shape[1], w_shape[2], w_shape[3], w_shape[4] = Og * groups, Cg, KD, KH, KW
     if not conv_shape(&s, x.shape, w_shape, go.shape, geo, groups):
         raise ValueError("taps_weight_grad: inconsistent shapes (a tinytensor bug)")
-    if (nb < 1 or n_threads < 1 or scratch.shape[0] < n_threads
-            or scratch.shape[1] < taps_scratch_size(Cg, Og, s.g.OD * s.g.OH * s.g.OW,
-                                                    s.g.D * s.g.H * s.g.W, nb)):
-        raise ValueError("taps_weight_grad: bad scratch or chunking (a tinytensor bug)")
+    _check_scratch("taps_weight_grad", &s, Cg, Og, nb, n_threads, scratch.shape[0],
+                   scratch.shape[1])
     if s.O == 0 or s.C == 0:
         return
     nblocks = min(T, n_threads)

@@ -126,9 +126,9 @@ def _plane(a):
 def _taps_call(kernel, a, w, geo, groups, n_threads, length, in_positions, *outputs,
                weights="forward"):
     """Run a conv_taps kernel with per-thread scratch and, after it in the same reused buffer
-    (no fresh pages to fault in on every call), the weights per tap: (groups, taps, Og, Cg)
-    for weights="forward", (groups, taps, Cg, Og) for "input_grad", or room for the weight
-    gradient in the first layout (weights=None), which is then returned."""
+    (no fresh pages to fault in on every call), the weights per tap, (groups, taps, Og, Cg),
+    for weights="forward" or "input_grad", or room for the weight gradient in that layout
+    (weights=None), which is then returned."""
     o, cg = w.shape[:2]
     og, taps = o // groups, w.shape[2] * w.shape[3] * w.shape[4]
     nb = conv_plan.taps_chunk(a.shape[0], length)
@@ -137,10 +137,9 @@ def _taps_call(kernel, a, w, geo, groups, n_threads, length, in_positions, *outp
     with _Scratch(a.dtype, rows, size) as scratch:
         per_tap = scratch[n_threads:].reshape(-1)[:w.size].reshape(groups * taps, og, cg)
         if weights:
-            first = weights == "input_grad"
-            per_tap = per_tap.reshape((groups, taps) + ((cg, og) if first else (og, cg)))
-            _kt.to_per_tap(w.reshape(o, cg, taps), per_tap, first, n_threads)
-            order = (_kt.tap_order(*w.shape[2:], geo),) if first else ()
+            per_tap = per_tap.reshape(groups, taps, og, cg)
+            _kt.to_per_tap(w.reshape(o, cg, taps), per_tap, n_threads)
+            order = (_kt.tap_order(*w.shape[2:], geo),) if weights == "input_grad" else ()
             kernel(a, per_tap, *outputs, scratch[:n_threads], geo, *w.shape[2:], nb, *order,
                    n_threads)
             return None

@@ -80,6 +80,19 @@ def test_relu_and_leaky_relu():
     assert np.isnan(F.relu(tt.tensor([float("nan")])).item())
 
 
+@pytest.mark.parametrize("dtype", [tt.float32, tt.float64])
+def test_relu_backward_passes_nan_outputs_and_never_makes_nan_of_inf(dtype):
+    # PyTorch 2.13 (threshold_backward: 0 where y <= 0, else the gradient):
+    # x = [nan, 0, -1, 2], grad = [1, inf, inf, 3] -> x.grad = [1, 0, 0, 3]
+    x = tt.tensor([float("nan"), 0.0, -1.0, 2.0], dtype=dtype, requires_grad=True)
+    F.relu(x).backward(tt.tensor([1.0, float("inf"), float("inf"), 3.0], dtype=dtype))
+    assert x.grad.dtype == dtype and x.grad.tolist() == [1.0, 0.0, 0.0, 3.0]
+    big = tt.tensor(RNG.standard_normal((64, 300)), dtype=dtype, requires_grad=True)
+    g = tt.tensor(RNG.standard_normal((300, 64)), dtype=dtype).t()    # a strided gradient
+    F.relu(big).backward(g)
+    assert np.array_equal(npy(big.grad), np.where(npy(big) > 0, npy(g), 0))
+
+
 def test_relu_inplace_and_module():
     x = tt.tensor([-1.0, 2.0])
     out = nn.ReLU(inplace=True)(x)

@@ -27,7 +27,9 @@ def _max_keep(a, dim):
 
 
 class ReLUFunction(Function):
-    """y = max(x, 0); dy/dx = 1 where y > 0 (0 at x == 0, as PyTorch). NaN propagates."""
+    """y = max(x, 0); dy/dx = 1 where y > 0 (0 at x == 0, as PyTorch). NaN propagates, and
+    the gradient passes where the output is NaN (PyTorch's threshold_backward: 0 where
+    y <= 0, else the gradient, so an infinite gradient never meets a 0 * inf)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -43,9 +45,10 @@ class ReLUFunction(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        ga = g._numpy()
-        gx = ga * (y._numpy() > 0)
-        return _wrap(_c(gx.astype(ga.dtype, copy=False)))
+        ga, ya = g._numpy(), y._numpy()
+        if ga.dtype.kind == "f" and ya.dtype == ga.dtype:
+            return _wrap(_K.unary_backward("relu", ga, ya))    # one threaded pass
+        return _wrap(_c(np.where(ya <= 0, ga.dtype.type(0), ga)))
 
 
 class LeakyReLUFunction(Function):

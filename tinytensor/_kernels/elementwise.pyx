@@ -359,9 +359,9 @@ cdef inline void _loop_f(Op op, const floating* x, const floating* y, floating* 
         for i in range(n):
             s = y[i * sy]
             o[i] = x[i * sx] * s * (1 - s)
-    elif op == B_RELU:
+    elif op == B_RELU:                   # PyTorch's threshold_backward: a NaN output passes
         for i in range(n):
-            o[i] = x[i * sx] if y[i * sy] > 0 else 0
+            o[i] = 0 if y[i * sy] <= 0 else x[i * sx]
     elif op == B_SIN:
         for i in range(n):
             s = cosf(y[i * sy]) if floating is float else cos(y[i * sy])

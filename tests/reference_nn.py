@@ -353,3 +353,48 @@ def lp_pool2d(x, p, k, s):
                               for u in range(k[0]) for v in range(k[1]))
                     y[a, b, i, j] = tot ** (1 / p)
     return y
+
+
+def batch_norm_any(x, weight, bias, eps, training, run_mean=None, run_var=None, g=None):
+    """(N, C, *) in float64 plain loops: y, and with the output gradient g also (dx, dw, db)
+    from the definition: dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) in
+    training (the statistics depend on x), rstd * dxhat in eval; dxhat = g * weight."""
+    n, c = x.shape[:2]
+    xs = np.asarray(x, np.float64).reshape(n, c, -1)
+    gs = None if g is None else np.asarray(g, np.float64).reshape(n, c, -1)
+    y = np.zeros_like(xs)
+    dx, dw, db = np.zeros_like(xs), np.zeros(c), np.zeros(c)
+    for ch in range(c):
+        vals = [float(v) for v in xs[:, ch, :].reshape(-1)]
+        if training:
+            m = sum(vals) / len(vals)
+            v = sum((u - m) ** 2 for u in vals) / len(vals)
+        else:
+            m, v = float(run_mean[ch]), float(run_var[ch])
+        rs = 1.0 / math.sqrt(v + eps)
+        w = 1.0 if weight is None else float(weight[ch])
+        b = 0.0 if bias is None else float(bias[ch])
+        for i in range(n):
+            for s in range(xs.shape[2]):
+                y[i, ch, s] = (xs[i, ch, s] - m) * rs * w + b
+        if gs is None:
+            continue
+        xhat = [(xs[i, ch, s] - m) * rs for i in range(n) for s in range(xs.shape[2])]
+        gv = [gs[i, ch, s] for i in range(n) for s in range(xs.shape[2])]
+        dxhat = [gi * w for gi in gv]
+        mean_d = sum(dxhat) / len(dxhat)
+        mean_dx = sum(d * h for d, h in zip(dxhat, xhat)) / len(dxhat)
+        k = 0
+        for i in range(n):
+            for s in range(xs.shape[2]):
+                if training:
+                    dx[i, ch, s] = rs * (dxhat[k] - mean_d - xhat[k] * mean_dx)
+                else:
+                    dx[i, ch, s] = rs * dxhat[k]
+                k += 1
+        dw[ch] = sum(gi * h for gi, h in zip(gv, xhat))
+        db[ch] = sum(gv)
+    shape = x.shape
+    if gs is None:
+        return y.reshape(shape)
+    return y.reshape(shape), dx.reshape(shape), dw, db

@@ -1,23 +1,41 @@
-"""Batch normalisation as one Function with an analytic backward.
+"""Batch normalisation as one Function over the fused kernels of _kernels/norm.pyx.
 
-Statistics are over every axis but 1 (N, *spatial). In training mode the batch mean and biased
-variance normalise; backward is the closed form
-    dx = invstd / m * (m * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)),  dxhat = g * weight
-with m the number of elements per channel. In eval mode the (constant) running statistics
-normalise and dx = g * weight * invstd.
+Statistics are per channel (dim 1) over every other axis. In training mode the batch mean and
+biased variance normalise, and the backward is the closed form
+    dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = g * weight;
+in eval mode the (constant) running statistics normalise and dx = g * weight * invstd. One
+threaded pass computes the statistics and another the output (one channel per task), and the
+backward takes two passes over x and g: the per-channel sums, then dx. As PyTorch, the input
+is saved for backward (xhat is recomputed from it), so changing it in place before backward
+is refused.
 """
 import numpy as np
 
-from tinytensor._tensor_type import _c, _wrap
+from tinytensor._functions._memory import alloc
+from tinytensor._kernels import norm as _k
+from tinytensor._tensor_type import _wrap
+from tinytensor._threads import get_num_threads
 from tinytensor.autograd.function import Function
 
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
+          np.dtype(np.float64): np.empty(0, np.float64)}
 
-def _axes(ndim):
-    return (0,) + tuple(range(2, ndim))
+
+def _as_ncs(a):
+    """a (N, C, *) as a C-contiguous (N, C, S) array."""
+    a = np.ascontiguousarray(a)
+    return a.reshape(a.shape[0], a.shape[1], -1) if a.size else a.reshape(a.shape[:2] + (0,))
 
 
-def _bshape(ndim, c):
-    return (1, c) + (1,) * (ndim - 2)
+def _flat(t, dtype):
+    return _EMPTY[dtype] if t is None else np.ascontiguousarray(t._numpy(), dtype)
+
+
+def _owned(a, shape):
+    """`a`, a fresh contiguous result, given `shape` in place (a reshaped view would hide the
+    array that owns the memory from the engine, which would then copy the gradient)."""
+    a.shape = shape
+    return _wrap(a)
 
 
 class BatchNormFunction(Function):
@@ -25,59 +43,46 @@ class BatchNormFunction(Function):
 
     `mean`/`invstd` are NumPy arrays: the running statistics in eval mode, None in training mode,
     where the batch mean and biased variance are computed here and stored in the dict `stats`
-    (keys "mean", "var") for the caller's running update.
+    (keys "mean", "var", in the input's dtype) for the caller's running update; an empty
+    input has none, and leaves `stats` empty.
     """
 
     @staticmethod
     def forward(ctx, input, weight, bias, mean, invstd, training, eps, stats):
-        x = input._numpy()
+        x = _as_ncs(input._numpy())
         dt = x.dtype
-        axes = _axes(x.ndim)
-        shp = _bshape(x.ndim, x.shape[1])
+        c = x.shape[1]
+        y = alloc(x.shape, dt)
+        var = np.empty(c, np.float64)
         if training:
-            mean = x.mean(axis=axes, dtype=dt)
-            xc = x - mean.reshape(shp)
-            var = np.mean(np.square(xc), axis=axes, dtype=dt)
-            invstd = (1.0 / np.sqrt(var + eps)).astype(dt)
-            stats["mean"], stats["var"] = mean, var
-            xhat = xc
-            xhat *= invstd.reshape(shp)
+            mean, invstd = np.full(c, np.nan), np.full(c, np.nan)
         else:
-            xhat = (x - mean.astype(dt).reshape(shp)) * invstd.astype(dt).reshape(shp)
-        if weight is not None:
-            y = xhat * weight._numpy().reshape(shp)
-        else:
-            y = xhat.copy()
-        if bias is not None:
-            y += bias._numpy().reshape(shp)
+            mean = np.ascontiguousarray(mean, np.float64)
+            invstd = np.ascontiguousarray(invstd, np.float64)
+        if x.size or not training:
+            _k.batch_norm_forward(x, _flat(weight, dt), _flat(bias, dt), weight is not None,
+                                  bias is not None, training, eps, y, mean, var, invstd,
+                                  get_num_threads())
+        if training and x.size:                 # no values: no statistics (PyTorch)
+            stats["mean"], stats["var"] = mean.astype(dt), var.astype(dt)
         if any(ctx.needs_input_grad):
-            ctx.xhat = xhat
-            ctx.invstd = invstd.astype(dt)
-            ctx.training = training
-            ctx.save_for_backward(weight)
-        return _wrap(_c(y))
+            ctx.save_for_backward(input, weight)
+            ctx.mean, ctx.invstd, ctx.training = mean, invstd, training
+        return _owned(y, input.shape)
 
     @staticmethod
     def backward(ctx, g):
-        (weight,) = ctx.saved_tensors
-        ga = g._numpy()
-        xhat = ctx.xhat
-        axes = _axes(ga.ndim)
-        shp = _bshape(ga.ndim, ga.shape[1])
-        gsum = ga.sum(axis=axes)
-        gxhat_sum = (ga * xhat).sum(axis=axes)
-        gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            scale = ctx.invstd if weight is None else ctx.invstd * weight._numpy()
-            if ctx.training:
-                m = ga.size // ga.shape[1]
-                gx = ga - (gsum / m).reshape(shp) - xhat * (gxhat_sum / m).reshape(shp)
-                gx *= scale.reshape(shp)
-            else:
-                gx = ga * scale.reshape(shp)
-            gx = _wrap(_c(gx.astype(ga.dtype, copy=False)))
-        if weight is not None and ctx.needs_input_grad[1]:
-            gw = _wrap(_c(gxhat_sum.astype(ga.dtype, copy=False)))
-        if ctx.needs_input_grad[2]:
-            gb = _wrap(_c(gsum.astype(ga.dtype, copy=False)))
-        return gx, gw, gb, None, None, None, None, None
+        input, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x = _as_ncs(input._numpy())
+        dt = x.dtype
+        go = _as_ncs(g._numpy()).astype(dt, copy=False)
+        c = x.shape[1]
+        gx = alloc(x.shape, dt) if need_x else np.empty((0, 0, 0), dt)
+        dw, db = np.empty(c, np.float64), np.empty(c, np.float64)
+        _k.batch_norm_backward(x, go, _flat(weight, dt), weight is not None, ctx.training,
+                               ctx.mean, ctx.invstd, gx, dw, db, get_num_threads())
+        return (_owned(gx, input.shape) if need_x else None,
+                _wrap(dw.astype(dt)) if weight is not None and need_w else None,
+                _wrap(db.astype(dt)) if need_b else None,
+                None, None, None, None, None)

@@ -168,6 +168,14 @@ cdef extern from *:
                                            float k1, float k0) {
         for (Py_ssize_t i = 0; i < n; i++) dx[i] = a * dy[i] + k1 * x[i] + k0;
     }
+    /* the same with x centred first: BatchNorm's few values per channel at a large mean
+       (k1 x + k0 would cancel to a few bits) */
+    TT_NORM_CLONES static void tt_norm_fdx_centred(const float *__restrict dy,
+                                                   const float *__restrict x,
+                                                   float *__restrict dx, Py_ssize_t n, float a,
+                                                   float k1, float m, float k0) {
+        for (Py_ssize_t i = 0; i < n; i++) dx[i] = a * dy[i] + k1 * (x[i] - m) + k0;
+    }
     """
     double tt_norm_fsum(const float* p, Py_ssize_t n, float m, int square) noexcept nogil
     void tt_norm_fdot2(const float* dy, const float* x, Py_ssize_t n, double* sdy,
@@ -181,6 +189,8 @@ cdef extern from *:
                              double* dw, double* db) noexcept nogil
     void tt_norm_fdx(const float* dy, const float* x, float* dx, Py_ssize_t n, float a,
                      float k1, float k0) noexcept nogil
+    void tt_norm_fdx_centred(const float* dy, const float* x, float* dx, Py_ssize_t n,
+                             float a, float k1, float m, float k0) noexcept nogil
 
 
 cdef inline double _sum(const floating* p, Py_ssize_t n) noexcept nogil:
@@ -575,3 +585,136 @@ def norm_backward_rows(const floating[:, :, :, ::1] x,     # IN  (R, 1, C, 1)
             for ch in range(C):
                 dw[ch] += rows_scratch[p, 0, ch]
                 db[ch] += rows_scratch[p, 1, ch]
+
+
+# ------------------------------------------------------------------------------ BatchNorm
+# Statistics per channel c over its N runs of S values (x is (N, C, S)): the same sums as
+# above, run after run in order, one channel per task.
+
+cdef void _bn_forward_channel(const floating* x, floating* y, Py_ssize_t N, Py_ssize_t CS,
+                              Py_ssize_t S, double w, double b, bint training, double eps,
+                              double* mean, double* var, double* rstd) noexcept nogil:
+    """One channel: x, y point at its first run (runs CS apart). Training: writes the batch
+    mean, biased variance and 1 / sqrt(var + eps); eval: reads mean and rstd."""
+    cdef Py_ssize_t n, M = N * S
+    cdef double m, v, rs, a
+    if training:
+        m = 0
+        for n in range(N):
+            m = m + _sum(x + n * CS, S)
+        m = m / M
+        v = 0
+        for n in range(N):
+            v = v + _sq_dev(x + n * CS, S, m)
+        v = v / M
+        rs = 1.0 / sqrt(v + eps)
+        mean[0] = m
+        var[0] = v
+        rstd[0] = rs
+    else:
+        m = mean[0]
+        rs = rstd[0]
+    a = rs * w
+    for n in range(N):
+        _axpb(x + n * CS, y + n * CS, S, <floating> a, <floating> (b - m * a))
+
+
+def batch_norm_forward(const floating[:, :, ::1] x,     # IN  (N, C, S)
+                       const floating[::1] weight,      # IN  (C,) or empty
+                       const floating[::1] bias,        # IN  (C,) or empty
+                       bint has_w, bint has_b, bint training, double eps,
+                       floating[:, :, ::1] y,           # OUT (N, C, S)
+                       double[::1] mean,                # OUT (training) / IN (eval) (C,)
+                       double[::1] var,                 # OUT (training: biased) (C,)
+                       double[::1] rstd,                # OUT (training) / IN (eval) (C,)
+                       int n_threads):
+    """y = (x - mean) * rstd * weight + bias per channel (dim 1), as y = x * a + b' with
+    a = rstd * weight, b' = bias - mean * a (PyTorch's form). Training: batch statistics,
+    written to mean, var, rstd; eval: the given mean and rstd. One channel per task."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], c
+    if (y.shape[0] != N or y.shape[1] != C or y.shape[2] != S or mean.shape[0] != C
+            or var.shape[0] != C or rstd.shape[0] != C or (has_w and weight.shape[0] != C)
+            or (has_b and bias.shape[0] != C) or not eps >= 0 or (training and N * S == 0)):
+        raise ValueError("batch_norm_forward: inconsistent shapes (a tinytensor bug)")
+    if N * S == 0 or C == 0:
+        return
+    for c in prange(C, nogil=True, schedule='static', num_threads=n_threads):
+        _bn_forward_channel(&x[0, c, 0], &y[0, c, 0], N, C * S, S,
+                            weight[c] if has_w else 1.0, bias[c] if has_b else 0.0, training,
+                            eps, &mean[c], &var[c], &rstd[c])
+
+
+cdef void _bn_backward_channel(const floating* x, const floating* dy, floating* dx,
+                               Py_ssize_t N, Py_ssize_t CS, Py_ssize_t S, double w,
+                               bint training, double m, double rs, double* dw,
+                               double* db) noexcept nogil:
+    """One channel: dw = sum(dy * xhat), db = sum(dy); with dx, also the input gradient
+    dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) in training (the batch
+    statistics depend on x), dx = rstd * dxhat in eval; dxhat = dy * w, written as
+    dx = a * dy + k1 * (x - mean) + k0."""
+    cdef Py_ssize_t n, i, M = N * S
+    cdef double sdy = 0, sdyx = 0, s1, s2, A, B, k1 = 0, k0 = 0
+    cdef floating a, fk1, fk0, fm = <floating> m
+    cdef const floating* xn
+    cdef const floating* dyn
+    cdef floating* dxn
+    for n in range(N):
+        _dot2(dy + n * CS, x + n * CS, S, &s1, &s2)
+        sdy = sdy + s1
+        sdyx = sdyx + s2
+    db[0] = sdy
+    dw[0] = rs * (sdyx - m * sdy)
+    if dx == NULL:
+        return
+    if training:
+        A = w * sdy / M                          # mean(dxhat)
+        B = rs * w * (sdyx - m * sdy) / M        # mean(dxhat * xhat)
+        k1 = -rs * rs * B
+        k0 = -rs * A
+    a = <floating> (rs * w)
+    fk1 = <floating> k1
+    fk0 = <floating> k0
+    for n in range(N):
+        xn = x + n * CS
+        dyn = dy + n * CS
+        dxn = dx + n * CS
+        if not training:                    # x plays no part (an inf in it is no NaN here)
+            for i in range(S):
+                dxn[i] = a * dyn[i]
+        elif floating is float:
+            tt_norm_fdx_centred(dyn, xn, dxn, S, a, fk1, fm, fk0)
+        else:
+            for i in range(S):
+                dxn[i] = a * dyn[i] + fk1 * (xn[i] - fm) + fk0
+
+
+def batch_norm_backward(const floating[:, :, ::1] x,    # IN  (N, C, S)
+                        const floating[:, :, ::1] dy,   # IN  (N, C, S)
+                        const floating[::1] weight,     # IN  (C,) or empty
+                        bint has_w, bint training,
+                        const double[::1] mean,         # IN  (C,): the forward's
+                        const double[::1] rstd,         # IN  (C,)
+                        floating[:, :, ::1] dx,         # OUT (N, C, S), or empty: not wanted
+                        double[::1] dw,                 # OUT (C,) sum(dy * xhat)
+                        double[::1] db,                 # OUT (C,) sum(dy)
+                        int n_threads):
+    """The gradients of batch_norm_forward, one channel per task: two passes over x and dy
+    (the sums, then dx)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], c
+    cdef bint want_dx = dx.shape[0] != 0
+    if (dy.shape[0] != N or dy.shape[1] != C or dy.shape[2] != S or mean.shape[0] != C
+            or rstd.shape[0] != C or dw.shape[0] != C or db.shape[0] != C
+            or (has_w and weight.shape[0] != C)
+            or (want_dx and (dx.shape[0] != N or dx.shape[1] != C or dx.shape[2] != S))):
+        raise ValueError("batch_norm_backward: inconsistent shapes (a tinytensor bug)")
+    if C == 0:
+        return
+    if N * S == 0:
+        for c in range(C):
+            dw[c] = 0
+            db[c] = 0
+        return
+    for c in prange(C, nogil=True, schedule='static', num_threads=n_threads):
+        _bn_backward_channel(&x[0, c, 0], &dy[0, c, 0], &dx[0, c, 0] if want_dx else NULL,
+                             N, C * S, S, weight[c] if has_w else 1.0, training, mean[c],
+                             rstd[c], &dw[c], &db[c])

@@ -69,7 +69,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     stats = {}
     out = BatchNormFunction.apply(input, weight, bias, mean, invstd, bool(training), float(eps),
                                   stats)
-    if training and running_mean is not None and running_var is not None:
+    if training and running_mean is not None and running_var is not None and stats:
         m = input.numel() // max(c, 1)
         unbiased = stats['var'] * (m / (m - 1)) if m > 1 else stats['var']
         rm, rv = running_mean.detach()._numpy(), running_var.detach()._numpy()

@@ -361,7 +361,11 @@ cdef inline void _loop_f(Op op, const floating* x, const floating* y, floating* 
             o[i] = x[i * sx] * s * (1 - s)
     elif op == B_RELU:                   # PyTorch's threshold_backward: a NaN output passes
         for i in range(n):
-            o[i] = 0 if y[i * sy] <= 0 else x[i * sx]
+            # both loads unconditional: a select, which vectorizes (a load under the
+            # condition stays a branch, mispredicted half the time: 14 ms for 2M values)
+            v = x[i * sx]
+            s = y[i * sy]
+            o[i] = 0 if s <= 0 else v
     elif op == B_SIN:
         for i in range(n):
             s = cosf(y[i * sy]) if floating is float else cos(y[i * sy])

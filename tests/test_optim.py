@@ -664,3 +664,34 @@ def test_docstring_examples_run():
                 tinytensor.optim.rmsprop, tinytensor.optim.sgd):
         result = doctest.testmod(mod)
         assert result.failed == 0 and result.attempted > 0, mod.__name__
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True),
+                                dict(momentum=0.8, dampening=0.3, weight_decay=1e-2),
+                                dict(weight_decay=0.1), dict()])
+def test_sgd_fused_pass_matches_the_numpy_expressions_bit_for_bit(dtype, kw):
+    # a contiguous float parameter takes the one-pass kernel (_kernels/optim.pyx); a strided
+    # view of the same values takes SGD._update's NumPy path: the same bits, any thread count
+    rng = np.random.default_rng(7)
+    w0 = rng.standard_normal(70_001).astype(dtype)
+    grads = [rng.standard_normal(70_001).astype(dtype) for _ in range(3)]
+    runs = []
+    for layout, threads in (("contiguous", 1), ("contiguous", 2), ("strided", 1)):
+        if layout == "contiguous":
+            p = tt.tensor(w0.copy(), requires_grad=True)
+        else:
+            big = np.zeros((70_001, 2), dtype)
+            big[:, 0] = w0
+            p = tt.from_numpy(big)[:, 0].detach().requires_grad_()
+        opt = tt.optim.SGD([p], lr=0.05, **kw)
+        old = tt.get_num_threads()
+        tt.set_num_threads(threads)
+        try:
+            for gr in grads:
+                p.grad = tt.tensor(gr)
+                opt.step()
+        finally:
+            tt.set_num_threads(old)
+        runs.append(p.detach().numpy().copy())
+    assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])

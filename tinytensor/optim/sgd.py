@@ -1,10 +1,38 @@
 """Stochastic gradient descent with momentum, as `torch.optim.SGD` (single-tensor path)."""
 import numpy as np
 
+from tinytensor._kernels import optim as _ko
+from tinytensor._tensor_type import from_numpy
+from tinytensor._threads import get_num_threads
 from tinytensor.optim.optimizer import (Optimizer, _check_unsupported, _new_state_tensor,
                                         _scalar)
 
 __all__ = ["SGD"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fused_sgd(group, w, g, state):
+    """The update in one threaded pass (_kernels/optim.pyx, the same bits as the NumPy
+    expressions of SGD._update) for a C-contiguous float parameter whose gradient and
+    momentum buffer have its dtype; False, having changed nothing, for anything else."""
+    if w.dtype not in _FLOATS or not w.flags.c_contiguous or g.dtype != w.dtype:
+        return False
+    momentum = group["momentum"]
+    buf, first = w[:0].reshape(-1), False
+    if momentum != 0:
+        buf_t = state.get("momentum_buffer")
+        if buf_t is not None:
+            buf = buf_t._numpy()
+            if buf.dtype != w.dtype or not buf.flags.c_contiguous or buf.shape != w.shape:
+                return False
+        else:                                   # the kernel writes the first step's buffer
+            buf_t = state["momentum_buffer"] = from_numpy(np.empty_like(w, order="C"))
+            buf, first = buf_t._numpy(), True
+    _ko.sgd_step(w.reshape(-1), np.ascontiguousarray(g).reshape(-1), buf.reshape(-1),
+                 group["lr"], momentum, group["dampening"], group["weight_decay"],
+                 group["nesterov"], first, get_num_threads())
+    return True
 
 
 class SGD(Optimizer):
@@ -61,7 +89,9 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, group, w, g, state):
-        wd = group["weight_decay"]
+        if _fused_sgd(group, w, g, state):
+            return
+        wd = group["weight_decay"]                 # the general path (any layout), NumPy
         momentum = group["momentum"]
         if wd != 0:
             g = g + wd * w

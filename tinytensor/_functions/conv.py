@@ -131,7 +131,7 @@ def _taps_call(kernel, a, w, geo, groups, n_threads, length, in_positions, *outp
     (weights=None), which is then returned."""
     o, cg = w.shape[:2]
     og, taps = o // groups, w.shape[2] * w.shape[3] * w.shape[4]
-    nb = conv_plan.taps_chunk(a.shape[0], length)
+    nb = conv_plan.taps_chunk(a.shape[0], length, n_threads if weights else 1)
     size = _kt.taps_scratch_size(cg, og, length, in_positions, nb)
     rows = n_threads + -(-w.size // size)
     with _Scratch(a.dtype, rows, size) as scratch:

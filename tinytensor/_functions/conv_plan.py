@@ -269,9 +269,16 @@ def _chunking(n, cg, k, length, itemsize, columns, col_bytes):
     return nb, bs, max(1, min(MAX_PARTS, -(-n // nb)))
 
 
-def taps_chunk(n, length):
-    """Samples per chunk of the tap-by-tap paths (length: output positions per sample)."""
-    return max(1, min(n, -(-TAPS_COLUMNS // max(length, 1))))
+def taps_chunk(n, length, n_threads=1):
+    """Samples per chunk of the tap-by-tap paths (length: output positions per sample): about
+    TAPS_COLUMNS columns, and, given n_threads, at least one chunk per thread (ResNet-18's
+    4 x 4 planes at batch 32 made one chunk: its forward ran on one thread of two). Only the
+    forward and the input gradient may pass n_threads: their chunks are independent tasks
+    whose bits do not depend on the chunk size (each output column's sums run over the
+    channels and taps alone); the weight gradient sums over the chunks, so its chunking must
+    depend on the shapes only."""
+    nb = max(1, min(n, -(-TAPS_COLUMNS // max(length, 1))))
+    return max(1, min(nb, -(-n // max(n_threads, 1))))
 
 
 def skipped_fraction(x_shape, w_shape, geo):

@@ -13,7 +13,9 @@ tinytensor's own GEMM rate (the running variant's, c/tt_isa.h) on the same matmu
 thread count, and the S4 forward rate as a fraction of each. `--rss` measures peak resident
 memory of S4 forward+backward in fresh subprocesses for both libraries. `--dtype float64`
 runs every case in float64 (tinytensor: im2col + its own double GEMM); `--isa avx2` runs the
-kernels an AVX2-only CPU runs; `--paths forward=gemm,...` forces convolution paths.
+kernels an AVX2-only CPU runs, in both libraries (PyTorch's ATen, oneDNN and MKL held to AVX2
+as benchmarks/as_avx2 does; any other benchmark runs that way under that script);
+`--paths forward=gemm,...` forces convolution paths.
 
 OpenBLAS picks its kernels at load time; OPENBLAS_CORETYPE=Haswell pins them to AVX2.
 tinytensor's convolutions never go through OpenBLAS (they use their own GEMMs), so NumPy's
@@ -38,7 +40,8 @@ def _parse():
     ap.add_argument("--openblas-coretype", default=None,
                     help="set OPENBLAS_CORETYPE (e.g. SkylakeX) before NumPy loads")
     ap.add_argument("--isa", default=None,
-                    help="run tinytensor's kernels of this variant (sets TINYTENSOR_ISA)")
+                    help="run tinytensor's kernels of this variant (sets TINYTENSOR_ISA); "
+                         "avx2 holds PyTorch to AVX2 too")
     ap.add_argument("--paths", default=None,
                     help="force convolution paths, e.g. 'forward=gemm,weight_grad=gemm' "
                          "(sets TINYTENSOR_CONV_PLAN; see tinytensor/_functions/conv_plan.py)")
@@ -53,6 +56,9 @@ def _parse():
 ARGS = _parse() if __name__ == "__main__" else None
 if ARGS is not None and ARGS.isa:
     os.environ["TINYTENSOR_ISA"] = ARGS.isa
+    if ARGS.isa == "avx2":                   # PyTorch too (read when torch loads)
+        os.environ.update(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2",
+                          MKL_ENABLE_INSTRUCTIONS="AVX2")
 if ARGS is not None and ARGS.paths:
     os.environ["TINYTENSOR_CONV_PLAN"] = ARGS.paths
 if ARGS is not None and ARGS.openblas_coretype:
@@ -211,7 +217,8 @@ def main(args):
     from tinytensor._kernels import conv as kernels
     names = args.cases or list(CASES)
     variant = getattr(kernels, "variant", lambda: "AVX-512 if the CPU has it")()
-    print(f"tinytensor kernels: {variant}"
+    print(f"tinytensor kernels: {variant}; PyTorch CPU capability: "
+          f"{torch.backends.cpu.get_cpu_capability()}"
           f"{' (paths forced: ' + args.paths + ')' if args.paths else ''}")
     blas = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')}"
             for i in threadpool_info() if i.get("user_api") == "blas"]

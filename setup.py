@@ -108,7 +108,7 @@ def extensions():
     exts = []
     for path in sorted(glob.glob("tinytensor/**/*.pyx", recursive=True)):
         module = path[:-4].replace(os.sep, ".")
-        # C headers beside a .pyx (tt_sgemm.h) are found, and their edits trigger a rebuild
+        # C headers beside a .pyx or in c/ (tt_isa.h) are found, and their edits trigger a rebuild
         folder = os.path.dirname(path)
         kernels_c = os.path.join(folder, "c")        # the per-ISA kernel C (tt_isa.h)
         depends = [p for d in (folder, kernels_c) for ext in ("*.h", "*.inc")

@@ -340,10 +340,10 @@ def taps_weight_grad(const floating[:, :, :, :, ::1] x,      # IN  (N, C, D, H, 
     """Weight gradient tap by tap, per tap as an (Og, Cg) matrix summed over the batch in
     chunks of nb samples. Group by group and chunk by chunk, the threads first interleave the
     chunk's go and x once, a channel each at a time (into the first thread's scratch), then
-    each takes a block of taps (a block of output channels of every tap instead measured
-    slower: 3 x 3 on 4 x 4 planes, 512 channels, 2 threads, 13.3 ms against 11.0, though the
-    taps split 4 against 5). Every element of gwt is summed by one thread in an order fixed
-    by the shapes, whatever the blocks."""
+    each takes a block of taps (a block of output channels of every tap instead was slower,
+    on a loaded machine: 3 x 3 on 4 x 4 planes, 512 channels, 2 threads, 13.3 ms against 11.0,
+    though the taps split 4 against 5). Every element of gwt is summed by one thread in an
+    order fixed by the shapes, whatever the blocks."""
     cdef ConvShape s
     cdef Py_ssize_t T = KD * KH * KW, Og, Cg, nblocks, grp, blk, n0, nbc, c, t, e, L, HWD
     cdef Py_ssize_t w_shape[5]

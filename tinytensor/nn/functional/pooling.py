@@ -921,7 +921,7 @@ def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=Non
     flat positions (t * H + h) * W + w.
 
     Example:
-        >>> tt.manual_seed(0)
+        >>> _ = tt.manual_seed(0)
         >>> F.fractional_max_pool3d(tt.randn(2, 3, 8, 8, 8), 3, output_ratio=0.5).shape
         tinytensor.Size([2, 3, 4, 4, 4])
     """

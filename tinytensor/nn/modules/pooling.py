@@ -344,7 +344,7 @@ class FractionalMaxPool2d(_FractionalMaxPoolNd):
     call draws new windows from tinytensor's generator (tt.manual_seed makes them repeatable).
 
     Example:
-        >>> tt.manual_seed(0)
+        >>> _ = tt.manual_seed(0)
         >>> m = nn.FractionalMaxPool2d(3, output_ratio=(0.5, 0.5))
         >>> m
         FractionalMaxPool2d()

@@ -106,6 +106,9 @@ def test_nan_ties_and_empty_windows():
                                    _random_samples=tt.full((1, 1, 2), 0.3))
     assert np.all(y.numpy() == -np.inf)
     np.testing.assert_array_equal(i.numpy(), [[[[0, 4, 8], [32, 36, 40], [64, 68, 72]]]])
+    x.requires_grad_(True)
+    with pytest.raises(RuntimeError, match="an index outside the input plane"):
+        F.fractional_max_pool2d(x, 0, 3, _random_samples=tt.full((1, 1, 2), 0.3)).sum().backward()
 
 
 def test_gradcheck_threads_and_unbatched():
@@ -196,6 +199,8 @@ ERRORS = [
      "fractional_max_pool2d requires specifying either an output_size or an output_ratio"),
     (lambda: F.fractional_max_pool2d(tt.randn(1, 1, 8, 8), 2, output_ratio=(.5, .5, .5)),
      ValueError, "requires output_ratio to either be a single Int or tuple of Ints"),
+    (lambda: F.fractional_max_pool2d(tt.randn(1, 1, 8, 8), 2, output_ratio=0.5), TypeError,
+     "object of type 'float' has no len()"),
     (lambda: F.fractional_max_pool2d(tt.randn(1, 1, 8, 8), 2, output_ratio=[.5]), IndexError,
      "tuple index out of range"),
     (lambda: F.fractional_max_pool2d([1.0], 2, 3), TypeError,

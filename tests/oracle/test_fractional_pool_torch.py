@@ -141,6 +141,7 @@ def _bad_calls(lib, mod, nn_):
         lambda: f3(r(1, 1, 8, 8, 8), 2),
         lambda: f2(r(1, 1, 8, 8), 2, output_ratio=(0.5, 0.5, 0.5)),
         lambda: f2(r(1, 1, 8, 8), 2, output_ratio=[0.5]),
+        lambda: f2(r(1, 1, 8, 8), 2, output_ratio=0.5),
         lambda: f3(r(1, 1, 8, 8, 8), 2, output_ratio=(0.5, 0.5)),
         lambda: f2(r(8, 8), 2, 3),
         lambda: f2(r(4), 2, output_ratio=(0.5, 0.5)),

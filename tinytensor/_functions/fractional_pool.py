@@ -41,6 +41,8 @@ class FractionalMaxPoolFunction(Function):
         ctx.mark_non_differentiable(indices)
         ctx.input_shape = tuple(input.shape)
         ctx.n_planes = P
+        ctx.op_name = name
+        ctx.empty_windows = min(kernel) <= 0
         return from_numpy(out.reshape(shape)), indices
 
     @staticmethod
@@ -48,6 +50,15 @@ class FractionalMaxPoolFunction(Function):
         if not ctx.needs_input_grad[0]:
             return (None,) * 6
         (indices,) = ctx.saved_tensors
+        if ctx.empty_windows:
+            # k <= 0 (PyTorch's functional form accepts it): an empty window's index names its
+            # start, maybe outside the plane, where PyTorch's backward stops at an assert
+            plane = int(np.prod(ctx.input_shape[len(ctx.input_shape) - ctx.nsp:]))
+            i = indices._numpy()
+            if i.size and (i.min() < 0 or i.max() >= plane):
+                raise RuntimeError(f"{ctx.op_name}_backward(): an index outside the input plane "
+                                   f"of {plane} elements (a kernel_size <= 0 pools empty "
+                                   f"windows)")
         return (_max_scatter(grad_output, indices._numpy(), ctx.input_shape, ctx.n_planes),
                 ) + (None,) * 5
 

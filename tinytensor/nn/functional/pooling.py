@@ -766,11 +766,12 @@ def _fractional(nsp, input, kernel_size, output_size, output_ratio, _random_samp
     ndim = len(shape)
     if output_size is None:
         ratio = output_ratio
-        if nsp == 2 and hasattr(ratio, "__len__") and len(ratio) > 2:
+        # PyTorch 2.13's 2-D wrapper takes len() of the ratio, so a plain number raises its
+        # TypeError ("object of type 'float' has no len()") although the docs allow one; the
+        # module passes a pair. Mirrored, as the 3-D wrapper's acceptance of a number is.
+        if nsp == 2 and len(ratio) > 2:
             raise ValueError("fractional_max_pool2d requires output_ratio to either be a single "
                              "Int or tuple of Ints.")
-        # (PyTorch 2.13's 2-D wrapper raises TypeError for a plain number here, against its
-        # own documentation; tinytensor takes the number, as the 3-D wrapper does)
         ratio = (_pair if nsp == 2 else _triple)(ratio)
         if len(ratio) < nsp:
             raise IndexError("tuple index out of range")
@@ -875,7 +876,9 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
     Args:
         kernel_size: k or (kH, kW).
         output_size: (oH, oW) or one int for both; needs oH + kH - 1 <= H (same for W).
-        output_ratio: instead of output_size, (rH, rW) (or one number): oH = int(H * rH).
+        output_ratio: instead of output_size, a pair (rH, rW): oH = int(H * rH). (As in
+            PyTorch 2.13, the functional form takes len() of it: a plain number raises
+            TypeError; nn.FractionalMaxPool2d accepts one.)
         return_indices: also return int64 flat positions h * W + w of the maxima.
         _random_samples: (N, C, 2) (at least N rows, 1 for unbatched input) of the input's
             dtype, one (u_w, u_h) pair per plane, usually in [0, 1); drawn with tt.rand (so

@@ -106,6 +106,11 @@ def test_nan_ties_and_empty_windows():
                                    _random_samples=tt.full((1, 1, 2), 0.3))
     assert np.all(y.numpy() == -np.inf)
     np.testing.assert_array_equal(i.numpy(), [[[[0, 4, 8], [32, 36, 40], [64, 68, 72]]]])
+    # a huge negative kernel: empty windows, never looped over (start + k would overflow)
+    for k in (-2 ** 63, -2 ** 62, -2 ** 31):
+        y = F.fractional_max_pool2d(tt.randn(6, 2, 2, 1), k, 3,
+                                    _random_samples=tt.full((6, 2, 2), 0.5))
+        assert tuple(y.shape) == (6, 2, 3, 3) and np.all(y.numpy() == -np.inf)
     x.requires_grad_(True)
     with pytest.raises(RuntimeError, match="an index outside the input plane"):
         F.fractional_max_pool2d(x, 0, 3, _random_samples=tt.full((1, 1, 2), 0.3)).sum().backward()

@@ -21,7 +21,8 @@ Notes:
   results are bitwise equal for any thread count.
 - Max rule, as PyTorch's kernel: best starts at -inf with the window's first position, then
   takes v when `(v > best) or isnan(v)`: the first maximum wins ties, the last NaN wins. An
-  empty window (k <= 0, which PyTorch's functional form accepts) gives -inf at that position.
+  empty window (k <= 0, which PyTorch's functional form accepts) gives -inf at that position;
+  such windows are never looped over (start + k may overflow for a huge negative k).
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -40,9 +41,12 @@ cdef inline int64_t window_start(floating u, Py_ssize_t i, Py_ssize_t n, Py_ssiz
                                  Py_ssize_t k) noexcept nogil:
     """Start of window i of o along an axis of n with kernel k (see the module notes)."""
     cdef floating alpha, a, b
+    # n - k in unsigned arithmetic: a huge negative k (accepted: empty windows) must not
+    # overflow; PyTorch keeps starts in a C int, so they wrap as its do
+    cdef Py_ssize_t span = <Py_ssize_t>(<size_t>n - <size_t>k)
     if i == o - 1:
-        return n - k
-    alpha = <floating>(n - k) / <floating>(o - 1)
+        return <int32_t>(<uint32_t>span)
+    alpha = <floating>span / <floating>(o - 1)
     a = (<floating>i + u) * alpha          # rounded to the dtype before the cast, as PyTorch
     b = u * alpha
     # C int subtraction (wraps, as PyTorch's does on x86-64 for INT_MIN operands)
@@ -63,6 +67,7 @@ def fractional_max_forward(const floating[:, :, :, ::1] x,      # IN  (P, D, H, 
     cdef int64_t s
     cdef floating v, best
     cdef Py_ssize_t bad = -1
+    cdef bint empty = kd <= 0 or kh <= 0 or kw <= 0     # no reads at all (PyTorch: -inf)
     if (y.shape[0] != P or samples.shape[0] != P or samples.shape[1] != 3
             or idx.shape[0] != P or idx.shape[1] != OD or idx.shape[2] != OH
             or idx.shape[3] != OW or starts.shape[0] != P or starts.shape[1] != OD + OH + OW
@@ -99,6 +104,10 @@ def fractional_max_forward(const floating[:, :, :, ::1] x,      # IN  (P, D, H, 
                     ws = starts[p, OD + OH + ow]
                     best = -INFINITY
                     bp = (ds * H + hs) * W + ws
+                    if empty:
+                        y[p, od, oh, ow] = best
+                        idx[p, od, oh, ow] = bp
+                        continue
                     for a in range(ds, ds + kd):
                         for b in range(hs, hs + kh):
                             for c in range(ws, ws + kw):

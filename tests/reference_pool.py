@@ -237,3 +237,53 @@ def pad_backward(grad_out, input_shape, pads, mode):
         if not any(q is None for q in src):
             gi[tuple(src)] += g[o]
     return gi
+
+
+def fractional_starts(u, n, o, k, dtype):
+    """Where the o windows of fractional max pooling (kernel k, axis of n) start, as PyTorch
+    defines them for a sample u: alpha = (n - k) / (o - 1) and window i < o - 1 starts at
+    trunc((i + u) * alpha) - trunc(u * alpha), every step rounded to `dtype` (float32 inputs
+    compute in float32); the last window starts at n - k. Finite samples only."""
+    f = np.dtype(dtype).type
+    starts = []
+    for i in range(o):
+        if i == o - 1:
+            starts.append(n - k)
+            continue
+        alpha = f(n - k) / f(o - 1)
+        hi = (f(i) + f(u)) * alpha
+        lo = f(u) * alpha
+        starts.append(math.trunc(float(hi)) - math.trunc(float(lo)))
+    return starts
+
+
+def fractional_max_pool(x, nsp, k, out, samples):
+    """(values, flat indices) of fractional max pooling over the last nsp dims of x.
+
+    samples: one row per plane (N * C rows, plane order), PyTorch's order: (u_w, u_h) for 2-D,
+    (u_t, u_h, u_w) for 3-D. Max rule as max_pool: first maximum, last NaN; an empty window
+    (k <= 0) gives -inf at its start position."""
+    xp, lead = _planes(np.asarray(x), nsp)
+    u = np.asarray(samples).reshape(-1, nsp)
+    sp = xp.shape[1:]
+    per_axis = [1, 0] if nsp == 2 else [0, 1, 2]        # axis -> column of the sample row
+    val = np.zeros((xp.shape[0],) + tuple(out), xp.dtype)
+    idx = np.zeros(val.shape, np.int64)
+    for plane in range(xp.shape[0]):
+        starts = [fractional_starts(u[plane, per_axis[a]], sp[a], out[a], k[a], xp.dtype)
+                  for a in range(nsp)]
+        for o in itertools.product(*[range(n) for n in out]):
+            first = [starts[a][o[a]] for a in range(nsp)]
+            flat = 0                                    # the window's first position
+            for a in range(nsp):
+                flat = flat * sp[a] + first[a]
+            best, best_i = -np.inf, flat
+            for t in itertools.product(*[range(kk) for kk in k]):      # row-major window order
+                pos = tuple(first[a] + t[a] for a in range(nsp))
+                assert all(0 <= pos[a] < sp[a] for a in range(nsp)), "window outside the input"
+                v = xp[(plane,) + pos]
+                if np.isnan(v) or v > best:
+                    best, best_i = v, int(np.ravel_multi_index(pos, sp))
+            val[(plane,) + o] = best
+            idx[(plane,) + o] = best_i
+    return val.reshape(lead + tuple(out)), idx.reshape(lead + tuple(out))

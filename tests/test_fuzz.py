@@ -372,6 +372,9 @@ def _ops():
                                             lambda a: F.adaptive_max_pool3d(a, 2)),
         "lp_pool2d": lambda tt, F, r: ([_f(tt, r, 1, 2, 4, 4, positive=True)],
                                        lambda a: F.lp_pool2d(a, 2, 2)),
+        "fractional_max_pool2d": lambda tt, F, r: (
+            [_f(tt, r, 2, 2, 6, 7)], lambda a: F.fractional_max_pool2d(
+                a, 2, (3, 4), _random_samples=tt.full((2, 2, 2), 0.4, dtype=a.dtype))),
         "elu": lambda tt, F, r: ([_f(tt, r, 4)], F.elu),
         "gelu": lambda tt, F, r: ([_f(tt, r, 4)], F.gelu),
         "silu": lambda tt, F, r: ([_f(tt, r, 4)], F.silu),
@@ -785,11 +788,43 @@ def unpool_fold_calls(d):
 
 
 @st.composite
+def fractional_calls(d):
+    """Fractional max pools: the samples are user data that decide where the kernel reads
+    (odd values: -3..3 from the tensor specs, any dtype and shape), sizes from output_size or
+    output_ratio; always with _random_samples, so that torch computes the same windows. Every
+    argument is positional: _resolve builds tensors in args, not in kwargs."""
+    nsp = d(st.sampled_from([2, 3]))
+    ranks = [nsp + 2] * 4 + [nsp + 1, nsp, nsp + 3]
+    x = d(st.one_of(tensors(ranks, lo=1, hi=7), tensors(ranks, lo=1, hi=7),
+                    tensors(ranks, lo=0, hi=7)))
+    shape = x[1][0]
+    few = st.integers(0, 3)                       # often valid: the kernel gets to run
+    size = ratio = None
+    if d(st.integers(0, 3)):
+        size = d(st.one_of(few, few, int_arg(nsp)))
+    else:
+        ratio = d(st.one_of(
+            st.tuples(*[st.floats(0.0, 1.0)] * nsp), st.floats(0.0, 1.0),
+            st.tuples(st.floats(0.0, 1.0)), st.tuples(*[st.floats(-1.0, 2.0)] * nsp)))
+    n = 1 if len(shape) != nsp + 2 else shape[0]
+    c = shape[len(shape) - nsp - 1] if len(shape) > nsp else 1
+    sshape = d(st.one_of(st.just((n, c, nsp)), st.just((n, c, nsp)),
+                         st.lists(st.integers(0, 3), min_size=2, max_size=4).map(tuple)))
+    sdtype = d(st.sampled_from([x[1][1]] * 4 + list(DTYPES)))
+    samples = ("T", (sshape, sdtype, "contig", d(st.integers(0, 999))))
+    args = (x, d(st.one_of(few, few, int_arg(nsp))), size, ratio, d(st.booleans()), samples)
+    return (f"fractional_max_pool{nsp}d", args, {}, d(st.booleans()))
+
+
+@st.composite
 def layer_calls(d):
     """The layers of issue 11: 3-D adaptive pools (user sizes index a new kernel), LP pools,
     pointwise activations and losses on any dtype, rank and broadcast (PyTorch's dtype and
     shape errors, or its results)."""
-    kind = d(st.sampled_from(["adaptive3d", "adaptive3d", "lp", "act", "loss"]))
+    kind = d(st.sampled_from(["adaptive3d", "adaptive3d", "lp", "act", "loss", "fractional",
+                              "fractional"]))
+    if kind == "fractional":
+        return d(fractional_calls())
     if kind == "adaptive3d":
         x = d(tensors([5] * 4 + [4, 3, 6], lo=0, hi=5))
         size = d(st.one_of(st.integers(-1, 6), huge,

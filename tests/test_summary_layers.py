@@ -53,3 +53,28 @@ def test_prelu_parameters_and_no_products():
         pytest.skip("nn.PReLU is another helper's part of issue 11")
     s = tt.utils.summary(nn.Sequential(nn.Conv2d(1, 4, 3), nn.PReLU(4)), (1, 5, 5))
     assert (s.rows[1].params, s.rows[1].products) == (4, 0)
+
+
+class FractionalNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.frac = nn.FractionalMaxPool2d(2, output_ratio=0.5)
+        self.frac_idx = nn.FractionalMaxPool2d(2, output_size=3, return_indices=True)
+
+    def forward(self, x):
+        x = F.fractional_max_pool2d(self.frac(self.conv(x)), 2, output_size=(5, 5))
+        x, _ = self.frac_idx(x)
+        return F.fractional_max_pool3d(x.unsqueeze(1), (1, 2, 2), output_size=(3, 1, 1))
+
+
+def test_fractional_max_pool_rows():
+    s = tt.utils.summary(FractionalNet(), (1, 14, 14))
+    rows = [(r.name, r.output_size, r.params, r.products) for r in s.rows]
+    assert rows == [
+        ("conv (Conv2d)", (4, 12, 12), 4 * 9 + 4, 4 * 12 * 12 * 9),
+        ("frac (FractionalMaxPool2d)", (4, 6, 6), 0, 0),
+        ("F.fractional_max_pool2d", (4, 5, 5), 0, 0),
+        ("frac_idx (FractionalMaxPool2d)", (4, 3, 3), 0, 0),
+        ("F.fractional_max_pool3d", (1, 3, 1, 1), 0, 0),
+    ]

@@ -207,6 +207,8 @@ TABLE = {
     "_functions.pool.AdaptiveMaxPoolFunction": (_pool_name("AdaptiveMaxPool{n}DBackward0"),
                                                 _pool_1d_as_2d("AdaptiveMaxPool2DBackward0")),
     "_functions.pool.MaxUnpoolFunction": (_pool_name("MaxUnpool{n}DBackward0"), _first),
+    "_functions.fractional_pool.FractionalMaxPoolFunction": (
+        _pool_name("FractionalMaxPool{n}DBackward0"), _first),
     "_functions.pad.ConstantPadFunction": ("ConstantPadNdBackward0", _first),
     "_functions.pad.MapPadFunction": (_map_pad_name, _first),
     "_functions.fold.UnfoldFunction": ("Im2ColBackward0", _first),

@@ -50,7 +50,7 @@ _TRACED_F = ("conv1d", "conv2d", "conv3d", "linear", "relu", "leaky_relu", "sigm
              "mish", "hardswish", "hardsigmoid", "hardtanh", "softplus", "softsign", "prelu",
              "logsigmoid", "threshold", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
              "adaptive_avg_pool3d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d",
-             "fractional_max_pool2d")
+             "fractional_max_pool2d", "fractional_max_pool3d")
 _TRACED_TENSOR = ("view", "reshape", "flatten", "relu", "sigmoid", "tanh")
 
 _summary_lock = threading.RLock()     # one summary at a time (RLock: a forward may call one)

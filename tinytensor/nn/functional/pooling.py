@@ -6,21 +6,25 @@ checks off and trust what they are given.
 """
 import numpy as np
 
-from tinytensor._args import (_pair, check_tensor, dim_index_error, expand, int64, int_list,
-                             is_int, shape_str)
+from tinytensor._args import (_pair, _triple, check_tensor, dim_index_error, expand, int64,
+                             int_list, is_int, shape_str)
+from tinytensor._functions.fractional_pool import FractionalMaxPoolFunction
 from tinytensor._functions.pool import (AdaptiveAvgPoolFunction, AdaptiveMaxPoolFunction,
                                         AvgPoolNdFunction, MaxPoolNdFunction, MaxUnpoolFunction,
                                         pool_out_size)
 from tinytensor._functions.pool3d import (AdaptiveAvgPool3dFunction, AdaptiveMaxPool3dFunction,
                                           LPRootFunction)
 from tinytensor.autograd import is_grad_enabled
+from tinytensor.creation import rand
 from tinytensor.tensor import Tensor
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "max_unpool2d",
            # issue 11
-           "adaptive_avg_pool3d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d"]
+           "adaptive_avg_pool3d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d",
+           "fractional_max_pool2d", "fractional_max_pool2d_with_indices",
+           "fractional_max_pool3d", "fractional_max_pool3d_with_indices"]
 
 _NUM = {2: "two", 3: "three"}
 
@@ -744,3 +748,185 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     else:
         out = avg_pool2d(input.pow(norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
     return _lp_root(out, norm_type, kw * kh)
+
+
+# ---------------------------------------------------------------------------------------------
+# fractional max pooling (issue 11)
+
+
+def _fractional(nsp, input, kernel_size, output_size, output_ratio, _random_samples):
+    """(values, indices) of a fractional max pool, every check in PyTorch 2.13's order: the
+    Python wrapper's (sizes from output_ratio, default samples), then the C++ op's."""
+    name = f"fractional_max_pool{nsp}d"
+    cpp = name if nsp == 2 else name + "_out"         # the 3-D op's messages say so
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{name} requires specifying either an output_size or an output_ratio")
+    check_tensor(name, "input", 1, input)
+    shape = tuple(input.shape)
+    ndim = len(shape)
+    if output_size is None:
+        ratio = output_ratio
+        # PyTorch 2.13's 2-D wrapper takes len() of the ratio, so a plain number raises its
+        # TypeError ("object of type 'float' has no len()") although the docs allow one; the
+        # module passes a pair. Mirrored, as the 3-D wrapper's acceptance of a number is.
+        if nsp == 2 and len(ratio) > 2:
+            raise ValueError("fractional_max_pool2d requires output_ratio to either be a single "
+                             "Int or tuple of Ints.")
+        ratio = (_pair if nsp == 2 else _triple)(ratio)
+        if len(ratio) < nsp:
+            raise IndexError("tuple index out of range")
+        if ndim < nsp:
+            raise dim_index_error(ndim, -nsp)
+        output_size = [int(shape[ndim - nsp + i] * ratio[i]) for i in range(nsp)]
+    if _random_samples is None:
+        if ndim == 0:
+            raise dim_index_error(0, 0)
+        if ndim < nsp + 1:
+            raise dim_index_error(ndim, -(nsp + 1))
+        if input.dtype.name in ("int64", "bool"):
+            raise NotImplementedError('"check_uniform_bounds" not implemented for '
+                                      f"'{'Bool' if input.dtype.name == 'bool' else 'Long'}'")
+        n_batch = 1 if ndim == nsp + 1 else shape[0]
+        # tinytensor's own generator (tt.manual_seed), where PyTorch's draws torch.rand
+        _random_samples = rand(n_batch, shape[ndim - nsp - 1], nsp, dtype=input.dtype)
+    # the C++ op: arguments parsed in order, then its shape checks
+    k = _ints(kernel_size, name, "kernel_size", 2)
+    if is_int(kernel_size):
+        k = k * nsp
+    out = _ints(output_size, name, "output_size", 3)
+    if is_int(output_size):
+        out = out * nsp
+    check_tensor(name, "random_samples", 4, _random_samples)
+    ints = "Ints" if nsp == 2 else "three Ints"
+    if len(k) != nsp:
+        raise RuntimeError(f"{name}: kernel_size must either be a single Int or tuple of {ints}")
+    if len(out) != nsp:
+        raise RuntimeError(f"{name}: output_size must either be a single Int or tuple of {ints}")
+    if ndim not in (nsp + 1, nsp + 2):
+        raise RuntimeError(f"{cpp}(): Expected {nsp + 1}D or {nsp + 2}D tensor, but got: "
+                           f"{shape_str(shape)}")
+    for i in range(1, ndim):
+        if shape[i] <= 0:
+            raise RuntimeError(f"{cpp}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but got{shape_str(shape)} with dimension {i} being "
+                               "empty.")
+    axes = ("time", "height", "width")[3 - nsp:]
+    sp = shape[ndim - nsp:]
+    for o, kk, n, axis in zip(out, k, sp, axes):
+        # PyTorch's 3-D check is strict (o + k - 1 < n): one window position fewer than 2-D
+        if o + kk - 1 > n or (nsp == 3 and o + kk - 1 == n):
+            raise RuntimeError(f"{cpp}(): pool {axis} {kk} too large relative to input {axis} "
+                               f"{n}")
+    lead = shape[:ndim - nsp]
+    for o in out:
+        if o < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {o}: "
+                               f"{shape_str(list(lead) + out)}")
+    samples = _random_samples
+    if samples.dtype != input.dtype:
+        raise RuntimeError("Expect _random_samples to have the same dtype as input")
+    if samples.ndim != 3:
+        raise RuntimeError(f"Expect _random_samples to have 3 dimensions, got {samples.ndim}")
+    n_batch = 1 if ndim == nsp + 1 else shape[0]
+    if samples.shape[0] < n_batch:
+        raise RuntimeError("Expect _random_samples.size(0) no less then input batch size.")
+    if samples.shape[1] != lead[-1]:
+        raise RuntimeError("Expect _random_samples.size(1) equals to input channel size.")
+    if samples.shape[2] != nsp:
+        raise RuntimeError(f"Expect _random_samples.size(2) equals to {nsp}; got "
+                           f"{samples.shape[2]}.")
+    _float_pool(f"{name}_out_frame", input)
+    # one (t, h, w) row per plane n * C + c; PyTorch's 2-D samples are (w, h) pairs
+    s = np.asarray(samples._numpy()[:n_batch]).reshape(-1, nsp)
+    rows = np.zeros((s.shape[0], 3), s.dtype)
+    if nsp == 2:
+        rows[:, 1], rows[:, 2] = s[:, 1], s[:, 0]
+    else:
+        rows[:] = s
+    kernel = (1, 1, 1)[:3 - nsp] + tuple(k)
+    sizes = (1, 1, 1)[:3 - nsp] + tuple(out)
+    return FractionalMaxPoolFunction.apply(input, rows, kernel, sizes, nsp, name)
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """fractional_max_pool2d that always returns (output, indices), as
+    `torch.nn.functional.fractional_max_pool2d_with_indices`.
+
+    Example:
+        >>> out, idx = F.fractional_max_pool2d_with_indices(
+        ...     tt.arange(25.).reshape(1, 1, 5, 5), 2, output_size=2,
+        ...     _random_samples=tt.full((1, 1, 2), 0.5))
+        >>> out
+        tensor([[[[ 6.,  9.],
+                  [21., 24.]]]])
+        >>> idx
+        tensor([[[[ 6,  9],
+                  [21, 24]]]])
+    """
+    return _fractional(2, input, kernel_size, output_size, output_ratio, _random_samples)
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """2-D fractional max pooling (Graham, arXiv:1412.6071) of (N, C, H, W) or (C, H, W), as
+    `torch.nn.functional.fractional_max_pool2d`: the max over kH x kW windows whose starts
+    step pseudo-randomly so that the output has the requested size.
+
+    Args:
+        kernel_size: k or (kH, kW).
+        output_size: (oH, oW) or one int for both; needs oH + kH - 1 <= H (same for W).
+        output_ratio: instead of output_size, a pair (rH, rW): oH = int(H * rH). (As in
+            PyTorch 2.13, the functional form takes len() of it: a plain number raises
+            TypeError; nn.FractionalMaxPool2d accepts one.)
+        return_indices: also return int64 flat positions h * W + w of the maxima.
+        _random_samples: (N, C, 2) (at least N rows, 1 for unbatched input) of the input's
+            dtype, one (u_w, u_h) pair per plane, usually in [0, 1); drawn with tt.rand (so
+            tt.manual_seed makes it reproducible) when None.
+
+    Shape: along an axis of n with kernel k and o outputs, alpha = (n - k) / (o - 1) and
+    window i < o - 1 starts at int((i + u) * alpha) - int(u * alpha), computed in the input's
+    dtype; the last window starts at n - k.
+
+    Raises: ValueError without output_size or output_ratio; RuntimeError with PyTorch's messages
+    for bad ranks, sizes and samples.
+
+    Example:
+        >>> x = tt.arange(25.).reshape(1, 1, 5, 5)
+        >>> F.fractional_max_pool2d(x, 2, output_size=2, _random_samples=tt.full((1, 1, 2), 0.5))
+        tensor([[[[ 6.,  9.],
+                  [21., 24.]]]])
+    """
+    out, idx = _fractional(2, input, kernel_size, output_size, output_ratio, _random_samples)
+    return (out, idx) if return_indices else out
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """fractional_max_pool3d that always returns (output, indices), as
+    `torch.nn.functional.fractional_max_pool3d_with_indices`.
+
+    Example:
+        >>> out, idx = F.fractional_max_pool3d_with_indices(
+        ...     tt.arange(27.).reshape(1, 1, 3, 3, 3), 2, output_size=1,
+        ...     _random_samples=tt.full((1, 1, 3), 0.5))
+        >>> out, idx
+        (tensor([[[[[26.]]]]]), tensor([[[[[26]]]]]))
+    """
+    return _fractional(3, input, kernel_size, output_size, output_ratio, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """3-D fractional max pooling of (N, C, T, H, W) or (C, T, H, W), as
+    `torch.nn.functional.fractional_max_pool3d`: fractional_max_pool2d's windows along three
+    axes; _random_samples is (N, C, 3) with one (u_t, u_h, u_w) row per plane, and indices are
+    flat positions (t * H + h) * W + w.
+
+    Example:
+        >>> _ = tt.manual_seed(0)
+        >>> F.fractional_max_pool3d(tt.randn(2, 3, 8, 8, 8), 3, output_ratio=0.5).shape
+        tinytensor.Size([2, 3, 4, 4, 4])
+    """
+    out, idx = _fractional(3, input, kernel_size, output_size, output_ratio, _random_samples)
+    return (out, idx) if return_indices else out

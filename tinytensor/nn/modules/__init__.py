@@ -18,7 +18,8 @@ from tinytensor.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbedd
                                         MarginRankingLoss, MultiLabelSoftMarginLoss, SmoothL1Loss,
                                         SoftMarginLoss)
 from tinytensor.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool3d,
-                                           AdaptiveMaxPool1d, AdaptiveMaxPool3d, LPPool1d,
+                                           AdaptiveMaxPool1d, AdaptiveMaxPool3d,
+                                           FractionalMaxPool2d, FractionalMaxPool3d, LPPool1d,
                                            LPPool2d)
 from tinytensor.nn.modules.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
                                            AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d,
@@ -49,4 +50,4 @@ __all__ += ["ReLU6", "Hardtanh", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish", 
             "SmoothL1Loss", "HuberLoss", "KLDivLoss", "SoftMarginLoss", "HingeEmbeddingLoss",
             "CosineEmbeddingLoss", "MarginRankingLoss", "MultiLabelSoftMarginLoss",
             "AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d",
-            "LPPool1d", "LPPool2d"]
+            "LPPool1d", "LPPool2d", "FractionalMaxPool2d", "FractionalMaxPool3d"]

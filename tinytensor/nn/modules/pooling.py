@@ -1,14 +1,15 @@
 """Pooling modules: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
-MaxUnpool2d. Each stores its arguments as given (an int stays an int) and calls F."""
+MaxUnpool2d. Each stores its arguments as given (an int stays an int) and calls F; the
+fractional pools store tuples, as PyTorch's do."""
 from tinytensor.nn import functional as F
-from tinytensor._args import _pair, _single
+from tinytensor._args import _pair, _single, _triple
 from tinytensor.nn.modules.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d",
            # issue 11
            "AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d",
-           "LPPool1d", "LPPool2d"]
+           "LPPool1d", "LPPool2d", "FractionalMaxPool2d", "FractionalMaxPool3d"]
 
 
 class _MaxPoolNd(Module):
@@ -299,3 +300,68 @@ class LPPool2d(_LPPoolNd):
     tensor([[[[2.]]]])
     """
     _fn = "lp_pool2d"
+
+
+class _FractionalMaxPoolNd(Module):
+    """PyTorch's FractionalMaxPool2d/3d: sizes stored as tuples, `_random_samples` a buffer
+    (None unless given: then each forward draws new samples), no extra_repr."""
+    _nsp = None
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        name = type(self).__name__
+        tup = _pair if self._nsp == 2 else _triple
+        if self._nsp == 3 and (
+                (isinstance(kernel_size, int) and kernel_size <= 0)
+                or (isinstance(kernel_size, (tuple, list)) and not all(k > 0 for k in kernel_size))):
+            raise ValueError(f"kernel_size must be greater than 0, but got {kernel_size}")
+        self.kernel_size = tup(kernel_size)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = tup(output_size) if output_size is not None else None
+        self.output_ratio = tup(output_ratio) if output_ratio is not None else None
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling "
+                             "ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None:
+            if not all(0 < self.output_ratio[i] < 1 for i in range(self._nsp)):
+                raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        fn = F.fractional_max_pool2d if self._nsp == 2 else F.fractional_max_pool3d
+        return fn(input, self.kernel_size, self.output_size, self.output_ratio,
+                  self.return_indices, _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """2-D fractional max pooling (Graham, arXiv:1412.6071) of (N, C, H, W) or (C, H, W): the
+    max over kH x kW windows with pseudo-random steps, to output_size (oH, oW) or to
+    int(H * rH), int(W * rW) for output_ratio (rH, rW) in (0, 1); see F.fractional_max_pool2d.
+    Exactly one of output_size and output_ratio must be given. Without `_random_samples`, every
+    call draws new windows from tinytensor's generator (tt.manual_seed makes them repeatable).
+
+    Example:
+        >>> _ = tt.manual_seed(0)
+        >>> m = nn.FractionalMaxPool2d(3, output_ratio=(0.5, 0.5))
+        >>> m
+        FractionalMaxPool2d()
+        >>> m(tt.randn(20, 16, 50, 32)).shape
+        tinytensor.Size([20, 16, 25, 16])
+    """
+    _nsp = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """3-D fractional max pooling of (N, C, T, H, W) or (C, T, H, W) over kT x kH x kW windows;
+    see FractionalMaxPool2d and F.fractional_max_pool3d. kernel_size must be positive.
+
+    Example:
+        >>> m = nn.FractionalMaxPool3d(2, output_size=(2, 3, 3), return_indices=True)
+        >>> out, idx = m(tt.randn(1, 4, 5, 6, 6))
+        >>> out.shape, idx.dtype
+        (tinytensor.Size([1, 4, 2, 3, 3]), tinytensor.int64)
+    """
+    _nsp = 3

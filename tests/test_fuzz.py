@@ -80,7 +80,8 @@ def build(lib, spec):
 
 
 def _resolve(lib, v):
-    """Replace ("T", spec) markers by tensors, recursively through tuples and lists."""
+    """Replace ("T", spec) markers by tensors, recursively through tuples, lists and dicts
+    (keyword arguments)."""
     if isinstance(v, tuple) and len(v) == 2 and v[0] == "T":
         return build(lib, v[1])
     if isinstance(v, tuple) and len(v) == 2 and v[0] == "IDX":
@@ -93,6 +94,8 @@ def _resolve(lib, v):
         return tuple(_resolve(lib, x) for x in v)
     if isinstance(v, list):
         return [_resolve(lib, x) for x in v]
+    if isinstance(v, dict):
+        return {k: _resolve(lib, x) for k, x in v.items()}
     return v
 
 

@@ -39,7 +39,7 @@ FORCES = {
     "blocks": dict(chunk_columns=5, col_block_bytes=1, MAX_PARTS=64),
     # every convolution on every thread, however small
     "threads": dict(MIN_MACS_PER_THREAD=1),
-    # max pooling by the portable rows, not the AVX-512 ones
+    # float32 max pooling by the plain loops, not the variant's vector row kernel
     "poolrows": None,
 }
 
@@ -61,7 +61,7 @@ def force(names):
     stack = contextlib.ExitStack()
     for name in names:
         if name == "poolrows":
-            undo.append(lambda old=KP._set_avx512(False): KP._set_avx512(old))
+            undo.append(lambda old=KP._use_vector_rows(False): KP._use_vector_rows(old))
             continue
         for attr, value in FORCES[name].items():
             if attr.isupper():
@@ -99,4 +99,4 @@ def pytest_report_header(config):
     names = getattr(config, "_tt_forced", ((),))[0]
     return (f"forced paths: {','.join(names) or 'none'}; variant {K.variant()}, "
             f"plan {conv_plan.forced()}, "
-            f"pool rows AVX-512 {KP.avx512_rows()}")
+            f"max-pool rows {KP.vector_rows() or 'plain loops'}")

@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinytensor as tt
 import tinytensor.nn.functional as F
 import reference_pool as ref
+from variants import VARIANTS, on_variant
 
 # the reference loops are slow: cap the examples (never raise the profile's count)
 FEW = settings(max_examples=min(settings().max_examples, 20))
@@ -549,11 +550,77 @@ def test_recycled_scratch_never_overwrites_live_gradients(monkeypatch):
     np.testing.assert_array_equal(_np(a1), kept_a)
 
 
+@st.composite
+def row_cases(draw):
+    """float32 max pools whose rows take the row kernel: column stride 1 or 2, rows from a
+    few outputs to several groups of vectors wide (AVX-512: 48 outputs a group), 1-3 spatial
+    dims, dilation and padding."""
+    nsp = draw(st.integers(1, 3))
+    k = [draw(st.integers(1, 2 if i < nsp - 1 else 4)) for i in range(nsp)]
+    s = [draw(st.integers(1, 2)) for _ in range(nsp)]
+    d = [draw(st.integers(1, 2)) for _ in range(nsp)]
+    p = [draw(st.integers(0, kk // 2)) for kk in k]
+    sizes = [max(1, dd * (kk - 1) + 1 - 2 * pp) + draw(st.integers(0, 3))
+             for kk, dd, pp in zip(k, d, p)]
+    sizes[-1] += draw(st.sampled_from([0, 5, 20, 60, 110]))
+    return dict(shape=(2,) + tuple(sizes), k=k, s=s, p=p, d=d, ceil=draw(st.booleans()),
+                seed=draw(st.integers(0, 2**32 - 1)), ties=draw(st.booleans()))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@FEW
+@given(case=row_cases())
+def test_max_pool_rows_on_every_variant(variant, case):
+    """The variant's row kernel against the naive reference, through the kernel entry with
+    every winner kind (int64, int32, uint16, none) and through the API, forward and backward:
+    ties, NaNs of either sign, -inf and signed zeros in the data, windows partly in the padding."""
+    from tinytensor._kernels import pool as kp
+    nsp = len(case["k"])
+    x = _data(case, np.float32)
+    rng = np.random.default_rng(case["seed"] + 2)
+    special = np.array([np.nan, -np.nan, -np.inf, 0.0, -0.0], np.float32)
+    hit = rng.random(x.shape) < 0.08
+    x[hit] = rng.choice(special, hit.sum())
+    rv, ri = ref.max_pool(x, nsp, case["k"], case["s"], case["p"], case["d"], case["ceil"])
+    pad3 = lambda v, fill: [fill] * (3 - nsp) + list(v)
+    geo = [*pad3(case["k"], 1), *pad3(case["s"], 1), *pad3(case["p"], 0), *pad3(case["d"], 1)]
+    x4 = x.reshape((x.shape[0],) + (1,) * (3 - nsp) + x.shape[1:])
+    y4 = np.empty((x.shape[0],) + (1,) * (3 - nsp) + rv.shape[1:], np.float32)
+    plane = x[0].size
+    with on_variant(variant):
+        assert kp.vector_rows() == variant
+        for dt in (np.int64, np.int32, np.uint16, None):
+            idx = None if dt is None else np.full(y4.shape, 7, dt)
+            y4[...] = 1
+            kp.max_pool_forward(x4, y4, idx, *geo, case["ceil"], 2)
+            np.testing.assert_array_equal(y4.reshape(rv.shape).view(np.int32),
+                                          rv.view(np.int32))        # bit for bit
+            if dt is not None:
+                got = idx.reshape(-1).astype(np.int64)
+                want = ri.reshape(-1)
+                if dt is np.uint16:     # a window all in the padding: 0xFFFF when outside
+                    want = np.where((want < 0) | (want >= plane), 0xFFFF, want)
+                np.testing.assert_array_equal(got, want)
+        xt = _t(x, requires_grad=True)
+        out, oi = MAX_FN[nsp](xt, return_indices=True, **_max_args(case))
+        g = np.random.default_rng(case["seed"] + 1).standard_normal(out.shape).astype(np.float32)
+        (out * _t(g)).sum().backward()
+        np.testing.assert_array_equal(_np(oi), ri)
+        np.testing.assert_allclose(_np(xt.grad), ref.max_pool_backward(g, ri, x.shape, nsp),
+                                   **TOL[np.float32])
+        xt.grad = None
+        (MAX_FN[nsp](xt, **_max_args(case)) * _t(g)).sum().backward()     # uint16 winners
+        np.testing.assert_allclose(_np(xt.grad), ref.max_pool_backward(g, ri, x.shape, nsp),
+                                   **TOL[np.float32])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("stride", [1, 2, 3])
 @pytest.mark.parametrize("width", [5, 37, 150])
-def test_max_pool_avx512_rows_match_portable_loop(stride, width):
-    """float32 rows with column stride 1 or 2 may take the AVX-512 kernel: same values and
-    winners as the portable loop, ties, NaNs, row tails and int32/int64 winners included."""
+def test_max_pool_vector_rows_match_plain_loops(variant, stride, width):
+    """float32 rows with column stride 1 or 2 take the variant's row kernel
+    (c/tt_pool_rows.inc): same values and winners as the plain loops, ties, NaNs, row tails
+    and int64/uint16 winners included."""
     from tinytensor._kernels import pool as kp
     rng = np.random.default_rng(width * 10 + stride)
     x = rng.integers(-3, 4, (2, 3, 9, width)).astype(np.float32)    # many ties
@@ -561,16 +628,17 @@ def test_max_pool_avx512_rows_match_portable_loop(stride, width):
     x[0, 1] = rng.standard_normal((9, width))
     args = dict(kernel_size=(3, 3), stride=(2, stride), padding=(1, 1))
     outs = []
-    for on in (True, False):
-        old = kp._set_avx512(on)
-        try:
-            xt = _t(x, requires_grad=True)
-            y, i = F.max_pool2d(xt, return_indices=True, **args)
-            y2 = F.max_pool2d(xt, **args)                        # int32 winners, for backward
-            (y2 * 3).sum().backward()
-            outs.append((_np(y), _np(i), _np(y2), _np(xt.grad)))
-        finally:
-            kp._set_avx512(old)
+    with on_variant(variant):
+        for on in (True, False):
+            old = kp._use_vector_rows(on)
+            try:
+                xt = _t(x, requires_grad=True)
+                y, i = F.max_pool2d(xt, return_indices=True, **args)
+                y2 = F.max_pool2d(xt, **args)                    # uint16 winners, for backward
+                (y2 * 3).sum().backward()
+                outs.append((_np(y), _np(i), _np(y2), _np(xt.grad)))
+            finally:
+                kp._use_vector_rows(old)
     for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)
     rv, ri = ref.max_pool(x, 2, [3, 3], [2, stride], [1, 1], [1, 1], False)

@@ -35,7 +35,7 @@ def _config():
         rows.append(("conv paths forced", ", ".join(f"{k}={v}" for k, v in
                                                     conv_plan.forced().items())))
     rows += [
-        ("max-pool rows", "AVX-512" if kp.avx512_rows() else "portable C"),
+        ("max-pool rows", f"{kp.vector_rows()} vectors" if kp.vector_rows() else "plain loops"),
         ("conv thresholds", f"rows from {conv_plan.ROWS_MIN_WIDTH} outputs wide, panels from "
                             f"{conv_plan.PANEL_MIN_IN_CHANNELS} input channels"),
     ]

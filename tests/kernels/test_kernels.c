@@ -1,7 +1,8 @@
 /* test_kernels.c: every micro-kernel of every variant this CPU runs, against scalar
  * references: the GEMMs of float32 and float64 (strides, transposes, accumulate, sizes around
- * the blocking), the convolution forward by panels and by rows, and the input gradient by
- * panels.
+ * the blocking), the convolution forward by panels and by rows, the input gradient by
+ * panels, and the max-pool rows (c/tt_pool_rows.inc: bit for bit, with guard pages around
+ * every array, so a read or write past either end faults).
  *
  * For NEON on an x86 machine (.ci/run does this):
  *   aarch64-linux-gnu-gcc -O2 -I tinytensor/_kernels -I tinytensor/_kernels/c \
@@ -11,6 +12,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "tt_isa.h"
 
 static unsigned long long rng_state = 88172645463325252ull;
@@ -249,8 +253,98 @@ static void test_backward_input(const tt_conv_kernels *kt)
     }
 }
 
+/* ------------------------------------------------------------------- max-pool rows */
+
+/* `bytes` of memory between two inaccessible pages, ending at the second (at_end) or starting
+   right after the first: a kernel that reads or writes past that end faults. */
+typedef struct { char *map; size_t len; } guard_map;
+static void *guarded(size_t bytes, int at_end, guard_map *g)
+{
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE), data = (bytes + ps - 1) / ps * ps;
+    g->len = data + 2 * ps;
+    g->map = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->map == MAP_FAILED) { perror("mmap"); exit(2); }
+    mprotect(g->map, ps, PROT_NONE);
+    mprotect(g->map + ps + data, ps, PROT_NONE);
+    return at_end ? g->map + ps + data - bytes : g->map + ps;
+}
+static void unguard(guard_map *g) { munmap(g->map, g->len); }
+
+static float pool_value(void)                /* ties, NaNs (of many payloads and signs), ±0, -inf */
+{
+    long r = irand(0, 99);
+    if (r < 6) {
+        uint32_t bits = 0x7fc00000u | (uint32_t)irand(0, 0x3fffff) | (irand(0, 1) ? 0x80000000u : 0);
+        float f;
+        memcpy(&f, &bits, 4);
+        return f;
+    }
+    if (r < 9) return -INFINITY;
+    if (r < 14) return irand(0, 1) ? 0.0f : -0.0f;
+    if (r < 60) return (float)irand(-3, 3);
+    return (float)uniform();
+}
+
+/* One row of interior outputs of a random 3-D window (the plane's first or last window rows,
+   so the taps touch the plane's first or last element), for every winner kind, against the
+   scan by loops: values bit for bit, winners equal. */
+static void test_max_row(const tt_conv_kernels *kt)
+{
+    for (int rep = 0; rep < 600; rep++) {
+        long sw = irand(1, 2), kd = irand(1, 2), kh = irand(1, 3), kw = irand(1, 4);
+        long dd = irand(1, 2), dh = irand(1, 2), dw = irand(1, 3);
+        long n = irand(0, 2) == 0 ? irand(0, 2 * kt->vl + 1) : irand(0, 200);
+        long ed = (kd - 1) * dd + 1, eh = (kh - 1) * dh + 1, span = (n > 0 ? (n - 1) * sw : 0) + (kw - 1) * dw + 1;
+        long D = ed + irand(0, 1), H = eh + irand(0, 2), W = span + irand(0, 3), P = D * H * W;
+        int at_end = irand(0, 1);
+        long d0 = at_end ? D - ed : 0, h0 = at_end ? H - eh : 0, w0 = at_end ? W - span : 0;
+        long start = (d0 * H + h0) * W + w0;
+        guard_map gx, gy, gi;
+        float *x = guarded((size_t)P * 4, at_end, &gx);
+        for (long i = 0; i < P; i++) x[i] = pool_value();
+        float *want = malloc((size_t)(n + 1) * 4);
+        long *wpos = malloc((size_t)(n + 1) * sizeof(long));
+        for (long i = 0; i < n; i++) {               /* row-major; (v > best) or isnan(v) */
+            long pos = start + i * sw;
+            float best = x[pos];
+            for (long a = 0; a < kd; a++)
+                for (long b = 0; b < kh; b++)
+                    for (long c = 0; c < kw; c++) {
+                        long at = start + i * sw + (a * dd * H + b * dh) * W + c * dw;
+                        if (x[at] > best || isnan(x[at])) { best = x[at]; pos = at; }
+                    }
+            want[i] = best;
+            wpos[i] = pos;
+        }
+        for (int kind = -1; kind <= 2; kind++) {      /* -1: no winners */
+            if (kind == 2 && P >= 65535) continue;
+            size_t isz = kind == 0 ? 4 : kind == 1 ? 8 : 2;
+            float *y = guarded((size_t)n * 4, at_end, &gy);
+            void *idx = kind < 0 ? NULL : guarded((size_t)n * isz, !at_end, &gi);
+            kt->max_row(x, y, idx, kind < 0 ? 0 : kind, n, sw, start, kd, kh, kw, dd * H * W,
+                        dh * W, dw, x, P);
+            for (long i = 0; i < n; i++) {
+                long got = kind == 0 ? ((int32_t *)idx)[i] : kind == 1 ? (long)((int64_t *)idx)[i]
+                         : kind == 2 ? ((uint16_t *)idx)[i] : wpos[i];
+                if (memcmp(&y[i], &want[i], 4) || got != wpos[i]) {
+                    printf("FAIL %s max_row (n %ld sw %ld k %ldx%ldx%ld d %ldx%ldx%ld plane %ldx%ldx%ld "
+                           "kind %d): [%ld] %g at %ld != %g at %ld\n", kt->name, n, sw, kd, kh, kw,
+                           dd, dh, dw, D, H, W, kind, i, y[i], got, want[i], wpos[i]);
+                    failures++;
+                    break;
+                }
+            }
+            unguard(&gy);
+            if (idx) unguard(&gi);
+        }
+        unguard(&gx);
+        free(want); free(wpos);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);      /* lines out before any crash (a guard page hit) */
     static const char *all[] = {"avx512", "avx512-portable", "avx2", "neon", "generic"};
     const char **names = argc > 1 ? (const char **)argv + 1 : all;
     int count = argc > 1 ? argc - 1 : 5, ran = 0;
@@ -266,6 +360,7 @@ int main(int argc, char **argv)
         test_forward(kt, 0);
         test_forward(kt, 1);
         test_backward_input(kt);
+        test_max_row(kt);
         printf("%s %s (float32 tile %d x %d, float64 GEMM tile %d x %d)\n",
                failures == before ? "ok  " : "FAIL", kt->name, kt->mr, kt->nr, kt->dmr, kt->dnr);
         ran++;

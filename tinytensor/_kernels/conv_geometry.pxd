@@ -36,6 +36,11 @@ cdef extern from "tt_conv_types.h" nogil:
                                    const float* wp, Py_ssize_t M, const float* bias, float* y,
                                    Py_ssize_t ys, Py_ssize_t n, Py_ssize_t od, Py_ssize_t oh,
                                    Py_ssize_t ow0, int nr) noexcept nogil
+        # pooling: the float32 max-pool row kernel (c/tt_pool_rows.inc; pool.pyx)
+        void (*max_row)(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
+                        Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,
+                        Py_ssize_t nc, Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc,
+                        const float* pf, Py_ssize_t pf_len) noexcept nogil
 
 
 cdef struct ConvShape:

@@ -28,6 +28,9 @@ from libc.string cimport memset
 
 import numpy as np
 
+from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
+from tinytensor._kernels._variant cimport kernels
+from tinytensor._kernels import _variant
 from tinytensor._kernels._pool_common cimport (pool_out_size, first_tap, end_tap, bin_start,
                                                bin_end, read_index, tt_div_wrap_i64,
                                                tt_add_wrap_i64)
@@ -78,141 +81,6 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* AVX-512F path for float32 max pooling with column stride 1 or 2: one output row segment
-       of n interior outputs, 16 outputs per vector and up to 4 vectors at a time (independent
-       compare/select chains, so their latencies overlap). Each output sees its taps in
-       row-major order, so the rule and the winners are the scalar scan's. Stride 2
-       deinterleaves two loads with one permute. Picked at run time (tt_cpu_avx512) on x86-64
-       with GCC or Clang; elsewhere the portable loop runs. */
-    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-    #include <immintrin.h>
-    #define TT_AVX512 __attribute__((target("avx512f")))
-    #define TT_INLINE static inline __attribute__((always_inline))
-    static int tt_cpu_avx512(void) {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") != 0;
-    }
-    /* 16 taps x[i*SW], i < 16: m1/m2 mask the low/high 16 floats read (stride 2 reads 31). */
-    TT_INLINE TT_AVX512 __m512 tt_tap16(const float *p, const int SW, __mmask16 m1,
-                                        __mmask16 m2, __m512i even) {
-        if (SW == 1)
-            return _mm512_maskz_loadu_ps(m1, p);
-        return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m1, p), even,
-                                      _mm512_maskz_loadu_ps(m2, p + 16));
-    }
-    /* Outputs [q, q + r) of the segment (r <= 16*G) as G vectors; x0: first tap of output 0. */
-    TT_INLINE TT_AVX512 void tt_max_group(const float *x0, float *y, void *idx, int kind,
-                                          Py_ssize_t q, Py_ssize_t r, const int G, const int SW,
-                                          Py_ssize_t na, Py_ssize_t nb, Py_ssize_t nc,
-                                          Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc,
-                                          __m512i lane0, __m512i even) {
-        __m512 best[4];
-        __m512i bp[4], lane[4];
-        __mmask16 om[4], m1[4], m2[4];
-        const float *xq = x0 + q * SW;
-        for (int g = 0; g < G; g++) {
-            Py_ssize_t rg = r - 16 * g;
-            rg = rg < 0 ? 0 : rg > 16 ? 16 : rg;
-            om[g] = (__mmask16)((1u << rg) - 1);
-            Py_ssize_t cnt = SW * rg - (SW - 1);        /* floats read: 0 .. SW*(rg-1) */
-            cnt = cnt < 0 ? 0 : cnt;
-            m1[g] = cnt >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cnt) - 1);
-            m2[g] = cnt > 16 ? (__mmask16)((1u << (cnt - 16)) - 1) : (__mmask16)0;
-            lane[g] = _mm512_add_epi32(lane0, _mm512_set1_epi32((int)((q + 16 * g) * SW)));
-            best[g] = tt_tap16(xq + 16 * g * SW, SW, m1[g], m2[g], even);
-            bp[g] = lane[g];
-        }
-        for (Py_ssize_t a = 0; a < na; a++)
-            for (Py_ssize_t b = 0; b < nb; b++)
-                for (Py_ssize_t c = 0; c < nc; c++) {
-                    if (a == 0 && b == 0 && c == 0)
-                        continue;
-                    Py_ssize_t off = a * ja + b * jb + c * jc;
-                    __m512i offv = _mm512_set1_epi32((int)off);
-                    for (int g = 0; g < G; g++) {
-                        __m512 v = tt_tap16(xq + off + 16 * g * SW, SW, m1[g], m2[g], even);
-                        /* last NaN wins, as PyTorch: (v > best) or isnan(v) */
-                        __mmask16 m = _mm512_cmp_ps_mask(v, best[g], _CMP_GT_OQ)
-                                      | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-                        best[g] = _mm512_mask_mov_ps(best[g], m, v);
-                        if (idx)
-                            bp[g] = _mm512_mask_add_epi32(bp[g], m, lane[g], offv);
-                    }
-                }
-        for (int g = 0; g < G; g++) {
-            Py_ssize_t o = q + 16 * g;
-            _mm512_mask_storeu_ps(y + o, om[g], best[g]);
-            if (!idx)
-                continue;
-            if (kind == 0) {
-                _mm512_mask_storeu_epi32((int *)idx + o, om[g], bp[g]);
-            } else if (kind == 2) {
-                _mm512_mask_cvtepi32_storeu_epi16((short *)idx + o, om[g], bp[g]);
-            } else {
-                long long *w = (long long *)idx + o;
-                _mm512_mask_storeu_epi64(w, (__mmask8)(om[g] & 0xFF),
-                                         _mm512_cvtepi32_epi64(_mm512_castsi512_si256(bp[g])));
-                _mm512_mask_storeu_epi64(w + 8, (__mmask8)(om[g] >> 8),
-                                         _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(bp[g], 1)));
-            }
-        }
-    }
-    TT_INLINE TT_AVX512 void tt_max_row_sw(const float *xp, float *y, void *idx, int kind,
-                                           Py_ssize_t n, const int SW, Py_ssize_t start,
-                                           Py_ssize_t na, Py_ssize_t nb, Py_ssize_t nc,
-                                           Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc) {
-        const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-        const __m512i lane0 = _mm512_add_epi32(_mm512_set1_epi32((int)start),
-                                               _mm512_mullo_epi32(iota, _mm512_set1_epi32(SW)));
-        const float *x0 = xp + start;
-        Py_ssize_t q = 0;
-        for (; n - q >= 64; q += 64)
-            tt_max_group(x0, y, idx, kind, q, 64, 4, SW, na, nb, nc, ja, jb, jc, lane0, even);
-        switch ((n - q + 15) / 16) {
-        case 4: tt_max_group(x0, y, idx, kind, q, n - q, 4, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
-        case 3: tt_max_group(x0, y, idx, kind, q, n - q, 3, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
-        case 2: tt_max_group(x0, y, idx, kind, q, n - q, 2, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
-        case 1: tt_max_group(x0, y, idx, kind, q, n - q, 1, SW, na, nb, nc, ja, jb, jc, lane0, even); break;
-        default: break;
-        }
-    }
-    /* xp: the plane; output i (< n) of the segment has its first tap at start + i*sw and its
-       taps at + a*ja + b*jb + c*jc (a < na, b < nb, c < nc), all inside the plane. Positions
-       are int32 (plane < 2**31 elements); idx: NULL or winners, int32 (kind 0), int64 (1) or
-       uint16 (2, planes under 2**16 elements).
-       pf, pf_len: floats of the input to prefetch (rows that a later call reads; without it
-       P2's forward takes 25 ms instead of 11: the hardware prefetchers miss the row hops). */
-    static TT_AVX512 void tt_max_row_avx512(const float *xp, float *y, void *idx, int kind,
-                                            Py_ssize_t n, Py_ssize_t sw, Py_ssize_t start,
-                                            Py_ssize_t na, Py_ssize_t nb, Py_ssize_t nc,
-                                            Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc,
-                                            const float *pf, Py_ssize_t pf_len) {
-        for (Py_ssize_t k = 0; k < pf_len; k += 16)         /* prefetches never fault */
-            _mm_prefetch((const char *)(pf + k), _MM_HINT_T0);
-        if (sw == 1)
-            tt_max_row_sw(xp, y, idx, kind, n, 1, start, na, nb, nc, ja, jb, jc);
-        else
-            tt_max_row_sw(xp, y, idx, kind, n, 2, start, na, nb, nc, ja, jb, jc);
-    }
-    #else
-    static int tt_cpu_avx512(void) { return 0; }
-    static void tt_max_row_avx512(const float *xp, float *y, void *idx, int kind,
-                                  Py_ssize_t n, Py_ssize_t sw, Py_ssize_t start,
-                                  Py_ssize_t na, Py_ssize_t nb, Py_ssize_t nc,
-                                  Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc,
-                                  const float *pf, Py_ssize_t pf_len) {}
-    #endif
-    """
-    int tt_cpu_avx512() noexcept nogil
-    void tt_max_row_avx512(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
-                           Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,
-                           Py_ssize_t nc, Py_ssize_t ja, Py_ssize_t jb, Py_ssize_t jc,
-                           const float* pf, Py_ssize_t pf_len) noexcept nogil
-
-
-cdef extern from *:
-    """
     #if defined(__GNUC__) || defined(__clang__)
     #define tt_prefetch(p) __builtin_prefetch((const void *)(p))
     #else
@@ -227,25 +95,25 @@ cdef enum:
     PF_MIN_L = 2048             # in planes of at least this many outputs
 
 
-from tinytensor._kernels import _isa
-
-# the AVX-512 rows run when AVX-512 is the variant chosen at import (_isa)
-cdef bint _AVX512 = tt_cpu_avx512() and _isa.selected() == "avx512"
-
-
-def avx512_rows():
-    """Whether the AVX-512 max-pool rows run."""
-    return bool(_AVX512)
+# float32 max-pool rows with column stride 1 or 2 run the running variant's row kernel
+# (c/tt_pool_rows.inc, through _variant's table: AVX-512, AVX2, NEON or plain vectors); the
+# plain loops of _max_chunk when the build has no variant, or when a test turns this off
+cdef bint _VECTOR_ROWS = True
 
 
-def _set_avx512(bint on):
-    """Use the AVX-512 max-pool rows (when the CPU has them) or not; returns the old setting.
-    For tests, which compare both paths."""
-    global _AVX512
-    old = _AVX512
-    _AVX512 = on and tt_cpu_avx512()
+def vector_rows():
+    """The variant whose max-pool row kernel runs for float32 (see _variant), or None: the
+    plain loops run."""
+    return _variant.variant() if _VECTOR_ROWS and kernels() != NULL else None
+
+
+def _use_vector_rows(bint on):
+    """Run float32 max-pool rows by the variant's row kernel (on) or by the plain loops;
+    returns the old setting. For tests, which compare both paths."""
+    global _VECTOR_ROWS
+    old = _VECTOR_ROWS
+    _VECTOR_ROWS = on
     return old
-
 
 
 cdef enum:
@@ -318,14 +186,16 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
     Per output row, the interior outputs (every column tap in bounds) are updated tap by tap
     over the whole row segment, so the loop over outputs vectorizes; each output still sees
     its taps in row-major order, so the result is the sequential scan's. Border outputs take
-    the per-element loop. float32 with column stride 1 or 2 runs the interior segment in
-    tt_max_row_avx512 when the CPU has AVX-512F (P2's k3 s2 p1 forward 29 -> 11 ms, 1 thread).
+    the per-element loop. float32 with column stride 1 or 2 runs the interior segment in the
+    running variant's row kernel (c/tt_pool_rows.inc; P2's k3 s2 p1 forward on AVX-512: 29 ms
+    by the plain loops, 11 ms by the row kernel, 1 thread).
     """
     cdef Py_ssize_t P = x.shape[0], D = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t OD = y.shape[1], OH = y.shape[2], OW = y.shape[3]
     cdef Py_ssize_t p, od, oh, ow, a, b, c, d0, h0, w0, a0, a1, b0, b1, c0, c1, best_pos
     cdef Py_ssize_t row, ow_lo, ow_hi, n_in, wl, start, q, qq, t, n_skip, pf_at, pf_len
-    cdef bint row_ok, use_avx
+    cdef bint row_ok, use_rows
+    cdef const tt_conv_kernels* kt = kernels() if _VECTOR_ROWS else NULL
     cdef int idx_kind = 2 if idx_t is uint16_t else 1 if idx_t is int64_t else 0
     cdef bint has_idx = idx is not None
     cdef pool_t v, best
@@ -351,8 +221,8 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
     if pool_t is float:
         if D * H * W >= 2147483647:
             n_in = 0            # _max_chunk keeps float32 positions in int32
-    # float32 rows with column stride 1 or 2 take the AVX-512 row kernel when the CPU has it
-    use_avx = _AVX512 and (sw == 1 or sw == 2)
+    # float32 rows with column stride 1 or 2 take the variant's row kernel
+    use_rows = kt != NULL and (sw == 1 or sw == 2)
     pf_len = min(sh, 4) * W
     # pad <= eff // 2 and the drop rule make every window start inside the input or the left
     # padding; with dilation, all its taps can still fall in the padding ([first_tap, end_tap)
@@ -407,11 +277,11 @@ def max_pool_forward(const pool_t[:, :, :, ::1] x,      # IN  (P, D, H, W)
                 if row_ok and n_in > 0:
                     start = ((d0 + a0 * dd) * H + h0 + b0 * dh) * W + ow_lo * sw - pw
                     if pool_t is float:
-                        if use_avx:
+                        if use_rows:
                             # prefetch the rows that the window two output rows down adds
                             # (past the plane's end: the next plane's first rows)
                             pf_at = ((d0 + a0 * dd) * H + h0 + (kh - 1) * dh + sh + 1) * W
-                            tt_max_row_avx512(&x[p, 0, 0, 0], &y[p, od, oh, ow_lo],
+                            kt.max_row(&x[p, 0, 0, 0], &y[p, od, oh, ow_lo],
                                               <void*>&idx[p, od, oh, ow_lo] if has_idx else NULL,
                                               idx_kind, n_in, sw, start, a1 - a0,
                                               b1 - b0, kw, dd * H * W, dh * W, dw,

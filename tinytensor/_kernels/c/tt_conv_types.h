@@ -48,6 +48,11 @@ typedef struct {
                                const float *wp, ptrdiff_t M, const float *bias, float *y,
                                ptrdiff_t ys, ptrdiff_t n, ptrdiff_t od, ptrdiff_t oh,
                                ptrdiff_t ow0, int nr);
+    /* -- pooling (not convolution): the float32 max-pool row kernel (tt_pool_rows.inc) -- */
+    void (*max_row)(const float *xp, float *y, void *idx, int kind, ptrdiff_t n,
+                    ptrdiff_t sw, ptrdiff_t start, ptrdiff_t na, ptrdiff_t nb, ptrdiff_t nc,
+                    ptrdiff_t ja, ptrdiff_t jb, ptrdiff_t jc, const float *pf,
+                    ptrdiff_t pf_len);
 } tt_conv_kernels;
 
 #endif /* TT_CONV_TYPES_H */

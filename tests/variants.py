@@ -1,13 +1,13 @@
 """The ISA variants of the float32 kernels this machine runs (tinytensor/_kernels/_isa.pyx),
 and on_variant(name): run a block on one of them, the others' kernels restored afterwards.
 
-The portable kernels (c/tt_portable.inc) run in every variant but "avx512", which has its own
-hand-written ones (and the AVX-512-only weight-gradient and max-pool row kernels);
+The portable kernels (c/tt_portable.inc, c/tt_conv_wgrad.inc) run in every variant but "avx512",
+which has its own hand-written ones (and the AVX-512-only max-pool row kernels);
 "avx512-portable" (the portable source compiled for AVX-512) is tested at the C level only
 (tests/kernels/test_kernels.c), to keep the suite short."""
 import contextlib
 
-from tinytensor._kernels import _isa, conv as K, conv_wgrad as KW, pool as KP
+from tinytensor._kernels import _isa, conv as K, pool as KP
 
 VARIANTS = tuple(v for v in _isa.supported() if v != "avx512-portable")
 DEFAULT = _isa.selected()
@@ -16,12 +16,10 @@ DEFAULT = _isa.selected()
 @contextlib.contextmanager
 def on_variant(name):
     """The float32 kernels of variant `name` inside the block (not thread-safe: tests only)."""
-    old = K.use_variant(name)
-    old_wgrad = KW.use_avx512(name == "avx512")
+    old = K.use_variant(name)              # (the weight-gradient kernels come with it)
     old_pool = KP._set_avx512(name == "avx512")
     try:
         yield
     finally:
         K.use_variant(old)
-        KW.use_avx512(old_wgrad)
         KP._set_avx512(old_pool)

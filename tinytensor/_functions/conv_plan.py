@@ -20,8 +20,9 @@ The paths (`PATHS`):
   with the flipped weights), ``panels`` (float32: col2im panel by panel), ``gemm`` (GEMM +
   col2im).
 - weight gradient: ``direct-fused``, ``direct``, ``taps`` (as for the input gradient),
-  ``dot`` (float32 on AVX-512, W-stride 1: dot products, no im2col), ``window`` (float32 on
-  AVX-512, one group: window mode of the same kernel), ``gemm`` (im2col + GEMM).
+  ``dot`` (float32, W-stride 1: dot products, no im2col), ``window`` (float32, one group:
+  window mode of the same kernel), ``gemm`` (im2col + GEMM). Both float32 kernels run on
+  every variant (its vector width: 16 lanes on AVX-512, 8 on AVX2, 4 on NEON and generic).
 
 Which one runs is chosen by the thresholds below, each with the measurement behind it.
 
@@ -334,7 +335,7 @@ def _choose(slot, d):
         return "dot"
     p = d["positions"]
     if (d["groups"] == 1 and 0 < p <= WGRAD_WIN_MAX_POSITIONS
-            and p / (16.0 * -(-p // 16)) >= WGRAD_WIN_MIN_LANE_USE and d["win_ok"]):
+            and p / (d["vl"] * -(-p // d["vl"])) >= WGRAD_WIN_MIN_LANE_USE and d["win_ok"]):
         return "window"
     return "gemm"
 
@@ -355,12 +356,13 @@ def plan(x_shape, w_shape, geo, groups, dtype, n_threads):
     positions = out_sp[0] * out_sp[1] * out_sp[2]
     k = w_shape[2] * w_shape[3] * w_shape[4]
     in_positions = x_shape[2] * x_shape[3] * x_shape[4]
-    d = dict(cg=cg, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2],
+    vl = _kw.vector_width()
+    d = dict(cg=cg, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2], vl=vl,
              positions=positions, in_positions=in_positions,
              direct=cg == 1 and og <= DIRECT_MAX_OUT_PER_GROUP,
              flip=flipped_padding(w_shape, geo),
              win_ok=_kw.win_applies(x_shape[2], x_shape[3], x_shape[4], geo),
-             lane_use=lambda: _kw.wgrad_lane_use(x_shape[4], out_sp[2], out_sp[1], geo),
+             lane_use=lambda: _kw.wgrad_lane_use(x_shape[4], out_sp[2], out_sp[1], geo, vl),
              small=positions <= TAPS_MAX_POSITIONS and in_positions <= 4 * TAPS_MAX_POSITIONS,
              taps=lambda: (d["small"] and min(cg, og) >= TAPS_MIN_CHANNELS
                            and skipped_fraction(x_shape, w_shape, geo) >= TAPS_MIN_SKIPPED))

@@ -42,11 +42,15 @@
  * shapes: the bits are the same for any thread count (tasks of a block are the parallel
  * work, and how tiles are grouped into tasks does not change any tile's sums).
  *
- * Only built where tt_sgemm.h's AVX-512 kernels are; the wrapper checks tt_sgemm_available(). */
+ * These are the AVX-512 intrinsics, the "avx512" variant's wgrad kernels (c/tt_isa.h); every
+ * other variant runs the same algorithm written once with vector extensions,
+ * c/tt_conv_wgrad.inc (which says how it differs). Only built where tt_sgemm.h's AVX-512
+ * kernels are (TT_SGEMM_X86). */
 #ifndef TT_CONV_WGRAD_H
 #define TT_CONV_WGRAD_H
 
 #include "tt_sgemm.h"
+#include "tt_wgrad_common.h"     /* tt_wgrad_geo, the mask and tap tables */
 
 /* Chunks of 16 positions per block (at most; a long line is split evenly: S4's planes of 196
    chunks into 4 x 49): MR = 4 packed go rows of 49 chunks are 12.5 KiB and a uniform tile's
@@ -56,80 +60,6 @@
 #define TT_WGRAD_BLOCK_CHUNKS 64
 #define TT_WGRAD_MRMAX 6
 #define TT_WGRAD_NRMAX 8
-
-typedef struct {
-    ptrdiff_t N, C, D, H, W;           /* input (C: all channels) */
-    ptrdiff_t O, Cg, Og;               /* output channels; per group: input and output */
-    ptrdiff_t KD, KH, KW;
-    ptrdiff_t OD, OH, OW;
-    ptrdiff_t sd, sh, pd, ph, pw, dd, dh, dw;  /* (sw must be 1) */
-    ptrdiff_t plane;                   /* 1: a line is an (oh, ow) plane; 0: an output row */
-    ptrdiff_t lines_per_n;             /* OD (plane) or OD * OH (row) */
-    ptrdiff_t lp;                      /* positions per line: OH * OW or OW */
-    ptrdiff_t nch;                     /* chunks of 16 per line: ceil(lp / 16) */
-} tt_wgrad_geo;
-
-/* The mask table: masks[ch * (KH * KW + 1) + j * KW + k] holds the lanes of chunk ch whose input
-   column (and, in plane mode, row) for tap (j, k) is inside the input and whose position is
-   inside the line. Scalar code, once per call. */
-static void tt_wgrad_masks(uint16_t *masks, const tt_wgrad_geo *g)
-{
-    const ptrdiff_t KH = g->KH, KW = g->KW, OW = g->OW, lp = g->lp;
-    for (ptrdiff_t ch = 0; ch < g->nch; ch++) {
-        masks[ch * (KH * KW + 1) + KH * KW] = 0;
-        for (ptrdiff_t j = 0; j < KH; j++)
-            for (ptrdiff_t k = 0; k < KW; k++) {
-                unsigned m = 0;
-                for (int l = 0; l < 16; l++) {
-                    ptrdiff_t p = ch * 16 + l;
-                    if (p >= lp) break;
-                    ptrdiff_t oh = p / OW, ow = p % OW;
-                    ptrdiff_t iw = ow - g->pw + k * g->dw;
-                    int ok = iw >= 0 && iw < g->W;
-                    if (g->plane) {
-                        ptrdiff_t ih = oh - g->ph + j * g->dh;
-                        ok = ok && ih >= 0 && ih < g->H;
-                    }
-                    if (ok) m |= 1u << l;
-                }
-                masks[ch * (KH * KW + 1) + j * KW + k] = (uint16_t)m;
-            }
-    }
-}
-
-/* The taps of a group in blocks of nrb channels (nrb = the tile's NR), each block spatial-
-   major: tap t of block b = c0 .. c0+cb-1 is (ks = (t - b nrb K) / cb, c = c0 + its rest). So
-   a tile of NR consecutive taps is NR consecutive channels at one ks = (i, j, k): one lane
-   mask per chunk for the whole tile and x rows a constant stride apart (tt_wgrad_uniform),
-   which frees the registers per-tap masks and pointers took; and the K tiles of a block run
-   one after the other on the same NR channel rows, which stay in L1 (spatial-major over all
-   channels streamed x from L2: S4 41 -> 45 ms). taps[5 t ..] = x offset
-   c*D*H*W + i*dd*H*W + j*dh*W + k*dw, depth offset i*dd, row offset j*dh, mask column
-   j*KW + k, and the tap's place c*K + (i, j, k) in a row of gW. Once per call, so a tile
-   does no division. */
-static void tt_wgrad_taps(ptrdiff_t *taps, const tt_wgrad_geo *g, ptrdiff_t nrb)
-{
-    const ptrdiff_t KHW = g->KH * g->KW, K = g->KD * KHW, HW = g->H * g->W;
-    for (ptrdiff_t t = 0; t < g->Cg * K; t++) {
-        ptrdiff_t b = t / (nrb * K), c0 = b * nrb;
-        ptrdiff_t cb = g->Cg - c0 < nrb ? g->Cg - c0 : nrb, local = t - c0 * K;
-        ptrdiff_t c = c0 + local % cb, ks = local / cb, id = ks / KHW, ih = ks / g->KW % g->KH;
-        ptrdiff_t iw = ks % g->KW;
-        taps[5 * t] = c * g->D * HW + id * g->dd * HW + ih * g->dh * g->W + iw * g->dw;
-        taps[5 * t + 1] = id * g->dd;
-        taps[5 * t + 2] = ih * g->dh;
-        taps[5 * t + 3] = ih * g->KW + iw;
-        taps[5 * t + 4] = c * K + ks;
-    }
-}
-
-/* gw[o, c*K + ks] = gwt[o, t] for every tap t = (c, ks) of tt_wgrad_taps' order. */
-static void tt_wgrad_unpermute(float *gw, const float *gwt, const ptrdiff_t *taps,
-                               ptrdiff_t O, ptrdiff_t CK)
-{
-    for (ptrdiff_t o = 0; o < O; o++)
-        for (ptrdiff_t t = 0; t < CK; t++) gw[o * CK + taps[5 * t + 4]] = gwt[o * CK + t];
-}
 
 #if TT_SGEMM_X86
 #pragma GCC push_options
@@ -321,12 +251,6 @@ tt_wgrad_task_shape(const int MR_, const int NR_, const float *x, const float *g
     }
 }
 
-/* Tiles of a group: ceil(Cg / nr) channel blocks x K taps (the wrapper's tile count). */
-static ptrdiff_t tt_wgrad_tiles(ptrdiff_t Cg, ptrdiff_t K, int nr)
-{
-    return (Cg + nr - 1) / nr * K;
-}
-
 /* One function per tile shape: inlined into one dispatcher, the 13 shapes made a function
    whose register allocation spilled the inner loops (S4 41.5 ms vs 37 for the shape alone). */
 #define TT_WGRAD_SHAPE(M_, N_) \
@@ -446,34 +370,6 @@ static void tt_wgrad_task_win(const float *x, const float *got, float *gwt,
 }
 
 #pragma GCC pop_options
-#else  /* no AVX-512 build: never called, since tt_sgemm_available() is 0 */
-static int tt_wgrad_nr(int mr) { return mr <= 3 ? 8 : mr == 4 ? 6 : 4; }
-static ptrdiff_t tt_wgrad_tiles(ptrdiff_t Cg, ptrdiff_t K, int nr)
-{
-    return (Cg + nr - 1) / nr * K;
-}
-static void tt_wgrad_task(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
-                          const uint16_t *masks, const ptrdiff_t *taps, float *gpk,
-                          ptrdiff_t grp, ptrdiff_t o0, int mr, int nr_tile, ptrdiff_t tt0,
-                          ptrdiff_t tt1, ptrdiff_t line0, ptrdiff_t nlines, ptrdiff_t ch0,
-                          ptrdiff_t ch1)
-{
-    (void)x; (void)go; (void)gw; (void)g; (void)masks; (void)taps; (void)gpk; (void)grp;
-    (void)o0; (void)mr; (void)nr_tile; (void)tt0; (void)tt1; (void)line0; (void)nlines;
-    (void)ch0; (void)ch1;
-}
-static void tt_wgrad_task_win(const float *x, const float *got, float *gwt,
-                              const tt_wgrad_geo *g, const uint16_t *masks,
-                              const ptrdiff_t *taps, float *gpk, ptrdiff_t C, ptrdiff_t DHW,
-                              ptrdiff_t K, ptrdiff_t nch, const int32_t *bidx,
-                              const int32_t *toff, const uint16_t *wmask, const int32_t *perm,
-                              ptrdiff_t t0, int mr, int nr_tile, ptrdiff_t tt0, ptrdiff_t tt1,
-                              ptrdiff_t q0, ptrdiff_t q1)
-{
-    (void)x; (void)got; (void)gwt; (void)g; (void)masks; (void)taps; (void)gpk; (void)C;
-    (void)DHW; (void)K; (void)nch; (void)bidx; (void)toff; (void)wmask; (void)perm; (void)t0;
-    (void)mr; (void)nr_tile; (void)tt0; (void)tt1; (void)q0; (void)q1;
-}
-#endif
+#endif /* TT_SGEMM_X86 */
 
 #endif /* TT_CONV_WGRAD_H */

@@ -9,8 +9,11 @@
  * caller (tinytensor/_kernels/_isa.pyx: the CPU's best, or TINYTENSOR_ISA), through
  * tt_conv_kernels_get(name).
  *
+ * tt_conv_wgrad.inc (the float32 weight gradient's "dot" and "window" kernels) is compiled
+ * the same way, right after tt_portable.inc.
+ *
  * On AVX-512 the table holds the hand-written AVX-512 kernels of tt_sgemm.h,
- * tt_conv_panel.h and tt_conv_rows.h (gathers, windows and permutes the portable copy has
+ * tt_conv_panel.h, tt_conv_rows.h and tt_conv_wgrad.h (gathers, windows and permutes the portable copy has
  * no equivalent of yet); "avx512-portable" is tt_portable.inc compiled for AVX-512, kept to
  * test and measure the portable source on such CPUs. */
 #ifndef TT_ISA_H
@@ -22,6 +25,8 @@
 #include "tt_conv_types.h"         /* tt_conv_geo, tt_conv_kernels */
 #include "tt_conv_rows.h"          /* the AVX-512 kernels; tt_conv_runs */
 #include "tt_cpu.h"
+#include "tt_wgrad_common.h"       /* the weight gradient's scalar tables */
+#include "tt_conv_wgrad.h"         /* the weight gradient's AVX-512 kernels */
 
 #define TT_CAT_(a, b) a##b
 #define TT_CAT(a, b) TT_CAT_(a, b)
@@ -45,7 +50,12 @@
         TT_CAT(tt_sgemm_, SFX_), TT_CAT(tt_dgemm_, SFX_), TT_CAT(tt_rows_padded_, SFX_),    \
         TT_CAT(tt_pack_weights_, SFX_), TT_CAT(tt_forward_panel_, SFX_),                    \
         TT_CAT(tt_backward_input_panel_, SFX_), TT_CAT(tt_rows_pack_weights_, SFX_),        \
-        TT_CAT(tt_rows_forward_piece_, SFX_)};
+        TT_CAT(tt_rows_forward_piece_, SFX_),                                               \
+        TT_WGRAD_TABLE(SFX_, VL_)};
+
+/* the weight gradient's kernels of a variant (tt_conv_wgrad.inc) */
+#define TT_WGRAD_TABLE(SFX_, VL_) \
+    {VL_, TT_CAT(tt_wgrad_nr_, SFX_), TT_CAT(tt_wgrad_task_, SFX_), TT_CAT(tt_wgrad_task_win_, SFX_)}
 
 #if defined(__GNUC__)            /* GCC and Clang: vector extensions (MSVC gets no variant) */
 #if defined(__x86_64__)
@@ -68,6 +78,7 @@ TT_TARGET_BEGIN("avx512f,fma")
 #define TT_DMC 144
 #define TT_DNC 256
 #include "tt_portable.inc"
+#include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -90,6 +101,7 @@ TT_TARGET_BEGIN("avx2,fma")
 #define TT_DMC 144
 #define TT_DNC 256
 #include "tt_portable.inc"
+#include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -112,6 +124,7 @@ TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6, 6, 2, 256, 144, 256)
 #define TT_DMC 144
 #define TT_DNC 252
 #include "tt_portable.inc"
+#include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_unvariant.inc"
 TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
@@ -133,6 +146,7 @@ TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
 #define TT_DMC 144
 #define TT_DNC 256
 #include "tt_portable.inc"
+#include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_unvariant.inc"
 TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512, 4, 6, 2, 256, 144, 256)
@@ -144,7 +158,8 @@ static const tt_conv_kernels tt_kernels_avx512 = {
     12, 16, TT_DWORK_OF(256, 144, 256),  /* the float64 GEMM: the portable one, for AVX-512 */
     tt_sgemm, tt_dgemm_avx512p, tt_conv_rows_padded,
     tt_conv_pack_weights, tt_conv_forward_panel, tt_conv_backward_input_panel,
-    tt_conv_rows_pack_weights, tt_conv_rows_forward_piece};
+    tt_conv_rows_pack_weights, tt_conv_rows_forward_piece,
+    {16, tt_wgrad_nr, tt_wgrad_task, tt_wgrad_task_win}};  /* tt_conv_wgrad.h's intrinsics */
 #endif
 
 /* The kernels of a variant this build and this CPU can run (tt_cpu_has), or NULL. */

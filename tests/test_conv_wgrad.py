@@ -1,18 +1,21 @@
-"""The dot-product weight-gradient kernel (tt_conv_wgrad.h via conv_wgrad.pyx) against the
-naive reference: random 1-D/2-D/3-D shapes, padding (also wider than the kernel), dilation,
+"""The dot-product weight-gradient kernel and its window mode (conv_wgrad.pyx: the running
+variant's, tt_conv_wgrad.h on AVX-512, c/tt_conv_wgrad.inc elsewhere) against the naive
+reference, on the variant chosen at import (.ci/forced_paths runs this file once per variant)
+and, fewer cases, on every other variant this CPU runs: random 1-D/2-D/3-D shapes, padding (also wider than the kernel), dilation,
 groups, channel counts below and above the tile width (a narrower last channel block),
 strides in D and H (the kernel needs W-stride 1), row widths that are not multiples of 16,
 small blocks (so lines are split across blocks), float32, and 1 vs 2 threads bitwise."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import reference_conv as ref
 from tinytensor._functions import conv as conv_fn
 from tinytensor._kernels import conv as K
+from variants import DEFAULT, VARIANTS, on_variant
 
 kw = pytest.importorskip("tinytensor._kernels.conv_wgrad")
-pytestmark = pytest.mark.skipif(not kw.available(), reason="needs AVX-512 (the wgrad kernels)")
+pytestmark = pytest.mark.skipif(not kw.available(), reason="no kernel variant in this build")
 
 
 @st.composite
@@ -69,8 +72,8 @@ def test_weight_grad_matches_reference(c):
     got = _kernel(c, 1, c["block"])
     assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
     # the default blocks and 2 threads give the same bits whatever the thread count
-    one = _kernel(c, 1, 64)
-    two = _kernel(c, 2, 64)
+    one = _kernel(c, 1, 0)                  # 0: the default block
+    two = _kernel(c, 2, 0)
     assert one.tobytes() == two.tobytes()
     assert np.all(np.abs(one - want) <= 1e-5 * scale + 1e-30)
 
@@ -160,12 +163,12 @@ def test_window_weight_grad_matches_reference(c):
     want, scale = _reference(c)
     got = _window(c, 1, c["block"], c["perm"])
     assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
-    one = _window(c, 1, 64)
-    two = _window(c, 2, 64)
+    one = _window(c, 1, 0)
+    two = _window(c, 2, 0)
     assert one.tobytes() == two.tobytes()
     assert np.all(np.abs(one - want) <= 1e-5 * scale + 1e-30)
     # permutes and gathers load the same values: the same bits
-    assert one.tobytes() == _window(c, 1, 64, False).tobytes()
+    assert one.tobytes() == _window(c, 1, 0, False).tobytes()
 
 
 def test_s3_window_one_vs_two_threads_bitwise(threads):
@@ -208,3 +211,19 @@ def test_window_rejects_inconsistent_arguments():
     with pytest.raises(ValueError):                                # huge geometry
         kw.window_weight_grad(x, go, gw, conv_fn.geometry((1, 1), (0, 2 ** 40), (1, 1),
                                                           (0, 2 ** 40)), 1)
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v != DEFAULT])
+@settings(max_examples=15)
+@given(c=cases(), wc=window_cases())
+def test_other_variants_match_reference(variant, c, wc):
+    """Both kernels of every other variant (its vector width: chunks of 16, 8 or 4 positions),
+    small blocks and the default, 1 vs 2 threads bitwise."""
+    with on_variant(variant):
+        for case, run in ((c, _kernel), (wc, _window)):
+            want, scale = _reference(case)
+            got = run(case, 1, case["block"])
+            assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
+            one = run(case, 1, 0)
+            assert one.tobytes() == run(case, 2, 0).tobytes()
+            assert np.all(np.abs(one - want) <= 1e-5 * scale + 1e-30)

@@ -326,8 +326,7 @@ static void test_wgrad_dot(const tt_conv_kernels *kt)
     }
 }
 
-/* The window kernel (any strides, one group), driven as conv_wgrad.pyx's window_weight_grad
-   (without the AVX-512 kernel's permute table: its gathers). */
+/* The window kernel (any strides, one group), driven as conv_wgrad.pyx's window_weight_grad. */
 static void test_wgrad_window(const tt_conv_kernels *kt)
 {
     const int vl = kt->wgrad.vl;
@@ -373,7 +372,7 @@ static void test_wgrad_window(const tt_conv_kernels *kt)
         for (long q0 = 0; q0 < w.nch; q0 += block)
             for (long t0 = 0; t0 < K; t0 += mr_main)
                 kt->wgrad.task_win(x, got, gwt, &w, masks, taps, gpk, g->C, DHW, T, nch, bidx,
-                                   toff, wmask, NULL, t0, (int)(K - t0 < mr_main ? K - t0 : mr_main),
+                                   toff, wmask, t0, (int)(K - t0 < mr_main ? K - t0 : mr_main),
                                    nr, 0, ttiles, q0, w.nch - q0 < block ? w.nch : q0 + block);
         for (long t = 0; t < K; t++)
             for (long u = 0; u < M; u++) gw[taps[5 * u + 4] * K + t] = gwt[t * M + u];

@@ -23,7 +23,7 @@ cdef extern from "tt_conv_types.h" nogil:
                          const uint16_t* masks, const Py_ssize_t* taps, float* gpk,
                          Py_ssize_t C, Py_ssize_t DHW, Py_ssize_t K, Py_ssize_t nch,
                          const int32_t* bidx, const int32_t* toff, const uint16_t* wmask,
-                         const int32_t* perm, Py_ssize_t t0, int mr, int nr_tile,
+                         Py_ssize_t t0, int mr, int nr_tile,
                          Py_ssize_t tt0, Py_ssize_t tt1, Py_ssize_t q0,
                          Py_ssize_t q1) noexcept nogil
     ctypedef struct tt_conv_kernels:

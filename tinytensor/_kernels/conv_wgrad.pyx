@@ -1,10 +1,10 @@
 # cython: language_level=3, wraparound=False, cdivision=True
 # boundscheck, initializedcheck: set by setup.py (TINYTENSOR_CYTHON_DEBUG=1 turns them on)
 """float32 convolution weight gradient by dot products ("dot") and its window mode ("window"):
-the running ISA variant's kernels (c/tt_isa.h's table: the AVX-512 intrinsics of
-tt_conv_wgrad.h on "avx512", c/tt_conv_wgrad.inc compiled for the variant elsewhere), so
-use_variant() in _variant switches them with the others. A chunk is one vector of positions
-(vector_width(): 16, 8 or 4), and the tables built here use that width.
+the running ISA variant's kernels (c/tt_conv_wgrad.inc, compiled once per variant into
+c/tt_isa.h's table), so use_variant() in _variant switches them with the others. A chunk is
+one vector of positions (vector_width(): 16, 8 or 4), and the tables built here use that
+width.
 
 Contract as in conv.pyx: the caller (tinytensor/_functions/conv.py) passes C-contiguous
 float32 arrays viewed as 3-D spatial (N, C, D, H, W); `panel_weight_grad` re-checks the O(1)
@@ -28,9 +28,8 @@ cdef extern from "tt_wgrad_common.h" nogil:
     void tt_wgrad_unpermute(float* gw, const float* gwt, const Py_ssize_t* taps, Py_ssize_t O,
                             Py_ssize_t CK)
 
-# Output positions per block of the dot kernel (TT_WGRAD_BLOCK_CHUNKS = 64 chunks of 16 on
-# AVX-512, tt_conv_wgrad.h; the same positions, in chunks of the variant's vector width,
-# elsewhere) and of the window kernel.
+# Output positions per block of both kernels (64 chunks of 16 on AVX-512; see
+# c/tt_conv_wgrad.inc, "Blocks").
 BLOCK_POSITIONS = 1024
 
 
@@ -228,14 +227,12 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                        const float[:, :, :, :, ::1] go,    # IN  (N, O, OD, OH, OW)
                        float[:, :, :, :, ::1] gw,          # OUT (O, C, KD, KH, KW)
                        Py_ssize_t[:, ::1] geo, int n_threads,
-                       Py_ssize_t block_chunks=0, bint use_perm=True,
-                       Py_ssize_t mr_tile=4):
+                       Py_ssize_t block_chunks=0, Py_ssize_t mr_tile=4):
     """gw = the weight gradient (overwritten), groups == 1, any strides, by the variant's
     window kernel: the im2col rows of a task's taps are gathered per block of samples (a
     vector of positions at a time: for small output volumes, L = OD*OH*OW <= a few chunks)
     and dotted with go's rows. The sums' order depends on the shapes, the vector width and
-    block_chunks (0: BLOCK_POSITIONS positions) only. use_perm: the AVX-512 kernel's
-    permutes where they apply (the others ignore it)."""
+    block_chunks (0: BLOCK_POSITIONS positions) only."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t O = gw.shape[0], KD = gw.shape[2], KH = gw.shape[3], KW = gw.shape[4]
     cdef Py_ssize_t OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
@@ -248,11 +245,9 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     cdef float[:, ::1] gpk, gwt, gwo, got
     cdef uint16_t[::1] masks, wmask
     cdef Py_ssize_t[::1] taps
-    cdef int32_t[::1] bidx, toff, perm
-    cdef const int32_t* pperm = NULL
+    cdef int32_t[::1] bidx, toff
     cdef float* pgw
     cdef Py_ssize_t u
-    cdef Py_ssize_t bmin, bmax
     cdef const tt_conv_kernels* kt
     cdef Py_ssize_t vl
     _check_geometry("window_weight_grad", geo)
@@ -312,44 +307,6 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                 bidx[ch * vl + l] = <int32_t> <uint32_t> (
                     (od * geo[0, 0] - geo[1, 0]) * HW + (oh * geo[0, 1] - geo[1, 1]) * W
                     + ow * geo[0, 2] - geo[1, 2])
-    # permute mode (tt_wgrad_pack_win, AVX-512 only: 16 lanes): every tap of every position
-    # inside the input (no lane masked by padding), each chunk's positions within 32 floats
-    perm = np.zeros(nch * 20, dtype=np.int32)
-    if use_perm and vl == 16:
-        pperm = &perm[0]
-        for ch in range(nch):
-            m = (1u << min(16, L - ch * 16)) - 1u
-            for ks in range(K):
-                if wmask[ch * K + ks] != m:
-                    pperm = NULL
-    if pperm != NULL:
-        for ch in range(nch):
-            bmin = DHW
-            bmax = -1
-            for l in range(min(16, L - ch * 16)):
-                p = ch * 16 + l
-                od = p // (OH * OW)
-                oh = p // OW % OH
-                ow = p % OW
-                a = od * geo[0, 0] * HW + oh * geo[0, 1] * W + ow * geo[0, 2]
-                bmin = min(bmin, a)
-                bmax = max(bmax, a)
-            if bmax - bmin >= 32:
-                pperm = NULL
-                break
-            m = 0
-            for l in range(min(16, L - ch * 16)):
-                p = ch * 16 + l
-                od = p // (OH * OW)
-                oh = p // OW % OH
-                ow = p % OW
-                a = od * geo[0, 0] * HW + oh * geo[0, 1] * W + ow * geo[0, 2] - bmin
-                perm[ch * 20 + l] = <int32_t> a
-                m |= 1u << a if a < 16 else 0
-                if a >= 16:
-                    perm[ch * 20 + 18] |= 1 << (a - 16)
-            perm[ch * 20 + 16] = <int32_t> bmin
-            perm[ch * 20 + 17] = <int32_t> m
     # go as the kernel's "input": transposed to (O, N, nch * vl) (zero-padded), one plane-mode
     # line of N * nch chunks: each tile then streams its NR go rows sequentially (in go's own
     # layout they are 4 KiB apart per sample for S3, and thrash L1's sets: 0.90 -> 0.64 ms)
@@ -396,7 +353,7 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                     mr = <int> min(mr_main, CK - o0)
                     kt.wgrad.task_win(&x[0, 0, 0, 0, 0], &got[0, 0], &gwt[0, 0], &g,
                                       &masks[0], &taps[0], _aligned64(&gpk[tid, 0]), C, DHW,
-                                      K, nch, &bidx[0], &toff[0], &wmask[0], pperm, o0, mr,
+                                      K, nch, &bidx[0], &toff[0], &wmask[0], o0, mr,
                                       <int> nr_tile, 0, ttiles, line0, line0 + nl)
         # gW[o, t] = gW^T[t, u] for the output channel o = taps[5 u + 4] of kernel tap u
         pgw = &gw[0, 0, 0, 0, 0]

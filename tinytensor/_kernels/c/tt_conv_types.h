@@ -18,8 +18,7 @@ typedef struct {
     ptrdiff_t dd, dh, dw;              /* dilation */
 } tt_conv_geo;
 
-/* The geometry of the float32 weight-gradient kernels (tt_wgrad_common.h, ../tt_conv_wgrad.h,
-   tt_conv_wgrad.inc): positions are walked in "lines" of lp positions, chunks of one vector. */
+/* The geometry of the float32 weight-gradient kernels (tt_wgrad_common.h, tt_conv_wgrad.inc): positions are walked in "lines" of lp positions, chunks of one vector. */
 typedef struct {
     ptrdiff_t N, C, D, H, W;           /* input (C: all channels) */
     ptrdiff_t O, Cg, Og;               /* output channels; per group: input and output */
@@ -34,7 +33,7 @@ typedef struct {
 
 /* One variant's float32 weight-gradient kernels ("dot" and "window", conv_wgrad.pyx): the
    positions per chunk (the vector width), the taps per tile for tiles of mr output channels,
-   and the two tasks (contracts in ../tt_conv_wgrad.h: tt_wgrad_task, tt_wgrad_task_win). */
+   and the two tasks (contracts in tt_conv_wgrad.inc: tt_wgrad_task, tt_wgrad_task_win). */
 typedef struct {
     int vl;
     int (*nr)(int mr);
@@ -45,9 +44,8 @@ typedef struct {
     void (*task_win)(const float *x, const float *got, float *gwt, const tt_wgrad_geo *g,
                      const uint16_t *masks, const ptrdiff_t *taps, float *gpk, ptrdiff_t C,
                      ptrdiff_t DHW, ptrdiff_t K, ptrdiff_t nch, const int32_t *bidx,
-                     const int32_t *toff, const uint16_t *wmask, const int32_t *perm,
-                     ptrdiff_t t0, int mr, int nr_tile, ptrdiff_t tt0, ptrdiff_t tt1,
-                     ptrdiff_t q0, ptrdiff_t q1);
+                     const int32_t *toff, const uint16_t *wmask, ptrdiff_t t0, int mr,
+                     int nr_tile, ptrdiff_t tt0, ptrdiff_t tt1, ptrdiff_t q0, ptrdiff_t q1);
 } tt_wgrad_kernels;
 
 /* What one variant offers the convolution modules (tt_isa.h builds one per variant): its

@@ -10,10 +10,10 @@
  * tt_conv_kernels_get(name).
  *
  * tt_conv_wgrad.inc (the float32 weight gradient's "dot" and "window" kernels) is compiled
- * the same way, right after tt_portable.inc.
+ * the same way, right after tt_portable.inc; every variant runs it, "avx512" included.
  *
  * On AVX-512 the table holds the hand-written AVX-512 kernels of tt_sgemm.h,
- * tt_conv_panel.h, tt_conv_rows.h and tt_conv_wgrad.h (gathers, windows and permutes the portable copy has
+ * tt_conv_panel.h and tt_conv_rows.h (gathers, windows and permutes the portable copy has
  * no equivalent of yet); "avx512-portable" is tt_portable.inc compiled for AVX-512, kept to
  * test and measure the portable source on such CPUs. */
 #ifndef TT_ISA_H
@@ -26,7 +26,6 @@
 #include "tt_conv_rows.h"          /* the AVX-512 kernels; tt_conv_runs */
 #include "tt_cpu.h"
 #include "tt_wgrad_common.h"       /* the weight gradient's scalar tables */
-#include "tt_conv_wgrad.h"         /* the weight gradient's AVX-512 kernels */
 
 #define TT_CAT_(a, b) a##b
 #define TT_CAT(a, b) TT_CAT_(a, b)
@@ -159,7 +158,7 @@ static const tt_conv_kernels tt_kernels_avx512 = {
     tt_sgemm, tt_dgemm_avx512p, tt_conv_rows_padded,
     tt_conv_pack_weights, tt_conv_forward_panel, tt_conv_backward_input_panel,
     tt_conv_rows_pack_weights, tt_conv_rows_forward_piece,
-    {16, tt_wgrad_nr, tt_wgrad_task, tt_wgrad_task_win}};  /* tt_conv_wgrad.h's intrinsics */
+    TT_WGRAD_TABLE(avx512p, 16)};       /* the weight gradient: the portable kernels */
 #endif
 
 /* The kernels of a variant this build and this CPU can run (tt_cpu_has), or NULL. */

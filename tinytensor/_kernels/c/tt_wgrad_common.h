@@ -1,7 +1,6 @@
 /* tt_wgrad_common.h: the scalar part of the float32 dot-product weight gradient, shared by
- * every variant's kernels (the AVX-512 intrinsics of ../tt_conv_wgrad.h and the portable
- * ones of tt_conv_wgrad.inc): the geometry, the lane-mask and tap tables built once per call,
- * and the final unpermute. How the kernels use them: ../tt_conv_wgrad.h's top comment; a
+ * every variant's kernels (tt_conv_wgrad.inc): the lane-mask and tap tables built once per
+ * call, and the final unpermute. How the kernels use them: tt_conv_wgrad.inc's top comment; a
  * "chunk" is one vector of VL positions (16 on AVX-512, 8 on AVX2, 4 on SSE2 and NEON). */
 #ifndef TT_WGRAD_COMMON_H
 #define TT_WGRAD_COMMON_H

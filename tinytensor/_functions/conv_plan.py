@@ -103,20 +103,25 @@ MAX_FLIPPED_GROWTH = 2.0
 # multiply-adds (S2, one channel: 0.69 ms by the GEMM + col2im path, 1.54 as a convolution,
 # 1.68 by panels); fewer go to GEMM + col2im.
 PANEL_MIN_IN_CHANNELS = 3
-# The dot-product weight gradient (conv_wgrad.pyx) is used when at least this fraction of its
-# vector lanes hold output positions (S3's rows of 4 use 0.25: 2.2x slower than the GEMM
-# path; S2's rows of 24 use 0.75) and a group has at least WGRAD_MIN_CHANNELS input channels
-# (its tiles are that many channels wide: S2, one channel, 1.02 -> 1.23 ms).
+# The dot-product weight gradient (conv_wgrad.pyx, every variant) is used when at least this
+# fraction of its vector lanes hold output positions (lanes per vector: 16 on AVX-512, 8 on
+# AVX2, 4 on NEON and generic; S3's rows of 4 use 0.25 of 16 lanes: 2.2x slower than the
+# GEMM path on AVX-512, 0.5 of 8 on AVX2: 1.55x slower) and a group has at least
+# WGRAD_MIN_CHANNELS input channels (its tiles are that many channels wide: S2, one channel,
+# 1.02 -> 1.23 ms on AVX-512, 1.0-1.2x the GEMM path's time on AVX2). On AVX2 (Zen 5 running
+# the avx2 variant, 1 thread, weight gradient alone): S1 2.47 -> 0.87 ms, S7 5.4 -> 4.5, S8
+# 14.7 -> 7.3.
 WGRAD_MIN_LANE_USE = 0.8
 WGRAD_MIN_CHANNELS = 2
 # Otherwise, for one group and output volumes of at most WGRAD_WIN_MAX_POSITIONS positions
-# per sample that fill at least WGRAD_WIN_MIN_LANE_USE of the 16-lane vectors, its window
+# per sample that fill at least WGRAD_WIN_MIN_LANE_USE of the vectors' lanes, its window
 # mode (window_weight_grad: vectors over a whole output volume, im2col rows built per block;
 # any strides and padding). S3 (4 x 4 planes): 1.49 -> 0.72 ms on 1 thread, 0.76 -> 0.37 on
-# 2. Measured faster than the GEMM path on every such shape tried (1 thread): 6 x 6 and 8 x 4
-# stride-1 planes 2.0-2.1x, stride 2 with padding 1.3-2.3x (gathers), 8 x 8 and 12 x 12
-# outputs from 12 x 12 and 16 x 16 inputs 1.6x and 1.4x, 3-D 4 x 4 x 4 and 3 x 3 x 3 3.6x
-# and 2.1x, 14 x 14 -> 7 x 7 stride 2 padding 1 about even.
+# 2 (AVX-512); 4.0 -> 2.1 ms on 1 thread (AVX2). Measured faster than the GEMM path on every
+# such shape tried (1 thread, AVX-512): 6 x 6 and 8 x 4 stride-1 planes 2.0-2.1x, stride 2
+# with padding 1.3-2.3x, 8 x 8 and 12 x 12 outputs from 12 x 12 and 16 x 16 inputs 1.6x and
+# 1.4x, 3-D 4 x 4 x 4 and 3 x 3 x 3 3.6x and 2.1x, 14 x 14 -> 7 x 7 stride 2 padding 1 about
+# even (on AVX2: 4 x 4 stride 2 padding 1 1.7x, 3-D 4 x 4 x 4 1.9x, 7 x 7 about even).
 WGRAD_WIN_MAX_POSITIONS = 256
 WGRAD_WIN_MIN_LANE_USE = 0.5
 # The tap-by-tap paths (conv_taps.pyx) for all three parts when at least this fraction of the

@@ -113,6 +113,11 @@ PANEL_MIN_IN_CHANNELS = 3
 # 14.7 -> 7.3.
 WGRAD_MIN_LANE_USE = 0.8
 WGRAD_MIN_CHANNELS = 2
+# ... and its lines (rows in row mode) have at least this many positions: the 16-lane rule
+# above implies it; narrower vectors fill their lanes with shorter rows, but then every line
+# costs a tile's setup for one chunk (S3's rows of 4 on the generic variant: 1.44x the GEMM
+# path's time by dot products, 0.72x by the window mode).
+WGRAD_MIN_LINE = 13
 # Otherwise, for one group and output volumes of at most WGRAD_WIN_MAX_POSITIONS positions
 # per sample that fill at least WGRAD_WIN_MIN_LANE_USE of the vectors' lanes, its window
 # mode (window_weight_grad: vectors over a whole output volume, im2col rows built per block;
@@ -336,7 +341,8 @@ def _choose(slot, d):
         return "gemm"
     if not (d["f32"] and _kw.available() and d["cg"] >= WGRAD_MIN_CHANNELS):
         return "gemm"
-    if d["sw"] == 1 and d["lane_use"]() >= WGRAD_MIN_LANE_USE:
+    if (d["sw"] == 1 and d["lane_use"]() >= WGRAD_MIN_LANE_USE
+            and d["line"]() >= WGRAD_MIN_LINE):
         return "dot"
     p = d["positions"]
     if (d["groups"] == 1 and 0 < p <= WGRAD_WIN_MAX_POSITIONS
@@ -368,6 +374,7 @@ def plan(x_shape, w_shape, geo, groups, dtype, n_threads):
              flip=flipped_padding(w_shape, geo),
              win_ok=_kw.win_applies(x_shape[2], x_shape[3], x_shape[4], geo),
              lane_use=lambda: _kw.wgrad_lane_use(x_shape[4], out_sp[2], out_sp[1], geo, vl),
+             line=lambda: _kw.wgrad_line(x_shape[4], out_sp[2], out_sp[1], geo),
              small=positions <= TAPS_MAX_POSITIONS and in_positions <= 4 * TAPS_MAX_POSITIONS,
              taps=lambda: (d["small"] and min(cg, og) >= TAPS_MIN_CHANNELS
                            and skipped_fraction(x_shape, w_shape, geo) >= TAPS_MIN_SKIPPED))

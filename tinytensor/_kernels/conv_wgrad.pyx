@@ -84,14 +84,20 @@ def wgrad_mode(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t OH, Py_ssize_t[:, ::1] ge
     return 1 if (geo[0, 1] == 1 and OW == W) else 0
 
 
+def wgrad_line(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t OH, Py_ssize_t[:, ::1] geo):
+    """Positions per line of the kernel (a plane in plane mode, a row in row mode; 0 when it
+    does not apply). Shapes only."""
+    cdef Py_ssize_t mode = wgrad_mode(W, OW, OH, geo)
+    return 0 if mode < 0 else (OH * OW if mode == 1 else OW)
+
+
 def wgrad_lane_use(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t OH, Py_ssize_t[:, ::1] geo,
                    Py_ssize_t vl):
     """Fraction of the kernel's vector lanes (vl per vector) that hold a position (row mode
     wastes the tail of every row: S3's rows of 4 use a quarter of 16 lanes, half of 8)."""
-    cdef Py_ssize_t lp, mode = wgrad_mode(W, OW, OH, geo)
-    if mode < 0 or vl < 1:
+    cdef Py_ssize_t lp = wgrad_line(W, OW, OH, geo)
+    if lp < 1 or vl < 1:
         return 0.0
-    lp = OH * OW if mode == 1 else OW
     return lp / (<double> vl * ((lp + vl - 1) // vl))
 
 

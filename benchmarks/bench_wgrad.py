@@ -1,4 +1,4 @@
-"""Weight-gradient times (median ms) of the conv cases, GEMM path vs tt_conv_wgrad.h, one process.
+"""Weight-gradient times (median ms) of the conv cases, GEMM path vs the dot/window kernels (c/tt_conv_wgrad.inc), one process.
 
     PYTHONPATH=. flock /tmp/bench.lock python benchmarks/bench_wgrad.py THREADS [S1,S4,...]
 

@@ -22,10 +22,10 @@ from tinytensor._kernels import conv as K, pool as KP
 FORCES = {
     # forward by panels, input gradient by col2im panels, weight gradient by GEMM
     "panels": dict(forward="panels", input_grad="panels", weight_grad="gemm"),
-    # forward by rows, input gradient as a flipped convolution, weight gradient by dot products
-    # (AVX-512), wherever each applies
+    # forward by rows, input gradient as a flipped convolution, weight gradient by dot products,
+    # wherever each applies
     "rows": dict(forward="rows", input_grad="flipped", weight_grad="dot"),
-    # weight gradient by the window mode (AVX-512) wherever it applies (groups == 1)
+    # weight gradient by the window mode wherever it applies (groups == 1)
     "window": dict(weight_grad="window"),
     # im2col + GEMM, GEMM + col2im, and the GEMM weight gradient everywhere (depthwise too)
     "gemm": dict(forward="gemm", input_grad="gemm", weight_grad="gemm"),

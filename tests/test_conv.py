@@ -213,9 +213,9 @@ def test_batch_larger_than_a_chunk():
 # panels forward and col2im-by-panels input gradient with the GEMM weight gradient; rows (no
 # im2col) forward, the flipped convolution and the dot-product weight gradient (where the
 # W-stride is 1); window mode; and the im2col + GEMM path of every gradient. Each on every ISA
-# variant this CPU runs (tests/variants.py): the window path only on the default one (window
-# mode is AVX-512 code). Where a forced path cannot run (rows for a W-stride of 3), the plan
-# makes its own choice.
+# variant this CPU runs (tests/variants.py): the tap-by-tap path only on the default one (it
+# has no per-variant code of its own). Where a forced path cannot run (rows for a W-stride of
+# 3), the plan makes its own choice.
 PATHS = {
     "panels": dict(forward="panels", input_grad="panels", weight_grad="gemm"),
     "rows": dict(forward="rows", input_grad="flipped", weight_grad="dot"),
@@ -224,7 +224,7 @@ PATHS = {
     "taps": dict(forward="taps", input_grad="taps", weight_grad="taps"),
 }
 PATH_VARIANTS = [p if v == DEFAULT else f"{p}@{v}" for v in VARIANTS for p in PATHS
-                 if v == DEFAULT or p in ("panels", "rows", "gemm")]
+                 if v == DEFAULT or p in ("panels", "rows", "window", "gemm")]
 
 
 def on_path(path, check):

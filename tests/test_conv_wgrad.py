@@ -1,18 +1,21 @@
-"""The dot-product weight-gradient kernel (tt_conv_wgrad.h via conv_wgrad.pyx) against the
-naive reference: random 1-D/2-D/3-D shapes, padding (also wider than the kernel), dilation,
+"""The dot-product weight-gradient kernel and its window mode (conv_wgrad.pyx: the running
+variant's copy of c/tt_conv_wgrad.inc) against the naive
+reference, on the variant chosen at import (.ci/forced_paths runs this file once per variant)
+and, fewer cases, on every other variant this CPU runs: random 1-D/2-D/3-D shapes, padding (also wider than the kernel), dilation,
 groups, channel counts below and above the tile width (a narrower last channel block),
 strides in D and H (the kernel needs W-stride 1), row widths that are not multiples of 16,
 small blocks (so lines are split across blocks), float32, and 1 vs 2 threads bitwise."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import reference_conv as ref
 from tinytensor._functions import conv as conv_fn
 from tinytensor._kernels import conv as K
+from variants import DEFAULT, VARIANTS, on_variant
 
 kw = pytest.importorskip("tinytensor._kernels.conv_wgrad")
-pytestmark = pytest.mark.skipif(not kw.available(), reason="needs AVX-512 (the wgrad kernels)")
+pytestmark = pytest.mark.skipif(not kw.available(), reason="no kernel variant in this build")
 
 
 @st.composite
@@ -69,8 +72,8 @@ def test_weight_grad_matches_reference(c):
     got = _kernel(c, 1, c["block"])
     assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
     # the default blocks and 2 threads give the same bits whatever the thread count
-    one = _kernel(c, 1, 64)
-    two = _kernel(c, 2, 64)
+    one = _kernel(c, 1, 0)                  # 0: the default block
+    two = _kernel(c, 2, 0)
     assert one.tobytes() == two.tobytes()
     assert np.all(np.abs(one - want) <= 1e-5 * scale + 1e-30)
 
@@ -114,8 +117,8 @@ def test_rejects_inconsistent_arguments():
 
 
 # Window mode (window_weight_grad): groups == 1, small output volumes (around 16 and 32
-# positions), any strides, padding (gathers) or none (permutes where a chunk's positions
-# fit in 32 floats: S3-like planes), 1-D/2-D/3-D.
+# positions), any strides, padding (lane-by-lane loads) or none (runs of 4 or more floats where
+# a chunk's positions allow: S3-like planes), 1-D/2-D/3-D, every tile height.
 @st.composite
 def window_cases(draw):
     nsp = draw(st.integers(1, 3))
@@ -142,34 +145,32 @@ def window_cases(draw):
     go = rng.standard_normal(out).astype(np.float32)
     return dict(x=x, go=go, w_shape=w_shape, stride=tuple(stride), pad=tuple(pad),
                 dil=tuple(dil), groups=1, nsp=nsp, block=draw(st.integers(1, 4)),
-                perm=draw(st.booleans()))
+                mr=draw(st.integers(1, 6)))
 
 
-def _window(c, n_threads, block, perm=True):
+def _window(c, n_threads, block, mr=4):
     nsp = c["nsp"]
     x5, go5 = conv_fn.as_5d(c["x"], nsp), conv_fn.as_5d(c["go"], nsp)
     geo = conv_fn.geometry(c["stride"], tuple(p[0] for p in c["pad"]), c["dil"],
                            tuple(p[1] for p in c["pad"]))
     gw = np.full(conv_fn.as_5d(np.empty(c["w_shape"]), nsp).shape, np.nan, np.float32)
-    kw.window_weight_grad(x5, go5, gw, geo, n_threads, block, perm)
+    kw.window_weight_grad(x5, go5, gw, geo, n_threads, block, mr)
     return gw.reshape(c["w_shape"])
 
 
 @given(window_cases())
 def test_window_weight_grad_matches_reference(c):
     want, scale = _reference(c)
-    got = _window(c, 1, c["block"], c["perm"])
+    got = _window(c, 1, c["block"], c["mr"])
     assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
-    one = _window(c, 1, 64)
-    two = _window(c, 2, 64)
+    one = _window(c, 1, 0)
+    two = _window(c, 2, 0)
     assert one.tobytes() == two.tobytes()
     assert np.all(np.abs(one - want) <= 1e-5 * scale + 1e-30)
-    # permutes and gathers load the same values: the same bits
-    assert one.tobytes() == _window(c, 1, 64, False).tobytes()
 
 
 def test_s3_window_one_vs_two_threads_bitwise(threads):
-    """S3 (LeNet conv2) through conv_backward: window mode, permutes, 1 vs 2 threads."""
+    """S3 (LeNet conv2) through conv_backward: window mode, runs of 4 floats, 1 vs 2 threads."""
     import tinytensor as tt
     rng = np.random.default_rng(2)
     x5 = conv_fn.as_5d(rng.standard_normal((64, 32, 8, 8)).astype(np.float32), 2)
@@ -208,3 +209,19 @@ def test_window_rejects_inconsistent_arguments():
     with pytest.raises(ValueError):                                # huge geometry
         kw.window_weight_grad(x, go, gw, conv_fn.geometry((1, 1), (0, 2 ** 40), (1, 1),
                                                           (0, 2 ** 40)), 1)
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v != DEFAULT])
+@settings(max_examples=15)
+@given(c=cases(), wc=window_cases())
+def test_other_variants_match_reference(variant, c, wc):
+    """Both kernels of every other variant (its vector width: chunks of 16, 8 or 4 positions),
+    small blocks and the default, 1 vs 2 threads bitwise."""
+    with on_variant(variant):
+        for case, run in ((c, _kernel), (wc, _window)):
+            want, scale = _reference(case)
+            got = run(case, 1, case["block"])
+            assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), np.abs(got - want).max()
+            one = run(case, 1, 0)
+            assert one.tobytes() == run(case, 2, 0).tobytes()
+            assert np.all(np.abs(one - want) <= 1e-5 * scale + 1e-30)

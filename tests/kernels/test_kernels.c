@@ -1,8 +1,10 @@
 /* test_kernels.c: every micro-kernel of every variant this CPU runs, against scalar
  * references: the GEMMs of float32 and float64 (strides, transposes, accumulate, sizes around
  * the blocking), the convolution forward by panels and by rows, the input gradient by
- * panels, and the max-pool rows (c/tt_pool_rows.inc: bit for bit, with guard pages around
- * every array, so a read or write past either end faults).
+ * panels, the weight gradient by dot products and by windows (driven as conv_wgrad.pyx
+ * drives them: its tables, blocks and tiles), and the max-pool rows (c/tt_pool_rows.inc:
+ * bit for bit, with guard pages around every array, so a read or write past either end
+ * faults).
  *
  * For NEON on an x86 machine (.ci/run does this):
  *   aarch64-linux-gnu-gcc -O2 -I tinytensor/_kernels -I tinytensor/_kernels/c \
@@ -342,6 +344,138 @@ static void test_max_row(const tt_conv_kernels *kt)
     }
 }
 
+/* gw[o, c, t] = sum over samples and positions of go * x, by loops; bound: the same of |.|. */
+static void wgrad_reference(const conv_case *cs, const float *x, const float *go, double *want,
+                            double *bound)
+{
+    const tt_conv_geo *g = &cs->g;
+    long L = g->OD * g->OH * g->OW, T = g->KD * g->KH * g->KW, K = g->C * T;
+    for (long i = 0; i < cs->M * K; i++) want[i] = bound[i] = 0;
+    for (long n = 0; n < cs->N; n++)
+        for (long o = 0; o < cs->M; o++)
+            for (long c = 0; c < g->C; c++)
+                for (long t = 0; t < T; t++) {
+                    long i = t / (g->KH * g->KW), j = t / g->KW % g->KH, k = t % g->KW;
+                    double s = 0, a = 0;
+                    for (long od = 0; od < g->OD; od++)
+                        for (long oh = 0; oh < g->OH; oh++)
+                            for (long ow = 0; ow < g->OW; ow++) {
+                                long id = od * g->sd - g->pd + i * g->dd, ih = oh * g->sh - g->ph + j * g->dh;
+                                long iw = ow * g->sw - g->pw + k * g->dw;
+                                if (id < 0 || id >= g->D || ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;
+                                double p = (double)go[(n * cs->M + o) * L + (od * g->OH + oh) * g->OW + ow]
+                                           * x[(((n * g->C + c) * g->D + id) * g->H + ih) * g->W + iw];
+                                s += p;
+                                a += fabs(p);
+                            }
+                    want[o * K + c * T + t] += s;
+                    bound[o * K + c * T + t] += a;
+                }
+}
+
+/* The dot kernel (W-stride 1, one group), driven as conv_wgrad.pyx's panel_weight_grad. */
+static void test_wgrad_dot(const tt_conv_kernels *kt)
+{
+    const int vl = kt->wgrad.vl;
+    for (int rep = 0; rep < 150; rep++) {
+        conv_case cs;
+        tt_conv_geo *g = &cs.g;
+        do {
+            cs = random_case(0);
+            g->sw = 1;
+            g->OW = out_size(g->W, g->KW, 1, g->pw, irand(0, 2), g->dw);
+        } while (g->OW < 1);
+        long L = g->OD * g->OH * g->OW, T = g->KD * g->KH * g->KW, K = g->C * T, M = cs.M;
+        float *x = randoms(cs.N * g->C * g->D * g->H * g->W), *go = randoms(cs.N * M * L);
+        double *want = malloc((size_t)(M * K) * sizeof(double)), *bound = malloc((size_t)(M * K) * sizeof(double));
+        wgrad_reference(&cs, x, go, want, bound);
+        tt_wgrad_geo w = {cs.N, g->C, g->D, g->H, g->W, M, g->C, M, g->KD, g->KH, g->KW,
+                          g->OD, g->OH, g->OW, g->sd, g->sh, g->pd, g->ph, g->pw, g->dd, g->dh,
+                          g->dw, 0, 0, 0, 0};
+        w.plane = g->sh == 1 && g->OW == g->W;
+        w.lines_per_n = w.plane ? g->OD : g->OD * g->OH;
+        w.lp = w.plane ? g->OH * g->OW : g->OW;
+        w.nch = (w.lp + vl - 1) / vl;
+        uint16_t *masks = malloc((size_t)(w.nch * (g->KH * g->KW + 1)) * sizeof(uint16_t));
+        tt_wgrad_masks(masks, &w, vl);
+        int mr_main = M <= 6 ? (int)M : 4, nr = kt->wgrad.nr(mr_main);
+        ptrdiff_t *taps = malloc((size_t)(5 * K) * sizeof(ptrdiff_t));
+        tt_wgrad_taps(taps, &w, nr);
+        long ttiles = tt_wgrad_tiles(g->C, T, nr), block = irand(1, 8), nlines = cs.N * w.lines_per_n;
+        long parts = w.nch >= block ? (w.nch + block - 1) / block : 1;
+        long per = parts > 1 ? 1 : block / w.nch, nblocks = parts > 1 ? nlines * parts : (nlines + per - 1) / per;
+        float *gpk = amalloc(mr_main * vl * (block > w.nch ? block : w.nch) + 16);
+        float *gwt = calloc((size_t)(M * K), sizeof(float)), *gw = malloc((size_t)(M * K) * sizeof(float));
+        for (long b = 0; b < nblocks; b++) {
+            long line0 = parts > 1 ? b / parts : b * per, nl = parts > 1 ? 1 : (nlines - line0 < per ? nlines - line0 : per);
+            long ch0 = parts > 1 ? (b % parts) * w.nch / parts : 0, ch1 = parts > 1 ? (b % parts + 1) * w.nch / parts : w.nch;
+            for (long o0 = 0; o0 < M; o0 += mr_main)
+                kt->wgrad.task(x, go, gwt, &w, masks, taps, gpk, 0, o0,
+                               (int)(M - o0 < mr_main ? M - o0 : mr_main), nr, 0, ttiles, line0,
+                               nl, ch0, ch1);
+        }
+        tt_wgrad_unpermute(gw, gwt, taps, M, K);
+        check("wgrad dot", kt->name, gw, want, bound, M * K);
+        free(x); free(go); free(want); free(bound); free(masks); free(taps); free(gpk); free(gwt); free(gw);
+    }
+}
+
+/* The window kernel (any strides, one group), driven as conv_wgrad.pyx's window_weight_grad. */
+static void test_wgrad_window(const tt_conv_kernels *kt)
+{
+    const int vl = kt->wgrad.vl;
+    for (int rep = 0; rep < 150; rep++) {
+        conv_case cs = random_case(0);
+        const tt_conv_geo *g = &cs.g;
+        long L = g->OD * g->OH * g->OW, T = g->KD * g->KH * g->KW, K = g->C * T, M = cs.M;
+        long HW = g->H * g->W, DHW = g->D * HW, nch = (L + vl - 1) / vl;
+        float *x = randoms(cs.N * g->C * DHW), *go = randoms(cs.N * M * L);
+        double *want = malloc((size_t)(M * K) * sizeof(double)), *bound = malloc((size_t)(M * K) * sizeof(double));
+        wgrad_reference(&cs, x, go, want, bound);
+        int32_t *bidx = calloc((size_t)(nch * vl), sizeof(int32_t)), *toff = calloc((size_t)T, sizeof(int32_t));
+        uint16_t *wmask = calloc((size_t)(nch * T), sizeof(uint16_t));
+        for (long t = 0; t < T; t++) {
+            long i = t / (g->KH * g->KW), j = t / g->KW % g->KH, k = t % g->KW;
+            toff[t] = (int32_t)(uint32_t)(i * g->dd * HW + j * g->dh * g->W + k * g->dw);
+            for (long ch = 0; ch < nch; ch++)
+                for (int l = 0; l < vl && ch * vl + l < L; l++) {
+                    long p = ch * vl + l, od = p / (g->OH * g->OW), oh = p / g->OW % g->OH, ow = p % g->OW;
+                    long id = od * g->sd - g->pd + i * g->dd, ih = oh * g->sh - g->ph + j * g->dh;
+                    long iw = ow * g->sw - g->pw + k * g->dw;
+                    if (id >= 0 && id < g->D && ih >= 0 && ih < g->H && iw >= 0 && iw < g->W)
+                        wmask[ch * T + t] |= (uint16_t)(1u << l);
+                    bidx[p] = (int32_t)(uint32_t)((od * g->sd - g->pd) * HW + (oh * g->sh - g->ph) * g->W
+                                                  + ow * g->sw - g->pw);
+                }
+        }
+        long len = cs.N * nch * vl;                /* go transposed to (M, N, nch * vl) */
+        float *got = calloc((size_t)(M * len), sizeof(float));
+        for (long n = 0; n < cs.N; n++)
+            for (long o = 0; o < M; o++)
+                for (long p = 0; p < L; p++) got[o * len + n * nch * vl + p] = go[(n * M + o) * L + p];
+        tt_wgrad_geo w = {1, M, 1, 1, len, K, M, K, 1, 1, 1, 1, 1, len, 1, 1, 0, 0, 0, 1, 1, 1,
+                          1, 1, len, cs.N * nch};
+        uint16_t *masks = malloc((size_t)(w.nch * 2) * sizeof(uint16_t));
+        tt_wgrad_masks(masks, &w, vl);
+        int mr_main = irand(1, 6), nr = kt->wgrad.nr(mr_main);
+        ptrdiff_t *taps = malloc((size_t)(5 * M) * sizeof(ptrdiff_t));
+        tt_wgrad_taps(taps, &w, nr);
+        long ttiles = tt_wgrad_tiles(M, 1, nr), block = irand(1, 8);
+        float *gpk = amalloc(mr_main * vl * block + 16);
+        float *gwt = calloc((size_t)(K * M), sizeof(float)), *gw = malloc((size_t)(M * K) * sizeof(float));
+        for (long q0 = 0; q0 < w.nch; q0 += block)
+            for (long t0 = 0; t0 < K; t0 += mr_main)
+                kt->wgrad.task_win(x, got, gwt, &w, masks, taps, gpk, g->C, DHW, T, nch, bidx,
+                                   toff, wmask, t0, (int)(K - t0 < mr_main ? K - t0 : mr_main),
+                                   nr, 0, ttiles, q0, w.nch - q0 < block ? w.nch : q0 + block);
+        for (long t = 0; t < K; t++)
+            for (long u = 0; u < M; u++) gw[taps[5 * u + 4] * K + t] = gwt[t * M + u];
+        check("wgrad window", kt->name, gw, want, bound, M * K);
+        free(x); free(go); free(want); free(bound); free(bidx); free(toff); free(wmask); free(got);
+        free(masks); free(taps); free(gpk); free(gwt); free(gw);
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);      /* lines out before any crash (a guard page hit) */
@@ -360,9 +494,12 @@ int main(int argc, char **argv)
         test_forward(kt, 0);
         test_forward(kt, 1);
         test_backward_input(kt);
+        test_wgrad_dot(kt);
+        test_wgrad_window(kt);
         test_max_row(kt);
-        printf("%s %s (float32 tile %d x %d, float64 GEMM tile %d x %d)\n",
-               failures == before ? "ok  " : "FAIL", kt->name, kt->mr, kt->nr, kt->dmr, kt->dnr);
+        printf("%s %s (float32 tile %d x %d, float64 GEMM tile %d x %d, weight gradient %d lanes)\n",
+               failures == before ? "ok  " : "FAIL", kt->name, kt->mr, kt->nr, kt->dmr, kt->dnr,
+               kt->wgrad.vl);
         ran++;
     }
     if (!ran) { printf("no variant ran\n"); return 1; }

@@ -12,7 +12,7 @@ Paths (conv_plan.PATHS; the kernels of each in its own module, see _kernels/conv
 - float32 where a kernel variant runs (AVX-512, AVX2, NEON, generic: c/tt_isa.h): forward by
   rows (no im2col) or by panels (im2col rows built in registers, a panel at a time); input
   gradient as a flipped convolution (stride 1) or col2im by panels; weight gradient by the
-  dot-product kernel or its window mode (conv_wgrad.pyx, AVX-512), or the GEMM path below.
+  dot-product kernel or its window mode (conv_wgrad.pyx, every variant), or the GEMM path below.
 - GEMM (every dtype): im2col of a chunk (several small samples, or a block of output rows of
   one large sample) into a per-thread buffer, then single-threaded GEMMs (our own float32 or
   float64 GEMM of the running variant: no BLAS), one OpenMP thread per chunk. Scratch is

@@ -20,8 +20,9 @@ The paths (`PATHS`):
   with the flipped weights), ``panels`` (float32: col2im panel by panel), ``gemm`` (GEMM +
   col2im).
 - weight gradient: ``direct-fused``, ``direct``, ``taps`` (as for the input gradient),
-  ``dot`` (float32 on AVX-512, W-stride 1: dot products, no im2col), ``window`` (float32 on
-  AVX-512, one group: window mode of the same kernel), ``gemm`` (im2col + GEMM).
+  ``dot`` (float32, W-stride 1: dot products, no im2col), ``window`` (float32, one group:
+  window mode of the same kernel), ``gemm`` (im2col + GEMM). Both float32 kernels run on
+  every variant (its vector width: 16 lanes on AVX-512, 8 on AVX2, 4 on NEON and generic).
 
 Which one runs is chosen by the thresholds below, each with the measurement behind it.
 
@@ -102,20 +103,30 @@ MAX_FLIPPED_GROWTH = 2.0
 # multiply-adds (S2, one channel: 0.69 ms by the GEMM + col2im path, 1.54 as a convolution,
 # 1.68 by panels); fewer go to GEMM + col2im.
 PANEL_MIN_IN_CHANNELS = 3
-# The dot-product weight gradient (conv_wgrad.pyx) is used when at least this fraction of its
-# vector lanes hold output positions (S3's rows of 4 use 0.25: 2.2x slower than the GEMM
-# path; S2's rows of 24 use 0.75) and a group has at least WGRAD_MIN_CHANNELS input channels
-# (its tiles are that many channels wide: S2, one channel, 1.02 -> 1.23 ms).
+# The dot-product weight gradient (conv_wgrad.pyx, every variant) is used when at least this
+# fraction of its vector lanes hold output positions (lanes per vector: 16 on AVX-512, 8 on
+# AVX2, 4 on NEON and generic; S3's rows of 4 use 0.25 of 16 lanes: 2.2x slower than the
+# GEMM path on AVX-512, 0.5 of 8 on AVX2: 1.55x slower) and a group has at least
+# WGRAD_MIN_CHANNELS input channels (its tiles are that many channels wide: S2, one channel,
+# 1.02 -> 1.23 ms on AVX-512, 1.0-1.2x the GEMM path's time on AVX2). On AVX2 (Zen 5 running
+# the avx2 variant, 1 thread, weight gradient alone): S1 2.47 -> 0.87 ms, S7 5.4 -> 4.5, S8
+# 14.7 -> 7.3.
 WGRAD_MIN_LANE_USE = 0.8
 WGRAD_MIN_CHANNELS = 2
+# ... and its lines (rows in row mode) have at least this many positions: the 16-lane rule
+# above implies it; narrower vectors fill their lanes with shorter rows, but then every line
+# costs a tile's setup for one chunk (S3's rows of 4 on the generic variant: 1.44x the GEMM
+# path's time by dot products, 0.72x by the window mode).
+WGRAD_MIN_LINE = 13
 # Otherwise, for one group and output volumes of at most WGRAD_WIN_MAX_POSITIONS positions
-# per sample that fill at least WGRAD_WIN_MIN_LANE_USE of the 16-lane vectors, its window
+# per sample that fill at least WGRAD_WIN_MIN_LANE_USE of the vectors' lanes, its window
 # mode (window_weight_grad: vectors over a whole output volume, im2col rows built per block;
 # any strides and padding). S3 (4 x 4 planes): 1.49 -> 0.72 ms on 1 thread, 0.76 -> 0.37 on
-# 2. Measured faster than the GEMM path on every such shape tried (1 thread): 6 x 6 and 8 x 4
-# stride-1 planes 2.0-2.1x, stride 2 with padding 1.3-2.3x (gathers), 8 x 8 and 12 x 12
-# outputs from 12 x 12 and 16 x 16 inputs 1.6x and 1.4x, 3-D 4 x 4 x 4 and 3 x 3 x 3 3.6x
-# and 2.1x, 14 x 14 -> 7 x 7 stride 2 padding 1 about even.
+# 2 (AVX-512); 4.0 -> 2.1 ms on 1 thread (AVX2). Measured faster than the GEMM path on every
+# such shape tried (1 thread, AVX-512): 6 x 6 and 8 x 4 stride-1 planes 2.0-2.1x, stride 2
+# with padding 1.3-2.3x, 8 x 8 and 12 x 12 outputs from 12 x 12 and 16 x 16 inputs 1.6x and
+# 1.4x, 3-D 4 x 4 x 4 and 3 x 3 x 3 3.6x and 2.1x, 14 x 14 -> 7 x 7 stride 2 padding 1 about
+# even (on AVX2: 4 x 4 stride 2 padding 1 1.7x, 3-D 4 x 4 x 4 1.9x, 7 x 7 about even).
 WGRAD_WIN_MAX_POSITIONS = 256
 WGRAD_WIN_MIN_LANE_USE = 0.5
 # The tap-by-tap paths (conv_taps.pyx) for all three parts when at least this fraction of the
@@ -337,11 +348,12 @@ def _choose(slot, d):
         return "gemm"
     if not (d["f32"] and _kw.available() and d["cg"] >= WGRAD_MIN_CHANNELS):
         return "gemm"
-    if d["sw"] == 1 and d["lane_use"]() >= WGRAD_MIN_LANE_USE:
+    if (d["sw"] == 1 and d["lane_use"]() >= WGRAD_MIN_LANE_USE
+            and d["line"]() >= WGRAD_MIN_LINE):
         return "dot"
     p = d["positions"]
     if (d["groups"] == 1 and 0 < p <= WGRAD_WIN_MAX_POSITIONS
-            and p / (16.0 * -(-p // 16)) >= WGRAD_WIN_MIN_LANE_USE and d["win_ok"]):
+            and p / (d["vl"] * -(-p // d["vl"])) >= WGRAD_WIN_MIN_LANE_USE and d["win_ok"]):
         return "window"
     return "gemm"
 
@@ -362,12 +374,14 @@ def plan(x_shape, w_shape, geo, groups, dtype, n_threads):
     positions = out_sp[0] * out_sp[1] * out_sp[2]
     k = w_shape[2] * w_shape[3] * w_shape[4]
     in_positions = x_shape[2] * x_shape[3] * x_shape[4]
-    d = dict(cg=cg, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2],
+    vl = _kw.vector_width()
+    d = dict(cg=cg, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2], vl=vl,
              positions=positions, in_positions=in_positions,
              direct=cg == 1 and og <= DIRECT_MAX_OUT_PER_GROUP,
              flip=flipped_padding(w_shape, geo),
              win_ok=_kw.win_applies(x_shape[2], x_shape[3], x_shape[4], geo),
-             lane_use=lambda: _kw.wgrad_lane_use(x_shape[4], out_sp[2], out_sp[1], geo),
+             lane_use=lambda: _kw.wgrad_lane_use(x_shape[4], out_sp[2], out_sp[1], geo, vl),
+             line=lambda: _kw.wgrad_line(x_shape[4], out_sp[2], out_sp[1], geo),
              small=positions <= TAPS_MAX_POSITIONS and in_positions <= 4 * TAPS_MAX_POSITIONS,
              taps=lambda: (d["small"] and min(cg, og) >= TAPS_MIN_CHANNELS
                            and skipped_fraction(x_shape, w_shape, geo) >= TAPS_MIN_SKIPPED))

@@ -3,9 +3,29 @@
 the C types of c/tt_conv_types.h, the convolution's shape in one struct (`ConvShape`, instead of
 two dozen scalar arguments), and the O(1) checks every `def` entry runs before a kernel."""
 
+from libc.stdint cimport uint16_t, int32_t
+
 cdef extern from "tt_conv_types.h" nogil:
     ctypedef struct tt_conv_geo:
         Py_ssize_t C, D, H, W, KD, KH, KW, OD, OH, OW, sd, sh, sw, pd, ph, pw, dd, dh, dw
+    ctypedef struct tt_wgrad_geo:
+        Py_ssize_t N, C, D, H, W, O, Cg, Og, KD, KH, KW, OD, OH, OW
+        Py_ssize_t sd, sh, pd, ph, pw, dd, dh, dw, plane, lines_per_n, lp, nch
+    ctypedef struct tt_wgrad_kernels:
+        int vl
+        int (*nr)(int mr) noexcept nogil
+        void (*task)(const float* x, const float* go, float* gw, const tt_wgrad_geo* g,
+                     const uint16_t* masks, const Py_ssize_t* taps, float* gpk, Py_ssize_t grp,
+                     Py_ssize_t o0, int mr, int nr_tile, Py_ssize_t tt0, Py_ssize_t tt1,
+                     Py_ssize_t line0, Py_ssize_t nlines, Py_ssize_t ch0,
+                     Py_ssize_t ch1) noexcept nogil
+        void (*task_win)(const float* x, const float* got, float* gwt, const tt_wgrad_geo* g,
+                         const uint16_t* masks, const Py_ssize_t* taps, float* gpk,
+                         Py_ssize_t C, Py_ssize_t DHW, Py_ssize_t K, Py_ssize_t nch,
+                         const int32_t* bidx, const int32_t* toff, const uint16_t* wmask,
+                         Py_ssize_t t0, int mr, int nr_tile,
+                         Py_ssize_t tt0, Py_ssize_t tt1, Py_ssize_t q0,
+                         Py_ssize_t q1) noexcept nogil
     ctypedef struct tt_conv_kernels:
         const char* name
         int mr, nr, vl, rows_mr
@@ -36,6 +56,7 @@ cdef extern from "tt_conv_types.h" nogil:
                                    const float* wp, Py_ssize_t M, const float* bias, float* y,
                                    Py_ssize_t ys, Py_ssize_t n, Py_ssize_t od, Py_ssize_t oh,
                                    Py_ssize_t ow0, int nr) noexcept nogil
+        tt_wgrad_kernels wgrad
         # pooling: the float32 max-pool row kernel (c/tt_pool_rows.inc; pool.pyx)
         void (*max_row)(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
                         Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,

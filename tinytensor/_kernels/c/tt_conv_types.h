@@ -1,10 +1,12 @@
 /* tt_conv_types.h: the types the convolution kernels and their Cython callers share (no code):
  * a group's geometry (tt_conv_geo, declared to Cython in conv_geometry.pxd) and the table of
- * one ISA variant's kernels (tt_conv_kernels, filled in by tt_isa.h). */
+ * one ISA variant's kernels (tt_conv_kernels, filled in by tt_isa.h), and the weight-gradient
+ * kernels' geometry (tt_wgrad_geo). */
 #ifndef TT_CONV_TYPES_H
 #define TT_CONV_TYPES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The geometry of one group's convolution (3-D; conv1d/2d lead with size-1 dimensions). */
 typedef struct {
@@ -15,6 +17,36 @@ typedef struct {
     ptrdiff_t pd, ph, pw;              /* padding at the start (the end is implied by O*) */
     ptrdiff_t dd, dh, dw;              /* dilation */
 } tt_conv_geo;
+
+/* The geometry of the float32 weight-gradient kernels (tt_wgrad_common.h, tt_conv_wgrad.inc): positions are walked in "lines" of lp positions, chunks of one vector. */
+typedef struct {
+    ptrdiff_t N, C, D, H, W;           /* input (C: all channels) */
+    ptrdiff_t O, Cg, Og;               /* output channels; per group: input and output */
+    ptrdiff_t KD, KH, KW;
+    ptrdiff_t OD, OH, OW;
+    ptrdiff_t sd, sh, pd, ph, pw, dd, dh, dw;  /* (sw must be 1) */
+    ptrdiff_t plane;                   /* 1: a line is an (oh, ow) plane; 0: an output row */
+    ptrdiff_t lines_per_n;             /* OD (plane) or OD * OH (row) */
+    ptrdiff_t lp;                      /* positions per line: OH * OW or OW */
+    ptrdiff_t nch;                     /* chunks of vl positions per line: ceil(lp / vl) */
+} tt_wgrad_geo;
+
+/* One variant's float32 weight-gradient kernels ("dot" and "window", conv_wgrad.pyx): the
+   positions per chunk (the vector width), the taps per tile for tiles of mr output channels,
+   and the two tasks (contracts in tt_conv_wgrad.inc: tt_wgrad_task, tt_wgrad_task_win). */
+typedef struct {
+    int vl;
+    int (*nr)(int mr);
+    void (*task)(const float *x, const float *go, float *gw, const tt_wgrad_geo *g,
+                 const uint16_t *masks, const ptrdiff_t *taps, float *gpk, ptrdiff_t grp,
+                 ptrdiff_t o0, int mr, int nr_tile, ptrdiff_t tt0, ptrdiff_t tt1,
+                 ptrdiff_t line0, ptrdiff_t nlines, ptrdiff_t ch0, ptrdiff_t ch1);
+    void (*task_win)(const float *x, const float *got, float *gwt, const tt_wgrad_geo *g,
+                     const uint16_t *masks, const ptrdiff_t *taps, float *gpk, ptrdiff_t C,
+                     ptrdiff_t DHW, ptrdiff_t K, ptrdiff_t nch, const int32_t *bidx,
+                     const int32_t *toff, const uint16_t *wmask, ptrdiff_t t0, int mr,
+                     int nr_tile, ptrdiff_t tt0, ptrdiff_t tt1, ptrdiff_t q0, ptrdiff_t q1);
+} tt_wgrad_kernels;
 
 /* What one variant offers the convolution modules (tt_isa.h builds one per variant): its
    float32 tile (mr rows x nr columns), the GEMM workspaces it needs (elements per thread)
@@ -48,6 +80,7 @@ typedef struct {
                                const float *wp, ptrdiff_t M, const float *bias, float *y,
                                ptrdiff_t ys, ptrdiff_t n, ptrdiff_t od, ptrdiff_t oh,
                                ptrdiff_t ow0, int nr);
+    tt_wgrad_kernels wgrad;             /* the weight gradient's "dot" and "window" kernels */
     /* -- pooling (not convolution): the float32 max-pool row kernel (tt_pool_rows.inc) -- */
     void (*max_row)(const float *xp, float *y, void *idx, int kind, ptrdiff_t n,
                     ptrdiff_t sw, ptrdiff_t start, ptrdiff_t na, ptrdiff_t nb, ptrdiff_t nc,

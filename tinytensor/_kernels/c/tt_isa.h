@@ -10,6 +10,9 @@
  * caller (tinytensor/_kernels/_isa.pyx: the CPU's best, or TINYTENSOR_ISA), through
  * tt_conv_kernels_get(name).
  *
+ * tt_conv_wgrad.inc (the float32 weight gradient's "dot" and "window" kernels) is compiled
+ * the same way, right after tt_portable.inc; every variant runs it, "avx512" included.
+ *
  * On AVX-512 the table holds the hand-written AVX-512 kernels of tt_sgemm.h,
  * tt_conv_panel.h and tt_conv_rows.h (gathers, windows and permutes the portable copy has
  * no equivalent of yet); "avx512-portable" is tt_portable.inc compiled for AVX-512, kept to
@@ -25,6 +28,7 @@
 #include "tt_conv_types.h"         /* tt_conv_geo, tt_conv_kernels */
 #include "tt_conv_rows.h"          /* the AVX-512 kernels; tt_conv_runs */
 #include "tt_cpu.h"
+#include "tt_wgrad_common.h"       /* the weight gradient's scalar tables */
 
 #define TT_CAT_(a, b) a##b
 #define TT_CAT(a, b) TT_CAT_(a, b)
@@ -49,7 +53,11 @@
         TT_CAT(tt_pack_weights_, SFX_), TT_CAT(tt_forward_panel_, SFX_),                    \
         TT_CAT(tt_backward_input_panel_, SFX_), TT_CAT(tt_rows_pack_weights_, SFX_),        \
         TT_CAT(tt_rows_forward_piece_, SFX_),                                               \
-        TT_CAT(tt_max_row_, SFX_)};
+        TT_WGRAD_TABLE(SFX_, VL_), TT_CAT(tt_max_row_, SFX_)};
+
+/* the weight gradient's kernels of a variant (tt_conv_wgrad.inc) */
+#define TT_WGRAD_TABLE(SFX_, VL_) \
+    {VL_, TT_CAT(tt_wgrad_nr_, SFX_), TT_CAT(tt_wgrad_task_, SFX_), TT_CAT(tt_wgrad_task_win_, SFX_)}
 
 #if defined(__GNUC__)            /* GCC and Clang: vector extensions (MSVC gets no variant) */
 #if defined(__x86_64__)
@@ -72,6 +80,7 @@ TT_TARGET_BEGIN("avx512f,fma")
 #define TT_DMC 144
 #define TT_DNC 256
 #include "tt_portable.inc"
+#include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
@@ -95,6 +104,7 @@ TT_TARGET_BEGIN("avx2,fma")
 #define TT_DMC 144
 #define TT_DNC 256
 #include "tt_portable.inc"
+#include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
@@ -118,6 +128,7 @@ TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6, 6, 2, 256, 144, 256)
 #define TT_DMC 144
 #define TT_DNC 252
 #include "tt_portable.inc"
+#include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
@@ -140,6 +151,7 @@ TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
 #define TT_DMC 144
 #define TT_DNC 256
 #include "tt_portable.inc"
+#include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
@@ -153,6 +165,7 @@ static const tt_conv_kernels tt_kernels_avx512 = {
     tt_sgemm, tt_dgemm_avx512p, tt_conv_rows_padded,
     tt_conv_pack_weights, tt_conv_forward_panel, tt_conv_backward_input_panel,
     tt_conv_rows_pack_weights, tt_conv_rows_forward_piece,
+    TT_WGRAD_TABLE(avx512p, 16),        /* the weight gradient: the portable kernels */
     tt_max_row_avx512p};                 /* the max-pool rows: the portable ones */
 #endif
 

@@ -12,30 +12,17 @@ is refused.
 import numpy as np
 
 from tinytensor._functions._memory import alloc
+from tinytensor._functions.norm import _flat, _owned
 from tinytensor._kernels import norm as _k
 from tinytensor._tensor_type import _wrap
 from tinytensor._threads import get_num_threads
 from tinytensor.autograd.function import Function
-
-_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
-          np.dtype(np.float64): np.empty(0, np.float64)}
 
 
 def _as_ncs(a):
     """a (N, C, *) as a C-contiguous (N, C, S) array."""
     a = np.ascontiguousarray(a)
     return a.reshape(a.shape[0], a.shape[1], -1) if a.size else a.reshape(a.shape[:2] + (0,))
-
-
-def _flat(t, dtype):
-    return _EMPTY[dtype] if t is None else np.ascontiguousarray(t._numpy(), dtype)
-
-
-def _owned(a, shape):
-    """`a`, a fresh contiguous result, given `shape` in place (a reshaped view would hide the
-    array that owns the memory from the engine, which would then copy the gradient)."""
-    a.shape = shape
-    return _wrap(a)
 
 
 class BatchNormFunction(Function):

@@ -31,7 +31,9 @@ def _owned(a, shape):
 
 
 def _flat(t, dtype):
-    return _EMPTY[dtype] if t is None else np.ascontiguousarray(t._numpy()).reshape(-1)
+    """An affine parameter (or None) as a contiguous 1-D array of `dtype` (the kernels'
+    one dtype for input and parameters)."""
+    return _EMPTY[dtype] if t is None else np.ascontiguousarray(t._numpy(), dtype).reshape(-1)
 
 
 class GroupNormFunction(Function):

@@ -22,7 +22,7 @@ def plan(x, w, geo=GEO1, groups=1, dtype=np.float32, threads=2):
 def test_the_choices_follow_the_shapes_and_dtype():
     s4 = plan((32, 64, 1, 56, 56), (64, 64, 1, 3, 3))
     if K.own_sgemm():
-        assert (s4.forward, s4.input_grad) == ("rows", "flipped")
+        assert (s4.forward, s4.input_grad) == ("winograd", "flipped")
         assert s4.weight_grad == ("dot" if KW.available() else "gemm")
     assert plan((32, 64, 1, 56, 56), (64, 64, 1, 3, 3), dtype=np.float64).forward == "gemm"
     dw = plan((32, 64, 1, 56, 56), (64, 1, 1, 3, 3), groups=64)
@@ -79,7 +79,7 @@ def test_forcing_takes_a_path_where_it_can_run():
 
 
 def test_force_checks_its_arguments():
-    with pytest.raises(ValueError, match="forward='fast' is not one of direct, rows"):
+    with pytest.raises(ValueError, match="forward='fast' is not one of direct, winograd, rows"):
         with conv_plan.force(forward="fast"):
             pass
     with pytest.raises(TypeError, match="unexpected keyword"):

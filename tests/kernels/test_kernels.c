@@ -476,6 +476,68 @@ static void test_wgrad_window(const tt_conv_kernels *kt)
     }
 }
 
+/* The Winograd transforms (tt_winograd.inc), driven as conv_winograd.pyx's winograd_forward
+   with a plain GEMM in between: a 3x3 stride-1 convolution against the plain sums, uneven
+   padding, odd output sizes, blocks of a few tile rows; every output written (y starts NaN). */
+static void test_winograd(const tt_conv_kernels *kt)
+{
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    const int vl = kt->vl;
+    for (int rep = 0; rep < 100; rep++) {
+        long N = irand(1, 3), C = irand(1, 9), M = irand(1, 9);
+        long pt = irand(0, 2), pb = irand(0, 2), pl = irand(0, 2), pr = irand(0, 2);
+        long H = irand(3 - pt - pb > 1 ? 3 - pt - pb : 1, 10), W = irand(3 - pl - pr > 1 ? 3 - pl - pr : 1, 40);
+        long OH = H + pt + pb - 2, OW = W + pl + pr - 2, TH = (OH + 1) / 2, TW = (OW + 1) / 2;
+        long TWp = (TW + vl - 1) / vl * vl, rows = N * TH, rb = irand(1, 3), ld = rb * TW + vl;
+        float *x = randoms(N * C * H * W), *w = randoms(M * C * 9), *bias = randoms(M);
+        float *u = malloc((size_t)(16 * M * C) * sizeof(float));
+        for (long m = 0; m < M; m++)
+            for (long c = 0; c < C; c++)
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) {
+                        double s = 0;
+                        for (int a = 0; a < 3; a++)
+                            for (int b = 0; b < 3; b++) s += G[i][a] * w[(m * C + c) * 9 + a * 3 + b] * G[j][b];
+                        u[((i * 4 + j) * M + m) * C + c] = (float)s;
+                    }
+        float *V = amalloc(16 * C * ld), *Mx = amalloc(16 * M * ld), *rowbuf = amalloc(4 * (2 * TWp + 2));
+        float *y = malloc((size_t)(N * M * OH * OW) * sizeof(float));
+        for (long i = 0; i < N * M * OH * OW; i++) y[i] = NAN;
+        for (long R0 = 0; R0 < rows; R0 += rb) {
+            long R1 = R0 + rb < rows ? R0 + rb : rows, T = (R1 - R0) * TW;
+            kt->wino_input(V, ld, C * ld, x, C, H, W, pt, pl, TH, TW, R0, R1, rowbuf);
+            for (int k = 0; k < 16; k++)
+                for (long m = 0; m < M; m++)
+                    for (long t = 0; t < T; t++) {
+                        double s = 0;
+                        for (long c = 0; c < C; c++) s += (double)u[(k * M + m) * C + c] * V[k * C * ld + c * ld + t];
+                        Mx[k * M * ld + m * ld + t] = (float)s;
+                    }
+            kt->wino_output(y, Mx, ld, M * ld, M, OH, OW, TH, TW, R0, R1, rep % 2 ? bias : NULL);
+        }
+        double *want = calloc((size_t)(N * M * OH * OW), sizeof(double)), *bound = calloc((size_t)(N * M * OH * OW), sizeof(double));
+        for (long n = 0; n < N; n++)
+            for (long m = 0; m < M; m++)
+                for (long oh = 0; oh < OH; oh++)
+                    for (long ow = 0; ow < OW; ow++) {
+                        long o = ((n * M + m) * OH + oh) * OW + ow;
+                        want[o] = rep % 2 ? bias[m] : 0;
+                        bound[o] = fabs(want[o]);
+                        for (long c = 0; c < C; c++)
+                            for (long a = 0; a < 3; a++)
+                                for (long b = 0; b < 3; b++) {
+                                    long ih = oh - pt + a, iw = ow - pl + b;
+                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                    double p = (double)x[((n * C + c) * H + ih) * W + iw] * w[(m * C + c) * 9 + a * 3 + b];
+                                    want[o] += p;
+                                    bound[o] += 4 * fabs(p) + 1e-3;    /* the transforms' sums */
+                                }
+                    }
+        check("winograd", kt->name, y, want, bound, N * M * OH * OW);
+        free(x); free(w); free(bias); free(u); free(V); free(Mx); free(rowbuf); free(y); free(want); free(bound);
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);      /* lines out before any crash (a guard page hit) */
@@ -497,6 +559,7 @@ int main(int argc, char **argv)
         test_wgrad_dot(kt);
         test_wgrad_window(kt);
         test_max_row(kt);
+        test_winograd(kt);
         printf("%s %s (float32 tile %d x %d, float64 GEMM tile %d x %d, weight gradient %d lanes)\n",
                failures == before ? "ok  " : "FAIL", kt->name, kt->mr, kt->nr, kt->dmr, kt->dnr,
                kt->wgrad.vl);

@@ -33,6 +33,7 @@ from tinytensor._kernels import conv_gemm as _kg
 from tinytensor._kernels import conv_panels as _kp
 from tinytensor._kernels import conv_taps as _kt
 from tinytensor._kernels import conv_wgrad as _kw
+from tinytensor._kernels import conv_winograd as _kwino
 from tinytensor._kernels import reduce as _reduce
 from tinytensor._tensor_type import _wrap, from_numpy
 from tinytensor._threads import get_num_threads
@@ -200,6 +201,8 @@ def conv_forward(x, w, b, geo, groups, n_threads, out_sp=None):
     k = w.shape[2] * w.shape[3] * w.shape[4]
     if p.forward == "direct":
         _kd.direct_forward(x, w, bias, has_bias, y, geo, groups, n_threads)
+    elif p.forward == "winograd":
+        _kwino.winograd_forward(x, _kwino.weights(w), bias, has_bias, y, geo, n_threads)
     elif p.forward == "rows":
         with _Scratch(x.dtype, 1, _kp.panel_sizes(cg, og, k, groups)[0]) as packed:
             _kp.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)

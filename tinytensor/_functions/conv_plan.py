@@ -8,7 +8,9 @@ the plan says; nothing else chooses a convolution kernel.
 
 The paths (`PATHS`):
 
-- forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``taps`` (any
+- forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``winograd``
+  (float32, 3x3 kernels over planes, stride 1, one group: Winograd's F(2x2, 3x3), 16
+  multiplications per 2x2 outputs and channel pair instead of 36, conv_winograd.pyx), ``taps`` (any
   dtype, small planes: one GEMM per kernel tap over the output positions whose window has
   that tap inside the input, conv_taps.pyx: no products with padding), ``rows`` (float32,
   W-stride 1 or 2: output rows straight from the input, no im2col), ``panels`` (float32:
@@ -62,9 +64,10 @@ import numpy as np
 
 from tinytensor._kernels import _variant as _k
 from tinytensor._kernels import conv_wgrad as _kw
+from tinytensor._kernels import conv_winograd as _kwino
 
 PATHS = {
-    "forward": ("direct", "rows", "panels", "gemm", "taps"),
+    "forward": ("direct", "winograd", "rows", "panels", "gemm", "taps"),
     "input_grad": ("direct-fused", "direct", "flipped", "panels", "gemm", "taps"),
     "weight_grad": ("direct-fused", "direct", "dot", "window", "gemm", "taps"),
 }
@@ -142,6 +145,12 @@ TAPS_MIN_CHANNELS = 32
 # 4x that many input positions (their scratch holds a chunk's planes).
 TAPS_COLUMNS = 512
 TAPS_MAX_POSITIONS = 1024
+# Winograd's F(2x2, 3x3) for the forward (and so the flipped input gradient) of a 3x3,
+# stride-1 convolution over planes with one group, at least WINO_MIN_CHANNELS input and output
+# channels (the inner and outer dimensions of its 16 GEMMs) and output rows at least
+# WINO_MIN_WIDTH wide (its transforms take a vector of tiles of one row at a time).
+WINO_MIN_CHANNELS = 16
+WINO_MIN_WIDTH = 8
 # Below this many multiply-adds per thread, use fewer threads.
 MIN_MACS_PER_THREAD = 100_000
 
@@ -318,6 +327,8 @@ def _runs(slot, path, d):
         return True
     if path == "taps":
         return d["small"]
+    if path == "winograd":
+        return d["f32"] and d["wino"]
     if slot == "forward":
         return d["f32"] and (path == "panels" or d["sw"] <= 2)
     if slot == "input_grad":
@@ -335,6 +346,9 @@ def _choose(slot, d):
         if slot == "forward":
             return "direct"
         return "direct-fused" if d["groups"] >= FUSED_MIN_GROUPS else "direct"
+    if (slot == "forward" and d["f32"] and d["wino"] and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS
+            and d["ow"] >= WINO_MIN_WIDTH):
+        return "winograd"
     if d["taps"]():
         return "taps"
     if slot == "forward":
@@ -375,7 +389,8 @@ def plan(x_shape, w_shape, geo, groups, dtype, n_threads):
     k = w_shape[2] * w_shape[3] * w_shape[4]
     in_positions = x_shape[2] * x_shape[3] * x_shape[4]
     vl = _kw.vector_width()
-    d = dict(cg=cg, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2], vl=vl,
+    d = dict(cg=cg, og=og, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2],
+             vl=vl, wino=_kwino.applies(x_shape, w_shape, geo, groups),
              positions=positions, in_positions=in_positions,
              direct=cg == 1 and og <= DIRECT_MAX_OUT_PER_GROUP,
              flip=flipped_padding(w_shape, geo),

@@ -57,6 +57,15 @@ cdef extern from "tt_conv_types.h" nogil:
                                    Py_ssize_t ys, Py_ssize_t n, Py_ssize_t od, Py_ssize_t oh,
                                    Py_ssize_t ow0, int nr) noexcept nogil
         tt_wgrad_kernels wgrad
+        # the Winograd F(2x2, 3x3) transforms (c/tt_winograd.inc; conv_winograd.pyx)
+        void (*wino_input)(float* V, Py_ssize_t ld, Py_ssize_t vs, const float* x,
+                           Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
+                           Py_ssize_t pw, Py_ssize_t TH, Py_ssize_t TW, Py_ssize_t R0,
+                           Py_ssize_t R1, float* rowbuf) noexcept nogil
+        void (*wino_output)(float* y, const float* Mx, Py_ssize_t ld, Py_ssize_t ms,
+                            Py_ssize_t M, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t TH,
+                            Py_ssize_t TW, Py_ssize_t R0, Py_ssize_t R1,
+                            const float* bias) noexcept nogil
         # pooling: the float32 max-pool row kernel (c/tt_pool_rows.inc; pool.pyx)
         void (*max_row)(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
                         Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,

@@ -81,6 +81,13 @@ typedef struct {
                                ptrdiff_t ys, ptrdiff_t n, ptrdiff_t od, ptrdiff_t oh,
                                ptrdiff_t ow0, int nr);
     tt_wgrad_kernels wgrad;             /* the weight gradient's "dot" and "window" kernels */
+    /* the Winograd F(2x2, 3x3) transforms (contracts in tt_winograd.inc) */
+    void (*wino_input)(float *V, ptrdiff_t ld, ptrdiff_t vs, const float *x, ptrdiff_t C,
+                       ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t TH,
+                       ptrdiff_t TW, ptrdiff_t R0, ptrdiff_t R1, float *rowbuf);
+    void (*wino_output)(float *y, const float *Mx, ptrdiff_t ld, ptrdiff_t ms, ptrdiff_t M,
+                        ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t TH, ptrdiff_t TW, ptrdiff_t R0,
+                        ptrdiff_t R1, const float *bias);
     /* -- pooling (not convolution): the float32 max-pool row kernel (tt_pool_rows.inc) -- */
     void (*max_row)(const float *xp, float *y, void *idx, int kind, ptrdiff_t n,
                     ptrdiff_t sw, ptrdiff_t start, ptrdiff_t na, ptrdiff_t nb, ptrdiff_t nc,

@@ -53,7 +53,8 @@
         TT_CAT(tt_pack_weights_, SFX_), TT_CAT(tt_forward_panel_, SFX_),                    \
         TT_CAT(tt_backward_input_panel_, SFX_), TT_CAT(tt_rows_pack_weights_, SFX_),        \
         TT_CAT(tt_rows_forward_piece_, SFX_),                                               \
-        TT_WGRAD_TABLE(SFX_, VL_), TT_CAT(tt_max_row_, SFX_)};
+        TT_WGRAD_TABLE(SFX_, VL_), TT_CAT(tt_wino_input_, SFX_),                             \
+        TT_CAT(tt_wino_output_, SFX_), TT_CAT(tt_max_row_, SFX_)};
 
 /* the weight gradient's kernels of a variant (tt_conv_wgrad.inc) */
 #define TT_WGRAD_TABLE(SFX_, VL_) \
@@ -82,6 +83,7 @@ TT_TARGET_BEGIN("avx512f,fma")
 #include "tt_portable.inc"
 #include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
+#include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -106,6 +108,7 @@ TT_TARGET_BEGIN("avx2,fma")
 #include "tt_portable.inc"
 #include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
+#include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -130,6 +133,7 @@ TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6, 6, 2, 256, 144, 256)
 #include "tt_portable.inc"
 #include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
+#include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
@@ -153,6 +157,7 @@ TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
 #include "tt_portable.inc"
 #include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
+#include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512, 4, 6, 2, 256, 144, 256)
@@ -166,6 +171,7 @@ static const tt_conv_kernels tt_kernels_avx512 = {
     tt_conv_pack_weights, tt_conv_forward_panel, tt_conv_backward_input_panel,
     tt_conv_rows_pack_weights, tt_conv_rows_forward_piece,
     TT_WGRAD_TABLE(avx512p, 16),        /* the weight gradient: the portable kernels */
+    tt_wino_input_avx512p, tt_wino_output_avx512p,      /* Winograd: the portable ones */
     tt_max_row_avx512p};                 /* the max-pool rows: the portable ones */
 #endif
 

@@ -1,0 +1,126 @@
+# cython: language_level=3, wraparound=False, cdivision=True
+# boundscheck, initializedcheck: set by setup.py (TINYTENSOR_CYTHON_DEBUG=1 turns them on)
+"""The float32 Winograd convolution F(2x2, 3x3): a 3x3, stride-1, undilated, ungrouped 2-D
+convolution with 16 multiplications per 2x2 output tile and channel pair instead of 36
+(c/tt_winograd.inc has the algebra). Per block of tile rows: the input transform (the
+variant's wino_input) into V (16 x C x T), 16 GEMMs U_k (M x C) V_k by the variant's sgemm
+into M (16 x M x T), the output transform (wino_output) into y.
+
+Contract as in conv_gemm.pyx: C-contiguous float32 arrays viewed as 3-D spatial (D = 1 here);
+the `def` re-checks every shape invariant before any kernel runs. Each block writes its own
+tiles of y and every output element's sums run in an order fixed by the shapes (the GEMM sums
+each element over the channels in order, whatever columns share its call), so the bits never
+depend on the thread count or the block size.
+"""
+from cython.parallel cimport prange, threadid
+
+import numpy as np
+
+from tinytensor._kernels cimport _variant
+from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
+
+# Tiles per block: about this many floats of V per tile row of GEMM columns (16 x C x T):
+# 2^14 / C tiles, 256 for 64 channels (V and M near 1 MB each, in L2 and L3)
+BLOCK_FLOATS = 1 << 14
+MIN_BLOCK_TILES = 32
+
+# G, the weights' transform (tt_winograd.inc): U_k = (G g G^T)[i][j], k = 4 i + j
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def weights(w):
+    """U (16, M, C) float32 of the weights w (M, C, [1,] 3, 3): G g G^T per (M, C), in float64
+    and rounded once."""
+    g = np.asarray(w, dtype=np.float64).reshape(w.shape[0], w.shape[1], 3, 3)
+    u = np.einsum("ia,mcab,jb->ijmc", _G, g, _G, optimize=True)
+    return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]), dtype=np.float32)
+
+
+# The scratch of a block holds whole tile rows of V and M: (C + M) x (tiles per row) at most
+# this many floats per transform (16 of them: 32 MB a thread at worst)
+MAX_ROW_FLOATS = 1 << 19
+
+
+def applies(x_shape, w_shape, Py_ssize_t[:, ::1] geo, Py_ssize_t groups):
+    """Whether winograd_forward computes this convolution (5-D shapes): a 3x3 kernel over
+    planes (D = 1), stride 1, no dilation, one group, input channels, and tile rows whose
+    scratch stays bounded."""
+    out_w = x_shape[4] + geo[1, 2] + geo[3, 2] - 2
+    return (groups == 1 and x_shape[2] == 1 and tuple(w_shape[2:]) == (1, 3, 3)
+            and x_shape[1] > 0
+            and all(geo[0, a] == 1 and geo[2, a] == 1 for a in range(3))
+            and geo[1, 0] == 0 and geo[3, 0] == 0
+            and (x_shape[1] + w_shape[0]) * ((out_w + 1) // 2 + 16) <= MAX_ROW_FLOATS)
+
+
+def block_rows(Py_ssize_t C, Py_ssize_t M, Py_ssize_t TW):
+    """Tile rows per block (shapes only)."""
+    cdef Py_ssize_t tiles = max(MIN_BLOCK_TILES, BLOCK_FLOATS // max(C, M, 1))
+    return max(1, tiles // max(TW, 1))
+
+
+def winograd_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
+                     const float[:, :, ::1] u,          # IN  (16, M, C): weights(w)
+                     const float[::1] bias,             # IN  (M,) when has_bias, else any
+                     bint has_bias,
+                     float[:, :, :, :, ::1] y,          # OUT (N, M, 1, OH, OW), fully written
+                     Py_ssize_t[:, ::1] geo, int n_threads):
+    """y = the convolution of x with the 3x3 weights whose transform is u (+ bias)."""
+    cdef const tt_conv_kernels* kt = _variant.kernels()
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t M = y.shape[1], OH = y.shape[3], OW = y.shape[4]
+    cdef Py_ssize_t ph, pw, TH, TW, TWp, rows, rb, nblocks, ld, vsize, msize, lb, blk
+    cdef Py_ssize_t R0, R1, T, k, tid
+    cdef int vl
+    cdef float* V
+    cdef float* Mx
+    cdef const float* bp = NULL
+    cdef float[:, ::1] vs, ms, rbuf, work
+    if kt == NULL:
+        raise RuntimeError("winograd_forward: needs a kernel variant; a tinytensor bug")
+    if geo.shape[0] != 4 or geo.shape[1] != 3:
+        raise ValueError("winograd_forward: geometry must be (4, 3) (a tinytensor bug)")
+    ph, pw = geo[1, 1], geo[1, 2]
+    if (x.shape[2] != 1 or y.shape[0] != N or y.shape[2] != 1 or u.shape[0] != 16
+            or u.shape[1] != M or u.shape[2] != C or n_threads < 1
+            or min(geo[0, 0], geo[0, 1], geo[0, 2], geo[2, 0], geo[2, 1], geo[2, 2]) != 1
+            or max(geo[0, 0], geo[0, 1], geo[0, 2], geo[2, 0], geo[2, 1], geo[2, 2]) != 1
+            or geo[1, 0] != 0 or geo[3, 0] != 0 or min(ph, pw, geo[3, 1], geo[3, 2]) < 0
+            or OH != H + ph + geo[3, 1] - 2 or OW != W + pw + geo[3, 2] - 2
+            or C < 1 or (C + M) * ((OW + 1) // 2 + 16) > MAX_ROW_FLOATS
+            or (has_bias and bias.shape[0] != M)):
+        raise ValueError("winograd_forward: inconsistent shapes (a tinytensor bug)")
+    if N == 0 or M == 0 or OH <= 0 or OW <= 0:
+        return
+    if has_bias:
+        bp = &bias[0]
+    vl = kt.vl
+    TH = (OH + 1) // 2
+    TW = (OW + 1) // 2
+    TWp = (TW + vl - 1) // vl * vl
+    rows = N * TH
+    rb = min(rows, block_rows(C, M, TW))
+    nblocks = (rows + rb - 1) // rb
+    n_threads = <int> min(n_threads, nblocks)
+    ld = rb * TW + vl                       # a row's slack for the last tile row's vectors
+    vsize = 16 * C * ld
+    msize = 16 * M * ld
+    lb = 2 * TWp + 2
+    vs = np.empty((n_threads, vsize), dtype=np.float32)
+    ms = np.empty((n_threads, msize), dtype=np.float32)
+    rbuf = np.empty((n_threads, 4 * lb), dtype=np.float32)
+    work = np.empty((n_threads, kt.work), dtype=np.float32)
+    with nogil:
+        for blk in prange(nblocks, schedule='static', num_threads=n_threads):
+            tid = threadid()
+            R0 = blk * rb
+            R1 = min(R0 + rb, rows)
+            T = (R1 - R0) * TW
+            V = &vs[tid, 0]
+            Mx = &ms[tid, 0]
+            kt.wino_input(V, ld, C * ld, &x[0, 0, 0, 0, 0], C, H, W, ph, pw, TH, TW, R0, R1,
+                          &rbuf[tid, 0])
+            for k in range(16):
+                kt.sgemm(M, T, C, &u[k, 0, 0], C, 1, V + k * C * ld, ld, 1, 0, Mx + k * M * ld,
+                         ld, &work[tid, 0])
+            kt.wino_output(&y[0, 0, 0, 0, 0], Mx, ld, M * ld, M, OH, OW, TH, TW, R0, R1, bp)

@@ -150,3 +150,13 @@ def test_kernel_refuses_inconsistent_calls():
     for args in bad:
         with pytest.raises(ValueError, match="inconsistent shapes"):
             KW.winograd_forward(*args, 1)
+
+
+def test_weight_transform():
+    """U = G g G^T (rounded to float32 once), the same for any thread count."""
+    G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+    w = np.random.default_rng(2).standard_normal((7, 5, 3, 3)).astype(np.float32)
+    want = np.einsum("ia,mcab,jb->ijmc", G, w.astype(np.float64), G).reshape(16, 7, 5)
+    u = KW.weights(w)
+    np.testing.assert_allclose(u, want, rtol=2e-7, atol=1e-7)
+    assert np.array_equal(u, KW.weights(w[:, :, None], 2))

@@ -202,7 +202,8 @@ def conv_forward(x, w, b, geo, groups, n_threads, out_sp=None):
     if p.forward == "direct":
         _kd.direct_forward(x, w, bias, has_bias, y, geo, groups, n_threads)
     elif p.forward == "winograd":
-        _kwino.winograd_forward(x, _kwino.weights(w), bias, has_bias, y, geo, n_threads)
+        _kwino.winograd_forward(x, _kwino.weights(w, n_threads), bias, has_bias, y, geo,
+                                n_threads)
     elif p.forward == "rows":
         with _Scratch(x.dtype, 1, _kp.panel_sizes(cg, og, k, groups)[0]) as packed:
             _kp.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)

@@ -148,7 +148,11 @@ TAPS_MAX_POSITIONS = 1024
 # Winograd's F(2x2, 3x3) for the forward (and so the flipped input gradient) of a 3x3,
 # stride-1 convolution over planes with one group, at least WINO_MIN_CHANNELS input and output
 # channels (the inner and outer dimensions of its 16 GEMMs) and output rows at least
-# WINO_MIN_WIDTH wide (its transforms take a vector of tiles of one row at a time).
+# WINO_MIN_WIDTH wide (its transforms take a vector of tiles of one row at a time), where the
+# tap-by-tap paths do not apply. Forward + input gradient, CPU ms on 1 thread of Zen 5
+# (avx512 / avx2 variants), against the path chosen before: S4 167 -> 102 / 99 (rows);
+# ResNet-18's 32 x 32 x 64 layer at batch 32 47 -> 33 / 65 -> 33 (rows), 16 x 16 x 128 47 ->
+# 34 / 50 -> 34 (rows); its 8 x 8 x 256 layer stays tap by tap (45 against Winograd's 52-53).
 WINO_MIN_CHANNELS = 16
 WINO_MIN_WIDTH = 8
 # Below this many multiply-adds per thread, use fewer threads.
@@ -346,11 +350,11 @@ def _choose(slot, d):
         if slot == "forward":
             return "direct"
         return "direct-fused" if d["groups"] >= FUSED_MIN_GROUPS else "direct"
+    if d["taps"]():
+        return "taps"
     if (slot == "forward" and d["f32"] and d["wino"] and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS
             and d["ow"] >= WINO_MIN_WIDTH):
         return "winograd"
-    if d["taps"]():
-        return "taps"
     if slot == "forward":
         if d["f32"]:
             return "rows" if d["sw"] <= 2 and d["ow"] >= ROWS_MIN_WIDTH else "panels"

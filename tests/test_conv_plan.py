@@ -23,7 +23,10 @@ def test_the_choices_follow_the_shapes_and_dtype():
     s4 = plan((32, 64, 1, 56, 56), (64, 64, 1, 3, 3))
     if K.own_sgemm():
         assert (s4.forward, s4.input_grad) == ("winograd", "flipped")
-        assert s4.weight_grad == ("dot" if KW.available() else "gemm")
+        assert s4.weight_grad == "winograd"
+        s4_5x5 = plan((32, 64, 1, 56, 56), (64, 64, 1, 5, 5),
+                      geo=conv_plan.geometry((1, 1), (2, 2), (1, 1), (2, 2)))
+        assert s4_5x5.weight_grad == ("dot" if KW.available() else "gemm")
     assert plan((32, 64, 1, 56, 56), (64, 64, 1, 3, 3), dtype=np.float64).forward == "gemm"
     dw = plan((32, 64, 1, 56, 56), (64, 1, 1, 3, 3), groups=64)
     assert (dw.forward, dw.input_grad, dw.weight_grad) == ("direct", "direct-fused", "direct-fused")

@@ -1,9 +1,10 @@
 """The Winograd F(2x2, 3x3) convolution path (tinytensor/_kernels/conv_winograd.pyx and
 c/tt_winograd.inc): against the naive reference (tests/reference_conv.py) under hypothesis, on
 every ISA variant this CPU runs, forward and both gradients (the input gradient is the
-flipped convolution, which runs Winograd too); its kernel with uneven padding and odd output
-sizes; bits that do not depend on the thread count or the block size; where the plan uses it;
-and its kernel's refusals."""
+flipped convolution, which runs Winograd too; the weight gradient its own Winograd-domain
+kernel); both kernels with uneven padding and odd output sizes; bits that do not depend on
+the thread count, the block size or the partial sums; where the plan uses it; and its
+kernels' refusals."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -51,11 +52,12 @@ def run(x, w, b, pad, go):
 def test_winograd_matches_reference(variant, case):
     x, w, b, pad, go = case
     p = ((pad, pad), (pad, pad))
-    with on_variant(variant), conv_plan.force(forward="winograd", input_grad="flipped"):
+    with on_variant(variant), conv_plan.force(forward="winograd", input_grad="flipped",
+                                              weight_grad="winograd"):
         plan = conv_plan.plan((x.shape[0], x.shape[1], 1) + x.shape[2:], (w.shape[0],
                               w.shape[1], 1, 3, 3), conv_plan.geometry((1, 1), (pad, pad),
                               (1, 1), (pad, pad)), 1, np.float32, 1)
-        assert plan.forward == "winograd"
+        assert (plan.forward, plan.weight_grad) == ("winograd", "winograd")
         y, gx, gw, gb = run(x, w, b, pad, go)
     np.testing.assert_allclose(y, ref.conv_forward(x, w, b, (1, 1), p, (1, 1), 1), **TOL)
     rgx, rgw, rgb = ref.conv_backward(x, w, go, (1, 1), p, (1, 1), 1)
@@ -79,11 +81,22 @@ def kernel(x, w, b, pads, n_threads=1):
     return y[:, :, 0]
 
 
+def kernel_wgrad(x, gy, pads, n_threads=1):
+    """winograd_weight_grad on 4-D float64 arrays (cast to float32), pads as in kernel()."""
+    top, bottom, left, right = pads
+    gw = np.full((gy.shape[1], x.shape[1], 1, 3, 3), np.nan, np.float32)
+    geo = conv_plan.geometry((1, 1), (top, left), (1, 1), (bottom, right))
+    KW.winograd_weight_grad(np.ascontiguousarray(x[:, :, None], np.float32),
+                            np.ascontiguousarray(gy[:, :, None], np.float32), gw, geo, n_threads)
+    return gw[:, :, 0]
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 @settings(deadline=None)
 @given(data=st.data())
-def test_kernel_with_uneven_padding(variant, data):
-    """Every output written once (y starts as NaN), for different padding on each side."""
+def test_kernels_with_uneven_padding(variant, data):
+    """Every output written once (y starts as NaN), for different padding on each side; the
+    weight gradient of the same convolution."""
     pads = tuple(data.draw(st.integers(0, 3)) for _ in range(4))
     h = data.draw(st.integers(max(1, 3 - pads[0] - pads[1]), 12))
     wd = data.draw(st.integers(max(1, 3 - pads[2] - pads[3]), 45))
@@ -92,29 +105,41 @@ def test_kernel_with_uneven_padding(variant, data):
     x, w, b = rng.uniform(-1, 1, (n, c, h, wd)), rng.uniform(-1, 1, (m, c, 3, 3)), None
     if data.draw(st.booleans()):
         b = rng.uniform(-1, 1, m)
+    gy = rng.uniform(-1, 1, (n, m, h + pads[0] + pads[1] - 2, wd + pads[2] + pads[3] - 2))
     with on_variant(variant):
         y = kernel(x, w, b, pads)
-    want = ref.conv_forward(x, w, b, (1, 1), (pads[:2], pads[2:]), (1, 1), 1)
-    np.testing.assert_allclose(y, want, **TOL)
+        gw = kernel_wgrad(x, gy, pads)
+    args = ((1, 1), (pads[:2], pads[2:]), (1, 1), 1)
+    np.testing.assert_allclose(y, ref.conv_forward(x, w, b, *args), **TOL)
+    np.testing.assert_allclose(gw, ref.conv_backward(x, w, gy, *args)[1], **TOL)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_bits_do_not_depend_on_threads_or_blocks(variant, monkeypatch):
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal((5, 24, 13, 30)), rng.standard_normal((20, 24, 3, 3)), None
+    gy = rng.standard_normal((5, 20, 13, 30))
     with on_variant(variant):
         one = kernel(x, w, b, (1, 1, 1, 1), 1)
         assert np.array_equal(one, kernel(x, w, b, (1, 1, 1, 1), 2))
+        gw = kernel_wgrad(x, gy, (1, 1, 1, 1), 1)
+        assert np.array_equal(gw, kernel_wgrad(x, gy, (1, 1, 1, 1), 2))
         monkeypatch.setattr(KW, "BLOCK_FLOATS", 1)          # one tile row per block
         monkeypatch.setattr(KW, "MIN_BLOCK_TILES", 1)
         assert KW.block_rows(24, 20, 15) == 1
         assert np.array_equal(one, kernel(x, w, b, (1, 1, 1, 1), 2))
+        # the weight gradient's sums depend on the blocks and parts (fixed by the shapes),
+        # not on the threads
+        assert KW.weight_grad_parts(35, 24, 20) == KW.MAX_PARTS
+        small = kernel_wgrad(x, gy, (1, 1, 1, 1), 1)
+        assert np.array_equal(small, kernel_wgrad(x, gy, (1, 1, 1, 1), 2))
+        np.testing.assert_allclose(small, gw, rtol=1e-4, atol=1e-3)
 
 
 def test_plan_uses_winograd_where_it_pays():
     geo = conv_plan.geometry((1, 1), (1, 1), (1, 1), (1, 1))
     s4 = conv_plan.plan((32, 64, 1, 56, 56), (64, 64, 1, 3, 3), geo, 1, np.float32, 1)
-    assert (s4.forward, s4.input_grad) == ("winograd", "flipped")
+    assert (s4.forward, s4.input_grad, s4.weight_grad) == ("winograd", "flipped", "winograd")
     # not in float64, not for few channels, not for strides, dilations, groups or 5x5
     assert conv_plan.plan((2, 64, 1, 56, 56), (64, 64, 1, 3, 3), geo, 1, np.float64,
                           1).forward != "winograd"
@@ -150,6 +175,13 @@ def test_kernel_refuses_inconsistent_calls():
     for args in bad:
         with pytest.raises(ValueError, match="inconsistent shapes"):
             KW.winograd_forward(*args, 1)
+    gw = np.zeros((5, 4, 1, 3, 3), np.float32)
+    KW.winograd_weight_grad(x, y, gw, geo, 1)                                   # consistent
+    for xx, gy, g, ge in [(x, y[:, :4].copy(), gw, geo), (x, y, gw[:, :3].copy(), geo),
+                          (x, y, np.zeros((5, 4, 1, 3, 2), np.float32), geo),
+                          (x, y, gw, conv_plan.geometry((1, 1), (1, 1), (2, 1), (1, 1)))]:
+        with pytest.raises(ValueError, match="inconsistent shapes"):
+            KW.winograd_weight_grad(xx, gy, g, ge, 1)
 
 
 def test_weight_transform():

@@ -534,6 +534,41 @@ static void test_winograd(const tt_conv_kernels *kt)
                                 }
                     }
         check("winograd", kt->name, y, want, bound, N * M * OH * OW);
+        /* the weight gradient: dU_k = sum over tiles of Mg_k V_k^T (Mg: wino_grad_output of
+           gy), gw = G^T dU G, against sum gy * x */
+        float *gy = randoms(N * M * OH * OW), *gw = malloc((size_t)(M * C * 9) * sizeof(float));
+        double *du = calloc((size_t)(16 * M * C), sizeof(double));
+        double *gwant = calloc((size_t)(M * C * 9), sizeof(double)), *gbound = calloc((size_t)(M * C * 9), sizeof(double));
+        for (long R0 = 0; R0 < rows; R0 += rb) {
+            long R1 = R0 + rb < rows ? R0 + rb : rows, T = (R1 - R0) * TW;
+            kt->wino_input(V, ld, C * ld, x, C, H, W, pt, pl, TH, TW, R0, R1, rowbuf);
+            kt->wino_grad_output(Mx, ld, M * ld, gy, M, OH, OW, TH, TW, R0, R1);
+            for (int k = 0; k < 16; k++)
+                for (long m = 0; m < M; m++)
+                    for (long c = 0; c < C; c++)
+                        for (long t = 0; t < T; t++)
+                            du[(k * M + m) * C + c] += (double)Mx[k * M * ld + m * ld + t] * V[k * C * ld + c * ld + t];
+        }
+        for (long m = 0; m < M; m++)
+            for (long c = 0; c < C; c++)
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 3; b++) {
+                        double s = 0;
+                        for (int i = 0; i < 4; i++)
+                            for (int j = 0; j < 4; j++) s += G[i][a] * du[((i * 4 + j) * M + m) * C + c] * G[j][b];
+                        gw[(m * C + c) * 9 + a * 3 + b] = (float)s;
+                        for (long n = 0; n < N; n++)
+                            for (long oh = 0; oh < OH; oh++)
+                                for (long ow = 0; ow < OW; ow++) {
+                                    long ih = oh - pt + a, iw = ow - pl + b;
+                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                    double p = (double)gy[((n * M + m) * OH + oh) * OW + ow] * x[((n * C + c) * H + ih) * W + iw];
+                                    gwant[(m * C + c) * 9 + a * 3 + b] += p;
+                                    gbound[(m * C + c) * 9 + a * 3 + b] += 4 * fabs(p) + 1e-3;
+                                }
+                    }
+        check("winograd weight gradient", kt->name, gw, gwant, gbound, M * C * 9);
+        free(gy); free(gw); free(du); free(gwant); free(gbound);
         free(x); free(w); free(bias); free(u); free(V); free(Mx); free(rowbuf); free(y); free(want); free(bound);
     }
 }

@@ -271,6 +271,9 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
     elif need_w and p.weight_grad == "taps":
         gw = _taps_call(_kt.taps_weight_grad, x, w, geo, groups, n_threads, _plane(go),
                         _plane(x), go, weights=None)
+    elif need_w and p.weight_grad == "winograd":
+        gw = alloc(w.shape, w.dtype)
+        _kwino.winograd_weight_grad(x, go, gw, geo, n_threads)
     elif need_w and p.weight_grad == "dot":
         gw = alloc(w.shape, w.dtype)
         _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)

@@ -22,6 +22,8 @@ The paths (`PATHS`):
   with the flipped weights), ``panels`` (float32: col2im panel by panel), ``gemm`` (GEMM +
   col2im).
 - weight gradient: ``direct-fused``, ``direct``, ``taps`` (as for the input gradient),
+  ``winograd`` (where the forward's applies: the products in Winograd's domain, 16 GEMMs per
+  block of tiles summed over fixed parts of the batch),
   ``dot`` (float32, W-stride 1: dot products, no im2col), ``window`` (float32, one group:
   window mode of the same kernel), ``gemm`` (im2col + GEMM). Both float32 kernels run on
   every variant (its vector width: 16 lanes on AVX-512, 8 on AVX2, 4 on NEON and generic).
@@ -69,7 +71,7 @@ from tinytensor._kernels import conv_winograd as _kwino
 PATHS = {
     "forward": ("direct", "winograd", "rows", "panels", "gemm", "taps"),
     "input_grad": ("direct-fused", "direct", "flipped", "panels", "gemm", "taps"),
-    "weight_grad": ("direct-fused", "direct", "dot", "window", "gemm", "taps"),
+    "weight_grad": ("direct-fused", "direct", "winograd", "dot", "window", "gemm", "taps"),
 }
 _KNOBS = ("chunk_columns", "col_block_bytes")
 
@@ -145,14 +147,16 @@ TAPS_MIN_CHANNELS = 32
 # 4x that many input positions (their scratch holds a chunk's planes).
 TAPS_COLUMNS = 512
 TAPS_MAX_POSITIONS = 1024
-# Winograd's F(2x2, 3x3) for the forward (and so the flipped input gradient) of a 3x3,
-# stride-1 convolution over planes with one group, at least WINO_MIN_CHANNELS input and output
-# channels (the inner and outer dimensions of its 16 GEMMs) and output rows at least
-# WINO_MIN_WIDTH wide (its transforms take a vector of tiles of one row at a time), where the
-# tap-by-tap paths do not apply. Forward + input gradient, CPU ms on 1 thread of Zen 5
-# (avx512 / avx2 variants), against the path chosen before: S4 167 -> 102 / 99 (rows);
-# ResNet-18's 32 x 32 x 64 layer at batch 32 47 -> 33 / 65 -> 33 (rows), 16 x 16 x 128 47 ->
-# 34 / 50 -> 34 (rows); its 8 x 8 x 256 layer stays tap by tap (45 against Winograd's 52-53).
+# Winograd's F(2x2, 3x3) for the forward (and so the flipped input gradient) and the weight
+# gradient of a 3x3, stride-1 convolution over planes with one group, at least
+# WINO_MIN_CHANNELS input and output channels (the inner and outer dimensions of its 16
+# GEMMs) and output rows at least WINO_MIN_WIDTH wide (its transforms take a vector of tiles
+# of one row at a time), where the tap-by-tap paths do not apply. CPU ms on 1 thread of Zen 5
+# (avx512 / avx2 variants) against the paths chosen before: S4 forward + input gradient 167
+# -> 89-102 / 171 -> 95-99 (rows), weight gradient 77 -> 49 / 102 -> 59 (dot); ResNet-18's
+# 32 x 32 x 64 layer at batch 32, forward + input gradient 47 -> 33 / 65 -> 33, weight
+# gradient 25 -> 18; its 16 x 16 x 128 one 47 -> 34 / 50 -> 34 and 25 -> 17.5; its 8 x 8 x 256
+# layer stays tap by tap (forward + input gradient 45 against Winograd's 52-53).
 WINO_MIN_CHANNELS = 16
 WINO_MIN_WIDTH = 8
 # Below this many multiply-adds per thread, use fewer threads.
@@ -352,8 +356,8 @@ def _choose(slot, d):
         return "direct-fused" if d["groups"] >= FUSED_MIN_GROUPS else "direct"
     if d["taps"]():
         return "taps"
-    if (slot == "forward" and d["f32"] and d["wino"] and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS
-            and d["ow"] >= WINO_MIN_WIDTH):
+    if (slot != "input_grad" and d["f32"] and d["wino"]
+            and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS and d["ow"] >= WINO_MIN_WIDTH):
         return "winograd"
     if slot == "forward":
         if d["f32"]:

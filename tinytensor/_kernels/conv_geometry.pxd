@@ -66,6 +66,9 @@ cdef extern from "tt_conv_types.h" nogil:
                             Py_ssize_t M, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t TH,
                             Py_ssize_t TW, Py_ssize_t R0, Py_ssize_t R1,
                             const float* bias) noexcept nogil
+        void (*wino_grad_output)(float* Mg, Py_ssize_t ld, Py_ssize_t ms, const float* gy,
+                                 Py_ssize_t M, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t TH,
+                                 Py_ssize_t TW, Py_ssize_t R0, Py_ssize_t R1) noexcept nogil
         # pooling: the float32 max-pool row kernel (c/tt_pool_rows.inc; pool.pyx)
         void (*max_row)(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
                         Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,

@@ -148,3 +148,113 @@ def winograd_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
                 kt.sgemm(M, T, C, &u[k, 0, 0], C, 1, V + k * C * ld, ld, 1, 0, Mx + k * M * ld,
                          ld, &work[tid, 0])
             kt.wino_output(&y[0, 0, 0, 0, 0], Mx, ld, M * ld, M, OH, OW, TH, TW, R0, R1, bp)
+
+
+# The weight gradient sums its blocks' products into at most this many partial sums (fixed by
+# the shapes, each a sequence of blocks in order: the bits never depend on the threads), and
+# all of them together hold at most PARTS_FLOATS floats.
+MAX_PARTS = 8
+PARTS_FLOATS = 1 << 23
+
+
+def weight_grad_parts(Py_ssize_t nblocks, Py_ssize_t C, Py_ssize_t M):
+    """Partial sums of the weight gradient (shapes only)."""
+    return max(1, min(MAX_PARTS, nblocks, PARTS_FLOATS // max(16 * C * M, 1)))
+
+
+def winograd_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
+                         const float[:, :, :, :, ::1] gy,   # IN  (N, M, 1, OH, OW)
+                         float[:, :, :, :, ::1] gw,         # OUT (M, C, 1, 3, 3), overwritten
+                         Py_ssize_t[:, ::1] geo, int n_threads):
+    """gw = the weight gradient of the convolution winograd_forward computes, in the Winograd
+    domain: dL/dU_k = sum over tiles of (A dY A^T)_k (B^T d B)_k^T (16 GEMMs per block, summed
+    over the blocks of a part in order, then over the parts in order), gw = G^T (dL/dU) G."""
+    cdef const tt_conv_kernels* kt = _variant.kernels()
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[3], W = x.shape[4]
+    cdef Py_ssize_t M = gy.shape[1], OH = gy.shape[3], OW = gy.shape[4]
+    cdef Py_ssize_t ph, pw, TH, TW, TWp, rows, rb, nblocks, ld, lb, parts, p, b, b0, b1
+    cdef Py_ssize_t R0, R1, T, k, tid, m, c
+    cdef int vl
+    cdef float* V
+    cdef float* Mg
+    cdef float[:, ::1] vs, ms, rbuf, work
+    cdef float[:, :, :, ::1] du
+    cdef double[:, :, ::1] dus
+    if kt == NULL:
+        raise RuntimeError("winograd_weight_grad: needs a kernel variant; a tinytensor bug")
+    if geo.shape[0] != 4 or geo.shape[1] != 3:
+        raise ValueError("winograd_weight_grad: geometry must be (4, 3) (a tinytensor bug)")
+    ph, pw = geo[1, 1], geo[1, 2]
+    if (x.shape[2] != 1 or gy.shape[0] != N or gy.shape[2] != 1 or gw.shape[0] != M
+            or gw.shape[1] != C or gw.shape[2] != 1 or gw.shape[3] != 3 or gw.shape[4] != 3
+            or n_threads < 1
+            or min(geo[0, 0], geo[0, 1], geo[0, 2], geo[2, 0], geo[2, 1], geo[2, 2]) != 1
+            or max(geo[0, 0], geo[0, 1], geo[0, 2], geo[2, 0], geo[2, 1], geo[2, 2]) != 1
+            or geo[1, 0] != 0 or geo[3, 0] != 0 or min(ph, pw, geo[3, 1], geo[3, 2]) < 0
+            or OH != H + ph + geo[3, 1] - 2 or OW != W + pw + geo[3, 2] - 2
+            or C < 1 or (C + M) * ((OW + 1) // 2 + 16) > MAX_ROW_FLOATS):
+        raise ValueError("winograd_weight_grad: inconsistent shapes (a tinytensor bug)")
+    gw[...] = 0
+    if N == 0 or M == 0 or OH <= 0 or OW <= 0:
+        return
+    vl = kt.vl
+    TH = (OH + 1) // 2
+    TW = (OW + 1) // 2
+    TWp = (TW + vl - 1) // vl * vl
+    rows = N * TH
+    rb = min(rows, block_rows(C, M, TW))
+    nblocks = (rows + rb - 1) // rb
+    parts = weight_grad_parts(nblocks, C, M)
+    n_threads = <int> min(n_threads, parts)
+    ld = rb * TW + vl
+    lb = 2 * TWp + 2
+    vs = np.empty((n_threads, 16 * C * ld), dtype=np.float32)
+    ms = np.empty((n_threads, 16 * M * ld), dtype=np.float32)
+    rbuf = np.empty((n_threads, 4 * lb), dtype=np.float32)
+    work = np.empty((n_threads, kt.work), dtype=np.float32)
+    du = np.zeros((parts, 16, M, C), dtype=np.float32)
+    with nogil:
+        for p in prange(parts, schedule='static', num_threads=n_threads):
+            tid = threadid()
+            V = &vs[tid, 0]
+            Mg = &ms[tid, 0]
+            b0 = p * nblocks // parts
+            b1 = (p + 1) * nblocks // parts
+            for b in range(b0, b1):
+                R0 = b * rb
+                R1 = min(R0 + rb, rows)
+                T = (R1 - R0) * TW
+                kt.wino_input(V, ld, C * ld, &x[0, 0, 0, 0, 0], C, H, W, ph, pw, TH, TW, R0,
+                              R1, &rbuf[tid, 0])
+                kt.wino_grad_output(Mg, ld, M * ld, &gy[0, 0, 0, 0, 0], M, OH, OW, TH, TW,
+                                    R0, R1)
+                for k in range(16):
+                    # du[p, k] (M x C) += Mg_k (M x T) V_k^T (T x C)
+                    kt.sgemm(M, C, T, Mg + k * M * ld, ld, 1, V + k * C * ld, 1, ld, 1,
+                             &du[p, k, 0, 0], C, &work[tid, 0])
+    dus = np.zeros((16, M, C), dtype=np.float64)
+    for p in range(parts):                          # the parts in order, in float64
+        np.add(dus, du[p], out=np.asarray(dus))
+    with nogil:
+        for m in prange(M, schedule='static', num_threads=n_threads):
+            for c in range(C):
+                _untransform(&dus[0, m, c], M * C, &gw[m, c, 0, 0, 0])
+
+
+cdef inline void _untransform(const double* du, Py_ssize_t stride, float* g) noexcept nogil:
+    """g (3x3, row-major) = G^T du G for the 4x4 du[k * stride], k = 4 i + j."""
+    cdef double q[3][4]
+    cdef double d0, d1, d2, d3
+    cdef int a, j
+    for j in range(4):                          # q = G^T du: rows 0 and 2 mixed, 1 halved
+        d0 = du[j * stride]
+        d1 = du[(4 + j) * stride]
+        d2 = du[(8 + j) * stride]
+        d3 = du[(12 + j) * stride]
+        q[0][j] = d0 + 0.5 * (d1 + d2)
+        q[1][j] = 0.5 * (d1 - d2)
+        q[2][j] = 0.5 * (d1 + d2) + d3
+    for a in range(3):                          # (G^T du) G
+        g[3 * a] = <float> (q[a][0] + 0.5 * (q[a][1] + q[a][2]))
+        g[3 * a + 1] = <float> (0.5 * (q[a][1] - q[a][2]))
+        g[3 * a + 2] = <float> (0.5 * (q[a][1] + q[a][2]) + q[a][3])

@@ -88,6 +88,9 @@ typedef struct {
     void (*wino_output)(float *y, const float *Mx, ptrdiff_t ld, ptrdiff_t ms, ptrdiff_t M,
                         ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t TH, ptrdiff_t TW, ptrdiff_t R0,
                         ptrdiff_t R1, const float *bias);
+    void (*wino_grad_output)(float *Mg, ptrdiff_t ld, ptrdiff_t ms, const float *gy,
+                             ptrdiff_t M, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t TH,
+                             ptrdiff_t TW, ptrdiff_t R0, ptrdiff_t R1);
     /* -- pooling (not convolution): the float32 max-pool row kernel (tt_pool_rows.inc) -- */
     void (*max_row)(const float *xp, float *y, void *idx, int kind, ptrdiff_t n,
                     ptrdiff_t sw, ptrdiff_t start, ptrdiff_t na, ptrdiff_t nb, ptrdiff_t nc,

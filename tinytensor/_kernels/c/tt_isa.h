@@ -54,7 +54,8 @@
         TT_CAT(tt_backward_input_panel_, SFX_), TT_CAT(tt_rows_pack_weights_, SFX_),        \
         TT_CAT(tt_rows_forward_piece_, SFX_),                                               \
         TT_WGRAD_TABLE(SFX_, VL_), TT_CAT(tt_wino_input_, SFX_),                             \
-        TT_CAT(tt_wino_output_, SFX_), TT_CAT(tt_max_row_, SFX_)};
+        TT_CAT(tt_wino_output_, SFX_), TT_CAT(tt_wino_grad_output_, SFX_),                   \
+        TT_CAT(tt_max_row_, SFX_)};
 
 /* the weight gradient's kernels of a variant (tt_conv_wgrad.inc) */
 #define TT_WGRAD_TABLE(SFX_, VL_) \
@@ -172,6 +173,7 @@ static const tt_conv_kernels tt_kernels_avx512 = {
     tt_conv_rows_pack_weights, tt_conv_rows_forward_piece,
     TT_WGRAD_TABLE(avx512p, 16),        /* the weight gradient: the portable kernels */
     tt_wino_input_avx512p, tt_wino_output_avx512p,      /* Winograd: the portable ones */
+    tt_wino_grad_output_avx512p,
     tt_max_row_avx512p};                 /* the max-pool rows: the portable ones */
 #endif
 

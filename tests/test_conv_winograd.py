@@ -67,6 +67,10 @@ def test_winograd_matches_reference(variant, case):
         np.testing.assert_allclose(gb, rgb, **TOL)
 
 
+def scratch(n, c, m, oh, ow, n_threads=2):
+    return np.empty((n_threads, KW.scratch_size(n, c, m, oh, ow)), np.float32)
+
+
 def kernel(x, w, b, pads, n_threads=1):
     """winograd_forward on 4-D float32 arrays, pads (top, bottom, left, right)."""
     top, bottom, left, right = pads
@@ -76,8 +80,8 @@ def kernel(x, w, b, pads, n_threads=1):
     bias = np.zeros(0, np.float32) if b is None else b.astype(np.float32)
     geo = conv_plan.geometry((1, 1), (top, left), (1, 1), (bottom, right))
     KW.winograd_forward(np.ascontiguousarray(x[:, :, None], np.float32),
-                        KW.weights(w.astype(np.float32)), bias, b is not None, y, geo,
-                        n_threads)
+                        KW.weights(w.astype(np.float32)), bias, b is not None, y,
+                        scratch(n, c, w.shape[0], *y.shape[3:], n_threads), geo, n_threads)
     return y[:, :, 0]
 
 
@@ -87,7 +91,9 @@ def kernel_wgrad(x, gy, pads, n_threads=1):
     gw = np.full((gy.shape[1], x.shape[1], 1, 3, 3), np.nan, np.float32)
     geo = conv_plan.geometry((1, 1), (top, left), (1, 1), (bottom, right))
     KW.winograd_weight_grad(np.ascontiguousarray(x[:, :, None], np.float32),
-                            np.ascontiguousarray(gy[:, :, None], np.float32), gw, geo, n_threads)
+                            np.ascontiguousarray(gy[:, :, None], np.float32), gw,
+                            scratch(x.shape[0], x.shape[1], gy.shape[1], *gy.shape[2:],
+                                    n_threads), geo, n_threads)
     return gw[:, :, 0]
 
 
@@ -161,7 +167,8 @@ def test_kernel_refuses_inconsistent_calls():
     u = KW.weights(np.zeros((5, 4, 3, 3), np.float32))
     y = np.zeros((1, 5, 1, 6, 6), np.float32)
     geo = conv_plan.geometry((1, 1), (1, 1), (1, 1), (1, 1))
-    KW.winograd_forward(x, u, np.zeros(0, np.float32), False, y, geo, 1)      # consistent
+    sc = scratch(1, 4, 5, 6, 6)
+    KW.winograd_forward(x, u, np.zeros(0, np.float32), False, y, sc, geo, 1)  # consistent
     bad = [
         (x, u, np.zeros(0, np.float32), False, np.zeros((1, 5, 1, 6, 5), np.float32), geo),
         (x, KW.weights(np.zeros((5, 3, 3, 3), np.float32)), np.zeros(0, np.float32), False, y,
@@ -174,14 +181,18 @@ def test_kernel_refuses_inconsistent_calls():
     ]
     for args in bad:
         with pytest.raises(ValueError, match="inconsistent shapes"):
-            KW.winograd_forward(*args, 1)
+            KW.winograd_forward(*args[:5], sc, args[5], 1)
+    with pytest.raises(ValueError, match="scratch too small"):
+        KW.winograd_forward(x, u, np.zeros(0, np.float32), False, y, np.ascontiguousarray(sc[:, :-1]), geo, 1)
     gw = np.zeros((5, 4, 1, 3, 3), np.float32)
-    KW.winograd_weight_grad(x, y, gw, geo, 1)                                   # consistent
+    KW.winograd_weight_grad(x, y, gw, sc, geo, 1)                               # consistent
     for xx, gy, g, ge in [(x, y[:, :4].copy(), gw, geo), (x, y, gw[:, :3].copy(), geo),
                           (x, y, np.zeros((5, 4, 1, 3, 2), np.float32), geo),
                           (x, y, gw, conv_plan.geometry((1, 1), (1, 1), (2, 1), (1, 1)))]:
         with pytest.raises(ValueError, match="inconsistent shapes"):
-            KW.winograd_weight_grad(xx, gy, g, ge, 1)
+            KW.winograd_weight_grad(xx, gy, g, sc, ge, 1)
+    with pytest.raises(ValueError, match="scratch too small"):
+        KW.winograd_weight_grad(x, y, gw, np.ascontiguousarray(sc[:, :-1]), geo, 1)
 
 
 def test_weight_transform():

@@ -202,8 +202,10 @@ def conv_forward(x, w, b, geo, groups, n_threads, out_sp=None):
     if p.forward == "direct":
         _kd.direct_forward(x, w, bias, has_bias, y, geo, groups, n_threads)
     elif p.forward == "winograd":
-        _kwino.winograd_forward(x, _kwino.weights(w, n_threads), bias, has_bias, y, geo,
-                                n_threads)
+        size = _kwino.scratch_size(n, x.shape[1], o, out_sp[1], out_sp[2])
+        with _Scratch(x.dtype, n_threads, size) as scratch:
+            _kwino.winograd_forward(x, _kwino.weights(w, n_threads), bias, has_bias, y,
+                                    scratch, geo, n_threads)
     elif p.forward == "rows":
         with _Scratch(x.dtype, 1, _kp.panel_sizes(cg, og, k, groups)[0]) as packed:
             _kp.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)
@@ -273,7 +275,9 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
                         _plane(x), go, weights=None)
     elif need_w and p.weight_grad == "winograd":
         gw = alloc(w.shape, w.dtype)
-        _kwino.winograd_weight_grad(x, go, gw, geo, n_threads)
+        size = _kwino.scratch_size(n, cg, o, go.shape[3], go.shape[4])
+        with _Scratch(x.dtype, n_threads, size) as scratch:
+            _kwino.winograd_weight_grad(x, go, gw, scratch, geo, n_threads)
     elif need_w and p.weight_grad == "dot":
         gw = alloc(w.shape, w.dtype)
         _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)

@@ -83,23 +83,56 @@ def block_rows(Py_ssize_t C, Py_ssize_t M, Py_ssize_t TW):
     return max(1, tiles // max(TW, 1))
 
 
+def scratch_size(Py_ssize_t N, Py_ssize_t C, Py_ssize_t M, Py_ssize_t OH, Py_ssize_t OW):
+    """Floats of scratch per thread for both kernels: V and M of a block, the row buffer and
+    the GEMM's workspace."""
+    cdef const tt_conv_kernels* kt = _variant.kernels()
+    if kt == NULL:
+        raise RuntimeError("winograd: needs a kernel variant; a tinytensor bug")
+    return _tiling(kt, N, C, M, OH, OW).total
+
+
+
+cdef struct Tiling:
+    Py_ssize_t TH, TW, TWp, rows, rb, nblocks   # tile rows per plane, tiles per row (and
+                                                # rounded up to vectors), rows, rows per block
+    Py_ssize_t ld, vsize, msize, lb, total      # V's and M's row stride; floats per thread
+                                                # of V, M, the row buffer and in all
+
+
+cdef Tiling _tiling(const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_t C, Py_ssize_t M,
+                    Py_ssize_t OH, Py_ssize_t OW) except *:
+    cdef Tiling t
+    t.TH = (OH + 1) // 2
+    t.TW = (OW + 1) // 2
+    t.TWp = (t.TW + kt.vl - 1) // kt.vl * kt.vl
+    t.rows = N * t.TH
+    t.rb = max(1, min(t.rows, block_rows(C, M, t.TW)))
+    t.nblocks = (t.rows + t.rb - 1) // t.rb
+    t.ld = t.rb * t.TW + kt.vl                  # a row's slack for the last tile row's vectors
+    t.vsize = 16 * C * t.ld
+    t.msize = 16 * M * t.ld
+    t.lb = 2 * t.TWp + 2
+    t.total = t.vsize + t.msize + 4 * t.lb + kt.work
+    return t
+
+
 def winograd_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
                      const float[:, :, ::1] u,          # IN  (16, M, C): weights(w)
                      const float[::1] bias,             # IN  (M,) when has_bias, else any
                      bint has_bias,
                      float[:, :, :, :, ::1] y,          # OUT (N, M, 1, OH, OW), fully written
+                     float[:, ::1] scratch,             # SCRATCH (>= n_threads, scratch_size())
                      Py_ssize_t[:, ::1] geo, int n_threads):
     """y = the convolution of x with the 3x3 weights whose transform is u (+ bias)."""
     cdef const tt_conv_kernels* kt = _variant.kernels()
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t M = y.shape[1], OH = y.shape[3], OW = y.shape[4]
-    cdef Py_ssize_t ph, pw, TH, TW, TWp, rows, rb, nblocks, ld, vsize, msize, lb, blk
-    cdef Py_ssize_t R0, R1, T, k, tid
-    cdef int vl
+    cdef Py_ssize_t ph, pw, blk, R0, R1, T, k, tid
+    cdef Tiling t
     cdef float* V
     cdef float* Mx
     cdef const float* bp = NULL
-    cdef float[:, ::1] vs, ms, rbuf, work
     if kt == NULL:
         raise RuntimeError("winograd_forward: needs a kernel variant; a tinytensor bug")
     if geo.shape[0] != 4 or geo.shape[1] != 3:
@@ -118,36 +151,25 @@ def winograd_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
         return
     if has_bias:
         bp = &bias[0]
-    vl = kt.vl
-    TH = (OH + 1) // 2
-    TW = (OW + 1) // 2
-    TWp = (TW + vl - 1) // vl * vl
-    rows = N * TH
-    rb = min(rows, block_rows(C, M, TW))
-    nblocks = (rows + rb - 1) // rb
-    n_threads = <int> min(n_threads, nblocks)
-    ld = rb * TW + vl                       # a row's slack for the last tile row's vectors
-    vsize = 16 * C * ld
-    msize = 16 * M * ld
-    lb = 2 * TWp + 2
-    vs = np.empty((n_threads, vsize), dtype=np.float32)
-    ms = np.empty((n_threads, msize), dtype=np.float32)
-    rbuf = np.empty((n_threads, 4 * lb), dtype=np.float32)
-    work = np.empty((n_threads, kt.work), dtype=np.float32)
+    t = _tiling(kt, N, C, M, OH, OW)
+    n_threads = <int> min(n_threads, t.nblocks)
+    if scratch.shape[0] < n_threads or scratch.shape[1] < t.total:
+        raise ValueError("winograd_forward: scratch too small (a tinytensor bug)")
     with nogil:
-        for blk in prange(nblocks, schedule='static', num_threads=n_threads):
+        for blk in prange(t.nblocks, schedule='static', num_threads=n_threads):
             tid = threadid()
-            R0 = blk * rb
-            R1 = min(R0 + rb, rows)
-            T = (R1 - R0) * TW
-            V = &vs[tid, 0]
-            Mx = &ms[tid, 0]
-            kt.wino_input(V, ld, C * ld, &x[0, 0, 0, 0, 0], C, H, W, ph, pw, TH, TW, R0, R1,
-                          &rbuf[tid, 0])
+            R0 = blk * t.rb
+            R1 = min(R0 + t.rb, t.rows)
+            T = (R1 - R0) * t.TW
+            V = &scratch[tid, 0]
+            Mx = V + t.vsize
+            kt.wino_input(V, t.ld, C * t.ld, &x[0, 0, 0, 0, 0], C, H, W, ph, pw, t.TH, t.TW,
+                          R0, R1, Mx + t.msize)
             for k in range(16):
-                kt.sgemm(M, T, C, &u[k, 0, 0], C, 1, V + k * C * ld, ld, 1, 0, Mx + k * M * ld,
-                         ld, &work[tid, 0])
-            kt.wino_output(&y[0, 0, 0, 0, 0], Mx, ld, M * ld, M, OH, OW, TH, TW, R0, R1, bp)
+                kt.sgemm(M, T, C, &u[k, 0, 0], C, 1, V + k * C * t.ld, t.ld, 1, 0,
+                         Mx + k * M * t.ld, t.ld, Mx + t.msize + 4 * t.lb)
+            kt.wino_output(&y[0, 0, 0, 0, 0], Mx, t.ld, M * t.ld, M, OH, OW, t.TH, t.TW, R0, R1,
+                           bp)
 
 
 # The weight gradient sums its blocks' products into at most this many partial sums (fixed by
@@ -165,6 +187,7 @@ def weight_grad_parts(Py_ssize_t nblocks, Py_ssize_t C, Py_ssize_t M):
 def winograd_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
                          const float[:, :, :, :, ::1] gy,   # IN  (N, M, 1, OH, OW)
                          float[:, :, :, :, ::1] gw,         # OUT (M, C, 1, 3, 3), overwritten
+                         float[:, ::1] scratch,             # SCRATCH as for winograd_forward
                          Py_ssize_t[:, ::1] geo, int n_threads):
     """gw = the weight gradient of the convolution winograd_forward computes, in the Winograd
     domain: dL/dU_k = sum over tiles of (A dY A^T)_k (B^T d B)_k^T (16 GEMMs per block, summed
@@ -172,12 +195,10 @@ def winograd_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W
     cdef const tt_conv_kernels* kt = _variant.kernels()
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t M = gy.shape[1], OH = gy.shape[3], OW = gy.shape[4]
-    cdef Py_ssize_t ph, pw, TH, TW, TWp, rows, rb, nblocks, ld, lb, parts, p, b, b0, b1
-    cdef Py_ssize_t R0, R1, T, k, tid, m, c
-    cdef int vl
+    cdef Py_ssize_t ph, pw, parts, p, b, b0, b1, R0, R1, T, k, tid, m, c
+    cdef Tiling t
     cdef float* V
     cdef float* Mg
-    cdef float[:, ::1] vs, ms, rbuf, work
     cdef float[:, :, :, ::1] du
     cdef double[:, :, ::1] dus
     if kt == NULL:
@@ -197,41 +218,31 @@ def winograd_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W
     gw[...] = 0
     if N == 0 or M == 0 or OH <= 0 or OW <= 0:
         return
-    vl = kt.vl
-    TH = (OH + 1) // 2
-    TW = (OW + 1) // 2
-    TWp = (TW + vl - 1) // vl * vl
-    rows = N * TH
-    rb = min(rows, block_rows(C, M, TW))
-    nblocks = (rows + rb - 1) // rb
-    parts = weight_grad_parts(nblocks, C, M)
+    t = _tiling(kt, N, C, M, OH, OW)
+    parts = weight_grad_parts(t.nblocks, C, M)
     n_threads = <int> min(n_threads, parts)
-    ld = rb * TW + vl
-    lb = 2 * TWp + 2
-    vs = np.empty((n_threads, 16 * C * ld), dtype=np.float32)
-    ms = np.empty((n_threads, 16 * M * ld), dtype=np.float32)
-    rbuf = np.empty((n_threads, 4 * lb), dtype=np.float32)
-    work = np.empty((n_threads, kt.work), dtype=np.float32)
+    if scratch.shape[0] < n_threads or scratch.shape[1] < t.total:
+        raise ValueError("winograd_weight_grad: scratch too small (a tinytensor bug)")
     du = np.zeros((parts, 16, M, C), dtype=np.float32)
     with nogil:
         for p in prange(parts, schedule='static', num_threads=n_threads):
             tid = threadid()
-            V = &vs[tid, 0]
-            Mg = &ms[tid, 0]
-            b0 = p * nblocks // parts
-            b1 = (p + 1) * nblocks // parts
+            V = &scratch[tid, 0]
+            Mg = V + t.vsize
+            b0 = p * t.nblocks // parts
+            b1 = (p + 1) * t.nblocks // parts
             for b in range(b0, b1):
-                R0 = b * rb
-                R1 = min(R0 + rb, rows)
-                T = (R1 - R0) * TW
-                kt.wino_input(V, ld, C * ld, &x[0, 0, 0, 0, 0], C, H, W, ph, pw, TH, TW, R0,
-                              R1, &rbuf[tid, 0])
-                kt.wino_grad_output(Mg, ld, M * ld, &gy[0, 0, 0, 0, 0], M, OH, OW, TH, TW,
-                                    R0, R1)
+                R0 = b * t.rb
+                R1 = min(R0 + t.rb, t.rows)
+                T = (R1 - R0) * t.TW
+                kt.wino_input(V, t.ld, C * t.ld, &x[0, 0, 0, 0, 0], C, H, W, ph, pw, t.TH,
+                              t.TW, R0, R1, Mg + t.msize)
+                kt.wino_grad_output(Mg, t.ld, M * t.ld, &gy[0, 0, 0, 0, 0], M, OH, OW, t.TH,
+                                    t.TW, R0, R1)
                 for k in range(16):
                     # du[p, k] (M x C) += Mg_k (M x T) V_k^T (T x C)
-                    kt.sgemm(M, C, T, Mg + k * M * ld, ld, 1, V + k * C * ld, 1, ld, 1,
-                             &du[p, k, 0, 0], C, &work[tid, 0])
+                    kt.sgemm(M, C, T, Mg + k * M * t.ld, t.ld, 1, V + k * C * t.ld, 1, t.ld, 1,
+                             &du[p, k, 0, 0], C, Mg + t.msize + 4 * t.lb)
     dus = np.zeros((16, M, C), dtype=np.float64)
     for p in range(parts):                          # the parts in order, in float64
         np.add(dus, du[p], out=np.asarray(dus))

@@ -113,8 +113,10 @@ def extensions():
         kernels_c = os.path.join(folder, "c")        # the per-ISA kernel C (tt_isa.h)
         depends = [p for d in (folder, kernels_c) for ext in ("*.h", "*.inc")
                    for p in glob.glob(os.path.join(d, ext))]
+        # TT_NO_PORTABLE_TWIN: no "avx512-portable" variant in the extension (c/tt_isa.h)
         exts.append(Extension(module, [path], include_dirs=[folder, kernels_c],
-                              depends=sorted(depends)))
+                              depends=sorted(depends),
+                              define_macros=[("TT_NO_PORTABLE_TWIN", "1")]))
     shared = {}
     if _cython_has_shared_utility():
         exts.append(Extension(SHARED_UTILITY, [SHARED_UTILITY.replace(".", os.sep) + ".c"]))

@@ -5,13 +5,13 @@ The portable kernels (c/tt_portable.inc) run in every variant but "avx512", whic
 hand-written GEMM and convolution ones; the weight-gradient kernels (c/tt_conv_wgrad.inc) and
 the max-pool row kernel (c/tt_pool_rows.inc) are the portable ones in every variant, "avx512"
 included;
-"avx512-portable" (the portable source compiled for AVX-512) is tested at the C level only
-(tests/kernels/test_kernels.c), to keep the suite short."""
+"avx512-portable" (the portable source compiled for AVX-512) exists and is tested at the C
+level only (tests/kernels/test_kernels.c)."""
 import contextlib
 
 from tinytensor._kernels import _isa, conv as K, pool as KP
 
-VARIANTS = tuple(v for v in _isa.supported() if v != "avx512-portable")
+VARIANTS = _isa.supported()
 DEFAULT = _isa.selected()
 
 

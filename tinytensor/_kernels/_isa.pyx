@@ -4,8 +4,9 @@
 The variants (c/tt_isa.h): "avx512", "avx2" (with FMA), "neon" (aarch64) and "generic" (the
 build's baseline: SSE2 on x86-64). The CPU's best one runs unless the environment variable
 TINYTENSOR_ISA names another the CPU supports (to test or compare variants on one machine);
-naming one it cannot run is an error at import. ("avx512-portable", the portable kernel source
-compiled for AVX-512, is accepted too, for tests and measurements.)
+naming one it cannot run is an error at import. ("avx512-portable", the portable kernel
+source compiled for AVX-512, exists in the C kernel tests only: the extension's "avx512" runs
+hand-written AVX-512 GEMM and convolution kernels.)
 """
 import os
 
@@ -13,7 +14,7 @@ cdef extern from "tt_cpu.h":
     int tt_cpu_has(const char* name)
 
 VARIANTS = ("avx512", "avx2", "neon", "generic")
-_ALL = ("avx512", "avx512-portable", "avx2", "neon", "generic")
+_ALL = VARIANTS
 
 
 def supported():

@@ -16,7 +16,7 @@
  * On AVX-512 the table holds the hand-written AVX-512 kernels of tt_sgemm.h,
  * tt_conv_panel.h and tt_conv_rows.h (gathers, windows and permutes the portable copy has
  * no equivalent of yet); "avx512-portable" is tt_portable.inc compiled for AVX-512, kept to
- * test and measure the portable source on such CPUs. The max-pool rows are the portable ones
+ * test the portable source at 16 lanes (C kernel tests only: TT_PORTABLE_TWIN below). The max-pool rows are the portable ones
  * in every variant, "avx512" included (faster than the hand-written AVX-512 kernel they
  * replaced: P2's rows 25-30% less time on Zen 5). */
 #ifndef TT_ISA_H
@@ -29,6 +29,17 @@
 #include "tt_conv_rows.h"          /* the AVX-512 kernels; tt_conv_runs */
 #include "tt_cpu.h"
 #include "tt_wgrad_common.h"       /* the weight gradient's scalar tables */
+
+/* "avx512-portable", tt_portable.inc compiled for AVX-512 beside the hand-written kernels that
+   "avx512" runs: built for the C kernel tests (tests/kernels/test_kernels.c) and wherever the
+   hand-written ones are missing, but not into the extension, whose build defines
+   TT_NO_PORTABLE_TWIN (setup.py: its GEMM and convolution kernels were a quarter of the
+   build's compile time, for a variant nothing chose) */
+#if defined(TT_NO_PORTABLE_TWIN) && TT_SGEMM_X86
+#define TT_PORTABLE_TWIN 0
+#else
+#define TT_PORTABLE_TWIN 1
+#endif
 
 #define TT_CAT_(a, b) a##b
 #define TT_CAT(a, b) TT_CAT_(a, b)
@@ -81,14 +92,20 @@ TT_TARGET_BEGIN("avx512f,fma")
 #define TT_DKC 256
 #define TT_DMC 144
 #define TT_DNC 256
+#if TT_PORTABLE_TWIN
 #include "tt_portable.inc"
+#else
+#include "tt_vec.inc"            /* (no twin: only the kernels "avx512" takes from here) */
+#endif
 #include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TARGET_END
+#if TT_PORTABLE_TWIN
 TT_TABLE("avx512-portable", avx512p, 16, 12, 2, 256, 144, 512, 12, 12, 2, 256, 144, 256)
+#endif
 
 /* AVX2 + FMA: 16 ymm; a 6 x 16 tile is 12 accumulators, 2 vectors of B, 1 broadcast. */
 TT_TARGET_BEGIN("avx2,fma")
@@ -186,7 +203,9 @@ static const tt_conv_kernels *tt_conv_kernels_get(const char *name)
     if (!strcmp(name, "avx512")) return &tt_kernels_avx512;
 #endif
 #if defined(__x86_64__) && defined(__GNUC__)
+#if TT_PORTABLE_TWIN
     if (!strcmp(name, "avx512-portable")) return &tt_kernels_avx512p;
+#endif
     if (!strcmp(name, "avx2")) return &tt_kernels_avx2;
 #endif
 #if defined(__aarch64__)

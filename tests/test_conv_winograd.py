@@ -183,7 +183,8 @@ def test_kernel_refuses_inconsistent_calls():
         with pytest.raises(ValueError, match="inconsistent shapes"):
             KW.winograd_forward(*args[:5], sc, args[5], 1)
     with pytest.raises(ValueError, match="scratch too small"):
-        KW.winograd_forward(x, u, np.zeros(0, np.float32), False, y, np.ascontiguousarray(sc[:, :-1]), geo, 1)
+        KW.winograd_forward(x, u, np.zeros(0, np.float32), False, y,
+                            np.ascontiguousarray(sc[:, :-1]), geo, 1)
     gw = np.zeros((5, 4, 1, 3, 3), np.float32)
     KW.winograd_weight_grad(x, y, gw, sc, geo, 1)                               # consistent
     for xx, gy, g, ge in [(x, y[:, :4].copy(), gw, geo), (x, y, gw[:, :3].copy(), geo),

@@ -10,12 +10,12 @@ The paths (`PATHS`):
 
 - forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``winograd``
   (float32, 3x3 kernels over planes, stride 1, one group: Winograd's F(2x2, 3x3), 16
-  multiplications per 2x2 outputs and channel pair instead of 36, conv_winograd.pyx), ``taps`` (any
-  dtype, small planes: one GEMM per kernel tap over the output positions whose window has
-  that tap inside the input, conv_taps.pyx: no products with padding), ``rows`` (float32,
-  W-stride 1 or 2: output rows straight from the input, no im2col), ``panels`` (float32:
-  implicit GEMM, im2col built 32 columns at a time), ``gemm`` (any dtype: im2col of a chunk +
-  our own GEMM, c/tt_dgemm.inc and c/tt_portable.inc).
+  multiplications per 2x2 outputs and channel pair instead of 36, conv_winograd.pyx),
+  ``taps`` (any dtype, small planes: one GEMM per kernel tap over the output positions whose
+  window has that tap inside the input, conv_taps.pyx: no products with padding), ``rows``
+  (float32, W-stride 1 or 2: output rows straight from the input, no im2col), ``panels``
+  (float32: implicit GEMM, im2col built 32 columns at a time), ``gemm`` (any dtype: im2col of
+  a chunk + our own GEMM, c/tt_dgemm.inc and c/tt_portable.inc).
 - input gradient: ``direct-fused`` (depthwise, all three gradients in one pass; with the
   weight gradient's ``direct-fused``), ``direct``, ``taps`` (as for the forward),
   ``flipped`` (stride 1: a convolution of the output gradient

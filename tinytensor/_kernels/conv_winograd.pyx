@@ -4,7 +4,9 @@
 convolution with 16 multiplications per 2x2 output tile and channel pair instead of 36
 (c/tt_winograd.inc has the algebra). Per block of tile rows: the input transform (the
 variant's wino_input) into V (16 x C x T), 16 GEMMs U_k (M x C) V_k by the variant's sgemm
-into M (16 x M x T), the output transform (wino_output) into y.
+into M (16 x M x T), the output transform (wino_output) into y. The weight gradient works in
+the same domain: dU_k = sum over tiles of (A dY A^T)_k V_k^T (wino_grad_output, 16 GEMMs),
+then G^T dU G.
 
 Contract as in conv_gemm.pyx: C-contiguous float32 arrays viewed as 3-D spatial (D = 1 here);
 the `def` re-checks every shape invariant before any kernel runs. Each block writes its own
@@ -19,10 +21,12 @@ import numpy as np
 from tinytensor._kernels cimport _variant
 from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
 
-# Tiles per block: about this many floats of V per tile row of GEMM columns (16 x C x T):
-# 2^14 / C tiles, 256 for 64 channels (V and M near 1 MB each, in L2 and L3)
+# Tiles per block (whole tile rows): BLOCK_FLOATS / max(C, M), at least MIN_BLOCK_TILES: 256
+# for 64 channels, V and M near 1 MB each (2^13 and 2^15 measured slower for S4 and ResNet's
+# 32 x 32 and 16 x 16 layers)
 BLOCK_FLOATS = 1 << 14
 MIN_BLOCK_TILES = 32
+
 
 def weights(w, int n_threads=1):
     """U (16, M, C) float32 of the weights w (M, C, [1,] 3, 3): G g G^T per (M, C), with
@@ -46,7 +50,6 @@ cdef void _weights(const float[:, :, ::1] g, float[:, :, ::1] u, int n_threads) 
 cdef inline void _transform(const float* g, float* u, Py_ssize_t stride) noexcept nogil:
     """u[k * stride] = (G g G^T)[k // 4][k % 4] for the 3x3 g (row-major)."""
     cdef double r[4][3]
-    cdef double t
     cdef int i, a
     for a in range(3):                          # r = G g: rows 0 and 3 copied, 1 and 2 mixed
         r[0][a] = g[a]
@@ -92,7 +95,6 @@ def scratch_size(Py_ssize_t N, Py_ssize_t C, Py_ssize_t M, Py_ssize_t OH, Py_ssi
     return _tiling(kt, N, C, M, OH, OW).total
 
 
-
 cdef struct Tiling:
     Py_ssize_t TH, TW, TWp, rows, rb, nblocks   # tile rows per plane, tiles per row (and
                                                 # rounded up to vectors), rows, rows per block
@@ -115,6 +117,19 @@ cdef Tiling _tiling(const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_t C, Py_ss
     t.lb = 2 * t.TWp + 2
     t.total = t.vsize + t.msize + 4 * t.lb + kt.work
     return t
+
+
+cdef bint _bad_geometry(Py_ssize_t[:, ::1] geo, Py_ssize_t C, Py_ssize_t M, Py_ssize_t H,
+                        Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW):
+    """Whether geo (checked (4, 3)) is not a stride-1, undilated 3x3 over planes from (C, H, W)
+    to (M, OH, OW) within the kernels' scratch bound."""
+    cdef Py_ssize_t a
+    for a in range(3):
+        if geo[0, a] != 1 or geo[2, a] != 1 or geo[1, a] < 0 or geo[3, a] < 0:
+            return True
+    return (geo[1, 0] != 0 or geo[3, 0] != 0 or OH != H + geo[1, 1] + geo[3, 1] - 2
+            or OW != W + geo[1, 2] + geo[3, 2] - 2 or C < 1
+            or (C + M) * ((OW + 1) // 2 + 16) > MAX_ROW_FLOATS)
 
 
 def winograd_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
@@ -140,12 +155,7 @@ def winograd_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
     ph, pw = geo[1, 1], geo[1, 2]
     if (x.shape[2] != 1 or y.shape[0] != N or y.shape[2] != 1 or u.shape[0] != 16
             or u.shape[1] != M or u.shape[2] != C or n_threads < 1
-            or min(geo[0, 0], geo[0, 1], geo[0, 2], geo[2, 0], geo[2, 1], geo[2, 2]) != 1
-            or max(geo[0, 0], geo[0, 1], geo[0, 2], geo[2, 0], geo[2, 1], geo[2, 2]) != 1
-            or geo[1, 0] != 0 or geo[3, 0] != 0 or min(ph, pw, geo[3, 1], geo[3, 2]) < 0
-            or OH != H + ph + geo[3, 1] - 2 or OW != W + pw + geo[3, 2] - 2
-            or C < 1 or (C + M) * ((OW + 1) // 2 + 16) > MAX_ROW_FLOATS
-            or (has_bias and bias.shape[0] != M)):
+            or _bad_geometry(geo, C, M, H, W, OH, OW) or (has_bias and bias.shape[0] != M)):
         raise ValueError("winograd_forward: inconsistent shapes (a tinytensor bug)")
     if N == 0 or M == 0 or OH <= 0 or OW <= 0:
         return
@@ -208,12 +218,7 @@ def winograd_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W
     ph, pw = geo[1, 1], geo[1, 2]
     if (x.shape[2] != 1 or gy.shape[0] != N or gy.shape[2] != 1 or gw.shape[0] != M
             or gw.shape[1] != C or gw.shape[2] != 1 or gw.shape[3] != 3 or gw.shape[4] != 3
-            or n_threads < 1
-            or min(geo[0, 0], geo[0, 1], geo[0, 2], geo[2, 0], geo[2, 1], geo[2, 2]) != 1
-            or max(geo[0, 0], geo[0, 1], geo[0, 2], geo[2, 0], geo[2, 1], geo[2, 2]) != 1
-            or geo[1, 0] != 0 or geo[3, 0] != 0 or min(ph, pw, geo[3, 1], geo[3, 2]) < 0
-            or OH != H + ph + geo[3, 1] - 2 or OW != W + pw + geo[3, 2] - 2
-            or C < 1 or (C + M) * ((OW + 1) // 2 + 16) > MAX_ROW_FLOATS):
+            or n_threads < 1 or _bad_geometry(geo, C, M, H, W, OH, OW)):
         raise ValueError("winograd_weight_grad: inconsistent shapes (a tinytensor bug)")
     gw[...] = 0
     if N == 0 or M == 0 or OH <= 0 or OW <= 0:

@@ -149,6 +149,16 @@ static conv_case random_case(int rows)
     return cs;
 }
 
+/* The offset in x (N, C, D, H, W) that output (od, oh, ow) of sample n reads through tap
+   (i, j, k) of channel c, or -1 where that is padding. */
+static long x_at(const tt_conv_geo *g, long n, long c, long od, long oh, long ow, long i, long j, long k)
+{
+    long id = od * g->sd - g->pd + i * g->dd, ih = oh * g->sh - g->ph + j * g->dh;
+    long iw = ow * g->sw - g->pw + k * g->dw;
+    if (id < 0 || id >= g->D || ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) return -1;
+    return (((n * g->C + c) * g->D + id) * g->H + ih) * g->W + iw;
+}
+
 /* y[n, o, l] (+)= sum w x by loops; bound = the same with absolute values. */
 static void conv_reference(const conv_case *cs, const float *x, const float *w, const float *bias,
                            double *y, double *bound)
@@ -165,11 +175,9 @@ static void conv_reference(const conv_case *cs, const float *x, const float *w, 
                             for (long i = 0; i < g->KD; i++)
                                 for (long j = 0; j < g->KH; j++)
                                     for (long k = 0; k < g->KW; k++) {
-                                        long id = od * g->sd - g->pd + i * g->dd, ih = oh * g->sh - g->ph + j * g->dh;
-                                        long iw = ow * g->sw - g->pw + k * g->dw;
-                                        if (id < 0 || id >= g->D || ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;
-                                        double p = (double)w[o * K + ((c * g->KD + i) * g->KH + j) * g->KW + k]
-                                                   * x[(((n * g->C + c) * g->D + id) * g->H + ih) * g->W + iw];
+                                        long at = x_at(g, n, c, od, oh, ow, i, j, k);
+                                        if (at < 0) continue;
+                                        double p = (double)w[o * K + ((c * g->KD + i) * g->KH + j) * g->KW + k] * x[at];
                                         s += p;
                                         t += fabs(p);
                                     }
@@ -231,12 +239,9 @@ static void test_backward_input(const tt_conv_kernels *kt)
                         for (long ow = 0; ow < g->OW; ow++)
                             for (long c = 0; c < g->C; c++)
                                 for (long t = 0; t < T; t++) {
-                                    long i = t / (g->KH * g->KW), j = t / g->KW % g->KH, k = t % g->KW;
-                                    long id = od * g->sd - g->pd + i * g->dd, ih = oh * g->sh - g->ph + j * g->dh;
-                                    long iw = ow * g->sw - g->pw + k * g->dw;
-                                    if (id < 0 || id >= g->D || ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;
+                                    long at = x_at(g, n, c, od, oh, ow, t / (g->KH * g->KW), t / g->KW % g->KH, t % g->KW);
+                                    if (at < 0) continue;
                                     double p = (double)w[(o * g->C + c) * T + t] * go[(n * cs.M + o) * L + (od * g->OH + oh) * g->OW + ow];
-                                    long at = n * xs + ((c * g->D + id) * g->H + ih) * g->W + iw;
                                     want[at] += p;
                                     bound[at] += fabs(p);
                                 }
@@ -360,11 +365,9 @@ static void wgrad_reference(const conv_case *cs, const float *x, const float *go
                     for (long od = 0; od < g->OD; od++)
                         for (long oh = 0; oh < g->OH; oh++)
                             for (long ow = 0; ow < g->OW; ow++) {
-                                long id = od * g->sd - g->pd + i * g->dd, ih = oh * g->sh - g->ph + j * g->dh;
-                                long iw = ow * g->sw - g->pw + k * g->dw;
-                                if (id < 0 || id >= g->D || ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;
-                                double p = (double)go[(n * cs->M + o) * L + (od * g->OH + oh) * g->OW + ow]
-                                           * x[(((n * g->C + c) * g->D + id) * g->H + ih) * g->W + iw];
+                                long at = x_at(g, n, c, od, oh, ow, i, j, k);
+                                if (at < 0) continue;
+                                double p = (double)go[(n * cs->M + o) * L + (od * g->OH + oh) * g->OW + ow] * x[at];
                                 s += p;
                                 a += fabs(p);
                             }

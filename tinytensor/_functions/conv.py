@@ -34,6 +34,7 @@ from tinytensor._kernels import conv_panels as _kp
 from tinytensor._kernels import conv_taps as _kt
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import conv_winograd as _kwino
+from tinytensor._kernels import conv_winograd4 as _kwino4
 from tinytensor._kernels import reduce as _reduce
 from tinytensor._tensor_type import _wrap, from_numpy
 from tinytensor._threads import get_num_threads
@@ -206,6 +207,12 @@ def conv_forward(x, w, b, geo, groups, n_threads, out_sp=None):
         with _Scratch(x.dtype, n_threads, size) as scratch:
             _kwino.winograd_forward(x, _kwino.weights(w, n_threads), bias, has_bias, y,
                                     scratch, geo, n_threads)
+    elif p.forward == "winograd4":
+        work, shared = _kwino4.scratch_sizes(n, x.shape[1], o, out_sp[1], out_sp[2])
+        rows = n_threads + -(-shared // work)      # per-thread rows, then U, V and Mx
+        with _Scratch(x.dtype, rows, work) as scratch:
+            _kwino4.winograd4_forward(x, w, bias, has_bias, y, scratch[:n_threads],
+                                      scratch[n_threads:].reshape(-1), geo, n_threads)
     elif p.forward == "rows":
         with _Scratch(x.dtype, 1, _kp.panel_sizes(cg, og, k, groups)[0]) as packed:
             _kp.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)

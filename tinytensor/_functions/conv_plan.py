@@ -8,8 +8,10 @@ the plan says; nothing else chooses a convolution kernel.
 
 The paths (`PATHS`):
 
-- forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``winograd``
-  (float32, 3x3 kernels over planes, stride 1, one group: Winograd's F(2x2, 3x3), 16
+- forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``winograd4``
+  (float32, 3x3 kernels over small planes, stride 1, one group: Winograd's F(4x4, 3x3), 36
+  multiplications per 4x4 outputs and channel pair instead of 144, vectors across channels,
+  conv_winograd4.pyx), ``winograd`` (the same convolutions over wider planes: F(2x2, 3x3), 16
   multiplications per 2x2 outputs and channel pair instead of 36, conv_winograd.pyx),
   ``taps`` (any dtype, small planes: one GEMM per kernel tap over the output positions whose
   window has that tap inside the input, conv_taps.pyx: no products with padding), ``rows``
@@ -67,9 +69,10 @@ import numpy as np
 from tinytensor._kernels import _variant as _k
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import conv_winograd as _kwino
+from tinytensor._kernels import conv_winograd4 as _kwino4
 
 PATHS = {
-    "forward": ("direct", "winograd", "rows", "panels", "gemm", "taps"),
+    "forward": ("direct", "winograd4", "winograd", "rows", "panels", "gemm", "taps"),
     "input_grad": ("direct-fused", "direct", "flipped", "panels", "gemm", "taps"),
     "weight_grad": ("direct-fused", "direct", "winograd", "dot", "window", "gemm", "taps"),
 }
@@ -159,6 +162,16 @@ TAPS_MAX_POSITIONS = 1024
 # layer stays tap by tap (forward + input gradient 45 against Winograd's 52-53).
 WINO_MIN_CHANNELS = 16
 WINO_MIN_WIDTH = 8
+# Winograd's F(4x4, 3x3) (conv_winograd4.pyx: 36 multiplications per 4x4 outputs and channel
+# pair instead of 144, vectors across channels) for the forward, and so the flipped input
+# gradient, of such convolutions whose output rows are at most WINO4_MAX_WIDTH wide, with
+# WINO_MIN_CHANNELS as above. Its transforms gather channels a plane apart, which larger
+# planes make slow. CPU ms on 1 thread of the AVX-512 EPYC, ResNet-18's layers at batch 32,
+# forward: 16 x 16 x 128 8.9 (F(2x2, 3x3) 14.9), 8 x 8 x 256 8.4-9.4 (taps 20.8-24.5),
+# 4 x 4 x 512 12.8-13.6 (taps 18.3-21.8), but 32 x 32 x 64 18.3-20.9 (F(2x2, 3x3) 14.8). It
+# rounds more than F(2x2, 3x3) (relative errors ~1e-5 of the largest output, not 1e-7), and
+# the weight gradient stays with the paths above.
+WINO4_MAX_WIDTH = 16
 # Below this many multiply-adds per thread, use fewer threads.
 MIN_MACS_PER_THREAD = 100_000
 
@@ -337,6 +350,8 @@ def _runs(slot, path, d):
         return d["small"]
     if path == "winograd":
         return d["f32"] and d["wino"]
+    if path == "winograd4":
+        return d["f32"] and d["wino4"]
     if slot == "forward":
         return d["f32"] and (path == "panels" or d["sw"] <= 2)
     if slot == "input_grad":
@@ -354,6 +369,13 @@ def _choose(slot, d):
         if slot == "forward":
             return "direct"
         return "direct-fused" if d["groups"] >= FUSED_MIN_GROUPS else "direct"
+    if d["f32"] and d["wino4"] and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS \
+            and d["ow"] <= WINO4_MAX_WIDTH:
+        if slot == "forward":
+            return "winograd4"
+        if (slot == "input_grad" and d["flip"] is not None
+                and d["in_positions"] <= MAX_FLIPPED_GROWTH * d["positions"]):
+            return "flipped"                    # a convolution that runs it too
     if d["taps"]():
         return "taps"
     if (slot != "input_grad" and d["f32"] and d["wino"]
@@ -399,6 +421,7 @@ def plan(x_shape, w_shape, geo, groups, dtype, n_threads):
     vl = _kw.vector_width()
     d = dict(cg=cg, og=og, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2],
              vl=vl, wino=_kwino.applies(x_shape, w_shape, geo, groups),
+             wino4=_kwino4.applies(x_shape, w_shape, geo, groups),
              positions=positions, in_positions=in_positions,
              direct=cg == 1 and og <= DIRECT_MAX_OUT_PER_GROUP,
              flip=flipped_padding(w_shape, geo),

@@ -285,6 +285,41 @@ static void tt_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     }
 }
 
+/* tt_sgemm with B packed once by the caller, for all of k: panel r of NR columns at
+   bp + r * k * NR holds B(p, r*NR + j) at [p * NR + j], zeros past n, 64-byte aligned (the
+   Winograd weights of conv_winograd4.pyx, used by one GEMM each: packing them again here
+   would copy them twice). Same sums, in the same order, as tt_sgemm. */
+static void tt_sgemm_packed_b(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                              const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *bp,
+                              int accumulate, float *c, ptrdiff_t ldc, float *work)
+{
+    float *pa = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        if (!accumulate)
+            for (ptrdiff_t i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    for (ptrdiff_t pc = 0; pc < k; pc += TT_SGEMM_KC) {
+        ptrdiff_t kc = k - pc < TT_SGEMM_KC ? k - pc : TT_SGEMM_KC;
+        int acc = accumulate || pc > 0;
+        for (ptrdiff_t ic = 0; ic < m; ic += TT_SGEMM_MC) {
+            ptrdiff_t mc = m - ic < TT_SGEMM_MC ? m - ic : TT_SGEMM_MC;
+            tt_sgemm_pack_a(pa, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
+            for (ptrdiff_t j0 = 0; j0 < n; j0 += TT_SGEMM_NR) {
+                int nr = (int)(n - j0 < TT_SGEMM_NR ? n - j0 : TT_SGEMM_NR);
+                const float *b = bp + j0 * k + pc * TT_SGEMM_NR;
+                for (ptrdiff_t i0 = 0; i0 < mc; i0 += TT_SGEMM_MR) {
+                    int mr = (int)(mc - i0 < TT_SGEMM_MR ? mc - i0 : TT_SGEMM_MR);
+                    tt_sgemm_tile_rows(mr, kc, pa + i0 * kc, b, c + (ic + i0) * ldc + j0, ldc,
+                                       nr, acc, NULL);
+                }
+            }
+        }
+    }
+}
+
 #pragma GCC pop_options
 #else  /* no AVX-512 build: never called, since tt_sgemm_available() is 0 */
 static void tt_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -294,6 +329,13 @@ static void tt_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
 {
     (void)m; (void)n; (void)k; (void)a; (void)rsa; (void)csa; (void)b; (void)rsb; (void)csb;
     (void)accumulate; (void)c; (void)ldc; (void)work;
+}
+static void tt_sgemm_packed_b(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                              const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *bp,
+                              int accumulate, float *c, ptrdiff_t ldc, float *work)
+{
+    (void)m; (void)n; (void)k; (void)a; (void)rsa; (void)csa; (void)bp; (void)accumulate;
+    (void)c; (void)ldc; (void)work;
 }
 #endif
 

@@ -29,7 +29,7 @@ FORCES = {
     # applies (3x3, stride 1, planes, one group), whatever the channel counts and widths
     "winograd": dict(forward="winograd", input_grad="flipped", weight_grad="winograd"),
     # Winograd F(4x4, 3x3) forward and flipped input gradient wherever it applies
-    "winograd4": dict(forward="winograd4", input_grad="flipped"),
+    "winograd6": dict(forward="winograd6", input_grad="flipped"),
     # weight gradient by the window mode wherever it applies (groups == 1)
     "window": dict(weight_grad="window"),
     # im2col + GEMM, GEMM + col2im, and the GEMM weight gradient everywhere (depthwise too)

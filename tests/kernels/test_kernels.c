@@ -2,8 +2,8 @@
  * references: the GEMMs of float32 and float64 (strides, transposes, accumulate, sizes around
  * the blocking), the convolution forward by panels and by rows, the input gradient by
  * panels, the weight gradient by dot products and by windows (driven as conv_wgrad.pyx
- * drives them: its tables, blocks and tiles), the Winograd transforms F(2x2, 3x3) and
- * F(4x4, 3x3) (with a plain GEMM or the variant's packed-B GEMM between), and the max-pool
+ * drives them: its tables, blocks and tiles), the Winograd transforms F(2x2, 3x3),
+ * F(4x4, 3x3) and F(2x2, 5x5) (with a plain GEMM or the variant's GEMMs between), the max-pool
  * rows (c/tt_pool_rows.inc: bit for bit, with guard pages around every array, so a read or write past either end
  * faults).
  *
@@ -577,54 +577,76 @@ static void test_winograd(const tt_conv_kernels *kt)
     }
 }
 
-/* F(4x4, 3x3) (tt_winograd4.inc), driven as conv_winograd4.pyx's winograd4_forward: the
-   weight transform packed for the variant's GEMM tile, blocks of a few tiles, the input
-   transform, 36 GEMMs by sgemm_packed_b and the output transform; a 3x3 stride-1 convolution
-   against the plain sums, uneven padding, channels around a vector and a panel; every output
-   written (y starts NaN). */
-static void test_winograd4(const tt_conv_kernels *kt)
+/* The convolutions over 6x6 patches (tt_winograd6.inc), F(4x4, 3x3) and F(2x2, 5x5), driven
+   as conv_winograd6.pyx drives them: the weight transform packed for the variant's GEMM tile,
+   blocks of a few tiles, the input transform, 36 GEMMs by sgemm_packed_b and the output
+   transform; the weight gradient by the output transform's adjoint, 36 GEMMs summed over the
+   blocks and the untransform. Against the plain sums, uneven padding, channels around a vector
+   and a panel; every output written (y starts NaN). */
+static void test_winograd6(const tt_conv_kernels *kt)
 {
     float *work = malloc((size_t)kt->work * sizeof(float));
     for (int rep = 0; rep < 60; rep++) {
-        long N = irand(1, 2), C = irand(1, 20), M = irand(1, 40);
-        long pt = irand(0, 2), pb = irand(0, 2), pl = irand(0, 2), pr = irand(0, 2);
-        long H = irand(3 - pt - pb > 1 ? 3 - pt - pb : 1, 11), W = irand(3 - pl - pr > 1 ? 3 - pl - pr : 1, 11);
-        long OH = H + pt + pb - 2, OW = W + pl + pr - 2, TH = (OH + 3) / 4, TW = (OW + 3) / 4;
+        int r = rep % 4 < 2 ? 3 : 5, m = 7 - r;
+        long N = irand(1, 2), C = irand(1, 20), M = irand(1, 40), lo = r - 1;
+        long pt = irand(0, lo), pb = irand(0, lo), pl = irand(0, lo), pr = irand(0, lo);
+        long H = irand(r - pt - pb > 1 ? r - pt - pb : 1, 11), W = irand(r - pl - pr > 1 ? r - pl - pr : 1, 11);
+        long OH = H + pt + pb - r + 1, OW = W + pl + pr - r + 1, TH = (OH + m - 1) / m, TW = (OW + m - 1) / m;
         long T = N * TH * TW, tb = irand(1, 5), nr = kt->nr, Mp = (M + nr - 1) / nr * nr;
-        long us = (Mp * C + 15) / 16 * 16 + 16, vs = tb * C + 3, ms = tb * M + 5;
-        float *x = randoms(N * C * H * W), *w = randoms(M * C * 9), *bias = randoms(M);
+        long us = (Mp * C + 15) / 16 * 16 + 16, vs = tb * C + 3, ms = tb * M + 5, rr = r * r;
+        float *x = randoms(N * C * H * W), *w = randoms(M * C * rr), *bias = randoms(M);
+        float *gy = randoms(N * M * OH * OW), *gw = malloc((size_t)(M * C * rr) * sizeof(float));
         float *U = amalloc(36 * us), *V = amalloc(36 * vs), *Mx = amalloc(36 * ms);
         float *y = malloc((size_t)(N * M * OH * OW) * sizeof(float));
         for (long i = 0; i < N * M * OH * OW; i++) y[i] = NAN;
         for (long p = 0; p < Mp / nr; p++)
-            kt->wino4_weights(U, us, w, M, C, nr, p * nr, (p + 1) * nr);
+            kt->wino6_weights(U, us, w, M, C, r, nr, p * nr, (p + 1) * nr);
         for (long t0 = 0; t0 < T; t0 += tb) {
             long t1 = t0 + tb < T ? t0 + tb : T;
-            kt->wino4_input(V, vs, x, C, H, W, pt, pl, TH, TW, t0, t1, t0);
+            kt->wino6_input(V, vs, x, C, H, W, pt, pl, m, TH, TW, t0, t1, t0);
             for (int k = 0; k < 36; k++)
                 kt->sgemm_packed_b(t1 - t0, M, C, V + k * vs, C, 1, U + k * us, 0, Mx + k * ms, M, work);
-            kt->wino4_output(y, Mx, ms, M, OH, OW, TH, TW, t0, t1, t0, rep % 2 ? bias : NULL);
+            kt->wino6_output(y, Mx, ms, M, OH, OW, m, TH, TW, t0, t1, t0, rep % 2 ? bias : NULL);
         }
+        for (long t0 = 0; t0 < T; t0 += tb) {     /* the weight gradient, dU in U's place */
+            long t1 = t0 + tb < T ? t0 + tb : T;
+            kt->wino6_input(V, vs, x, C, H, W, pt, pl, m, TH, TW, t0, t1, t0);
+            kt->wino6_grad_output(Mx, ms, gy, M, OH, OW, m, TH, TW, t0, t1, t0);
+            for (int k = 0; k < 36; k++)
+                kt->sgemm(M, C, t1 - t0, Mx + k * ms, 1, M, V + k * vs, C, 1, t0 > 0, U + k * us, C, work);
+        }
+        kt->wino6_untransform(gw, U, us, C, r, 0, M);
         double *want = calloc((size_t)(N * M * OH * OW), sizeof(double)), *bound = calloc((size_t)(N * M * OH * OW), sizeof(double));
+        double *gwant = calloc((size_t)(M * C * rr), sizeof(double)), *gbound = calloc((size_t)(M * C * rr), sizeof(double));
         for (long n = 0; n < N; n++)
-            for (long m = 0; m < M; m++)
+            for (long o = 0; o < M; o++)
                 for (long oh = 0; oh < OH; oh++)
                     for (long ow = 0; ow < OW; ow++) {
-                        long o = ((n * M + m) * OH + oh) * OW + ow;
-                        want[o] = rep % 2 ? bias[m] : 0;
-                        bound[o] = fabs(want[o]);
+                        long q = ((n * M + o) * OH + oh) * OW + ow;
+                        want[q] = rep % 2 ? bias[o] : 0;
+                        bound[q] = fabs(want[q]);
                         for (long c = 0; c < C; c++)
-                            for (long a = 0; a < 3; a++)
-                                for (long b = 0; b < 3; b++) {
+                            for (long a = 0; a < r; a++)
+                                for (long b = 0; b < r; b++) {
                                     long ih = oh - pt + a, iw = ow - pl + b;
                                     if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                                    double p = (double)x[((n * C + c) * H + ih) * W + iw] * w[(m * C + c) * 9 + a * 3 + b];
-                                    want[o] += p;
-                                    bound[o] += 50 * fabs(p) + 1e-3;   /* the transforms' sums */
+                                    double xv = x[((n * C + c) * H + ih) * W + iw];
+                                    double p = xv * w[(o * C + c) * rr + a * r + b], g = xv * gy[q];
+                                    want[q] += p;
+                                    bound[q] += 50 * fabs(p) + 1e-3;   /* the transforms' sums */
+                                    gwant[(o * C + c) * rr + a * r + b] += g;
+                                    gbound[(o * C + c) * rr + a * r + b] += 50 * fabs(g) + 1e-3;
                                 }
                     }
-        check("winograd4", kt->name, y, want, bound, N * M * OH * OW);
-        free(x); free(w); free(bias); free(U); free(V); free(Mx); free(y); free(want); free(bound);
+        /* a tap that never meets the input has a zero gradient, which the transforms' sums
+           give as rounding residue: bounds at least a twentieth of the largest */
+        double gmax = 0;
+        for (long i = 0; i < M * C * rr; i++) gmax = gbound[i] > gmax ? gbound[i] : gmax;
+        for (long i = 0; i < M * C * rr; i++) gbound[i] = gbound[i] > gmax / 20 ? gbound[i] : gmax / 20;
+        check("winograd6", kt->name, y, want, bound, N * M * OH * OW);
+        check("winograd6 weight gradient", kt->name, gw, gwant, gbound, M * C * rr);
+        free(x); free(w); free(bias); free(gy); free(gw); free(U); free(V); free(Mx); free(y);
+        free(want); free(bound); free(gwant); free(gbound);
     }
     free(work);
 }
@@ -651,7 +673,7 @@ int main(int argc, char **argv)
         test_wgrad_window(kt);
         test_max_row(kt);
         test_winograd(kt);
-        test_winograd4(kt);
+        test_winograd6(kt);
         printf("%s %s (float32 tile %d x %d, float64 GEMM tile %d x %d, weight gradient %d lanes)\n",
                failures == before ? "ok  " : "FAIL", kt->name, kt->mr, kt->nr, kt->dmr, kt->dnr,
                kt->wgrad.vl);

@@ -23,6 +23,8 @@ and every GEMM runs on one thread, so results are bitwise identical for any thre
 (tests/test_conv.py checks 1 vs 2). They can differ between kernel variants (tile shapes,
 FMA).
 """
+import contextlib
+
 import numpy as np
 
 from tinytensor._functions import conv_plan
@@ -34,7 +36,7 @@ from tinytensor._kernels import conv_panels as _kp
 from tinytensor._kernels import conv_taps as _kt
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import conv_winograd as _kwino
-from tinytensor._kernels import conv_winograd4 as _kwino4
+from tinytensor._kernels import conv_winograd6 as _kwino6
 from tinytensor._kernels import reduce as _reduce
 from tinytensor._tensor_type import _wrap, from_numpy
 from tinytensor._threads import get_num_threads
@@ -153,6 +155,16 @@ def _taps_call(kernel, a, w, geo, groups, n_threads, length, in_positions, *outp
         return gw
 
 
+@contextlib.contextmanager
+def _winograd6_scratch(x, w, out_sp, n_threads):
+    """(per-thread GEMM workspace, shared U or dU, V and Mx) for conv_winograd6's kernels, in
+    one reused buffer."""
+    work, shared = _kwino6.scratch_sizes(x.shape[0], x.shape[1], w.shape[0], out_sp[1],
+                                         out_sp[2], w.shape[3])
+    with _Scratch(x.dtype, n_threads + -(-shared // work), work) as scratch:
+        yield scratch[:n_threads], scratch[n_threads:].reshape(-1)
+
+
 # What a convolution's shapes and arguments fix, by (input shape, weight shape, dtype, stride,
 # pad_begin, pad_end, dilation): plain values, never memory a caller can change. Spares the
 # per-call geometry array, output-size arithmetic and size check (a few microseconds each,
@@ -207,12 +219,9 @@ def conv_forward(x, w, b, geo, groups, n_threads, out_sp=None):
         with _Scratch(x.dtype, n_threads, size) as scratch:
             _kwino.winograd_forward(x, _kwino.weights(w, n_threads), bias, has_bias, y,
                                     scratch, geo, n_threads)
-    elif p.forward == "winograd4":
-        work, shared = _kwino4.scratch_sizes(n, x.shape[1], o, out_sp[1], out_sp[2])
-        rows = n_threads + -(-shared // work)      # per-thread rows, then U, V and Mx
-        with _Scratch(x.dtype, rows, work) as scratch:
-            _kwino4.winograd4_forward(x, w, bias, has_bias, y, scratch[:n_threads],
-                                      scratch[n_threads:].reshape(-1), geo, n_threads)
+    elif p.forward == "winograd6":
+        with _winograd6_scratch(x, w, out_sp, n_threads) as (work, shared):
+            _kwino6.winograd6_forward(x, w, bias, has_bias, y, work, shared, geo, n_threads)
     elif p.forward == "rows":
         with _Scratch(x.dtype, 1, _kp.panel_sizes(cg, og, k, groups)[0]) as packed:
             _kp.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)
@@ -285,6 +294,10 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
         size = _kwino.scratch_size(n, cg, o, go.shape[3], go.shape[4])
         with _Scratch(x.dtype, n_threads, size) as scratch:
             _kwino.winograd_weight_grad(x, go, gw, scratch, geo, n_threads)
+    elif need_w and p.weight_grad == "winograd6":
+        gw = alloc(w.shape, w.dtype)
+        with _winograd6_scratch(x, w, go.shape[2:], n_threads) as (work, shared):
+            _kwino6.winograd6_weight_grad(x, go, gw, work, shared, geo, n_threads)
     elif need_w and p.weight_grad == "dot":
         gw = alloc(w.shape, w.dtype)
         _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)

@@ -8,11 +8,12 @@ the plan says; nothing else chooses a convolution kernel.
 
 The paths (`PATHS`):
 
-- forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``winograd4``
-  (float32, 3x3 kernels over small planes, stride 1, one group: Winograd's F(4x4, 3x3), 36
-  multiplications per 4x4 outputs and channel pair instead of 144, vectors across channels,
-  conv_winograd4.pyx), ``winograd`` (the same convolutions over wider planes: F(2x2, 3x3), 16
-  multiplications per 2x2 outputs and channel pair instead of 36, conv_winograd.pyx),
+- forward: ``direct`` (one input channel per group: depthwise, tap by tap), ``winograd6``
+  (float32, 3x3 or 5x5 kernels over small planes, stride 1, one group: Winograd's F(4x4, 3x3)
+  or F(2x2, 5x5) over 6x6 patches, 36 multiplications per output tile and channel pair
+  instead of 144 or 100, vectors across channels, conv_winograd6.pyx), ``winograd`` (3x3 over
+  wider planes: F(2x2, 3x3), 16 multiplications per 2x2 outputs and channel pair instead of
+  36, conv_winograd.pyx),
   ``taps`` (any dtype, small planes: one GEMM per kernel tap over the output positions whose
   window has that tap inside the input, conv_taps.pyx: no products with padding), ``rows``
   (float32, W-stride 1 or 2: output rows straight from the input, no im2col), ``panels``
@@ -24,8 +25,9 @@ The paths (`PATHS`):
   with the flipped weights), ``panels`` (float32: col2im panel by panel), ``gemm`` (GEMM +
   col2im).
 - weight gradient: ``direct-fused``, ``direct``, ``taps`` (as for the input gradient),
-  ``winograd`` (where the forward's applies: the products in Winograd's domain, 16 GEMMs per
-  block of tiles summed over fixed parts of the batch),
+  ``winograd6`` and ``winograd`` (where the forward's applies: the products in Winograd's
+  domain, 36 or 16 GEMMs per block of tiles, summed over the blocks in order or over fixed
+  parts of the batch),
   ``dot`` (float32, W-stride 1: dot products, no im2col), ``window`` (float32, one group:
   window mode of the same kernel), ``gemm`` (im2col + GEMM). Both float32 kernels run on
   every variant (its vector width: 16 lanes on AVX-512, 8 on AVX2, 4 on NEON and generic).
@@ -69,12 +71,13 @@ import numpy as np
 from tinytensor._kernels import _variant as _k
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import conv_winograd as _kwino
-from tinytensor._kernels import conv_winograd4 as _kwino4
+from tinytensor._kernels import conv_winograd6 as _kwino6
 
 PATHS = {
-    "forward": ("direct", "winograd4", "winograd", "rows", "panels", "gemm", "taps"),
+    "forward": ("direct", "winograd6", "winograd", "rows", "panels", "gemm", "taps"),
     "input_grad": ("direct-fused", "direct", "flipped", "panels", "gemm", "taps"),
-    "weight_grad": ("direct-fused", "direct", "winograd", "dot", "window", "gemm", "taps"),
+    "weight_grad": ("direct-fused", "direct", "winograd6", "winograd", "dot", "window", "gemm",
+                    "taps"),
 }
 _KNOBS = ("chunk_columns", "col_block_bytes")
 
@@ -162,16 +165,18 @@ TAPS_MAX_POSITIONS = 1024
 # layer stays tap by tap (forward + input gradient 45 against Winograd's 52-53).
 WINO_MIN_CHANNELS = 16
 WINO_MIN_WIDTH = 8
-# Winograd's F(4x4, 3x3) (conv_winograd4.pyx: 36 multiplications per 4x4 outputs and channel
-# pair instead of 144, vectors across channels) for the forward, and so the flipped input
-# gradient, of such convolutions whose output rows are at most WINO4_MAX_WIDTH wide, with
-# WINO_MIN_CHANNELS as above. Its transforms gather channels a plane apart, which larger
-# planes make slow. CPU ms on 1 thread of the AVX-512 EPYC, ResNet-18's layers at batch 32,
-# forward: 16 x 16 x 128 8.9 (F(2x2, 3x3) 14.9), 8 x 8 x 256 8.4-9.4 (taps 20.8-24.5),
-# 4 x 4 x 512 12.8-13.6 (taps 18.3-21.8), but 32 x 32 x 64 18.3-20.9 (F(2x2, 3x3) 14.8). It
-# rounds more than F(2x2, 3x3) (relative errors ~1e-5 of the largest output, not 1e-7), and
-# the weight gradient stays with the paths above.
-WINO4_MAX_WIDTH = 16
+# Winograd's F(4x4, 3x3) and F(2x2, 5x5) (conv_winograd6.pyx: 36 multiplications per output
+# tile and channel pair instead of 144 or 100, vectors across channels) for the forward (and
+# so the flipped input gradient, where that does not multiply mostly padding) and the weight
+# gradient of such convolutions, 3x3 or 5x5, whose output rows are at most WINO6_MAX_WIDTH
+# wide, with WINO_MIN_CHANNELS as above. Their transforms gather channels a plane apart, which
+# larger planes make slow. CPU ms on 1 thread of the AVX-512 EPYC, ResNet-18's layers at batch
+# 32, forward / weight gradient: 16 x 16 x 128 8.9-9.2 / 11.4 (F(2x2, 3x3) 14.9-16.3 / 18.7),
+# 8 x 8 x 256 8.4-10.2 / 11.5 (tap by tap 20.8-24.5 / 21.8), 4 x 4 x 512 12.8-14.9 / 16.2
+# (18.3-21.8 / 18.8), but 32 x 32 x 64 17.4-20.9 / 17.9 (F(2x2, 3x3) 14.8-16.5 / 18.3); S3
+# (LeNet's 5x5 over 8 x 8 planes) 0.65 / 0.70 (panels 1.12, window 1.32). They round more than
+# F(2x2, 3x3): relative errors ~1e-5 of the largest output, not 1e-7.
+WINO6_MAX_WIDTH = 16
 # Below this many multiply-adds per thread, use fewer threads.
 MIN_MACS_PER_THREAD = 100_000
 
@@ -350,8 +355,8 @@ def _runs(slot, path, d):
         return d["small"]
     if path == "winograd":
         return d["f32"] and d["wino"]
-    if path == "winograd4":
-        return d["f32"] and d["wino4"]
+    if path == "winograd6":
+        return d["f32"] and d["wino6"]
     if slot == "forward":
         return d["f32"] and (path == "panels" or d["sw"] <= 2)
     if slot == "input_grad":
@@ -369,12 +374,11 @@ def _choose(slot, d):
         if slot == "forward":
             return "direct"
         return "direct-fused" if d["groups"] >= FUSED_MIN_GROUPS else "direct"
-    if d["f32"] and d["wino4"] and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS \
-            and d["ow"] <= WINO4_MAX_WIDTH:
-        if slot == "forward":
-            return "winograd4"
-        if (slot == "input_grad" and d["flip"] is not None
-                and d["in_positions"] <= MAX_FLIPPED_GROWTH * d["positions"]):
+    if d["f32"] and d["wino6"] and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS \
+            and d["ow"] <= WINO6_MAX_WIDTH:
+        if slot != "input_grad":
+            return "winograd6"
+        if d["flip"] is not None and d["in_positions"] <= MAX_FLIPPED_GROWTH * d["positions"]:
             return "flipped"                    # a convolution that runs it too
     if d["taps"]():
         return "taps"
@@ -421,7 +425,7 @@ def plan(x_shape, w_shape, geo, groups, dtype, n_threads):
     vl = _kw.vector_width()
     d = dict(cg=cg, og=og, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2],
              vl=vl, wino=_kwino.applies(x_shape, w_shape, geo, groups),
-             wino4=_kwino4.applies(x_shape, w_shape, geo, groups),
+             wino6=_kwino6.applies(x_shape, w_shape, geo, groups),
              positions=positions, in_positions=in_positions,
              direct=cg == 1 and og <= DIRECT_MAX_OUT_PER_GROUP,
              flip=flipped_padding(w_shape, geo),

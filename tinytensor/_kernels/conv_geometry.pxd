@@ -69,22 +69,28 @@ cdef extern from "tt_conv_types.h" nogil:
         void (*wino_grad_output)(float* Mg, Py_ssize_t ld, Py_ssize_t ms, const float* gy,
                                  Py_ssize_t M, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t TH,
                                  Py_ssize_t TW, Py_ssize_t R0, Py_ssize_t R1) noexcept nogil
-        # the Winograd F(4x4, 3x3) convolution (c/tt_winograd4.inc; conv_winograd4.pyx)
+        # the Winograd convolutions over 6x6 patches (c/tt_winograd6.inc; conv_winograd6.pyx)
         void (*sgemm_packed_b)(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a,
                                Py_ssize_t rsa, Py_ssize_t csa, const float* bp,
                                int accumulate, float* c, Py_ssize_t ldc,
                                float* work) noexcept nogil
-        void (*wino4_weights)(float* U, Py_ssize_t us, const float* w, Py_ssize_t M,
-                              Py_ssize_t C, Py_ssize_t nr, Py_ssize_t o0,
+        void (*wino6_weights)(float* U, Py_ssize_t us, const float* w, Py_ssize_t M,
+                              Py_ssize_t C, int r, Py_ssize_t nr, Py_ssize_t o0,
                               Py_ssize_t o1) noexcept nogil
-        void (*wino4_input)(float* V, Py_ssize_t vs, const float* x, Py_ssize_t C,
-                            Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw,
+        void (*wino6_input)(float* V, Py_ssize_t vs, const float* x, Py_ssize_t C,
+                            Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, int m,
                             Py_ssize_t TH, Py_ssize_t TW, Py_ssize_t t0, Py_ssize_t t1,
                             Py_ssize_t tb) noexcept nogil
-        void (*wino4_output)(float* y, const float* Mx, Py_ssize_t ms, Py_ssize_t M,
-                             Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t TH, Py_ssize_t TW,
-                             Py_ssize_t t0, Py_ssize_t t1, Py_ssize_t tb,
+        void (*wino6_output)(float* y, const float* Mx, Py_ssize_t ms, Py_ssize_t M,
+                             Py_ssize_t OH, Py_ssize_t OW, int m, Py_ssize_t TH,
+                             Py_ssize_t TW, Py_ssize_t t0, Py_ssize_t t1, Py_ssize_t tb,
                              const float* bias) noexcept nogil
+        void (*wino6_grad_output)(float* Mx, Py_ssize_t ms, const float* gy, Py_ssize_t M,
+                                  Py_ssize_t OH, Py_ssize_t OW, int m, Py_ssize_t TH,
+                                  Py_ssize_t TW, Py_ssize_t t0, Py_ssize_t t1,
+                                  Py_ssize_t tb) noexcept nogil
+        void (*wino6_untransform)(float* gw, const float* dU, Py_ssize_t us, Py_ssize_t C,
+                                  int r, Py_ssize_t o0, Py_ssize_t o1) noexcept nogil
         # pooling: the float32 max-pool row kernel (c/tt_pool_rows.inc; pool.pyx)
         void (*max_row)(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
                         Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,

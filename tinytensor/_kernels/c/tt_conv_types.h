@@ -91,19 +91,25 @@ typedef struct {
     void (*wino_grad_output)(float *Mg, ptrdiff_t ld, ptrdiff_t ms, const float *gy,
                              ptrdiff_t M, ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t TH,
                              ptrdiff_t TW, ptrdiff_t R0, ptrdiff_t R1);
-    /* the Winograd F(4x4, 3x3) convolution (conv_winograd4.pyx): a GEMM whose B the caller
-       packed (contract in tt_portable.inc / tt_sgemm.h) and the transforms (tt_winograd4.inc) */
+    /* the Winograd convolutions over 6x6 patches, F(4x4, 3x3) and F(2x2, 5x5)
+       (conv_winograd6.pyx): a GEMM whose B the caller packed (contract in tt_portable.inc /
+       tt_sgemm.h) and the transforms (contracts in tt_winograd6.inc) */
     void (*sgemm_packed_b)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
                            ptrdiff_t rsa, ptrdiff_t csa, const float *bp, int accumulate,
                            float *c, ptrdiff_t ldc, float *work);
-    void (*wino4_weights)(float *U, ptrdiff_t us, const float *w, ptrdiff_t M, ptrdiff_t C,
-                          ptrdiff_t nr, ptrdiff_t o0, ptrdiff_t o1);
-    void (*wino4_input)(float *V, ptrdiff_t vs, const float *x, ptrdiff_t C, ptrdiff_t H,
-                        ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t TH, ptrdiff_t TW,
-                        ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t tb);
-    void (*wino4_output)(float *y, const float *Mx, ptrdiff_t ms, ptrdiff_t M, ptrdiff_t OH,
-                         ptrdiff_t OW, ptrdiff_t TH, ptrdiff_t TW, ptrdiff_t t0, ptrdiff_t t1,
-                         ptrdiff_t tb, const float *bias);
+    void (*wino6_weights)(float *U, ptrdiff_t us, const float *w, ptrdiff_t M, ptrdiff_t C,
+                          int r, ptrdiff_t nr, ptrdiff_t o0, ptrdiff_t o1);
+    void (*wino6_input)(float *V, ptrdiff_t vs, const float *x, ptrdiff_t C, ptrdiff_t H,
+                        ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, int m, ptrdiff_t TH,
+                        ptrdiff_t TW, ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t tb);
+    void (*wino6_output)(float *y, const float *Mx, ptrdiff_t ms, ptrdiff_t M, ptrdiff_t OH,
+                         ptrdiff_t OW, int m, ptrdiff_t TH, ptrdiff_t TW, ptrdiff_t t0,
+                         ptrdiff_t t1, ptrdiff_t tb, const float *bias);
+    void (*wino6_grad_output)(float *Mx, ptrdiff_t ms, const float *gy, ptrdiff_t M,
+                              ptrdiff_t OH, ptrdiff_t OW, int m, ptrdiff_t TH, ptrdiff_t TW,
+                              ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t tb);
+    void (*wino6_untransform)(float *gw, const float *dU, ptrdiff_t us, ptrdiff_t C, int r,
+                              ptrdiff_t o0, ptrdiff_t o1);
     /* -- pooling (not convolution): the float32 max-pool row kernel (tt_pool_rows.inc) -- */
     void (*max_row)(const float *xp, float *y, void *idx, int kind, ptrdiff_t n,
                     ptrdiff_t sw, ptrdiff_t start, ptrdiff_t na, ptrdiff_t nb, ptrdiff_t nc,

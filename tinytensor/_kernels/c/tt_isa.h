@@ -66,8 +66,9 @@
         TT_CAT(tt_rows_forward_piece_, SFX_),                                               \
         TT_WGRAD_TABLE(SFX_, VL_), TT_CAT(tt_wino_input_, SFX_),                             \
         TT_CAT(tt_wino_output_, SFX_), TT_CAT(tt_wino_grad_output_, SFX_),                   \
-        TT_CAT(tt_sgemm_packed_b_, SFX_), TT_CAT(tt_wino4_weights_, SFX_),                   \
-        TT_CAT(tt_wino4_input_, SFX_), TT_CAT(tt_wino4_output_, SFX_),                       \
+        TT_CAT(tt_sgemm_packed_b_, SFX_), TT_CAT(tt_wino6_weights_, SFX_),                   \
+        TT_CAT(tt_wino6_input_, SFX_), TT_CAT(tt_wino6_output_, SFX_),                       \
+        TT_CAT(tt_wino6_grad_output_, SFX_), TT_CAT(tt_wino6_untransform_, SFX_),            \
         TT_CAT(tt_max_row_, SFX_)};
 
 /* the weight gradient's kernels of a variant (tt_conv_wgrad.inc) */
@@ -102,7 +103,7 @@ TT_TARGET_BEGIN("avx512f,fma")
 #include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
-#include "tt_winograd4.inc"      /* F(4x4, 3x3)'s transforms (conv_winograd4.pyx) */
+#include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -130,7 +131,7 @@ TT_TARGET_BEGIN("avx2,fma")
 #include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
-#include "tt_winograd4.inc"      /* F(4x4, 3x3)'s transforms (conv_winograd4.pyx) */
+#include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -156,7 +157,7 @@ TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6, 6, 2, 256, 144, 256)
 #include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
-#include "tt_winograd4.inc"      /* F(4x4, 3x3)'s transforms (conv_winograd4.pyx) */
+#include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
@@ -181,7 +182,7 @@ TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
 #include "tt_conv_wgrad.inc"
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
-#include "tt_winograd4.inc"      /* F(4x4, 3x3)'s transforms (conv_winograd4.pyx) */
+#include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512, 4, 6, 2, 256, 144, 256)
@@ -197,9 +198,9 @@ static const tt_conv_kernels tt_kernels_avx512 = {
     TT_WGRAD_TABLE(avx512p, 16),        /* the weight gradient: the portable kernels */
     tt_wino_input_avx512p, tt_wino_output_avx512p,      /* Winograd: the portable ones */
     tt_wino_grad_output_avx512p,
-    tt_sgemm_packed_b,                   /* F(4x4, 3x3): its GEMM the hand-written one's, */
-    tt_wino4_weights_avx512p, tt_wino4_input_avx512p,   /* its transforms the portable ones */
-    tt_wino4_output_avx512p,
+    tt_sgemm_packed_b,                   /* over 6x6 patches: the hand-written GEMM, */
+    tt_wino6_weights_avx512p, tt_wino6_input_avx512p,   /* the portable transforms */
+    tt_wino6_output_avx512p, tt_wino6_grad_output_avx512p, tt_wino6_untransform_avx512p,
     tt_max_row_avx512p};                 /* the max-pool rows: the portable ones */
 #endif
 

@@ -287,7 +287,7 @@ static void tt_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
 
 /* tt_sgemm with B packed once by the caller, for all of k: panel r of NR columns at
    bp + r * k * NR holds B(p, r*NR + j) at [p * NR + j], zeros past n, 64-byte aligned (the
-   Winograd weights of conv_winograd4.pyx, used by one GEMM each: packing them again here
+   Winograd weights of conv_winograd6.pyx, used by one GEMM each: packing them again here
    would copy them twice). Same sums, in the same order, as tt_sgemm. */
 static void tt_sgemm_packed_b(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *bp,

@@ -480,6 +480,39 @@ static void test_wgrad_window(const tt_conv_kernels *kt)
     }
 }
 
+/* The plain sums of an r x r stride-1 convolution of x (N, C, H, W) padded by pt rows above
+   and pl columns left, for the Winograd tests: want (N, M, OH, OW) = bias (if not NULL) +
+   the products, and, when gy is not NULL, gwant (M, C, r, r) = the weight gradient for the
+   output gradient gy; bound and gbound: slack times the sums of the products' magnitudes
+   (the transforms' rounding grows with them) plus 1e-3 per product. */
+static void winograd_reference(const float *x, const float *w, const float *bias,
+                               const float *gy, long N, long C, long M, long H, long W, int r,
+                               long pt, long pl, long OH, long OW, double slack, double *want,
+                               double *bound, double *gwant, double *gbound)
+{
+    for (long n = 0; n < N; n++)
+        for (long o = 0; o < M; o++)
+            for (long oh = 0; oh < OH; oh++)
+                for (long ow = 0; ow < OW; ow++) {
+                    long q = ((n * M + o) * OH + oh) * OW + ow;
+                    want[q] = bias ? bias[o] : 0;
+                    bound[q] = fabs(want[q]);
+                    for (long c = 0; c < C; c++)
+                        for (long a = 0; a < r; a++)
+                            for (long b = 0; b < r; b++) {
+                                long ih = oh - pt + a, iw = ow - pl + b;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                long k = (o * C + c) * r * r + a * r + b;
+                                double xv = x[((n * C + c) * H + ih) * W + iw];
+                                want[q] += xv * w[k];
+                                bound[q] += slack * fabs(xv * w[k]) + 1e-3;
+                                if (!gy) continue;
+                                gwant[k] += xv * gy[q];
+                                gbound[k] += slack * fabs(xv * gy[q]) + 1e-3;
+                            }
+                }
+}
+
 /* The Winograd transforms (tt_winograd.inc), driven as conv_winograd.pyx's winograd_forward
    with a plain GEMM in between: a 3x3 stride-1 convolution against the plain sums, uneven
    padding, odd output sizes, blocks of a few tile rows; every output written (y starts NaN). */
@@ -520,23 +553,8 @@ static void test_winograd(const tt_conv_kernels *kt)
             kt->wino_output(y, Mx, ld, M * ld, M, OH, OW, TH, TW, R0, R1, rep % 2 ? bias : NULL);
         }
         double *want = calloc((size_t)(N * M * OH * OW), sizeof(double)), *bound = calloc((size_t)(N * M * OH * OW), sizeof(double));
-        for (long n = 0; n < N; n++)
-            for (long m = 0; m < M; m++)
-                for (long oh = 0; oh < OH; oh++)
-                    for (long ow = 0; ow < OW; ow++) {
-                        long o = ((n * M + m) * OH + oh) * OW + ow;
-                        want[o] = rep % 2 ? bias[m] : 0;
-                        bound[o] = fabs(want[o]);
-                        for (long c = 0; c < C; c++)
-                            for (long a = 0; a < 3; a++)
-                                for (long b = 0; b < 3; b++) {
-                                    long ih = oh - pt + a, iw = ow - pl + b;
-                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                                    double p = (double)x[((n * C + c) * H + ih) * W + iw] * w[(m * C + c) * 9 + a * 3 + b];
-                                    want[o] += p;
-                                    bound[o] += 4 * fabs(p) + 1e-3;    /* the transforms' sums */
-                                }
-                    }
+        winograd_reference(x, w, rep % 2 ? bias : NULL, NULL, N, C, M, H, W, 3, pt, pl, OH, OW, 4,
+                           want, bound, NULL, NULL);
         check("winograd", kt->name, y, want, bound, N * M * OH * OW);
         /* the weight gradient: dU_k = sum over tiles of Mg_k V_k^T (Mg: wino_grad_output of
            gy), gw = G^T dU G, against sum gy * x */
@@ -561,16 +579,9 @@ static void test_winograd(const tt_conv_kernels *kt)
                         for (int i = 0; i < 4; i++)
                             for (int j = 0; j < 4; j++) s += G[i][a] * du[((i * 4 + j) * M + m) * C + c] * G[j][b];
                         gw[(m * C + c) * 9 + a * 3 + b] = (float)s;
-                        for (long n = 0; n < N; n++)
-                            for (long oh = 0; oh < OH; oh++)
-                                for (long ow = 0; ow < OW; ow++) {
-                                    long ih = oh - pt + a, iw = ow - pl + b;
-                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                                    double p = (double)gy[((n * M + m) * OH + oh) * OW + ow] * x[((n * C + c) * H + ih) * W + iw];
-                                    gwant[(m * C + c) * 9 + a * 3 + b] += p;
-                                    gbound[(m * C + c) * 9 + a * 3 + b] += 4 * fabs(p) + 1e-3;
-                                }
                     }
+        winograd_reference(x, w, NULL, gy, N, C, M, H, W, 3, pt, pl, OH, OW, 4, want, bound,
+                           gwant, gbound);
         check("winograd weight gradient", kt->name, gw, gwant, gbound, M * C * 9);
         free(gy); free(gw); free(du); free(gwant); free(gbound);
         free(x); free(w); free(bias); free(u); free(V); free(Mx); free(rowbuf); free(y); free(want); free(bound);
@@ -618,26 +629,8 @@ static void test_winograd6(const tt_conv_kernels *kt)
         kt->wino6_untransform(gw, U, us, C, r, 0, M);
         double *want = calloc((size_t)(N * M * OH * OW), sizeof(double)), *bound = calloc((size_t)(N * M * OH * OW), sizeof(double));
         double *gwant = calloc((size_t)(M * C * rr), sizeof(double)), *gbound = calloc((size_t)(M * C * rr), sizeof(double));
-        for (long n = 0; n < N; n++)
-            for (long o = 0; o < M; o++)
-                for (long oh = 0; oh < OH; oh++)
-                    for (long ow = 0; ow < OW; ow++) {
-                        long q = ((n * M + o) * OH + oh) * OW + ow;
-                        want[q] = rep % 2 ? bias[o] : 0;
-                        bound[q] = fabs(want[q]);
-                        for (long c = 0; c < C; c++)
-                            for (long a = 0; a < r; a++)
-                                for (long b = 0; b < r; b++) {
-                                    long ih = oh - pt + a, iw = ow - pl + b;
-                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                                    double xv = x[((n * C + c) * H + ih) * W + iw];
-                                    double p = xv * w[(o * C + c) * rr + a * r + b], g = xv * gy[q];
-                                    want[q] += p;
-                                    bound[q] += 50 * fabs(p) + 1e-3;   /* the transforms' sums */
-                                    gwant[(o * C + c) * rr + a * r + b] += g;
-                                    gbound[(o * C + c) * rr + a * r + b] += 50 * fabs(g) + 1e-3;
-                                }
-                    }
+        winograd_reference(x, w, rep % 2 ? bias : NULL, gy, N, C, M, H, W, r, pt, pl, OH, OW, 50,
+                           want, bound, gwant, gbound);
         /* a tap that never meets the input has a zero gradient, which the transforms' sums
            give as rounding residue: bounds at least a twentieth of the largest */
         double gmax = 0;

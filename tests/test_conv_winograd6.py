@@ -48,16 +48,18 @@ def cases(draw):
 @pytest.mark.parametrize("variant", VARIANTS)
 @settings(deadline=None)
 @given(case=cases())
-def test_winograd6_matches_reference(variant, case):
+@pytest.mark.parametrize("input_grad", ("flipped", "winograd6"))
+def test_winograd6_matches_reference(variant, input_grad, case):
     x, w, b, pad, go = case
     p = ((pad, pad), (pad, pad))
-    with on_variant(variant), conv_plan.force(forward="winograd6", input_grad="flipped",
+    with on_variant(variant), conv_plan.force(forward="winograd6", input_grad=input_grad,
                                               weight_grad="winograd6"):
         plan = conv_plan.plan((x.shape[0], x.shape[1], 1) + x.shape[2:],
                               (w.shape[0], w.shape[1], 1) + w.shape[2:],
                               conv_plan.geometry((1, 1), (pad, pad), (1, 1), (pad, pad)), 1,
                               np.float32, 1)
-        assert (plan.forward, plan.weight_grad) == ("winograd6", "winograd6")
+        assert (plan.forward, plan.input_grad, plan.weight_grad) == ("winograd6", input_grad,
+                                                                     "winograd6")
         xt = tt.tensor(x.astype(np.float32), requires_grad=True)
         wt = tt.tensor(w.astype(np.float32), requires_grad=True)
         bt = None if b is None else tt.tensor(b.astype(np.float32), requires_grad=True)
@@ -77,8 +79,9 @@ def scratch(x, w, out_hw, n_threads):
 
 
 def kernels(x, w, b, gy, pads, n_threads=1):
-    """(y, gw) of winograd6_forward and winograd6_weight_grad on 4-D arrays (cast to
-    float32), pads (top, bottom, left, right); y and gw start as NaN."""
+    """(y, gx, gw) of winograd6_forward, winograd6_input_grad and winograd6_weight_grad on 4-D
+    arrays (cast to float32), pads (top, bottom, left, right); y and gw start as NaN, gx as
+    zeros (the kernel adds into it)."""
     top, bottom, left, right = pads
     n, c, h, wd = x.shape
     m, r = w.shape[0], w.shape[2]
@@ -91,9 +94,14 @@ def kernels(x, w, b, gy, pads, n_threads=1):
     KW6.winograd6_forward(x5, np.ascontiguousarray(w[:, :, None], np.float32), bias,
                           b is not None, y, *scratch(x, w, y.shape[3:], n_threads), geo,
                           n_threads)
-    KW6.winograd6_weight_grad(x5, np.ascontiguousarray(gy[:, :, None], np.float32), gw,
-                              *scratch(x, w, y.shape[3:], n_threads), geo, n_threads)
-    return y[:, :, 0], gw[:, :, 0]
+    gy5 = np.ascontiguousarray(gy[:, :, None], np.float32)
+    KW6.winograd6_weight_grad(x5, gy5, gw, *scratch(x, w, y.shape[3:], n_threads), geo,
+                              n_threads)
+    gx = np.zeros_like(x5)
+    wt = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, None], np.float32)
+    KW6.winograd6_input_grad(gy5, wt, gx, *scratch(gy, wt[:, :, 0], y.shape[3:], n_threads), geo,
+                             n_threads)
+    return y[:, :, 0], gx[:, :, 0], gw[:, :, 0]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -112,10 +120,12 @@ def test_kernels_with_uneven_padding(variant, data):
         b = rng.uniform(-1, 1, m)
     gy = rng.uniform(-1, 1, (n, m, h + pads[0] + pads[1] - r + 1, wd + pads[2] + pads[3] - r + 1))
     with on_variant(variant):
-        y, gw = kernels(x, w, b, gy, pads)
+        y, gx, gw = kernels(x, w, b, gy, pads)
     args = ((1, 1), (pads[:2], pads[2:]), (1, 1), 1)
     close(y, ref.conv_forward(x, w, b, *args))
-    close(gw, ref.conv_backward(x, w, gy, *args)[1])
+    rgx, rgw, _ = ref.conv_backward(x, w, gy, *args)
+    close(gx, rgx)
+    close(gw, rgw)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -125,18 +135,21 @@ def test_bits_do_not_depend_on_threads_or_blocks(variant, r, monkeypatch):
     x, w = rng.standard_normal((3, 20, 9, 7)), rng.standard_normal((34, 20, r, r))
     b, gy = rng.standard_normal(34), rng.standard_normal((3, 34, 12 - r, 10 - r))
     with on_variant(variant):
-        y, gw = kernels(x, w, b, gy, (1, 1, 1, 1), 1)
-        y2, gw2 = kernels(x, w, b, gy, (1, 1, 1, 1), 2)
-        assert np.array_equal(y, y2) and np.array_equal(gw, gw2)
-        # the forward's bits do not depend on the blocks either; the weight gradient's sums
-        # do (one block's products, then the blocks in order: fixed by the shapes)
+        one = kernels(x, w, b, gy, (1, 1, 1, 1), 1)
+        assert all(np.array_equal(a, c) for a, c in zip(one, kernels(x, w, b, gy,
+                                                                     (1, 1, 1, 1), 2)))
+        # the forward's and the input gradient's bits do not depend on the blocks either; the
+        # weight gradient's sums do (a block's products, then the blocks in order: fixed by
+        # the shapes)
         monkeypatch.setattr(KW6, "BLOCK_FLOATS", 1)          # one tile per block
-        y3, gw3 = kernels(x, w, b, gy, (1, 1, 1, 1), 2)
-        assert np.array_equal(y, y3)
-        assert np.array_equal(gw3, kernels(x, w, b, gy, (1, 1, 1, 1), 1)[1])
+        y3, gx3, gw3 = kernels(x, w, b, gy, (1, 1, 1, 1), 2)
+        assert np.array_equal(one[0], y3) and np.array_equal(one[1], gx3)
+        assert np.array_equal(gw3, kernels(x, w, b, gy, (1, 1, 1, 1), 1)[2])
     args = ((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
-    close(y, ref.conv_forward(x, w, b, *args))
-    close(gw3, ref.conv_backward(x, w, gy, *args)[1])
+    close(one[0], ref.conv_forward(x, w, b, *args))
+    rgx, rgw, _ = ref.conv_backward(x, w, gy, *args)
+    close(gx3, rgx)
+    close(gw3, rgw)
 
 
 def test_plan_uses_winograd6_on_small_planes():
@@ -144,10 +157,11 @@ def test_plan_uses_winograd6_on_small_planes():
     for c, h in ((128, 16), (256, 8), (512, 4)):           # ResNet-18's later stages
         p = conv_plan.plan((32, c, 1, h, h), (c, c, 1, 3, 3), geo, 1, np.float32, 1)
         assert (p.forward, p.input_grad, p.weight_grad) == ("winograd6", "flipped", "winograd6")
-    # LeNet's second convolution (S3): the input gradient would multiply mostly padding
+    # LeNet's second convolution (S3): the flipped convolution would multiply mostly padding,
+    # so the input gradient is the forward's adjoint
     s3 = conv_plan.plan((64, 32, 1, 8, 8), (64, 32, 1, 5, 5),
                         conv_plan.geometry((1, 1), (0, 0), (1, 1), (0, 0)), 1, np.float32, 1)
-    assert (s3.forward, s3.input_grad, s3.weight_grad) == ("winograd6", "panels", "winograd6")
+    assert (s3.forward, s3.input_grad, s3.weight_grad) == ("winograd6",) * 3
     # wider planes keep F(2x2, 3x3); float64, few channels, strides, groups and 7x7 never
     assert conv_plan.plan((32, 64, 1, 32, 32), (64, 64, 1, 3, 3), geo, 1, np.float32,
                           1).forward == "winograd"
@@ -203,5 +217,15 @@ def test_kernels_refuse_inconsistent_calls():
             KW6.winograd6_weight_grad(xx, gy, g, wk, sh, geo, 1)
     with pytest.raises(ValueError, match="scratch too small"):
         KW6.winograd6_weight_grad(x, y, gw, wk, sh[:-1], geo, 1)
+    gx = np.zeros_like(x)
+    wt = np.zeros((4, 5, 1, 3, 3), np.float32)
+    wk, sh = scratch(y[:, :, 0], wt[:, :, 0], (6, 6), 1)     # (U^T is packed by input channel)
+    KW6.winograd6_input_grad(y, wt, gx, wk, sh, geo, 1)                      # consistent
+    for gy, t, g in [(y[:, :4].copy(), wt, gx), (y, wt[:3].copy(), gx), (y, w, gx),
+                     (y, wt, np.zeros((1, 4, 1, 6, 5), np.float32))]:
+        with pytest.raises(ValueError, match="inconsistent shapes"):
+            KW6.winograd6_input_grad(gy, t, g, wk, sh, geo, 1)
+    with pytest.raises(ValueError, match="scratch too small"):
+        KW6.winograd6_input_grad(y, wt, gx, wk, sh[:-1], geo, 1)
     with pytest.raises(ValueError, match="kernels of 3x3 or 5x5"):
         KW6.scratch_sizes(1, 4, 5, 6, 6, 7)

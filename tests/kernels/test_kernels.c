@@ -482,13 +482,15 @@ static void test_wgrad_window(const tt_conv_kernels *kt)
 
 /* The plain sums of an r x r stride-1 convolution of x (N, C, H, W) padded by pt rows above
    and pl columns left, for the Winograd tests: want (N, M, OH, OW) = bias (if not NULL) +
-   the products, and, when gy is not NULL, gwant (M, C, r, r) = the weight gradient for the
-   output gradient gy; bound and gbound: slack times the sums of the products' magnitudes
-   (the transforms' rounding grows with them) plus 1e-3 per product. */
+   the products, and, when gy is not NULL, gwant (M, C, r, r) and gxwant (N, C, H, W) = the
+   weight and input gradients for the output gradient gy; the bounds: slack times the sums of
+   the products' magnitudes (the transforms' rounding grows with them) plus 1e-3 per
+   product. */
 static void winograd_reference(const float *x, const float *w, const float *bias,
                                const float *gy, long N, long C, long M, long H, long W, int r,
                                long pt, long pl, long OH, long OW, double slack, double *want,
-                               double *bound, double *gwant, double *gbound)
+                               double *bound, double *gwant, double *gbound, double *gxwant,
+                               double *gxbound)
 {
     for (long n = 0; n < N; n++)
         for (long o = 0; o < M; o++)
@@ -507,8 +509,11 @@ static void winograd_reference(const float *x, const float *w, const float *bias
                                 want[q] += xv * w[k];
                                 bound[q] += slack * fabs(xv * w[k]) + 1e-3;
                                 if (!gy) continue;
+                                long i = ((n * C + c) * H + ih) * W + iw;
                                 gwant[k] += xv * gy[q];
                                 gbound[k] += slack * fabs(xv * gy[q]) + 1e-3;
+                                gxwant[i] += w[k] * gy[q];
+                                gxbound[i] += slack * fabs(w[k] * gy[q]) + 1e-3;
                             }
                 }
 }
@@ -554,7 +559,7 @@ static void test_winograd(const tt_conv_kernels *kt)
         }
         double *want = calloc((size_t)(N * M * OH * OW), sizeof(double)), *bound = calloc((size_t)(N * M * OH * OW), sizeof(double));
         winograd_reference(x, w, rep % 2 ? bias : NULL, NULL, N, C, M, H, W, 3, pt, pl, OH, OW, 4,
-                           want, bound, NULL, NULL);
+                           want, bound, NULL, NULL, NULL, NULL);
         check("winograd", kt->name, y, want, bound, N * M * OH * OW);
         /* the weight gradient: dU_k = sum over tiles of Mg_k V_k^T (Mg: wino_grad_output of
            gy), gw = G^T dU G, against sum gy * x */
@@ -580,8 +585,10 @@ static void test_winograd(const tt_conv_kernels *kt)
                             for (int j = 0; j < 4; j++) s += G[i][a] * du[((i * 4 + j) * M + m) * C + c] * G[j][b];
                         gw[(m * C + c) * 9 + a * 3 + b] = (float)s;
                     }
+        double *gxwant = calloc((size_t)(N * C * H * W), sizeof(double)), *gxbound = calloc((size_t)(N * C * H * W), sizeof(double));
         winograd_reference(x, w, NULL, gy, N, C, M, H, W, 3, pt, pl, OH, OW, 4, want, bound,
-                           gwant, gbound);
+                           gwant, gbound, gxwant, gxbound);
+        free(gxwant); free(gxbound);
         check("winograd weight gradient", kt->name, gw, gwant, gbound, M * C * 9);
         free(gy); free(gw); free(du); free(gwant); free(gbound);
         free(x); free(w); free(bias); free(u); free(V); free(Mx); free(rowbuf); free(y); free(want); free(bound);
@@ -592,8 +599,9 @@ static void test_winograd(const tt_conv_kernels *kt)
    as conv_winograd6.pyx drives them: the weight transform packed for the variant's GEMM tile,
    blocks of a few tiles, the input transform, 36 GEMMs by sgemm_packed_b and the output
    transform; the weight gradient by the output transform's adjoint, 36 GEMMs summed over the
-   blocks and the untransform. Against the plain sums, uneven padding, channels around a vector
-   and a panel; every output written (y starts NaN). */
+   blocks and the untransform; the input gradient by the forward's adjoint. Against the plain
+   sums, uneven padding, channels around a vector and a panel; every output written (y starts
+   NaN). */
 static void test_winograd6(const tt_conv_kernels *kt)
 {
     float *work = malloc((size_t)kt->work * sizeof(float));
@@ -629,8 +637,29 @@ static void test_winograd6(const tt_conv_kernels *kt)
         kt->wino6_untransform(gw, U, us, C, r, 0, M);
         double *want = calloc((size_t)(N * M * OH * OW), sizeof(double)), *bound = calloc((size_t)(N * M * OH * OW), sizeof(double));
         double *gwant = calloc((size_t)(M * C * rr), sizeof(double)), *gbound = calloc((size_t)(M * C * rr), sizeof(double));
+        double *gxwant = calloc((size_t)(N * C * H * W), sizeof(double)), *gxbound = calloc((size_t)(N * C * H * W), sizeof(double));
         winograd_reference(x, w, rep % 2 ? bias : NULL, gy, N, C, M, H, W, r, pt, pl, OH, OW, 50,
-                           want, bound, gwant, gbound);
+                           want, bound, gwant, gbound, gxwant, gxbound);
+        /* the input gradient by the adjoint: U^T packed from the weights with the channels
+           swapped (in U's place again), dM = A^T dY A (in V's), dV_k = dM_k U^T_k (in Mx's),
+           then each tile's B dV B^T added into gx */
+        float *wt = malloc((size_t)(M * C * rr) * sizeof(float)), *gx = calloc((size_t)(N * C * H * W), sizeof(float));
+        long Cp = (C + nr - 1) / nr * nr, ut = (Cp * M + 15) / 16 * 16 + 16, vs2 = tb * M + 3, ms2 = tb * C + 5;
+        float *Ut = amalloc(36 * ut), *dM = amalloc(36 * vs2), *dV = amalloc(36 * ms2);
+        for (long o = 0; o < M; o++)
+            for (long c = 0; c < C; c++)
+                for (long q = 0; q < rr; q++) wt[(c * M + o) * rr + q] = w[(o * C + c) * rr + q];
+        for (long p = 0; p < Cp / nr; p++)
+            kt->wino6_weights(Ut, ut, wt, C, M, r, nr, p * nr, (p + 1) * nr);
+        for (long t0 = 0; t0 < T; t0 += tb) {
+            long t1 = t0 + tb < T ? t0 + tb : T;
+            kt->wino6_grad_output(dM, vs2, gy, M, OH, OW, m, TH, TW, t0, t1, t0);
+            for (int k = 0; k < 36; k++)
+                kt->sgemm_packed_b(t1 - t0, C, M, dM + k * vs2, M, 1, Ut + k * ut, 0, dV + k * ms2, C, work);
+            kt->wino6_input_adjoint(gx, dV, ms2, C, H, W, pt, pl, m, TH, TW, t0, t1, t0);
+        }
+        check("winograd6 input gradient", kt->name, gx, gxwant, gxbound, N * C * H * W);
+        free(wt); free(gx); free(Ut); free(dM); free(dV); free(gxwant); free(gxbound);
         /* a tap that never meets the input has a zero gradient, which the transforms' sums
            give as rounding residue: bounds at least a twentieth of the largest */
         double gmax = 0;

@@ -262,6 +262,11 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
         gx = alloc(x.shape, x.dtype)                  # every element written
         _taps_call(_kt.taps_backward_input, go, w, geo, groups, n_threads, _plane(go),
                    _plane(gx), gx, weights="input_grad")
+    elif need_x and p.input_grad == "winograd6":
+        gx = alloc(x.shape, x.dtype, fill=0)          # the kernel adds each tile's patch
+        wt = np.ascontiguousarray(w.transpose(1, 0, 2, 3, 4))
+        with _winograd6_scratch(go, wt, go.shape[2:], n_threads) as (work, shared):
+            _kwino6.winograd6_input_grad(go, wt, gx, work, shared, geo, n_threads)
     elif need_x and p.input_grad == "panels":
         gx = alloc(x.shape, x.dtype, fill=0)
         _backward_input_panels(w, go, gx, geo, groups, n_threads)

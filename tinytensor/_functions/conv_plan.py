@@ -22,7 +22,9 @@ The paths (`PATHS`):
 - input gradient: ``direct-fused`` (depthwise, all three gradients in one pass; with the
   weight gradient's ``direct-fused``), ``direct``, ``taps`` (as for the forward),
   ``flipped`` (stride 1: a convolution of the output gradient
-  with the flipped weights), ``panels`` (float32: col2im panel by panel), ``gemm`` (GEMM +
+  with the flipped weights), ``winograd6`` (where its forward applies but the flipped
+  convolution would multiply mostly padding: the forward's adjoint, patch by patch),
+  ``panels`` (float32: col2im panel by panel), ``gemm`` (GEMM +
   col2im).
 - weight gradient: ``direct-fused``, ``direct``, ``taps`` (as for the input gradient),
   ``winograd6`` and ``winograd`` (where the forward's applies: the products in Winograd's
@@ -75,7 +77,7 @@ from tinytensor._kernels import conv_winograd6 as _kwino6
 
 PATHS = {
     "forward": ("direct", "winograd6", "winograd", "rows", "panels", "gemm", "taps"),
-    "input_grad": ("direct-fused", "direct", "flipped", "panels", "gemm", "taps"),
+    "input_grad": ("direct-fused", "direct", "flipped", "winograd6", "panels", "gemm", "taps"),
     "weight_grad": ("direct-fused", "direct", "winograd6", "winograd", "dot", "window", "gemm",
                     "taps"),
 }
@@ -380,6 +382,7 @@ def _choose(slot, d):
             return "winograd6"
         if d["flip"] is not None and d["in_positions"] <= MAX_FLIPPED_GROWTH * d["positions"]:
             return "flipped"                    # a convolution that runs it too
+        return "winograd6"                      # its adjoint, without the padding
     if d["taps"]():
         return "taps"
     if (slot != "input_grad" and d["f32"] and d["wino"]

@@ -91,6 +91,10 @@ cdef extern from "tt_conv_types.h" nogil:
                                   Py_ssize_t tb) noexcept nogil
         void (*wino6_untransform)(float* gw, const float* dU, Py_ssize_t us, Py_ssize_t C,
                                   int r, Py_ssize_t o0, Py_ssize_t o1) noexcept nogil
+        void (*wino6_input_adjoint)(float* gx, const float* dV, Py_ssize_t vs, Py_ssize_t C,
+                                    Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw,
+                                    int m, Py_ssize_t TH, Py_ssize_t TW, Py_ssize_t t0,
+                                    Py_ssize_t t1, Py_ssize_t tb) noexcept nogil
         # pooling: the float32 max-pool row kernel (c/tt_pool_rows.inc; pool.pyx)
         void (*max_row)(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
                         Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,

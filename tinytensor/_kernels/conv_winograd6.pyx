@@ -209,3 +209,55 @@ def winograd6_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, 
                          dU + k * s.us, C, &work[tid, 0])
         for o in prange(M, schedule='static', num_threads=n_threads):
             kt.wino6_untransform(&gw[0, 0, 0, 0, 0], dU, s.us, C, s.r, o, o + 1)
+
+
+def winograd6_input_grad(const float[:, :, :, :, ::1] gy,   # IN  (N, M, 1, OH, OW)
+                         const float[:, :, :, :, ::1] wt,   # IN  (C, M, 1, r, r): w's channels swapped
+                         float[:, :, :, :, ::1] gx,         # OUT (N, C, 1, H, W), zero-filled
+                         float[:, ::1] work,                # SCRATCH as for winograd6_forward
+                         float[::1] shared,
+                         Py_ssize_t[:, ::1] geo, int n_threads):
+    """gx += the input gradient of the convolution winograd6_forward computes with the
+    weights w (M, C, r, r), by the forward's adjoint (where the flipped convolution would
+    multiply mostly padding): dV_k = (A^T dY A)_k U_k^T (36 GEMMs per block, U^T packed from
+    wt), then each tile's B dV B^T added into the 6x6 patch it came from (the patches overlap:
+    one thread per image adds its tiles in order)."""
+    cdef const tt_conv_kernels* kt = _variant.kernels()
+    cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[3], W = gx.shape[4]
+    cdef Py_ssize_t M = gy.shape[1], OH = gy.shape[3], OW = gy.shape[4]
+    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], blk, t0, t1, t, k, p, n, tid, per
+    # the tiling of the convolution with the channels' roles swapped: U^T in panels of input
+    # channels, dM (tiles x M) in V's place and dV (tiles x C) in Mx's
+    cdef Tiling s = _checked("winograd6_input_grad", kt, N, M, H, W, C, OH, OW, gx.shape[2],
+                             gy.shape[2], geo, work, shared, n_threads)
+    cdef float* U
+    cdef float* dM
+    cdef float* dV
+    if (gy.shape[0] != N or wt.shape[0] != C or wt.shape[1] != M or wt.shape[2] != 1
+            or wt.shape[3] != s.r or wt.shape[4] != s.r):
+        raise ValueError("winograd6_input_grad: inconsistent shapes (a tinytensor bug)")
+    if N == 0 or M == 0 or C == 0 or OH <= 0 or OW <= 0:
+        return
+    U = _aligned(shared)
+    dM = U + 36 * s.us
+    dV = dM + 36 * s.vs
+    per = s.TH * s.TW
+    with nogil:
+        for p in prange(s.Mp // kt.nr, schedule='static', num_threads=n_threads):
+            kt.wino6_weights(U, s.us, &wt[0, 0, 0, 0, 0], C, M, s.r, kt.nr, p * kt.nr,
+                             (p + 1) * kt.nr)
+        for blk in range(s.nblocks):
+            t0 = blk * s.tb
+            t1 = min(t0 + s.tb, s.T)
+            for t in prange(t0, t1, schedule='static', num_threads=n_threads):
+                kt.wino6_grad_output(dM, s.vs, &gy[0, 0, 0, 0, 0], M, OH, OW, s.m, s.TH, s.TW,
+                                     t, t + 1, t0)
+            for k in prange(36, schedule='static', num_threads=n_threads):
+                tid = threadid()
+                kt.sgemm_packed_b(t1 - t0, C, M, dM + k * s.vs, M, 1, U + k * s.us, 0,
+                                  dV + k * s.ms, C, &work[tid, 0])
+            for n in prange(t0 // per, (t1 - 1) // per + 1, schedule='static',
+                            num_threads=n_threads):
+                kt.wino6_input_adjoint(&gx[0, 0, 0, 0, 0], dV, s.ms, C, H, W, ph, pw, s.m,
+                                       s.TH, s.TW, max(t0, n * per), min(t1, (n + 1) * per),
+                                       t0)

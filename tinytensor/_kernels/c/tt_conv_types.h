@@ -110,6 +110,10 @@ typedef struct {
                               ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t tb);
     void (*wino6_untransform)(float *gw, const float *dU, ptrdiff_t us, ptrdiff_t C, int r,
                               ptrdiff_t o0, ptrdiff_t o1);
+    void (*wino6_input_adjoint)(float *gx, const float *dV, ptrdiff_t vs, ptrdiff_t C,
+                                ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, int m,
+                                ptrdiff_t TH, ptrdiff_t TW, ptrdiff_t t0, ptrdiff_t t1,
+                                ptrdiff_t tb);
     /* -- pooling (not convolution): the float32 max-pool row kernel (tt_pool_rows.inc) -- */
     void (*max_row)(const float *xp, float *y, void *idx, int kind, ptrdiff_t n,
                     ptrdiff_t sw, ptrdiff_t start, ptrdiff_t na, ptrdiff_t nb, ptrdiff_t nc,

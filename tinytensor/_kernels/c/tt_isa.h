@@ -69,6 +69,7 @@
         TT_CAT(tt_sgemm_packed_b_, SFX_), TT_CAT(tt_wino6_weights_, SFX_),                   \
         TT_CAT(tt_wino6_input_, SFX_), TT_CAT(tt_wino6_output_, SFX_),                       \
         TT_CAT(tt_wino6_grad_output_, SFX_), TT_CAT(tt_wino6_untransform_, SFX_),            \
+        TT_CAT(tt_wino6_input_adjoint_, SFX_),                                               \
         TT_CAT(tt_max_row_, SFX_)};
 
 /* the weight gradient's kernels of a variant (tt_conv_wgrad.inc) */
@@ -201,6 +202,7 @@ static const tt_conv_kernels tt_kernels_avx512 = {
     tt_sgemm_packed_b,                   /* over 6x6 patches: the hand-written GEMM, */
     tt_wino6_weights_avx512p, tt_wino6_input_avx512p,   /* the portable transforms */
     tt_wino6_output_avx512p, tt_wino6_grad_output_avx512p, tt_wino6_untransform_avx512p,
+    tt_wino6_input_adjoint_avx512p,
     tt_max_row_avx512p};                 /* the max-pool rows: the portable ones */
 #endif
 

@@ -18,7 +18,7 @@ every element over the channels (or, for the weight gradient, a block's tiles) i
 fixed by the shapes, and the weight gradient adds the blocks in order, so the bits never
 depend on the thread count (the GEMMs of one block are split by k, never within one).
 """
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport parallel, prange, threadid
 
 from tinytensor._kernels cimport _variant
 from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
@@ -145,21 +145,21 @@ def winograd6_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
     U = _aligned(shared)
     V = U + 36 * s.us
     Mx = V + 36 * s.vs
-    with nogil:
-        for p in prange(s.Mp // kt.nr, schedule='static', num_threads=n_threads):
+    with nogil, parallel(num_threads=n_threads):    # one team: each phase's prange ends
+        tid = threadid()                            # at a barrier, no new team per phase
+        for p in prange(s.Mp // kt.nr, schedule='static'):
             kt.wino6_weights(U, s.us, &w[0, 0, 0, 0, 0], M, C, s.r, kt.nr, p * kt.nr,
                              (p + 1) * kt.nr)
         for blk in range(s.nblocks):
             t0 = blk * s.tb
             t1 = min(t0 + s.tb, s.T)
-            for t in prange(t0, t1, schedule='static', num_threads=n_threads):
+            for t in prange(t0, t1, schedule='static'):
                 kt.wino6_input(V, s.vs, &x[0, 0, 0, 0, 0], C, H, W, ph, pw, s.m, s.TH, s.TW,
                                t, t + 1, t0)
-            for k in prange(36, schedule='static', num_threads=n_threads):
-                tid = threadid()
+            for k in prange(36, schedule='static'):
                 kt.sgemm_packed_b(t1 - t0, M, C, V + k * s.vs, C, 1, U + k * s.us, 0,
                                   Mx + k * s.ms, M, &work[tid, 0])
-            for t in prange(t0, t1, schedule='static', num_threads=n_threads):
+            for t in prange(t0, t1, schedule='static'):
                 kt.wino6_output(&y[0, 0, 0, 0, 0], Mx, s.ms, M, OH, OW, s.m, s.TH, s.TW, t,
                                 t + 1, t0, bp)
 
@@ -193,21 +193,21 @@ def winograd6_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, 
     dU = _aligned(shared)
     V = dU + 36 * s.us
     Mx = V + 36 * s.vs
-    with nogil:
+    with nogil, parallel(num_threads=n_threads):    # one team, as in winograd6_forward
+        tid = threadid()
         for blk in range(s.nblocks):
             t0 = blk * s.tb
             t1 = min(t0 + s.tb, s.T)
-            for t in prange(t0, t1, schedule='static', num_threads=n_threads):
+            for t in prange(t0, t1, schedule='static'):
                 kt.wino6_input(V, s.vs, &x[0, 0, 0, 0, 0], C, H, W, ph, pw, s.m, s.TH, s.TW,
                                t, t + 1, t0)
                 kt.wino6_grad_output(Mx, s.ms, &gy[0, 0, 0, 0, 0], M, OH, OW, s.m, s.TH,
                                      s.TW, t, t + 1, t0)
-            for k in prange(36, schedule='static', num_threads=n_threads):
-                tid = threadid()
+            for k in prange(36, schedule='static'):
                 # dU_k (M x C) (+)= Mx_k^T (M x tiles) V_k (tiles x C)
                 kt.sgemm(M, C, t1 - t0, Mx + k * s.ms, 1, M, V + k * s.vs, C, 1, blk > 0,
                          dU + k * s.us, C, &work[tid, 0])
-        for o in prange(M, schedule='static', num_threads=n_threads):
+        for o in prange(M, schedule='static'):
             kt.wino6_untransform(&gw[0, 0, 0, 0, 0], dU, s.us, C, s.r, o, o + 1)
 
 
@@ -242,22 +242,21 @@ def winograd6_input_grad(const float[:, :, :, :, ::1] gy,   # IN  (N, M, 1, OH, 
     dM = U + 36 * s.us
     dV = dM + 36 * s.vs
     per = s.TH * s.TW
-    with nogil:
-        for p in prange(s.Mp // kt.nr, schedule='static', num_threads=n_threads):
+    with nogil, parallel(num_threads=n_threads):    # one team, as in winograd6_forward
+        tid = threadid()
+        for p in prange(s.Mp // kt.nr, schedule='static'):
             kt.wino6_weights(U, s.us, &wt[0, 0, 0, 0, 0], C, M, s.r, kt.nr, p * kt.nr,
                              (p + 1) * kt.nr)
         for blk in range(s.nblocks):
             t0 = blk * s.tb
             t1 = min(t0 + s.tb, s.T)
-            for t in prange(t0, t1, schedule='static', num_threads=n_threads):
+            for t in prange(t0, t1, schedule='static'):
                 kt.wino6_grad_output(dM, s.vs, &gy[0, 0, 0, 0, 0], M, OH, OW, s.m, s.TH, s.TW,
                                      t, t + 1, t0)
-            for k in prange(36, schedule='static', num_threads=n_threads):
-                tid = threadid()
+            for k in prange(36, schedule='static'):
                 kt.sgemm_packed_b(t1 - t0, C, M, dM + k * s.vs, M, 1, U + k * s.us, 0,
                                   dV + k * s.ms, C, &work[tid, 0])
-            for n in prange(t0 // per, (t1 - 1) // per + 1, schedule='static',
-                            num_threads=n_threads):
+            for n in prange(t0 // per, (t1 - 1) // per + 1, schedule='static'):
                 kt.wino6_input_adjoint(&gx[0, 0, 0, 0, 0], dV, s.ms, C, H, W, ph, pw, s.m,
                                        s.TH, s.TW, max(t0, n * per), min(t1, (n + 1) * per),
                                        t0)

@@ -7,7 +7,9 @@ layouts). The forward: the weight transform U = G g G^T (the variant's wino6_wei
 for its GEMM), then per block of tiles the input transform (wino6_input) into V, 36 GEMMs
 V_k U_k (the variant's sgemm_packed_b) into Mx and the output transform (wino6_output) into
 y. The weight gradient: per block, V and Mx = A^T dY A (wino6_grad_output), dU_k += Mx_k^T
-V_k (36 GEMMs, the blocks in order), then gw = G^T dU G (wino6_untransform).
+V_k (36 GEMMs, the blocks in order), then gw = G^T dU G (wino6_untransform). The input
+gradient, where the flipped convolution would multiply mostly padding: dV_k = dM_k U_k^T,
+then each tile's B dV B^T added into its patch (wino6_input_adjoint).
 
 Their transforms run vectors across channels, so they keep every lane busy on small planes
 (ResNet's 16 x 16 to 4 x 4, LeNet's 8 x 8), where conv_winograd.pyx's F(2x2, 3x3), whose
@@ -26,8 +28,9 @@ from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
 # Tiles per block: V and Mx of a block (36 x tiles x (C + M) floats) within BLOCK_FLOATS (8
 # MB), blocks as even as possible
 BLOCK_FLOATS = 1 << 21
-# The kernels gather channels a plane apart (and weights r^2 C floats apart) with 32-bit lane
-# offsets: planes and channel counts below this bound keep (VL - 1) x stride inside int32
+# The kernels gather channels a plane apart (and weights r^2 C or r^2 M floats apart) with
+# 32-bit lane offsets: planes and channel counts below this bound keep (VL - 1) x stride
+# inside int32
 MAX_STRIDE = (1 << 31) // 16 - 1
 
 
@@ -36,11 +39,13 @@ def applies(x_shape, w_shape, Py_ssize_t[:, ::1] geo, Py_ssize_t groups):
     planes (D = 1), stride 1, no dilation, one group, some input channels, and strides its
     gathers can offset."""
     r = w_shape[3]
+    out_hw = [x_shape[3 + a] + geo[1, 1 + a] + geo[3, 1 + a] - r + 1 for a in range(2)]
     return (groups == 1 and x_shape[2] == 1 and r in (3, 5) and tuple(w_shape[2:]) == (1, r, r)
             and x_shape[1] > 0
             and all(geo[0, a] == 1 and geo[2, a] == 1 for a in range(3))
             and geo[1, 0] == 0 and geo[3, 0] == 0
-            and x_shape[3] * x_shape[4] <= MAX_STRIDE and 25 * x_shape[1] <= MAX_STRIDE)
+            and x_shape[3] * x_shape[4] <= MAX_STRIDE and out_hw[0] * out_hw[1] <= MAX_STRIDE
+            and 25 * max(x_shape[1], w_shape[0]) <= MAX_STRIDE)
 
 
 cdef struct Tiling:
@@ -102,7 +107,7 @@ cdef Tiling _checked(str who, const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_
     r = H + geo[1, 1] + geo[3, 1] - OH + 1
     if (xd != 1 or yd != 1 or r not in (3, 5) or W + geo[1, 2] + geo[3, 2] - OW + 1 != r
             or geo[1, 0] != 0 or geo[3, 0] != 0 or C < 1 or H * W > MAX_STRIDE
-            or 25 * C > MAX_STRIDE or n_threads < 1):
+            or OH * OW > MAX_STRIDE or 25 * max(C, M) > MAX_STRIDE or n_threads < 1):
         raise ValueError(f"{who}: inconsistent shapes (a tinytensor bug)")
     t = _tiling(kt, N, C, M, OH, OW, r)
     if work.shape[0] < n_threads or work.shape[1] < kt.work or shared.shape[0] < t.shared:

@@ -115,10 +115,20 @@ cdef Tiling _checked(str who, const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_
     return t
 
 
-cdef float* _aligned(float[::1] shared):
-    """The first 64-byte aligned float of shared (which has 16 floats of slack)."""
-    cdef float* p = &shared[0]
-    return p + ((64 - (<size_t> p) % 64) % 64) // 4
+cdef struct Regions:
+    float* u                            # U (or dU, or U^T): 36 x us floats, 64-byte aligned
+    float* v                            # V (or dM): 36 x vs floats
+    float* mx                           # Mx (or dV): 36 x ms floats
+
+
+cdef Regions _regions(float[::1] shared, Tiling s):
+    """The three regions of the shared scratch (which has 16 floats of slack to align U)."""
+    cdef Regions r
+    r.u = &shared[0]
+    r.u += ((64 - (<size_t> r.u) % 64) % 64) // 4
+    r.v = r.u + 36 * s.us
+    r.mx = r.v + 36 * s.vs
+    return r
 
 
 def winograd6_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
@@ -136,9 +146,10 @@ def winograd6_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
     cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], blk, t0, t1, t, k, p, tid
     cdef Tiling s = _checked("winograd6_forward", kt, N, C, H, W, M, OH, OW, x.shape[2],
                              y.shape[2], geo, work, shared, n_threads)
-    cdef float* U
-    cdef float* V
-    cdef float* Mx
+    cdef Regions g = _regions(shared, s)
+    cdef float* U = g.u
+    cdef float* V = g.v
+    cdef float* Mx = g.mx
     cdef const float* bp = NULL
     if (y.shape[0] != N or w.shape[0] != M or w.shape[1] != C or w.shape[2] != 1
             or w.shape[3] != s.r or w.shape[4] != s.r or (has_bias and bias.shape[0] != M)):
@@ -147,9 +158,6 @@ def winograd6_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
         return
     if has_bias:
         bp = &bias[0]
-    U = _aligned(shared)
-    V = U + 36 * s.us
-    Mx = V + 36 * s.vs
     with nogil, parallel(num_threads=n_threads):    # one team: each phase's prange ends
         tid = threadid()                            # at a barrier, no new team per phase
         for p in prange(s.Mp // kt.nr, schedule='static'):
@@ -184,9 +192,10 @@ def winograd6_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, 
     cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], blk, t0, t1, t, k, o, tid
     cdef Tiling s = _checked("winograd6_weight_grad", kt, N, C, H, W, M, OH, OW, x.shape[2],
                              gy.shape[2], geo, work, shared, n_threads)
-    cdef float* dU
-    cdef float* V
-    cdef float* Mx
+    cdef Regions g = _regions(shared, s)
+    cdef float* dU = g.u
+    cdef float* V = g.v
+    cdef float* Mx = g.mx
     if (gy.shape[0] != N or gw.shape[0] != M or gw.shape[1] != C or gw.shape[2] != 1
             or gw.shape[3] != s.r or gw.shape[4] != s.r):
         raise ValueError("winograd6_weight_grad: inconsistent shapes (a tinytensor bug)")
@@ -195,9 +204,6 @@ def winograd6_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, 
         return
     if M == 0:
         return
-    dU = _aligned(shared)
-    V = dU + 36 * s.us
-    Mx = V + 36 * s.vs
     with nogil, parallel(num_threads=n_threads):    # one team, as in winograd6_forward
         tid = threadid()
         for blk in range(s.nblocks):
@@ -235,17 +241,15 @@ def winograd6_input_grad(const float[:, :, :, :, ::1] gy,   # IN  (N, M, 1, OH, 
     # channels, dM (tiles x M) in V's place and dV (tiles x C) in Mx's
     cdef Tiling s = _checked("winograd6_input_grad", kt, N, M, H, W, C, OH, OW, gx.shape[2],
                              gy.shape[2], geo, work, shared, n_threads)
-    cdef float* U
-    cdef float* dM
-    cdef float* dV
+    cdef Regions g = _regions(shared, s)
+    cdef float* U = g.u
+    cdef float* dM = g.v
+    cdef float* dV = g.mx
     if (gy.shape[0] != N or wt.shape[0] != C or wt.shape[1] != M or wt.shape[2] != 1
             or wt.shape[3] != s.r or wt.shape[4] != s.r):
         raise ValueError("winograd6_input_grad: inconsistent shapes (a tinytensor bug)")
     if N == 0 or M == 0 or C == 0 or OH <= 0 or OW <= 0:
         return
-    U = _aligned(shared)
-    dM = U + 36 * s.us
-    dV = dM + 36 * s.vs
     per = s.TH * s.TW
     with nogil, parallel(num_threads=n_threads):    # one team, as in winograd6_forward
         tid = threadid()

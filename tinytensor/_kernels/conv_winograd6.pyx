@@ -143,10 +143,11 @@ def winograd6_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, W)
     cdef const tt_conv_kernels* kt = _variant.kernels()
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t M = y.shape[1], OH = y.shape[3], OW = y.shape[4]
-    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], blk, t0, t1, t, k, p, tid
+    cdef Py_ssize_t blk, t0, t1, t, k, p, tid
     cdef Tiling s = _checked("winograd6_forward", kt, N, C, H, W, M, OH, OW, x.shape[2],
                              y.shape[2], geo, work, shared, n_threads)
     cdef Regions g = _regions(shared, s)
+    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2]     # (geo checked above)
     cdef float* U = g.u
     cdef float* V = g.v
     cdef float* Mx = g.mx
@@ -189,10 +190,11 @@ def winograd6_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, 
     cdef const tt_conv_kernels* kt = _variant.kernels()
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[3], W = x.shape[4]
     cdef Py_ssize_t M = gy.shape[1], OH = gy.shape[3], OW = gy.shape[4]
-    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], blk, t0, t1, t, k, o, tid
+    cdef Py_ssize_t blk, t0, t1, t, k, o, tid
     cdef Tiling s = _checked("winograd6_weight_grad", kt, N, C, H, W, M, OH, OW, x.shape[2],
                              gy.shape[2], geo, work, shared, n_threads)
     cdef Regions g = _regions(shared, s)
+    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2]     # (geo checked above)
     cdef float* dU = g.u
     cdef float* V = g.v
     cdef float* Mx = g.mx
@@ -236,12 +238,13 @@ def winograd6_input_grad(const float[:, :, :, :, ::1] gy,   # IN  (N, M, 1, OH, 
     cdef const tt_conv_kernels* kt = _variant.kernels()
     cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[3], W = gx.shape[4]
     cdef Py_ssize_t M = gy.shape[1], OH = gy.shape[3], OW = gy.shape[4]
-    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2], blk, t0, t1, t, k, p, n, tid, per
+    cdef Py_ssize_t blk, t0, t1, t, k, p, n, tid, per
     # the tiling of the convolution with the channels' roles swapped: U^T in panels of input
     # channels, dM (tiles x M) in V's place and dV (tiles x C) in Mx's
     cdef Tiling s = _checked("winograd6_input_grad", kt, N, M, H, W, C, OH, OW, gx.shape[2],
                              gy.shape[2], geo, work, shared, n_threads)
     cdef Regions g = _regions(shared, s)
+    cdef Py_ssize_t ph = geo[1, 1], pw = geo[1, 2]     # (geo checked above)
     cdef float* U = g.u
     cdef float* dM = g.v
     cdef float* dV = g.mx

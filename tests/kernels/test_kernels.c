@@ -641,7 +641,7 @@ static void test_winograd6(const tt_conv_kernels *kt)
         winograd_reference(x, w, rep % 2 ? bias : NULL, gy, N, C, M, H, W, r, pt, pl, OH, OW, 50,
                            want, bound, gwant, gbound, gxwant, gxbound);
         /* the input gradient by the adjoint: U^T packed from the weights with the channels
-           swapped (in U's place again), dM = A^T dY A (in V's), dV_k = dM_k U^T_k (in Mx's),
+           swapped (in U's place again), dM = A dY A^T (in V's), dV_k = dM_k U^T_k (in Mx's),
            then each tile's B dV B^T added into gx */
         float *wt = malloc((size_t)(M * C * rr) * sizeof(float)), *gx = calloc((size_t)(N * C * H * W), sizeof(float));
         long Cp = (C + nr - 1) / nr * nr, ut = (Cp * M + 15) / 16 * 16 + 16, vs2 = tb * M + 3, ms2 = tb * C + 5;

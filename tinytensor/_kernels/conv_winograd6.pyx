@@ -6,7 +6,7 @@ tile and channel pair instead of 144 or 100 (c/tt_winograd6.inc has the algebra 
 layouts). The forward: the weight transform U = G g G^T (the variant's wino6_weights, packed
 for its GEMM), then per block of tiles the input transform (wino6_input) into V, 36 GEMMs
 V_k U_k (the variant's sgemm_packed_b) into Mx and the output transform (wino6_output) into
-y. The weight gradient: per block, V and Mx = A^T dY A (wino6_grad_output), dU_k += Mx_k^T
+y. The weight gradient: per block, V and Mx = A dY A^T (wino6_grad_output), dU_k += Mx_k^T
 V_k (36 GEMMs, the blocks in order), then gw = G^T dU G (wino6_untransform). The input
 gradient, where the flipped convolution would multiply mostly padding: dV_k = dM_k U_k^T,
 then each tile's B dV B^T added into its patch (wino6_input_adjoint).
@@ -185,7 +185,7 @@ def winograd6_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, H, 
                           float[::1] shared,
                           Py_ssize_t[:, ::1] geo, int n_threads):
     """gw = the weight gradient of the convolution winograd6_forward computes, in the
-    Winograd domain: dL/dU_k = sum over tiles of (A^T dY A)_k^T (B^T d B)_k (36 GEMMs per
+    Winograd domain: dL/dU_k = sum over tiles of (A dY A^T)_k^T (B^T d B)_k (36 GEMMs per
     block, the blocks in order), gw = G^T (dL/dU) G."""
     cdef const tt_conv_kernels* kt = _variant.kernels()
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[3], W = x.shape[4]
@@ -232,7 +232,7 @@ def winograd6_input_grad(const float[:, :, :, :, ::1] gy,   # IN  (N, M, 1, OH, 
                          Py_ssize_t[:, ::1] geo, int n_threads):
     """gx += the input gradient of the convolution winograd6_forward computes with the
     weights w (M, C, r, r), by the forward's adjoint (where the flipped convolution would
-    multiply mostly padding): dV_k = (A^T dY A)_k U_k^T (36 GEMMs per block, U^T packed from
+    multiply mostly padding): dV_k = (A dY A^T)_k U_k^T (36 GEMMs per block, U^T packed from
     wt), then each tile's B dV B^T added into the 6x6 patch it came from (the patches overlap:
     one thread per image adds its tiles in order)."""
     cdef const tt_conv_kernels* kt = _variant.kernels()

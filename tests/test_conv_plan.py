@@ -82,7 +82,7 @@ def test_forcing_takes_a_path_where_it_can_run():
 
 
 def test_force_checks_its_arguments():
-    with pytest.raises(ValueError, match="forward='fast' is not one of direct, winograd6, winograd, rows"):
+    with pytest.raises(ValueError, match="forward='fast' is not one of direct, winograd6, winograd, winograd1d, rows"):
         with conv_plan.force(forward="fast"):
             pass
     with pytest.raises(TypeError, match="unexpected keyword"):

@@ -673,6 +673,69 @@ static void test_winograd6(const tt_conv_kernels *kt)
     free(work);
 }
 
+/* The 1-D transforms (tt_winograd1d.inc), driven as conv_winograd1d.pyx's winograd1d_forward
+   (weights transformed here, in double) with the variant's packed-B GEMM between them: 3-, 5-
+   and 7-tap convolutions against the plain sums, uneven padding, signals of one tile to a few
+   blocks of a few panels; every output written (y starts NaN). */
+static void test_winograd1d(const tt_conv_kernels *kt)
+{
+    static const double pts[7] = {0, 1, -1, 2, -2, 0.5, -0.5};
+    static const double scale[7] = {1, -2.0 / 9, -2.0 / 9, 1.0 / 90, 1.0 / 90, 32.0 / 45, 32.0 / 45};
+    float *work = malloc((size_t)kt->work * sizeof(float));
+    for (int rep = 0; rep < 60; rep++) {
+        int r = 3 + 2 * (rep % 3), m = 9 - r;
+        long N = irand(1, 2), C = irand(1, 20), M = irand(1, 40), nr = kt->nr;
+        long pl = irand(0, r), pr = irand(0, r), L = irand(r - pl - pr > 1 ? r - pl - pr : 1, 400);
+        long OL = L + pl + pr - r + 1, TL = (OL + m - 1) / m, nb = nr * irand(1, 3);
+        long us = M * C, vs = C * nb + 16, ld = nb + 5, ms = M * ld + 7;
+        float *x = randoms(N * C * L), *w = randoms(M * C * r), *bias = randoms(M);
+        float *U = malloc((size_t)(8 * us) * sizeof(float)), *V = amalloc(8 * vs), *Mx = amalloc(8 * ms);
+        float *buf = malloc((size_t)(m * (nb + 4)) * sizeof(float));
+        float *y = malloc((size_t)(N * M * OL) * sizeof(float));
+        for (long i = 0; i < N * M * OL; i++) y[i] = NAN;
+        for (int k = 0; k < 8; k++)
+            for (long q = 0; q < M * C; q++) {
+                double u = 0;
+                for (int j = 0; j < r; j++)
+                    u += (k == 7 ? (j == r - 1) : scale[k] * pow(pts[k], j)) * w[q * r + j];
+                U[k * us + q] = (float)u;
+            }
+        for (long n = 0; n < N; n++)
+            for (long t0 = 0; t0 < TL; t0 += nb) {
+                long cnt = TL - t0 < nb ? TL - t0 : nb, np_ = (cnt + nr - 1) / nr * nr;
+                kt->wino1d_input(V, vs, x + n * C * L, C, L, pl, m, t0, cnt, nr, buf);
+                for (int k = 0; k < 8; k++)
+                    kt->sgemm_packed_b(M, np_, C, U + k * us, C, 1, V + k * vs, 0, Mx + k * ms, ld, work);
+                kt->wino1d_output(y + n * M * OL, OL, Mx, ms, ld, M, m, t0, cnt, rep % 2 ? bias : NULL);
+            }
+        double *want = calloc((size_t)(N * M * OL), sizeof(double)), *bound = calloc((size_t)(N * M * OL), sizeof(double));
+        for (long n = 0; n < N; n++)
+            for (long o = 0; o < M; o++)
+                for (long i = 0; i < OL; i++) {
+                    long q = (n * M + o) * OL + i;
+                    want[q] = rep % 2 ? bias[o] : 0;
+                    bound[q] = fabs(want[q]);
+                    for (long c = 0; c < C; c++) {
+                        double wmax = 0;
+                        for (int j = 0; j < r; j++) {
+                            long s = i - pl + j;
+                            wmax = fmax(wmax, fabs(w[(o * C + c) * r + j]));
+                            if (s < 0 || s >= L) continue;
+                            want[q] += (double)x[(n * C + c) * L + s] * w[(o * C + c) * r + j];
+                        }
+                        /* the transforms mix the 8 samples under the output's tile: each
+                           one's products can round into it, reached or not */
+                        for (long s = i / m * m - pl; s < i / m * m - pl + 8; s++)
+                            if (s >= 0 && s < L) bound[q] += 50 * fabs(x[(n * C + c) * L + s]) * wmax;
+                    }
+                    bound[q] += 1e-3;
+                }
+        check("winograd1d forward", kt->name, y, want, bound, N * M * OL);
+        free(x); free(w); free(bias); free(U); free(V); free(Mx); free(buf); free(y); free(want); free(bound);
+    }
+    free(work);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);      /* lines out before any crash (a guard page hit) */
@@ -696,6 +759,7 @@ int main(int argc, char **argv)
         test_max_row(kt);
         test_winograd(kt);
         test_winograd6(kt);
+        test_winograd1d(kt);
         printf("%s %s (float32 tile %d x %d, float64 GEMM tile %d x %d, weight gradient %d lanes)\n",
                failures == before ? "ok  " : "FAIL", kt->name, kt->mr, kt->nr, kt->dmr, kt->dnr,
                kt->wgrad.vl);

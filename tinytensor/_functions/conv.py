@@ -36,6 +36,7 @@ from tinytensor._kernels import conv_panels as _kp
 from tinytensor._kernels import conv_taps as _kt
 from tinytensor._kernels import conv_wgrad as _kw
 from tinytensor._kernels import conv_winograd as _kwino
+from tinytensor._kernels import conv_winograd1d as _kwino1d
 from tinytensor._kernels import conv_winograd6 as _kwino6
 from tinytensor._kernels import reduce as _reduce
 from tinytensor._tensor_type import _wrap, from_numpy
@@ -222,6 +223,11 @@ def conv_forward(x, w, b, geo, groups, n_threads, out_sp=None):
     elif p.forward == "winograd6":
         with _winograd6_scratch(x, w, out_sp, n_threads) as (work, shared):
             _kwino6.winograd6_forward(x, w, bias, has_bias, y, work, shared, geo, n_threads)
+    elif p.forward == "winograd1d":
+        own, shared = _kwino1d.scratch_sizes(x.shape[1], o, out_sp[2], w.shape[4])
+        with _Scratch(x.dtype, n_threads + -(-shared // own), own) as scratch:
+            _kwino1d.winograd1d_forward(x, w, bias, has_bias, y, scratch[:n_threads],
+                                        scratch[n_threads:].reshape(-1), geo, n_threads)
     elif p.forward == "rows":
         with _Scratch(x.dtype, 1, _kp.panel_sizes(cg, og, k, groups)[0]) as packed:
             _kp.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)

@@ -95,6 +95,13 @@ cdef extern from "tt_conv_types.h" nogil:
                                     Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw,
                                     int m, Py_ssize_t TH, Py_ssize_t TW, Py_ssize_t t0,
                                     Py_ssize_t t1, Py_ssize_t tb) noexcept nogil
+        # the 1-D Winograd convolutions (c/tt_winograd1d.inc; conv_winograd1d.pyx)
+        void (*wino1d_input)(float* V, Py_ssize_t vs, const float* x, Py_ssize_t C,
+                             Py_ssize_t L, Py_ssize_t p, int m, Py_ssize_t t0, Py_ssize_t nb,
+                             Py_ssize_t nr, float* buf) noexcept nogil
+        void (*wino1d_output)(float* y, Py_ssize_t OL, const float* Mx, Py_ssize_t ms,
+                              Py_ssize_t ld, Py_ssize_t M, int m, Py_ssize_t t0,
+                              Py_ssize_t nb, const float* bias) noexcept nogil
         # pooling: the float32 max-pool row kernel (c/tt_pool_rows.inc; pool.pyx)
         void (*max_row)(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
                         Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,

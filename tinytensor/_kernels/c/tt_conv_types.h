@@ -114,6 +114,13 @@ typedef struct {
                                 ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, int m,
                                 ptrdiff_t TH, ptrdiff_t TW, ptrdiff_t t0, ptrdiff_t t1,
                                 ptrdiff_t tb);
+    /* the 1-D Winograd convolutions over 8-sample windows, F(6, 3), F(4, 5) and F(2, 7)
+       (contracts in tt_winograd1d.inc; conv_winograd1d.pyx) */
+    void (*wino1d_input)(float *V, ptrdiff_t vs, const float *x, ptrdiff_t C, ptrdiff_t L,
+                         ptrdiff_t p, int m, ptrdiff_t t0, ptrdiff_t nb, ptrdiff_t nr,
+                         float *buf);
+    void (*wino1d_output)(float *y, ptrdiff_t OL, const float *Mx, ptrdiff_t ms, ptrdiff_t ld,
+                          ptrdiff_t M, int m, ptrdiff_t t0, ptrdiff_t nb, const float *bias);
     /* -- pooling (not convolution): the float32 max-pool row kernel (tt_pool_rows.inc) -- */
     void (*max_row)(const float *xp, float *y, void *idx, int kind, ptrdiff_t n,
                     ptrdiff_t sw, ptrdiff_t start, ptrdiff_t na, ptrdiff_t nb, ptrdiff_t nc,

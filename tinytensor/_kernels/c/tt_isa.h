@@ -70,6 +70,7 @@
         TT_CAT(tt_wino6_input_, SFX_), TT_CAT(tt_wino6_output_, SFX_),                       \
         TT_CAT(tt_wino6_grad_output_, SFX_), TT_CAT(tt_wino6_untransform_, SFX_),            \
         TT_CAT(tt_wino6_input_adjoint_, SFX_),                                               \
+        TT_CAT(tt_wino1d_input_, SFX_), TT_CAT(tt_wino1d_output_, SFX_),                     \
         TT_CAT(tt_max_row_, SFX_)};
 
 /* the weight gradient's kernels of a variant (tt_conv_wgrad.inc) */
@@ -105,6 +106,7 @@ TT_TARGET_BEGIN("avx512f,fma")
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
+#include "tt_winograd1d.inc"     /* 1-D, over 8-sample windows (conv_winograd1d.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -133,6 +135,7 @@ TT_TARGET_BEGIN("avx2,fma")
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
+#include "tt_winograd1d.inc"     /* 1-D, over 8-sample windows (conv_winograd1d.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -159,6 +162,7 @@ TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6, 6, 2, 256, 144, 256)
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
+#include "tt_winograd1d.inc"     /* 1-D, over 8-sample windows (conv_winograd1d.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
@@ -184,6 +188,7 @@ TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
+#include "tt_winograd1d.inc"     /* 1-D, over 8-sample windows (conv_winograd1d.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512, 4, 6, 2, 256, 144, 256)
@@ -203,6 +208,7 @@ static const tt_conv_kernels tt_kernels_avx512 = {
     tt_wino6_weights_avx512p, tt_wino6_input_avx512p,   /* the portable transforms */
     tt_wino6_output_avx512p, tt_wino6_grad_output_avx512p, tt_wino6_untransform_avx512p,
     tt_wino6_input_adjoint_avx512p,
+    tt_wino1d_input_avx512p, tt_wino1d_output_avx512p,  /* 1-D Winograd: the portable ones */
     tt_max_row_avx512p};                 /* the max-pool rows: the portable ones */
 #endif
 

@@ -1,0 +1,164 @@
+# cython: language_level=3, wraparound=False, cdivision=True
+# boundscheck, initializedcheck: set by setup.py (TINYTENSOR_CYTHON_DEBUG=1 turns them on)
+"""The float32 1-D Winograd convolutions over 8-sample windows, F(6, 3), F(4, 5) and F(2, 7):
+a 3-, 5- or 7-tap, stride-1, undilated, ungrouped convolution of signals with 8
+multiplications per run of m = 9 - r outputs and channel pair instead of m r
+(c/tt_winograd1d.inc has the algebra and the layouts). The weight transform U_k = (G g)_k is
+done here, once per call; then per block of tiles of one signal the input transform
+(the variant's wino1d_input) into V, 8 GEMMs U_k V_k (its sgemm_packed_b) into Mx and the
+output transform (wino1d_output) into y. The flipped convolution of the input gradient runs
+it too.
+
+Contract as in conv_gemm.pyx: C-contiguous float32 arrays viewed as 3-D spatial (D = H = 1
+here); each `def` re-checks every shape invariant before any kernel runs. A block's outputs
+come from its own transforms and GEMMs, which sum over the channels in an order fixed by the
+shapes, so the bits never depend on the thread count (threads take whole blocks).
+"""
+from cython.parallel cimport parallel, prange, threadid
+
+from tinytensor._kernels cimport _variant
+from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
+
+# Tiles per block: a block's V and Mx (8 x tiles x (C + M) floats) within BLOCK_FLOATS
+# (256 KB: a thread's share of the core's L2), blocks of a signal as even as possible
+BLOCK_FLOATS = 1 << 16
+# G's rows: s_p p^j for the interpolation points p (c/tt_winograd1d.inc), then infinity
+cdef double[7] _POINTS = [0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5]
+cdef double[7] _SCALES = [1.0, -2.0 / 9, -2.0 / 9, 1.0 / 90, 1.0 / 90, 32.0 / 45, 32.0 / 45]
+
+
+def applies(x_shape, w_shape, Py_ssize_t[:, ::1] geo, Py_ssize_t groups):
+    """Whether these kernels compute this convolution (5-D shapes): a 3-, 5- or 7-tap kernel
+    over signals (D = H = 1), stride 1, no dilation, one group, some input channels and
+    samples."""
+    r = w_shape[4]
+    return (groups == 1 and x_shape[2] == 1 and x_shape[3] == 1 and r in (3, 5, 7)
+            and tuple(w_shape[2:]) == (1, 1, r) and x_shape[1] > 0 and x_shape[4] > 0
+            and all(geo[0, a] == 1 and geo[2, a] == 1 for a in range(3))
+            and geo[1, 0] == 0 and geo[3, 0] == 0 and geo[1, 1] == 0 and geo[3, 1] == 0)
+
+
+cdef struct Tiling:
+    int r, m                              # taps; outputs per tile (m + r - 1 = 8)
+    Py_ssize_t TL, nb, nbp, nblocks       # tiles per signal; per block; rounded up to nr
+    Py_ssize_t us, vs, ld, ms             # U's k stride; V's; Mx's row and k strides
+    Py_ssize_t own                        # floats per thread: GEMM workspace, V, Mx, buffer
+    Py_ssize_t shared                     # floats of U (+ alignment slack)
+
+
+cdef Tiling _tiling(const tt_conv_kernels* kt, Py_ssize_t C, Py_ssize_t M, Py_ssize_t OL,
+                    int r) except *:
+    cdef Tiling t
+    t.r = r
+    t.m = 9 - r
+    t.TL = (OL + t.m - 1) // t.m
+    t.nb = max(kt.nr, BLOCK_FLOATS // (8 * (C + M)) // kt.nr * kt.nr)
+    t.nblocks = max(1, (t.TL + t.nb - 1) // t.nb)
+    t.nb = max(1, (t.TL + t.nblocks - 1) // t.nblocks)
+    t.nbp = (t.nb + kt.nr - 1) // kt.nr * kt.nr
+    # strides of whole 64-byte lines plus one (k-matrices and rows in different cache sets)
+    t.us = (M * C + 15) // 16 * 16
+    t.vs = (C * t.nbp + 15) // 16 * 16 + 16
+    t.ld = t.nbp + 16
+    t.ms = M * t.ld + 16
+    t.own = (kt.work + 16) + 8 * (t.vs + t.ms) + 16 + t.m * (t.nbp + 4)
+    t.shared = 8 * t.us + 16
+    return t
+
+
+def scratch_sizes(Py_ssize_t C, Py_ssize_t M, Py_ssize_t OL, int r):
+    """(floats per thread, floats shared) for winograd1d_forward."""
+    cdef const tt_conv_kernels* kt = _variant.kernels()
+    if kt == NULL:
+        raise RuntimeError("winograd1d: needs a kernel variant; a tinytensor bug")
+    if r != 3 and r != 5 and r != 7:
+        raise ValueError("winograd1d: kernels of 3, 5 or 7 taps only (a tinytensor bug)")
+    cdef Tiling t = _tiling(kt, C, M, OL, r)
+    return t.own, t.shared
+
+
+cdef float* _aligned(float* p) noexcept nogil:
+    """p rounded up to 64 bytes (every region has 16 floats of slack for it)."""
+    return p + ((64 - (<size_t> p) % 64) % 64) // 4
+
+
+cdef void _transform_weights(float* U, Py_ssize_t us, const float* w, Py_ssize_t M,
+                             Py_ssize_t C, int r) noexcept nogil:
+    """U[k * us + o * C + c] = (G w[o, c])_k, summed in double."""
+    cdef double[8][7] G
+    cdef Py_ssize_t k, o, c
+    cdef int j
+    cdef double s
+    for k in range(8):
+        for j in range(r):
+            G[k][j] = (1.0 if j == r - 1 else 0.0) if k == 7 else _SCALES[k] * _POINTS[k] ** j
+    for k in range(8):
+        for o in range(M):
+            for c in range(C):
+                s = 0.0
+                for j in range(r):
+                    s += G[k][j] * w[(o * C + c) * r + j]
+                U[k * us + o * C + c] = <float> s
+
+
+def winograd1d_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, 1, L)
+                       const float[:, :, :, :, ::1] w,    # IN  (M, C, 1, 1, r)
+                       const float[::1] bias,             # IN  (M,) when has_bias, else any
+                       bint has_bias,
+                       float[:, :, :, :, ::1] y,          # OUT (N, M, 1, 1, OL), fully written
+                       float[:, ::1] work,                # SCRATCH (>= n_threads, scratch_sizes()[0])
+                       float[::1] shared,                 # SCRATCH (>= scratch_sizes()[1])
+                       Py_ssize_t[:, ::1] geo, int n_threads):
+    """y = the convolution of x with the r-tap weights w (+ bias)."""
+    cdef const tt_conv_kernels* kt = _variant.kernels()
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], L = x.shape[4]
+    cdef Py_ssize_t M = y.shape[1], OL = y.shape[4]
+    cdef Py_ssize_t item, n, t0, nb, k, tid, a, r
+    cdef Tiling s
+    cdef float* U
+    cdef float* V
+    cdef float* Mx
+    cdef float* buf
+    cdef float* gemm_work
+    cdef const float* bp = NULL
+    if kt == NULL:
+        raise RuntimeError("winograd1d_forward: needs a kernel variant; a tinytensor bug")
+    if geo.shape[0] != 4 or geo.shape[1] != 3:
+        raise ValueError("winograd1d_forward: geometry must be (4, 3) (a tinytensor bug)")
+    for a in range(3):
+        if geo[0, a] != 1 or geo[2, a] != 1 or geo[1, a] < 0 or geo[3, a] < 0:
+            raise ValueError("winograd1d_forward: not a stride-1 undilated convolution "
+                             "(a tinytensor bug)")
+    r = L + geo[1, 2] + geo[3, 2] - OL + 1
+    if (r not in (3, 5, 7) or x.shape[2] != 1 or x.shape[3] != 1 or y.shape[2] != 1
+            or y.shape[3] != 1 or y.shape[0] != N or C < 1 or L < 1 or n_threads < 1
+            or geo[1, 0] != 0 or geo[3, 0] != 0 or geo[1, 1] != 0 or geo[3, 1] != 0
+            or w.shape[0] != M or w.shape[1] != C or w.shape[2] != 1 or w.shape[3] != 1
+            or w.shape[4] != r or (has_bias and bias.shape[0] != M)):
+        raise ValueError("winograd1d_forward: inconsistent shapes (a tinytensor bug)")
+    s = _tiling(kt, C, M, OL, r)
+    if work.shape[0] < n_threads or work.shape[1] < s.own or shared.shape[0] < s.shared:
+        raise ValueError("winograd1d_forward: scratch too small (a tinytensor bug)")
+    if N == 0 or M == 0 or OL <= 0:
+        return
+    if has_bias:
+        bp = &bias[0]
+    U = _aligned(&shared[0])
+    with nogil:
+        _transform_weights(U, s.us, &w[0, 0, 0, 0, 0], M, C, r)
+    with nogil, parallel(num_threads=n_threads):
+        tid = threadid()
+        gemm_work = &work[tid, 0]
+        V = _aligned(gemm_work + kt.work)
+        Mx = _aligned(V + 8 * s.vs)
+        buf = Mx + 8 * s.ms
+        for item in prange(N * s.nblocks, schedule='static'):
+            n = item // s.nblocks
+            t0 = item % s.nblocks * s.nb
+            nb = min(s.nb, s.TL - t0)
+            kt.wino1d_input(V, s.vs, &x[n, 0, 0, 0, 0], C, L, geo[1, 2], s.m, t0, nb, kt.nr,
+                            buf)
+            for k in range(8):                     # (nb rounded up to panels of nr)
+                kt.sgemm_packed_b(M, (nb + kt.nr - 1) // kt.nr * kt.nr, C, U + k * s.us, C, 1, V + k * s.vs, 0,
+                                  Mx + k * s.ms, s.ld, gemm_work)
+            kt.wino1d_output(&y[n, 0, 0, 0, 0], OL, Mx, s.ms, s.ld, M, s.m, t0, nb, bp)

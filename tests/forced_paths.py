@@ -30,9 +30,10 @@ FORCES = {
     "winograd": dict(forward="winograd", input_grad="flipped", weight_grad="winograd"),
     # Winograd F(4x4, 3x3) forward and flipped input gradient wherever it applies
     "winograd6": dict(forward="winograd6", input_grad="flipped"),
-    # the 1-D Winograd forward and flipped input gradient wherever it applies (3, 5 or 7
-    # taps over signals, stride 1, one group), whatever the taps, channels and length
-    "winograd1d": dict(forward="winograd1d", input_grad="flipped"),
+    # the 1-D Winograd forward, flipped input gradient and weight gradient wherever it
+    # applies (3, 5 or 7 taps over signals, stride 1, one group), whatever the taps, channels
+    # and length
+    "winograd1d": dict(forward="winograd1d", input_grad="flipped", weight_grad="winograd1d"),
     # weight gradient by the window mode wherever it applies (groups == 1)
     "window": dict(weight_grad="window"),
     # im2col + GEMM, GEMM + col2im, and the GEMM weight gradient everywhere (depthwise too)

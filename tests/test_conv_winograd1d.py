@@ -1,10 +1,10 @@
 """The 1-D Winograd convolutions over 8-sample windows, F(6, 3), F(4, 5) and F(2, 7)
 (tinytensor/_kernels/conv_winograd1d.pyx and c/tt_winograd1d.inc): against the naive reference
-(tests/reference_conv.py) under hypothesis, on every ISA variant this CPU runs, forward and
-input gradient (the flipped convolution, which runs it too); the kernel with uneven padding,
-signals of one tile or many blocks, channel counts that do and do not fill a GEMM panel, every
-output written once; bits that do not depend on the thread count or the block size; where the
-plan uses it; and the kernel's refusals.
+(tests/reference_conv.py) under hypothesis, on every ISA variant this CPU runs, forward, input
+gradient (the flipped convolution, which runs it too) and weight gradient; both kernels with
+uneven padding, signals of one tile or many blocks, channel counts that do and do not fill a
+GEMM panel, every output written once; bits that do not depend on the thread count (nor, for
+the forward, on the block size); where the plan uses them; and the kernels' refusals.
 
 Its transforms hold 21/4, 17/4 and 32/45, so it rounds a little more than summing directly
 (relative errors ~1e-6 of the largest output in float32), hence the tolerance: relative to the
@@ -54,11 +54,13 @@ def cases(draw):
 @given(case=cases())
 def test_winograd1d_matches_reference(variant, case):
     x, w, b, pad, go = case
-    with on_variant(variant), conv_plan.force(forward="winograd1d", input_grad="flipped"):
+    with on_variant(variant), conv_plan.force(forward="winograd1d", input_grad="flipped",
+                                              weight_grad="winograd1d"):
         plan = conv_plan.plan((x.shape[0], x.shape[1], 1, 1, x.shape[2]),
                               (w.shape[0], w.shape[1], 1, 1, w.shape[2]), geo1d(pad, pad), 1,
                               np.float32, 1)
-        assert (plan.forward, plan.input_grad) == ("winograd1d", "flipped")
+        assert (plan.forward, plan.input_grad, plan.weight_grad) == ("winograd1d", "flipped",
+                                                                     "winograd1d")
         xt = tt.tensor(x.astype(np.float32), requires_grad=True)
         wt = tt.tensor(w.astype(np.float32), requires_grad=True)
         bt = None if b is None else tt.tensor(b.astype(np.float32), requires_grad=True)
@@ -82,20 +84,35 @@ def windowed(x, w, b, pads):
     return y if b is None else y + np.asarray(b, np.float64)[:, None]
 
 
-def forward(x, w, b, pads, n_threads=1):
-    """winograd1d_forward on 3-D arrays (cast to float32), pads (left, right); y starts as
-    NaN."""
+def windowed_weight_grad(x, gy, r, pads):
+    """The weight gradient as sums over sliding windows in float64."""
+    xp = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), pads))
+    win = np.lib.stride_tricks.sliding_window_view(xp, r, axis=2)          # n, c, i, j
+    return np.einsum("ncij,noi->ocj", win, np.asarray(gy, np.float64))
+
+
+def scratch(n, c, m, out_len, r, n_threads):
+    own, shared = KW1.scratch_sizes(n, c, m, out_len, r)
+    return np.empty((n_threads, own), np.float32), np.empty(shared, np.float32)
+
+
+def kernels(x, w, b, gy, pads, n_threads=1):
+    """(y, gw) of winograd1d_forward and winograd1d_weight_grad on 3-D arrays (cast to
+    float32), pads (left, right); both start as NaN."""
     left, right = pads
     n, c, length = x.shape
     m, r = w.shape[0], w.shape[2]
     y = np.full((n, m, 1, 1, length + left + right - r + 1), np.nan, np.float32)
-    own, shared = KW1.scratch_sizes(c, m, y.shape[4], r)
-    KW1.winograd1d_forward(np.ascontiguousarray(x[:, :, None, None], np.float32),
-                           np.ascontiguousarray(w[:, :, None, None], np.float32),
+    gw = np.full((m, c, 1, 1, r), np.nan, np.float32)
+    x5 = np.ascontiguousarray(x[:, :, None, None], np.float32)
+    KW1.winograd1d_forward(x5, np.ascontiguousarray(w[:, :, None, None], np.float32),
                            np.zeros(0, np.float32) if b is None else b.astype(np.float32),
-                           b is not None, y, np.empty((n_threads, own), np.float32),
-                           np.empty(shared, np.float32), geo1d(left, right), n_threads)
-    return y[:, :, 0, 0]
+                           b is not None, y, *scratch(n, c, m, y.shape[4], r, n_threads),
+                           geo1d(left, right), n_threads)
+    KW1.winograd1d_weight_grad(x5, np.ascontiguousarray(gy[:, :, None, None], np.float32), gw,
+                               *scratch(n, c, m, y.shape[4], r, n_threads), geo1d(left, right),
+                               n_threads)
+    return y[:, :, 0, 0], gw[:, :, 0, 0]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -111,9 +128,11 @@ def test_kernel_with_uneven_padding(variant, data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     x, w = rng.uniform(-1, 1, (n, c, length)), rng.uniform(-1, 1, (m, c, r))
     b = rng.uniform(-1, 1, m) if data.draw(st.booleans()) else None
+    gy = rng.uniform(-1, 1, (n, m, length + sum(pads) - r + 1))
     with on_variant(variant):
-        y = forward(x, w, b, pads)
+        y, gw = kernels(x, w, b, gy, pads)
     close(y, windowed(x, w, b, pads))
+    close(gw, windowed_weight_grad(x, gy, r, pads))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -121,22 +140,29 @@ def test_kernel_with_uneven_padding(variant, data):
 def test_bits_do_not_depend_on_threads_or_blocks(variant, r, monkeypatch):
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal((3, 20, 2500)), rng.standard_normal((34, 20, r)), None
+    gy = rng.standard_normal((3, 34, 2504 - r))
     with on_variant(variant):
-        one = forward(x, w, b, (2, 1), 1)
-        assert np.array_equal(one, forward(x, w, b, (2, 1), 2))
+        y, gw = kernels(x, w, b, gy, (2, 1), 1)
+        y2, gw2 = kernels(x, w, b, gy, (2, 1), 2)
+        assert np.array_equal(y, y2) and np.array_equal(gw, gw2)
+        # the forward's bits do not depend on the blocks either; the weight gradient's sums
+        # do (a block's products, then the blocks of a part in order: fixed by the shapes)
         monkeypatch.setattr(KW1, "BLOCK_FLOATS", 1)          # one panel of tiles per block
-        assert np.array_equal(one, forward(x, w, b, (2, 1), 2))
-    close(one, windowed(x, w, b, (2, 1)))
+        y3, gw3 = kernels(x, w, b, gy, (2, 1), 2)
+        assert np.array_equal(y, y3)
+        assert np.array_equal(gw3, kernels(x, w, b, gy, (2, 1), 1)[1])
+    close(y, windowed(x, w, b, (2, 1)))
+    close(gw3, windowed_weight_grad(x, gy, r, (2, 1)))
 
 
 def test_plan_uses_winograd1d_for_long_signals():
     s7 = conv_plan.plan((32, 16, 1, 1, 1024), (32, 16, 1, 1, 7), geo1d(3, 3), 1, np.float32, 1)
-    assert (s7.forward, s7.input_grad) == ("winograd1d", "flipped")
+    assert (s7.forward, s7.input_grad, s7.weight_grad) == ("winograd1d", "flipped", "dot")
     # ... whose flipped input gradient (32 -> 16 channels) runs it too
     assert conv_plan.plan((32, 32, 1, 1, 1024), (16, 32, 1, 1, 7), geo1d(3, 3), 1, np.float32,
                           1).forward == "winograd1d"
-    assert conv_plan.plan((8, 64, 1, 1, 256), (64, 64, 1, 1, 5), geo1d(2, 2), 1, np.float32,
-                          1).forward == "winograd1d"
+    p = conv_plan.plan((8, 64, 1, 1, 256), (64, 64, 1, 1, 5), geo1d(2, 2), 1, np.float32, 1)
+    assert (p.forward, p.weight_grad) == ("winograd1d", "winograd1d")
     # not for 3 taps, short signals, few channels, float64, strides, dilation, groups, planes
     never = [((8, 64, 1, 1, 512), (64, 64, 1, 1, 3), geo1d(1, 1), 1, np.float32),
              ((8, 64, 1, 1, 40), (64, 64, 1, 1, 7), geo1d(3, 3), 1, np.float32),
@@ -150,7 +176,8 @@ def test_plan_uses_winograd1d_for_long_signals():
              ((8, 64, 1, 32, 32), (64, 64, 1, 1, 7),
               conv_plan.geometry((1, 1, 1), (0, 0, 3), (1, 1, 1), (0, 0, 3)), 1, np.float32)]
     for xs, ws, g, groups, dtype in never:
-        assert conv_plan.plan(xs, ws, g, groups, dtype, 1).forward != "winograd1d"
+        p = conv_plan.plan(xs, ws, g, groups, dtype, 1)
+        assert "winograd1d" not in (p.forward, p.weight_grad)
 
 
 def test_kernel_refuses_inconsistent_calls():
@@ -158,8 +185,7 @@ def test_kernel_refuses_inconsistent_calls():
     w = np.zeros((5, 4, 1, 1, 7), np.float32)
     y = np.zeros((2, 5, 1, 1, 20), np.float32)
     geo = geo1d(3, 3)
-    own, shared = KW1.scratch_sizes(4, 5, 20, 7)
-    wk, sh = np.empty((1, own), np.float32), np.empty(shared, np.float32)
+    wk, sh = scratch(2, 4, 5, 20, 7, 1)
     none = np.zeros(0, np.float32)
     KW1.winograd1d_forward(x, w, none, False, y, wk, sh, geo, 1)           # consistent
     bad = [
@@ -187,5 +213,15 @@ def test_kernel_refuses_inconsistent_calls():
         KW1.winograd1d_forward(x, w, none, False, y, wk[:, :-1], sh, geo, 1)
     with pytest.raises(ValueError, match="scratch too small"):
         KW1.winograd1d_forward(x, w, none, False, y, wk, sh, geo, 2)
+    gw = np.zeros((5, 4, 1, 1, 7), np.float32)
+    KW1.winograd1d_weight_grad(x, y, gw, wk, sh, geo, 1)                   # consistent
+    for xx, gy, g in [(x, y[:, :4].copy(), gw), (x, y, gw[:, :3].copy()),
+                      (x, y, np.zeros((5, 4, 1, 1, 6), np.float32)),
+                      (x, np.zeros((1, 5, 1, 1, 20), np.float32), gw),
+                      (x, np.zeros((2, 5, 1, 1, 21), np.float32), gw)]:
+        with pytest.raises(ValueError, match="inconsistent shapes"):
+            KW1.winograd1d_weight_grad(xx, gy, g, wk, sh, geo, 1)
+    with pytest.raises(ValueError, match="scratch too small"):
+        KW1.winograd1d_weight_grad(x, y, gw, wk, sh[:-1], geo, 1)
     with pytest.raises(ValueError, match="kernels of 3, 5 or 7 taps"):
-        KW1.scratch_sizes(4, 5, 20, 4)
+        KW1.scratch_sizes(2, 4, 5, 20, 4)

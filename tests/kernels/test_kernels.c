@@ -676,7 +676,7 @@ static void test_winograd6(const tt_conv_kernels *kt)
 /* The 1-D transforms (tt_winograd1d.inc), driven as conv_winograd1d.pyx's winograd1d_forward
    (weights transformed here, in double) with the variant's packed-B GEMM between them: 3-, 5-
    and 7-tap convolutions against the plain sums, uneven padding, signals of one tile to a few
-   blocks of a few panels; every output written (y starts NaN). */
+   blocks of a few panels; every output written (y starts NaN); and the weight gradient. */
 static void test_winograd1d(const tt_conv_kernels *kt)
 {
     static const double pts[7] = {0, 1, -1, 2, -2, 0.5, -0.5};
@@ -731,6 +731,44 @@ static void test_winograd1d(const tt_conv_kernels *kt)
                     bound[q] += 1e-3;
                 }
         check("winograd1d forward", kt->name, y, want, bound, N * M * OL);
+        /* the weight gradient: V plain row-major (panels nb wide), A dy in Mx's place,
+           dU_k (in U's place) += Mx_k V_k^T, block after block, then gw = G^T dU */
+        float *gy = randoms(N * M * OL), *gw = malloc((size_t)(M * C * r) * sizeof(float));
+        double *gwant = calloc((size_t)(M * C * r), sizeof(double)), *gbound = calloc((size_t)(M * C * r), sizeof(double));
+        int first = 1;
+        for (long n = 0; n < N; n++)
+            for (long t0 = 0; t0 < TL; t0 += nb, first = 0) {
+                long cnt = TL - t0 < nb ? TL - t0 : nb;
+                kt->wino1d_input(V, vs, x + n * C * L, C, L, pl, m, t0, cnt, nb, buf);
+                kt->wino1d_grad_output(Mx, ms, ld, gy + n * M * OL, OL, M, m, t0, cnt);
+                for (int k = 0; k < 8; k++)
+                    kt->sgemm(M, C, cnt, Mx + k * ms, ld, 1, V + k * vs, 1, nb, !first, U + k * us, C, work);
+            }
+        double gmax = 0;
+        for (long q = 0; q < M * C; q++)
+            for (int j = 0; j < r; j++) {
+                double g = 0;
+                for (int k = 0; k < 8; k++)
+                    g += (k == 7 ? (j == r - 1) : scale[k] * pow(pts[k], j)) * U[k * us + q];
+                gw[q * r + j] = (float)g;
+            }
+        for (long n = 0; n < N; n++)
+            for (long o = 0; o < M; o++)
+                for (long c = 0; c < C; c++)
+                    for (int j = 0; j < r; j++)
+                        for (long i = 0; i < OL; i++) {
+                            long s = i - pl + j;
+                            if (s < 0 || s >= L) continue;
+                            double t = (double)x[(n * C + c) * L + s] * gy[(n * M + o) * OL + i];
+                            gwant[(o * C + c) * r + j] += t;
+                            gbound[(o * C + c) * r + j] += 50 * fabs(t);
+                        }
+        /* a tap that never meets the input has a zero gradient, which the transforms' sums
+           give as rounding residue: bounds at least a twentieth of the largest */
+        for (long q = 0; q < M * C * r; q++) gmax = fmax(gmax, gbound[q]);
+        for (long q = 0; q < M * C * r; q++) gbound[q] = fmax(gbound[q], gmax / 20) + 1e-3;
+        check("winograd1d weight gradient", kt->name, gw, gwant, gbound, M * C * r);
+        free(gy); free(gw); free(gwant); free(gbound);
         free(x); free(w); free(bias); free(U); free(V); free(Mx); free(buf); free(y); free(want); free(bound);
     }
     free(work);

@@ -166,6 +166,16 @@ def _winograd6_scratch(x, w, out_sp, n_threads):
         yield scratch[:n_threads], scratch[n_threads:].reshape(-1)
 
 
+@contextlib.contextmanager
+def _winograd1d_scratch(x, w, out_sp, n_threads):
+    """(per-thread workspace, shared U or dU) for conv_winograd1d's kernels, in one reused
+    buffer."""
+    own, shared = _kwino1d.scratch_sizes(x.shape[0], x.shape[1], w.shape[0], out_sp[2],
+                                         w.shape[4])
+    with _Scratch(x.dtype, n_threads + -(-shared // own), own) as scratch:
+        yield scratch[:n_threads], scratch[n_threads:].reshape(-1)
+
+
 # What a convolution's shapes and arguments fix, by (input shape, weight shape, dtype, stride,
 # pad_begin, pad_end, dilation): plain values, never memory a caller can change. Spares the
 # per-call geometry array, output-size arithmetic and size check (a few microseconds each,
@@ -224,10 +234,8 @@ def conv_forward(x, w, b, geo, groups, n_threads, out_sp=None):
         with _winograd6_scratch(x, w, out_sp, n_threads) as (work, shared):
             _kwino6.winograd6_forward(x, w, bias, has_bias, y, work, shared, geo, n_threads)
     elif p.forward == "winograd1d":
-        own, shared = _kwino1d.scratch_sizes(x.shape[1], o, out_sp[2], w.shape[4])
-        with _Scratch(x.dtype, n_threads + -(-shared // own), own) as scratch:
-            _kwino1d.winograd1d_forward(x, w, bias, has_bias, y, scratch[:n_threads],
-                                        scratch[n_threads:].reshape(-1), geo, n_threads)
+        with _winograd1d_scratch(x, w, out_sp, n_threads) as (work, shared):
+            _kwino1d.winograd1d_forward(x, w, bias, has_bias, y, work, shared, geo, n_threads)
     elif p.forward == "rows":
         with _Scratch(x.dtype, 1, _kp.panel_sizes(cg, og, k, groups)[0]) as packed:
             _kp.rows_forward(x, w, bias, has_bias, y, packed[0], geo, groups, n_threads)
@@ -309,6 +317,10 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
         gw = alloc(w.shape, w.dtype)
         with _winograd6_scratch(x, w, go.shape[2:], n_threads) as (work, shared):
             _kwino6.winograd6_weight_grad(x, go, gw, work, shared, geo, n_threads)
+    elif need_w and p.weight_grad == "winograd1d":
+        gw = alloc(w.shape, w.dtype)
+        with _winograd1d_scratch(x, w, go.shape[2:], n_threads) as (work, shared):
+            _kwino1d.winograd1d_weight_grad(x, go, gw, work, shared, geo, n_threads)
     elif need_w and p.weight_grad == "dot":
         gw = alloc(w.shape, w.dtype)
         _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)

@@ -80,8 +80,8 @@ PATHS = {
     "forward": ("direct", "winograd6", "winograd", "winograd1d", "rows", "panels", "gemm",
                 "taps"),
     "input_grad": ("direct-fused", "direct", "flipped", "winograd6", "panels", "gemm", "taps"),
-    "weight_grad": ("direct-fused", "direct", "winograd6", "winograd", "dot", "window", "gemm",
-                    "taps"),
+    "weight_grad": ("direct-fused", "direct", "winograd6", "winograd", "winograd1d", "dot",
+                    "window", "gemm", "taps"),
 }
 _KNOBS = ("chunk_columns", "col_block_bytes")
 
@@ -186,13 +186,18 @@ WINO6_MAX_WIDTH = 16
 # per run of 4 or 2 outputs and channel pair instead of 20 or 14, vectors along the signal)
 # for the forward (and so the flipped input gradient) of 5- and 7-tap, stride-1 convolutions
 # of signals with one group, WINO_MIN_CHANNELS as above and at least WINO1D_MIN_LENGTH
-# outputs. CPU ms on 1 thread of the AVX-512 EPYC against the rows path: S7 (32 x 16 x 1024,
-# 7 taps, 32 outputs) 1.97 against 2.37, its flipped input gradient 1.85 against 2.39; 5 taps
-# 1.46 against 1.82 (16 -> 32 channels), 1.92 against 3.17 (64 -> 128, 256 samples). Its
-# F(6, 3) for 3 taps is no faster than the rows path (1.27 against 1.08 at 16 -> 32
-# channels, 0.99 against 0.97 at 64 -> 64), so the plan leaves 3 taps to it.
+# outputs, and for their weight gradient with at least WINO1D_WGRAD_MIN_CHANNELS input and
+# output channels. CPU ms on 1 thread of the AVX-512 EPYC against the rows path: S7 (32 x 16
+# x 1024, 7 taps, 32 outputs) 1.97 against 2.37, its flipped input gradient 1.85 against
+# 2.39; 5 taps 1.46 against 1.82 (16 -> 32 channels), 1.92 against 3.17 (64 -> 128, 256
+# samples). Its F(6, 3) for 3 taps is no faster than the rows path (1.27 against 1.08 at 16
+# -> 32 channels, 0.99 against 0.97 at 64 -> 64), so the plan leaves 3 taps to it. Weight
+# gradient against the dot-product kernel: S7 2.47 against 2.47 (its 16 x 32 GEMMs per block
+# are too small to win), 32 -> 32 channels 4.67 against 5.20, 32 -> 64 4.30 / 5.34 (7 taps)
+# and 2.70 / 3.56 (5 taps), 64 -> 64 2.18 / 3.47, 128 -> 128 6.99 / 9.54.
 WINO1D_MIN_TAPS = 5
 WINO1D_MIN_LENGTH = 64
+WINO1D_WGRAD_MIN_CHANNELS = 32
 # Below this many multiply-adds per thread, use fewer threads.
 MIN_MACS_PER_THREAD = 100_000
 
@@ -401,8 +406,9 @@ def _choose(slot, d):
         return "winograd6"                      # its adjoint, without the padding
     if d["taps"]():
         return "taps"
-    if (slot == "forward" and d["f32"] and d["wino1d"] and d["taps_w"] >= WINO1D_MIN_TAPS
-            and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS and d["ow"] >= WINO1D_MIN_LENGTH):
+    if (slot != "input_grad" and d["f32"] and d["wino1d"] and d["taps_w"] >= WINO1D_MIN_TAPS
+            and d["ow"] >= WINO1D_MIN_LENGTH and min(d["cg"], d["og"]) >= (
+                WINO_MIN_CHANNELS if slot == "forward" else WINO1D_WGRAD_MIN_CHANNELS)):
         return "winograd1d"
     if (slot != "input_grad" and d["f32"] and d["wino"]
             and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS and d["ow"] >= WINO_MIN_WIDTH):

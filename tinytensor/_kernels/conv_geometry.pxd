@@ -102,6 +102,9 @@ cdef extern from "tt_conv_types.h" nogil:
         void (*wino1d_output)(float* y, Py_ssize_t OL, const float* Mx, Py_ssize_t ms,
                               Py_ssize_t ld, Py_ssize_t M, int m, Py_ssize_t t0,
                               Py_ssize_t nb, const float* bias) noexcept nogil
+        void (*wino1d_grad_output)(float* Mx, Py_ssize_t ms, Py_ssize_t ld, const float* gy,
+                                   Py_ssize_t OL, Py_ssize_t M, int m, Py_ssize_t t0,
+                                   Py_ssize_t nb) noexcept nogil
         # pooling: the float32 max-pool row kernel (c/tt_pool_rows.inc; pool.pyx)
         void (*max_row)(const float* xp, float* y, void* idx, int kind, Py_ssize_t n,
                         Py_ssize_t sw, Py_ssize_t start, Py_ssize_t na, Py_ssize_t nb,

@@ -121,6 +121,8 @@ typedef struct {
                          float *buf);
     void (*wino1d_output)(float *y, ptrdiff_t OL, const float *Mx, ptrdiff_t ms, ptrdiff_t ld,
                           ptrdiff_t M, int m, ptrdiff_t t0, ptrdiff_t nb, const float *bias);
+    void (*wino1d_grad_output)(float *Mx, ptrdiff_t ms, ptrdiff_t ld, const float *gy,
+                               ptrdiff_t OL, ptrdiff_t M, int m, ptrdiff_t t0, ptrdiff_t nb);
     /* -- pooling (not convolution): the float32 max-pool row kernel (tt_pool_rows.inc) -- */
     void (*max_row)(const float *xp, float *y, void *idx, int kind, ptrdiff_t n,
                     ptrdiff_t sw, ptrdiff_t start, ptrdiff_t na, ptrdiff_t nb, ptrdiff_t nc,

@@ -71,6 +71,7 @@
         TT_CAT(tt_wino6_grad_output_, SFX_), TT_CAT(tt_wino6_untransform_, SFX_),            \
         TT_CAT(tt_wino6_input_adjoint_, SFX_),                                               \
         TT_CAT(tt_wino1d_input_, SFX_), TT_CAT(tt_wino1d_output_, SFX_),                     \
+        TT_CAT(tt_wino1d_grad_output_, SFX_),                                                \
         TT_CAT(tt_max_row_, SFX_)};
 
 /* the weight gradient's kernels of a variant (tt_conv_wgrad.inc) */
@@ -209,6 +210,7 @@ static const tt_conv_kernels tt_kernels_avx512 = {
     tt_wino6_output_avx512p, tt_wino6_grad_output_avx512p, tt_wino6_untransform_avx512p,
     tt_wino6_input_adjoint_avx512p,
     tt_wino1d_input_avx512p, tt_wino1d_output_avx512p,  /* 1-D Winograd: the portable ones */
+    tt_wino1d_grad_output_avx512p,
     tt_max_row_avx512p};                 /* the max-pool rows: the portable ones */
 #endif
 

@@ -679,32 +679,33 @@ static void test_winograd6(const tt_conv_kernels *kt)
    blocks of a few panels; every output written (y starts NaN); and the weight gradient. */
 static void test_winograd1d(const tt_conv_kernels *kt)
 {
-    static const double pts[7] = {0, 1, -1, 2, -2, 0.5, -0.5};
-    static const double scale[7] = {1, -2.0 / 9, -2.0 / 9, 1.0 / 90, 1.0 / 90, 32.0 / 45, 32.0 / 45};
+    static const double pts[9] = {0, 1, -1, 2, -2, 0.5, -0.5, 1.5, -1.5};
+    static const double scale[9] = {4.0 / 9, 8.0 / 45, 8.0 / 45, 2.0 / 315, 2.0 / 315, -16.0 / 45,
+                                    -16.0 / 45, -16.0 / 315, -16.0 / 315};
     float *work = malloc((size_t)kt->work * sizeof(float));
     for (int rep = 0; rep < 60; rep++) {
-        int r = 3 + 2 * (rep % 3), m = 9 - r;
+        int r = 3 + 2 * (rep % 3), m = 11 - r;
         long N = irand(1, 2), C = irand(1, 20), M = irand(1, 40), nr = kt->nr;
         long pl = irand(0, r), pr = irand(0, r), L = irand(r - pl - pr > 1 ? r - pl - pr : 1, 400);
         long OL = L + pl + pr - r + 1, TL = (OL + m - 1) / m, nb = nr * irand(1, 3);
         long us = M * C, vs = C * nb + 16, ld = nb + 5, ms = M * ld + 7;
         float *x = randoms(N * C * L), *w = randoms(M * C * r), *bias = randoms(M);
-        float *U = malloc((size_t)(8 * us) * sizeof(float)), *V = amalloc(8 * vs), *Mx = amalloc(8 * ms);
+        float *U = malloc((size_t)(10 * us) * sizeof(float)), *V = amalloc(10 * vs), *Mx = amalloc(10 * ms);
         float *buf = malloc((size_t)(m * (nb + 4)) * sizeof(float));
         float *y = malloc((size_t)(N * M * OL) * sizeof(float));
         for (long i = 0; i < N * M * OL; i++) y[i] = NAN;
-        for (int k = 0; k < 8; k++)
+        for (int k = 0; k < 10; k++)
             for (long q = 0; q < M * C; q++) {
                 double u = 0;
                 for (int j = 0; j < r; j++)
-                    u += (k == 7 ? (j == r - 1) : scale[k] * pow(pts[k], j)) * w[q * r + j];
+                    u += (k == 9 ? (j == r - 1) : scale[k] * pow(pts[k], j)) * w[q * r + j];
                 U[k * us + q] = (float)u;
             }
         for (long n = 0; n < N; n++)
             for (long t0 = 0; t0 < TL; t0 += nb) {
                 long cnt = TL - t0 < nb ? TL - t0 : nb, np_ = (cnt + nr - 1) / nr * nr;
                 kt->wino1d_input(V, vs, x + n * C * L, C, L, pl, m, t0, cnt, nr, buf);
-                for (int k = 0; k < 8; k++)
+                for (int k = 0; k < 10; k++)
                     kt->sgemm_packed_b(M, np_, C, U + k * us, C, 1, V + k * vs, 0, Mx + k * ms, ld, work);
                 kt->wino1d_output(y + n * M * OL, OL, Mx, ms, ld, M, m, t0, cnt, rep % 2 ? bias : NULL);
             }
@@ -723,9 +724,9 @@ static void test_winograd1d(const tt_conv_kernels *kt)
                             if (s < 0 || s >= L) continue;
                             want[q] += (double)x[(n * C + c) * L + s] * w[(o * C + c) * r + j];
                         }
-                        /* the transforms mix the 8 samples under the output's tile: each
+                        /* the transforms mix the 10 samples under the output's tile: each
                            one's products can round into it, reached or not */
-                        for (long s = i / m * m - pl; s < i / m * m - pl + 8; s++)
+                        for (long s = i / m * m - pl; s < i / m * m - pl + 10; s++)
                             if (s >= 0 && s < L) bound[q] += 50 * fabs(x[(n * C + c) * L + s]) * wmax;
                     }
                     bound[q] += 1e-3;
@@ -741,15 +742,15 @@ static void test_winograd1d(const tt_conv_kernels *kt)
                 long cnt = TL - t0 < nb ? TL - t0 : nb;
                 kt->wino1d_input(V, vs, x + n * C * L, C, L, pl, m, t0, cnt, nb, buf);
                 kt->wino1d_grad_output(Mx, ms, ld, gy + n * M * OL, OL, M, m, t0, cnt);
-                for (int k = 0; k < 8; k++)
+                for (int k = 0; k < 10; k++)
                     kt->sgemm(M, C, cnt, Mx + k * ms, ld, 1, V + k * vs, 1, nb, !first, U + k * us, C, work);
             }
         double gmax = 0;
         for (long q = 0; q < M * C; q++)
             for (int j = 0; j < r; j++) {
                 double g = 0;
-                for (int k = 0; k < 8; k++)
-                    g += (k == 7 ? (j == r - 1) : scale[k] * pow(pts[k], j)) * U[k * us + q];
+                for (int k = 0; k < 10; k++)
+                    g += (k == 9 ? (j == r - 1) : scale[k] * pow(pts[k], j)) * U[k * us + q];
                 gw[q * r + j] = (float)g;
             }
         for (long n = 0; n < N; n++)

@@ -182,22 +182,18 @@ WINO_MIN_WIDTH = 8
 # by the adjoint 0.76 (panels 1.14). They round more than
 # F(2x2, 3x3): relative errors ~1e-5 of the largest output, not 1e-7.
 WINO6_MAX_WIDTH = 16
-# The 1-D Winograd convolutions F(4, 5) and F(2, 7) (conv_winograd1d.pyx: 8 multiplications
-# per run of 4 or 2 outputs and channel pair instead of 20 or 14, vectors along the signal)
-# for the forward (and so the flipped input gradient) of 5- and 7-tap, stride-1 convolutions
-# of signals with one group, WINO_MIN_CHANNELS as above and at least WINO1D_MIN_LENGTH
-# outputs, and for their weight gradient with at least WINO1D_WGRAD_MIN_CHANNELS input and
-# output channels. CPU ms on 1 thread of the AVX-512 EPYC against the rows path: S7 (32 x 16
-# x 1024, 7 taps, 32 outputs) 1.97 against 2.37, its flipped input gradient 1.85 against
-# 2.39; 5 taps 1.46 against 1.82 (16 -> 32 channels), 1.92 against 3.17 (64 -> 128, 256
-# samples). Its F(6, 3) for 3 taps is no faster than the rows path (1.27 against 1.08 at 16
-# -> 32 channels, 0.99 against 0.97 at 64 -> 64), so the plan leaves 3 taps to it. Weight
-# gradient against the dot-product kernel: S7 2.47 against 2.47 (its 16 x 32 GEMMs per block
-# are too small to win), 32 -> 32 channels 4.67 against 5.20, 32 -> 64 4.30 / 5.34 (7 taps)
-# and 2.70 / 3.56 (5 taps), 64 -> 64 2.18 / 3.47, 128 -> 128 6.99 / 9.54.
-WINO1D_MIN_TAPS = 5
+# The 1-D Winograd convolutions F(8, 3), F(6, 5) and F(4, 7) (conv_winograd1d.pyx: 10
+# multiplications per run of 8, 6 or 4 outputs and channel pair instead of 24, 30 or 28,
+# vectors along the signal) for the forward (and so the flipped input gradient) and the
+# weight gradient of 3-, 5- and 7-tap, stride-1 convolutions of signals with one group,
+# WINO_MIN_CHANNELS as above and at least WINO1D_MIN_LENGTH outputs. CPU ms on 1 thread of
+# the AVX-512 EPYC, forward against the rows path: S7 (32 x 16 x 1024, 7 taps, 32 outputs)
+# 1.31 against 2.41, its flipped input gradient 1.30 against 2.41; 5 taps 1.47 against 1.72
+# (16 -> 32 channels), 2.54 against 3.16 (64 -> 128 over 256 samples); 3 taps 1.10 against
+# 1.11 (16 -> 32), 0.76 against 0.97 (64 -> 64). Weight gradient against the dot-product
+# kernel: S7 1.66 against 2.47, 32 -> 64 channels 2.51 against 4.94 (7 taps) and 2.82 against
+# 3.57 (5 taps), 128 -> 128 4.84 against 9.77, 64 -> 64 with 3 taps 0.90 against 1.04.
 WINO1D_MIN_LENGTH = 64
-WINO1D_WGRAD_MIN_CHANNELS = 32
 # Below this many multiply-adds per thread, use fewer threads.
 MIN_MACS_PER_THREAD = 100_000
 
@@ -406,9 +402,8 @@ def _choose(slot, d):
         return "winograd6"                      # its adjoint, without the padding
     if d["taps"]():
         return "taps"
-    if (slot != "input_grad" and d["f32"] and d["wino1d"] and d["taps_w"] >= WINO1D_MIN_TAPS
-            and d["ow"] >= WINO1D_MIN_LENGTH and min(d["cg"], d["og"]) >= (
-                WINO_MIN_CHANNELS if slot == "forward" else WINO1D_WGRAD_MIN_CHANNELS)):
+    if (slot != "input_grad" and d["f32"] and d["wino1d"] and d["ow"] >= WINO1D_MIN_LENGTH
+            and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS):
         return "winograd1d"
     if (slot != "input_grad" and d["f32"] and d["wino"]
             and min(d["cg"], d["og"]) >= WINO_MIN_CHANNELS and d["ow"] >= WINO_MIN_WIDTH):
@@ -454,7 +449,7 @@ def plan(x_shape, w_shape, geo, groups, dtype, n_threads):
     d = dict(cg=cg, og=og, groups=groups, f32=_own_float32(dtype), sw=geo[0, 2], ow=out_sp[2],
              vl=vl, wino=_kwino.applies(x_shape, w_shape, geo, groups),
              wino6=_kwino6.applies(x_shape, w_shape, geo, groups),
-             wino1d=_kwino1d.applies(x_shape, w_shape, geo, groups), taps_w=w_shape[4],
+             wino1d=_kwino1d.applies(x_shape, w_shape, geo, groups),
              positions=positions, in_positions=in_positions,
              direct=cg == 1 and og <= DIRECT_MAX_OUT_PER_GROUP,
              flip=flipped_padding(w_shape, geo),

@@ -1,14 +1,14 @@
 # cython: language_level=3, wraparound=False, cdivision=True
 # boundscheck, initializedcheck: set by setup.py (TINYTENSOR_CYTHON_DEBUG=1 turns them on)
-"""The float32 1-D Winograd convolutions over 8-sample windows, F(6, 3), F(4, 5) and F(2, 7):
-a 3-, 5- or 7-tap, stride-1, undilated, ungrouped convolution of signals with 8
-multiplications per run of m = 9 - r outputs and channel pair instead of m r
+"""The float32 1-D Winograd convolutions over 10-sample windows, F(8, 3), F(6, 5) and F(4, 7):
+a 3-, 5- or 7-tap, stride-1, undilated, ungrouped convolution of signals with 10
+multiplications per run of m = 11 - r outputs and channel pair instead of m r
 (c/tt_winograd1d.inc has the algebra and the layouts). The weight transform U_k = (G g)_k is
 done here, once per call; then per block of tiles of one signal the input transform
-(the variant's wino1d_input) into V, 8 GEMMs U_k V_k (its sgemm_packed_b) into Mx and the
+(the variant's wino1d_input) into V, 10 GEMMs U_k V_k (its sgemm_packed_b) into Mx and the
 output transform (wino1d_output) into y. The flipped convolution of the input gradient runs
 it too. The weight gradient: per block, V and the output transform's adjoint of the output
-gradient (wino1d_grad_output) into Mx, dU_k += Mx_k V_k^T (8 GEMMs), then gw = G^T dU.
+gradient (wino1d_grad_output) into Mx, dU_k += Mx_k V_k^T (10 GEMMs), then gw = G^T dU.
 
 Contract as in conv_gemm.pyx: C-contiguous float32 arrays viewed as 3-D spatial (D = H = 1
 here); each `def` re-checks every shape invariant before any kernel runs. A block's outputs
@@ -22,15 +22,18 @@ from cython.parallel cimport parallel, prange, threadid
 from tinytensor._kernels cimport _variant
 from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
 
-# Tiles per block: a block's V and Mx (8 x tiles x (C + M) floats) within BLOCK_FLOATS
+# Tiles per block: a block's V and Mx (10 x tiles x (C + M) floats) within BLOCK_FLOATS
 # (256 KB: a thread's share of the core's L2), blocks of a signal as even as possible
 BLOCK_FLOATS = 1 << 16
 # The weight gradient's blocks fall into at most this many parts (runs of blocks, each
 # summed by one thread into its own dU), added in order at the end
 PARTS = 8
 # G's rows: s_p p^j for the interpolation points p (c/tt_winograd1d.inc), then infinity
-cdef double[7] _POINTS = [0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5]
-cdef double[7] _SCALES = [1.0, -2.0 / 9, -2.0 / 9, 1.0 / 90, 1.0 / 90, 32.0 / 45, 32.0 / 45]
+cdef enum:
+    W = 10                              # samples per tile window, products per tile
+cdef double[9] _POINTS = [0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 1.5, -1.5]
+cdef double[9] _SCALES = [4.0 / 9, 8.0 / 45, 8.0 / 45, 2.0 / 315, 2.0 / 315, -16.0 / 45,
+                          -16.0 / 45, -16.0 / 315, -16.0 / 315]
 
 
 def applies(x_shape, w_shape, Py_ssize_t[:, ::1] geo, Py_ssize_t groups):
@@ -45,7 +48,7 @@ def applies(x_shape, w_shape, Py_ssize_t[:, ::1] geo, Py_ssize_t groups):
 
 
 cdef struct Tiling:
-    int r, m                              # taps; outputs per tile (m + r - 1 = 8)
+    int r, m                              # taps; outputs per tile (m + r - 1 = W)
     Py_ssize_t TL, nb, nbp, nblocks       # tiles per signal; per block; rounded up to nr
     Py_ssize_t us, vs, ld, ms             # U's k stride; V's; Mx's row and k strides
     Py_ssize_t parts                      # the weight gradient's parts
@@ -57,9 +60,9 @@ cdef Tiling _tiling(const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_t C, Py_ss
                     Py_ssize_t OL, int r) except *:
     cdef Tiling t
     t.r = r
-    t.m = 9 - r
+    t.m = 11 - r
     t.TL = (OL + t.m - 1) // t.m
-    t.nb = max(kt.nr, BLOCK_FLOATS // (8 * (C + M)) // kt.nr * kt.nr)
+    t.nb = max(kt.nr, BLOCK_FLOATS // (W * (C + M)) // kt.nr * kt.nr)
     t.nblocks = max(1, (t.TL + t.nb - 1) // t.nb)
     t.nb = max(1, (t.TL + t.nblocks - 1) // t.nblocks)
     t.nbp = (t.nb + kt.nr - 1) // kt.nr * kt.nr
@@ -68,9 +71,9 @@ cdef Tiling _tiling(const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_t C, Py_ss
     t.vs = (C * t.nbp + 15) // 16 * 16 + 16
     t.ld = t.nbp + 16
     t.ms = M * t.ld + 16
-    t.own = (kt.work + 16) + 8 * (t.vs + t.ms) + 16 + t.m * (t.nbp + 4)
+    t.own = (kt.work + 16) + W * (t.vs + t.ms) + 16 + t.m * (t.nbp + 4)
     t.parts = max(1, min(PARTS, N * t.nblocks))
-    t.shared = t.parts * 8 * t.us + 16
+    t.shared = t.parts * W * t.us + 16
     return t
 
 
@@ -91,22 +94,22 @@ cdef float* _aligned(float* p) noexcept nogil:
 
 
 cdef void _g_rows(double* G, int r) noexcept nogil:
-    """G[k * 7 + j] (8 x r): the rows of the header's G."""
+    """G[k * 7 + j] (W x r): the rows of the header's G."""
     cdef int k, j
-    for k in range(8):
+    for k in range(W):
         for j in range(r):
-            G[k * 7 + j] = (1.0 if j == r - 1 else 0.0) if k == 7 else _SCALES[k] * _POINTS[k] ** j
+            G[k * 7 + j] = (1.0 if j == r - 1 else 0.0) if k == W - 1 else _SCALES[k] * _POINTS[k] ** j
 
 
 cdef void _transform_weights(float* U, Py_ssize_t us, const float* w, Py_ssize_t M,
                              Py_ssize_t C, int r) noexcept nogil:
     """U[k * us + o * C + c] = (G w[o, c])_k, summed in double."""
-    cdef double[56] G
+    cdef double[W * 7] G
     cdef Py_ssize_t k, o, c
     cdef int j
     cdef double s
     _g_rows(G, r)
-    for k in range(8):
+    for k in range(W):
         for o in range(M):
             for c in range(C):
                 s = 0.0
@@ -119,7 +122,7 @@ cdef void _untransform(float* gw, const float* dU, Py_ssize_t us, Py_ssize_t M,
                        Py_ssize_t C, int r, bint transposed) noexcept nogil:
     """gw[o, c, j] = (G^T dU[., o, c])_j, summed in double; dU_k is M x C, or C x M when
     transposed (the GEMM's columns are the larger channel count: whole panels)."""
-    cdef double[56] G
+    cdef double[W * 7] G
     cdef Py_ssize_t k, o, c
     cdef int j
     cdef double s
@@ -128,7 +131,7 @@ cdef void _untransform(float* gw, const float* dU, Py_ssize_t us, Py_ssize_t M,
         for c in range(C):
             for j in range(r):
                 s = 0.0
-                for k in range(8):
+                for k in range(W):
                     s += G[k * 7 + j] * dU[k * us + (c * M + o if transposed else o * C + c)]
                 gw[(o * C + c) * r + j] = <float> s
 
@@ -161,8 +164,8 @@ cdef Tiling _checked(str who, const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_
 
 cdef struct Regions:
     float* gemm_work                    # the GEMM's workspace
-    float* v                            # V: 8 x vs floats, 64-byte aligned
-    float* mx                           # Mx (or A dY): 8 x ms floats, 64-byte aligned
+    float* v                            # V: W x vs floats, 64-byte aligned
+    float* mx                           # Mx (or A dY): W x ms floats, 64-byte aligned
     float* buf                          # the input transform's deinterleaved signal
 
 
@@ -171,8 +174,8 @@ cdef Regions _regions(float* own, const tt_conv_kernels* kt, Tiling s) noexcept 
     cdef Regions g
     g.gemm_work = own
     g.v = _aligned(own + kt.work)
-    g.mx = _aligned(g.v + 8 * s.vs)
-    g.buf = g.mx + 8 * s.ms
+    g.mx = _aligned(g.v + W * s.vs)
+    g.buf = g.mx + W * s.ms
     return g
 
 
@@ -212,7 +215,7 @@ def winograd1d_forward(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, 1, L)
             nb = min(s.nb, s.TL - t0)
             kt.wino1d_input(g.v, s.vs, &x[n, 0, 0, 0, 0], C, L, geo[1, 2], s.m, t0, nb, kt.nr,
                             g.buf)
-            for k in range(8):                     # (nb rounded up to panels of nr)
+            for k in range(W):                     # (nb rounded up to panels of nr)
                 kt.sgemm_packed_b(M, (nb + kt.nr - 1) // kt.nr * kt.nr, C, U + k * s.us, C, 1,
                                   g.v + k * s.vs, 0, g.mx + k * s.ms, s.ld, g.gemm_work)
             kt.wino1d_output(&y[n, 0, 0, 0, 0], OL, g.mx, s.ms, s.ld, M, s.m, t0, nb, bp)
@@ -225,7 +228,7 @@ def winograd1d_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, 1,
                            float[::1] shared,
                            Py_ssize_t[:, ::1] geo, int n_threads):
     """gw = the weight gradient of the convolution winograd1d_forward computes, in the
-    Winograd domain: dL/dU_k = sum over tiles of (A dy)_k (B^T d)_k^T (8 GEMMs per block,
+    Winograd domain: dL/dU_k = sum over tiles of (A dy)_k (B^T d)_k^T (W GEMMs per block,
     the blocks of each part in order, then the parts in order), gw = G^T (dL/dU)."""
     cdef const tt_conv_kernels* kt = _variant.kernels()
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], L = x.shape[4]
@@ -242,7 +245,7 @@ def winograd1d_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, 1,
     if M == 0:
         return
     dU = _aligned(&shared[0])
-    per = 8 * s.us
+    per = W * s.us
     with nogil, parallel(num_threads=n_threads):
         tid = threadid()
         g = _regions(&work[tid, 0], kt, s)
@@ -258,7 +261,7 @@ def winograd1d_weight_grad(const float[:, :, :, :, ::1] x,    # IN  (N, C, 1, 1,
                 kt.wino1d_input(g.v, s.vs, &x[n, 0, 0, 0, 0], C, L, geo[1, 2], s.m, t0, nb,
                                 s.nbp, g.buf)
                 kt.wino1d_grad_output(g.mx, s.ms, s.ld, &gy[n, 0, 0, 0, 0], OL, M, s.m, t0, nb)
-                for k in range(8):
+                for k in range(W):
                     if M >= C:    # dU_k^T (C x M) (+)= V_k (C x nb) Mx_k^T (nb x M)
                         kt.sgemm(C, M, nb, g.v + k * s.vs, s.nbp, 1, g.mx + k * s.ms, 1,
                                  s.ld, item > i0, d + k * s.us, M, g.gemm_work)

@@ -114,7 +114,7 @@ typedef struct {
                                 ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, int m,
                                 ptrdiff_t TH, ptrdiff_t TW, ptrdiff_t t0, ptrdiff_t t1,
                                 ptrdiff_t tb);
-    /* the 1-D Winograd convolutions over 8-sample windows, F(6, 3), F(4, 5) and F(2, 7)
+    /* the 1-D Winograd convolutions over 10-sample windows, F(8, 3), F(6, 5) and F(4, 7)
        (contracts in tt_winograd1d.inc; conv_winograd1d.pyx) */
     void (*wino1d_input)(float *V, ptrdiff_t vs, const float *x, ptrdiff_t C, ptrdiff_t L,
                          ptrdiff_t p, int m, ptrdiff_t t0, ptrdiff_t nb, ptrdiff_t nr,

@@ -107,7 +107,7 @@ TT_TARGET_BEGIN("avx512f,fma")
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
-#include "tt_winograd1d.inc"     /* 1-D, over 8-sample windows (conv_winograd1d.pyx) */
+#include "tt_winograd1d.inc"     /* 1-D, over 10-sample windows (conv_winograd1d.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -136,7 +136,7 @@ TT_TARGET_BEGIN("avx2,fma")
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
-#include "tt_winograd1d.inc"     /* 1-D, over 8-sample windows (conv_winograd1d.pyx) */
+#include "tt_winograd1d.inc"     /* 1-D, over 10-sample windows (conv_winograd1d.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TARGET_END
@@ -163,7 +163,7 @@ TT_TABLE("avx2", avx2, 8, 6, 2, 256, 144, 512, 6, 6, 2, 256, 144, 256)
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
-#include "tt_winograd1d.inc"     /* 1-D, over 8-sample windows (conv_winograd1d.pyx) */
+#include "tt_winograd1d.inc"     /* 1-D, over 10-sample windows (conv_winograd1d.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
@@ -189,7 +189,7 @@ TT_TABLE("neon", neon, 4, 6, 3, 256, 144, 504, 6, 6, 3, 256, 144, 252)
 #include "tt_dgemm.inc"
 #include "tt_winograd.inc"       /* the Winograd transforms (conv_winograd.pyx) */
 #include "tt_winograd6.inc"      /* over 6x6 patches (conv_winograd6.pyx) */
-#include "tt_winograd1d.inc"     /* 1-D, over 8-sample windows (conv_winograd1d.pyx) */
+#include "tt_winograd1d.inc"     /* 1-D, over 10-sample windows (conv_winograd1d.pyx) */
 #include "tt_pool_rows.inc"      /* the max-pool rows (pool.pyx) */
 #include "tt_unvariant.inc"
 TT_TABLE("generic", generic, 4, 6, 2, 256, 144, 512, 4, 6, 2, 256, 144, 256)

@@ -19,14 +19,7 @@ from tinytensor._functions import conv_plan
 from tinytensor._kernels import conv_winograd1d as KW1
 import reference_conv as ref
 from variants import VARIANTS, on_variant
-
-
-def close(got, want):
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
-
-
-def arr(t):
-    return np.array(t.detach()._numpy())
+from winograd_tolerance import arr, close
 
 
 def geo1d(left, right):

@@ -13,7 +13,9 @@ The paths (`PATHS`):
   or F(2x2, 5x5) over 6x6 patches, 36 multiplications per output tile and channel pair
   instead of 144 or 100, vectors across channels, conv_winograd6.pyx), ``winograd`` (3x3 over
   wider planes: F(2x2, 3x3), 16 multiplications per 2x2 outputs and channel pair instead of
-  36, conv_winograd.pyx),
+  36, conv_winograd.pyx), ``winograd1d`` (float32, 3-, 5- or 7-tap kernels over signals,
+  stride 1, one group: 1-D Winograd over 10-sample windows, 10 multiplications per run of 11 - r
+  outputs and channel pair, vectors along the signal, conv_winograd1d.pyx),
   ``taps`` (any dtype, small planes: one GEMM per kernel tap over the output positions whose
   window has that tap inside the input, conv_taps.pyx: no products with padding), ``rows``
   (float32, W-stride 1 or 2: output rows straight from the input, no im2col), ``panels``
@@ -27,9 +29,9 @@ The paths (`PATHS`):
   ``panels`` (float32: col2im panel by panel), ``gemm`` (GEMM +
   col2im).
 - weight gradient: ``direct-fused``, ``direct``, ``taps`` (as for the input gradient),
-  ``winograd6`` and ``winograd`` (where the forward's applies: the products in Winograd's
-  domain, 36 or 16 GEMMs per block of tiles, summed over the blocks in order or over fixed
-  parts of the batch),
+  ``winograd6``, ``winograd`` and ``winograd1d`` (where the forward's applies: the products
+  in Winograd's domain, 36, 16 or 10 GEMMs per block of tiles, summed over the blocks in order
+  or over fixed parts of the batch),
   ``dot`` (float32, W-stride 1: dot products, no im2col), ``window`` (float32, one group:
   window mode of the same kernel), ``gemm`` (im2col + GEMM). Both float32 kernels run on
   every variant (its vector width: 16 lanes on AVX-512, 8 on AVX2, 4 on NEON and generic).

@@ -171,18 +171,18 @@ TAPS_MAX_POSITIONS = 1024
 # layer stays tap by tap (forward + input gradient 45 against Winograd's 52-53).
 WINO_MIN_CHANNELS = 16
 WINO_MIN_WIDTH = 8
-# Winograd's F(4x4, 3x3) and F(2x2, 5x5) (conv_winograd6.pyx: 36 multiplications per output
-# tile and channel pair instead of 144 or 100, vectors across channels) for the forward, the
-# input gradient (the flipped convolution, which runs it too, or, where that would multiply
-# mostly padding, the forward's adjoint) and the weight gradient of such convolutions, 3x3 or 5x5, whose output rows are at most WINO6_MAX_WIDTH
-# wide, with WINO_MIN_CHANNELS as above. Their transforms gather channels a plane apart, which
-# larger planes make slow. CPU ms on 1 thread of the AVX-512 EPYC, ResNet-18's layers at batch
-# 32, forward / weight gradient: 16 x 16 x 128 8.9-9.2 / 11.4 (F(2x2, 3x3) 14.9-16.3 / 18.7),
-# 8 x 8 x 256 8.4-10.2 / 11.5 (tap by tap 20.8-24.5 / 21.8), 4 x 4 x 512 12.8-14.9 / 16.2
-# (18.3-21.8 / 18.8), but 32 x 32 x 64 17.4-20.9 / 17.9 (F(2x2, 3x3) 14.8-16.5 / 18.3); S3
-# (LeNet's 5x5 over 8 x 8 planes) 0.65 / 0.70 (panels 1.12, window 1.32), its input gradient
-# by the adjoint 0.76 (panels 1.14). They round more than
-# F(2x2, 3x3): relative errors ~1e-5 of the largest output, not 1e-7.
+# Winograd's F(4x4, 3x3) and F(2x2, 5x5) (conv_winograd6.pyx: 36 multiplications per output tile
+# and channel pair instead of 144 or 100, vectors across channels) for the forward, the input
+# gradient (the flipped convolution, which runs it too, or, where that would multiply mostly
+# padding, the forward's adjoint) and the weight gradient of such convolutions, 3x3 or 5x5, whose
+# output rows are at most WINO6_MAX_WIDTH wide, with WINO_MIN_CHANNELS as above. Their transforms
+# gather channels a plane apart, which larger planes make slow. CPU ms on 1 thread of the AVX-512
+# EPYC, ResNet-18's layers at batch 32, forward / weight gradient: 16 x 16 x 128 8.9-9.2 / 11.4
+# (F(2x2, 3x3) 14.9-16.3 / 18.7), 8 x 8 x 256 8.4-10.2 / 11.5 (tap by tap 20.8-24.5 / 21.8), 4 x
+# 4 x 512 12.8-14.9 / 16.2 (18.3-21.8 / 18.8), but 32 x 32 x 64 17.4-20.9 / 17.9 (F(2x2, 3x3)
+# 14.8-16.5 / 18.3); S3 (LeNet's 5x5 over 8 x 8 planes) 0.65 / 0.70 (panels 1.12, window 1.32),
+# its input gradient by the adjoint 0.76 (panels 1.14). They round more than F(2x2, 3x3):
+# relative errors ~1e-5 of the largest output, not 1e-7.
 WINO6_MAX_WIDTH = 16
 # The 1-D Winograd convolutions F(8, 3), F(6, 5) and F(4, 7) (conv_winograd1d.pyx: 10
 # multiplications per run of 8, 6 or 4 outputs and channel pair instead of 24, 30 or 28,

@@ -23,7 +23,7 @@ from tinytensor._kernels cimport _variant
 from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
 
 # Tiles per block: a block's V and Mx (10 x tiles x (C + M) floats) within BLOCK_FLOATS
-# (256 KB: a thread's share of the core's L2), blocks of a signal as even as possible
+# (256 KB, a quarter of the EPYC's 1 MB L2 per core), blocks of a signal as even as possible
 BLOCK_FLOATS = 1 << 16
 # The weight gradient's blocks fall into at most this many parts (runs of blocks, each
 # summed by one thread into its own dU), added in order at the end
@@ -98,7 +98,10 @@ cdef void _g_rows(double* G, int r) noexcept nogil:
     cdef int k, j
     for k in range(W):
         for j in range(r):
-            G[k * 7 + j] = (1.0 if j == r - 1 else 0.0) if k == W - 1 else _SCALES[k] * _POINTS[k] ** j
+            if k == W - 1:
+                G[k * 7 + j] = 1.0 if j == r - 1 else 0.0
+            else:
+                G[k * 7 + j] = _SCALES[k] * _POINTS[k] ** j
 
 
 cdef void _transform_weights(float* U, Py_ssize_t us, const float* w, Py_ssize_t M,
@@ -152,8 +155,9 @@ cdef Tiling _checked(str who, const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_
         if geo[0, a] != 1 or geo[2, a] != 1 or geo[1, a] < 0 or geo[3, a] < 0:
             raise ValueError(f"{who}: not a stride-1 undilated convolution (a tinytensor bug)")
     r = L + geo[1, 2] + geo[3, 2] - OL + 1
-    if (r not in (3, 5, 7) or tuple(x_shape[2:4]) != (1, 1) or tuple(y_shape[:4]) != (N, M, 1, 1)
-            or tuple(w_shape[:5]) != (M, C, 1, 1, r) or C < 1 or L < 1 or n_threads < 1
+    if (r not in (3, 5, 7) or tuple(x_shape[2:4]) != (1, 1)
+            or tuple(y_shape[:4]) != (N, M, 1, 1) or tuple(w_shape[:5]) != (M, C, 1, 1, r)
+            or C < 1 or L < 1 or n_threads < 1
             or geo[1, 0] != 0 or geo[3, 0] != 0 or geo[1, 1] != 0 or geo[3, 1] != 0):
         raise ValueError(f"{who}: inconsistent shapes (a tinytensor bug)")
     t = _tiling(kt, N, C, M, OL, r)

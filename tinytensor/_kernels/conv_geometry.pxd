@@ -156,6 +156,17 @@ cdef inline bint bad_geometry(Py_ssize_t[:, ::1] geo) noexcept:
     return False
 
 
+cdef inline check_stride1(str who, Py_ssize_t[:, ::1] geo):
+    """ValueError unless geo (as for bad_geometry) is a stride-1, undilated convolution's
+    without negative padding: the Winograd kernels' (conv_winograd6, conv_winograd1d)."""
+    cdef Py_ssize_t a
+    if geo.shape[0] != 4 or geo.shape[1] != 3:
+        raise ValueError(f"{who}: geometry must be (4, 3) (a tinytensor bug)")
+    for a in range(3):
+        if geo[0, a] != 1 or geo[2, a] != 1 or geo[1, a] < 0 or geo[3, a] < 0:
+            raise ValueError(f"{who}: not a stride-1 undilated convolution (a tinytensor bug)")
+
+
 cdef inline tt_conv_geo group_geometry(Py_ssize_t Cg, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
                                        Py_ssize_t KD, Py_ssize_t KH, Py_ssize_t KW,
                                        Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,

@@ -20,7 +20,7 @@ order: fixed by the shapes too.
 from cython.parallel cimport parallel, prange, threadid
 
 from tinytensor._kernels cimport _variant
-from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
+from tinytensor._kernels.conv_geometry cimport check_stride1, tt_conv_kernels
 
 # Tiles per block: a block's V and Mx (10 x tiles x (C + M) floats) within BLOCK_FLOATS
 # (256 KB, a quarter of the EPYC's 1 MB L2 per core), blocks of a signal as even as possible
@@ -145,15 +145,11 @@ cdef Tiling _checked(str who, const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_
                      int n_threads) except *:
     """The tiling of a call whose shapes the kernel can take (x (N, C, 1, 1, L), y or its
     gradient (N, M, 1, 1, OL), w or its gradient (M, C, 1, 1, r)), or ValueError."""
-    cdef Py_ssize_t a, r
+    cdef Py_ssize_t r
     cdef Tiling t
     if kt == NULL:
         raise RuntimeError(f"{who}: needs a kernel variant; a tinytensor bug")
-    if geo.shape[0] != 4 or geo.shape[1] != 3:
-        raise ValueError(f"{who}: geometry must be (4, 3) (a tinytensor bug)")
-    for a in range(3):
-        if geo[0, a] != 1 or geo[2, a] != 1 or geo[1, a] < 0 or geo[3, a] < 0:
-            raise ValueError(f"{who}: not a stride-1 undilated convolution (a tinytensor bug)")
+    check_stride1(who, geo)
     r = L + geo[1, 2] + geo[3, 2] - OL + 1
     if (r not in (3, 5, 7) or tuple(x_shape[2:4]) != (1, 1)
             or tuple(y_shape[:4]) != (N, M, 1, 1) or tuple(w_shape[:5]) != (M, C, 1, 1, r)

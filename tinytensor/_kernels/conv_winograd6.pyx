@@ -23,7 +23,7 @@ depend on the thread count (the GEMMs of one block are split by k, never within 
 from cython.parallel cimport parallel, prange, threadid
 
 from tinytensor._kernels cimport _variant
-from tinytensor._kernels.conv_geometry cimport tt_conv_kernels
+from tinytensor._kernels.conv_geometry cimport check_stride1, tt_conv_kernels
 
 # Tiles per block: V and Mx of a block (36 x tiles x (C + M) floats) within BLOCK_FLOATS (8
 # MB), blocks as even as possible
@@ -95,15 +95,11 @@ cdef Tiling _checked(str who, const tt_conv_kernels* kt, Py_ssize_t N, Py_ssize_
                      float[::1] shared, int n_threads) except *:
     """The tiling of a call whose shapes the kernels can take (x and y of depth xd and yd),
     or ValueError."""
-    cdef Py_ssize_t a, r
+    cdef Py_ssize_t r
     cdef Tiling t
     if kt == NULL:
         raise RuntimeError(f"{who}: needs a kernel variant; a tinytensor bug")
-    if geo.shape[0] != 4 or geo.shape[1] != 3:
-        raise ValueError(f"{who}: geometry must be (4, 3) (a tinytensor bug)")
-    for a in range(3):
-        if geo[0, a] != 1 or geo[2, a] != 1 or geo[1, a] < 0 or geo[3, a] < 0:
-            raise ValueError(f"{who}: not a stride-1 undilated convolution (a tinytensor bug)")
+    check_stride1(who, geo)
     r = H + geo[1, 1] + geo[3, 1] - OH + 1
     if (xd != 1 or yd != 1 or r not in (3, 5) or W + geo[1, 2] + geo[3, 2] - OW + 1 != r
             or geo[1, 0] != 0 or geo[3, 0] != 0 or C < 1 or H * W > MAX_STRIDE

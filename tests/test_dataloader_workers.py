@@ -430,6 +430,7 @@ def test_killed_worker_raises_instead_of_hanging():
 
 _PIDS_SCRIPT = """
     import os, signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # (as in test_interrupt.py)
     import tinytensor as tt
     from tinytensor.utils.data import DataLoader, Dataset
 

@@ -19,7 +19,10 @@ import pytest
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 CHILD = textwrap.dedent("""
-    import json, math, sys, time
+    import json, math, signal, sys, time
+    # Ctrl-C raises KeyboardInterrupt even when this test runs in a background job, whose
+    # children start with SIGINT ignored (Python then installs no handler of its own)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import tinytensor as tt, tinytensor.nn as nn, tinytensor.nn.functional as F
     import tinytensor.optim as optim
 

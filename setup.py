@@ -114,9 +114,10 @@ def extensions():
         depends = [p for d in (folder, kernels_c) for ext in ("*.h", "*.inc")
                    for p in glob.glob(os.path.join(d, ext))]
         # TT_NO_PORTABLE_TWIN: no "avx512-portable" variant in the extension (c/tt_isa.h)
+        # TT_DEBUG_BUILD: tt.show_config() and the benchmarks say which build they run
+        macros = [("TT_NO_PORTABLE_TWIN", "1"), ("TT_DEBUG_BUILD", "1" if DEBUG else "0")]
         exts.append(Extension(module, [path], include_dirs=[folder, kernels_c],
-                              depends=sorted(depends),
-                              define_macros=[("TT_NO_PORTABLE_TWIN", "1")]))
+                              depends=sorted(depends), define_macros=macros))
     shared = {}
     if _cython_has_shared_utility():
         exts.append(Extension(SHARED_UTILITY, [SHARED_UTILITY.replace(".", os.sep) + ".c"]))

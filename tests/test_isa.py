@@ -1,6 +1,7 @@
 """Choosing the kernel variant: TINYTENSOR_ISA at import (in a child process), and what every
 variant this CPU runs gives: the same bits for any thread count, values as the default's."""
 import os
+import re
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import pytest
 
 import tinytensor as tt
 import tinytensor.nn.functional as F
-from tinytensor._kernels import _isa, conv as K
+from tinytensor._kernels import _isa, _parallel, conv as K
 from variants import VARIANTS, on_variant
 
 
@@ -70,6 +71,8 @@ def test_show_config_names_the_variant_threads_and_paths(capsys):
     assert out.startswith(f"tinytensor {tt.__version__}\n")
     assert f"kernel variant:" in out and K.variant() in out
     assert f"threads:" in out and "OpenMP:" in out
+    assert re.search(r"build: +(release|debug)", out).group(1) == \
+        ("debug" if _parallel.debug_build() else "release")
     for path in ("float32 conv forward", "float32 conv weight gradient", "max-pool rows",
                  "matmul and linear:"):
         assert path in out

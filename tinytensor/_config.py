@@ -23,6 +23,8 @@ def _config():
         ("CPU can run", ", ".join(v for v in _isa.supported())),
         ("threads", f"{get_num_threads()}"),
         ("OpenMP", "yes" if _parallel.openmp_enabled() else "no (serial kernels)"),
+        ("build", "debug (bounds checks on: for tests, slow)" if _parallel.debug_build()
+                  else "release"),
         ("GEMM in convolutions", gemm),
         ("matmul and linear", _matmul_gemms()),
     ]

@@ -34,7 +34,7 @@ FORCES = {
     # applies (3, 5 or 7 taps over signals, stride 1, one group), whatever the taps, channels
     # and length
     "winograd1d": dict(forward="winograd1d", input_grad="flipped", weight_grad="winograd1d"),
-    # weight gradient by the window mode wherever it applies (groups == 1)
+    # weight gradient by the window mode wherever it applies (any strides and groups)
     "window": dict(weight_grad="window"),
     # im2col + GEMM, GEMM + col2im, and the GEMM weight gradient everywhere (depthwise too)
     "gemm": dict(forward="gemm", input_grad="gemm", weight_grad="gemm"),

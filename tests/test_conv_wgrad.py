@@ -116,14 +116,15 @@ def test_rejects_inconsistent_arguments():
         kw.panel_weight_grad(x, go, gw, geo, 1, 0)                 # threads
 
 
-# Window mode (window_weight_grad): groups == 1, small output volumes (around 16 and 32
-# positions), any strides, padding (lane-by-lane loads) or none (runs of 4 or more floats where
-# a chunk's positions allow: S3-like planes), 1-D/2-D/3-D, every tile height.
+# Window mode (window_weight_grad): small output volumes (around 16 and 32 positions), any
+# strides, groups, padding (lane-by-lane loads) or none (runs of 4 or more floats where a
+# chunk's positions allow: S3-like planes), 1-D/2-D/3-D, every tile height.
 @st.composite
 def window_cases(draw):
     nsp = draw(st.integers(1, 3))
-    c = draw(st.integers(1, 9))
-    o = draw(st.integers(1, 9))              # several tiles of 6 output channels and a rest
+    groups = draw(st.integers(1, 3))
+    c = draw(st.integers(1, 9))              # per group
+    o = draw(st.integers(1, 9))              # per group: several tiles of 6 and a rest
     n = draw(st.integers(1, 3))
     padded = draw(st.booleans())
     sizes, ks, stride, pad, dil = [], [], [], [], []
@@ -139,12 +140,12 @@ def window_cases(draw):
             size = d * (k - 1) + 1
         sizes.append(size), ks.append(k), stride.append(s), pad.append((pb, pe)), dil.append(d)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.standard_normal((n, c) + tuple(sizes)).astype(np.float32)
-    w_shape = (o, c) + tuple(ks)
+    x = rng.standard_normal((n, c * groups) + tuple(sizes)).astype(np.float32)
+    w_shape = (o * groups, c) + tuple(ks)
     out = ref.conv_out_shape(x.shape, w_shape, stride, pad, dil)
     go = rng.standard_normal(out).astype(np.float32)
     return dict(x=x, go=go, w_shape=w_shape, stride=tuple(stride), pad=tuple(pad),
-                dil=tuple(dil), groups=1, nsp=nsp, block=draw(st.integers(1, 4)),
+                dil=tuple(dil), groups=groups, nsp=nsp, block=draw(st.integers(1, 4)),
                 mr=draw(st.integers(1, 6)))
 
 
@@ -154,7 +155,7 @@ def _window(c, n_threads, block, mr=4):
     geo = conv_fn.geometry(c["stride"], tuple(p[0] for p in c["pad"]), c["dil"],
                            tuple(p[1] for p in c["pad"]))
     gw = np.full(conv_fn.as_5d(np.empty(c["w_shape"]), nsp).shape, np.nan, np.float32)
-    kw.window_weight_grad(x5, go5, gw, geo, n_threads, block, mr)
+    kw.window_weight_grad(x5, go5, gw, geo, c["groups"], n_threads, block, mr)
     return gw.reshape(c["w_shape"])
 
 
@@ -185,7 +186,7 @@ def test_s3_window_one_vs_two_threads_bitwise(threads):
                                              tt.get_num_threads())[1])
     assert res[0].tobytes() == res[1].tobytes()
     direct = np.empty_like(w5)
-    kw.window_weight_grad(x5, go, direct, geo, 1)
+    kw.window_weight_grad(x5, go, direct, geo, 1, 1)
     assert direct.tobytes() == res[0].tobytes()     # conv_backward used window mode
     want = np.einsum("nohw,ncjkhw->ocjk", go[:, :, 0].astype(np.float64),
                      np.lib.stride_tricks.sliding_window_view(x5[:, :, 0].astype(np.float64),
@@ -198,18 +199,23 @@ def test_window_rejects_inconsistent_arguments():
     go = np.zeros((2, 6, 1, 4, 4), np.float32)
     gw = np.zeros((6, 4, 1, 3, 3), np.float32)
     geo = conv_fn.geometry((1, 1), (0, 0), (1, 1), (0, 0))
-    kw.window_weight_grad(x, go, gw, geo, 1)                       # consistent
+    kw.window_weight_grad(x, go, gw, geo, 1, 1)                    # consistent
+    kw.window_weight_grad(x, go, gw[:, :2].copy(), geo, 2, 1)      # consistent: 2 groups
     with pytest.raises(ValueError):
-        kw.window_weight_grad(x, go[:, :5], gw, geo, 1)            # O mismatch
+        kw.window_weight_grad(x, go[:, :5], gw, geo, 1, 1)         # O mismatch
     with pytest.raises(ValueError):
-        kw.window_weight_grad(x, go[..., :3].copy(), gw, geo, 1)   # OW mismatch
+        kw.window_weight_grad(x, go[..., :3].copy(), gw, geo, 1, 1)  # OW mismatch
     with pytest.raises(ValueError):
-        kw.window_weight_grad(x, go, gw[:, :2].copy(), geo, 1)     # C mismatch (groups)
+        kw.window_weight_grad(x, go, gw[:, :2].copy(), geo, 1, 1)  # C mismatch (groups)
     with pytest.raises(ValueError):
-        kw.window_weight_grad(x, go, gw, geo, 0)                   # threads
+        kw.window_weight_grad(x, go[:, :5], gw[:5, :2].copy(), geo, 2, 1)  # O % groups
+    with pytest.raises(ValueError):
+        kw.window_weight_grad(x, go, gw, geo, 0, 1)                # groups
+    with pytest.raises(ValueError):
+        kw.window_weight_grad(x, go, gw, geo, 1, 0)                # threads
     with pytest.raises(ValueError):                                # huge geometry
         kw.window_weight_grad(x, go, gw, conv_fn.geometry((1, 1), (0, 2 ** 40), (1, 1),
-                                                          (0, 2 ** 40)), 1)
+                                                          (0, 2 ** 40)), 1, 1)
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v != DEFAULT])

@@ -326,7 +326,7 @@ def conv_backward(x, w, go, geo, groups, need_x, need_w, need_b, n_threads):
         _kw.panel_weight_grad(x, go, gw, geo, groups, n_threads)
     elif need_w and p.weight_grad == "window":
         gw = alloc(w.shape, w.dtype)
-        _kw.window_weight_grad(x, go, gw, geo, n_threads)
+        _kw.window_weight_grad(x, go, gw, geo, groups, n_threads)
     gemm_x = need_x and p.input_grad == "gemm"
     gemm_w = need_w and p.weight_grad == "gemm"
     if not (gemm_x or gemm_w):

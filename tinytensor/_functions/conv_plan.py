@@ -32,8 +32,8 @@ The paths (`PATHS`):
   ``winograd6``, ``winograd`` and ``winograd1d`` (where the forward's applies: the products
   in Winograd's domain, 36, 16 or 10 GEMMs per block of tiles, summed over the blocks in order
   or over fixed parts of the batch),
-  ``dot`` (float32, W-stride 1: dot products, no im2col), ``window`` (float32, one group:
-  window mode of the same kernel), ``gemm`` (im2col + GEMM). Both float32 kernels run on
+  ``dot`` (float32, W-stride 1: dot products, no im2col), ``window`` (float32: window
+  mode of the same kernel), ``gemm`` (im2col + GEMM). Both float32 kernels run on
   every variant (its vector width: 16 lanes on AVX-512, 8 on AVX2, 4 on NEON and generic).
 
 Which one runs is chosen by the thresholds below, each with the measurement behind it.
@@ -135,15 +135,20 @@ WGRAD_MIN_CHANNELS = 2
 # costs a tile's setup for one chunk (S3's rows of 4 on the generic variant: 1.44x the GEMM
 # path's time by dot products, 0.72x by the window mode).
 WGRAD_MIN_LINE = 13
-# Otherwise, for one group and output volumes of at most WGRAD_WIN_MAX_POSITIONS positions
-# per sample that fill at least WGRAD_WIN_MIN_LANE_USE of the vectors' lanes, its window
-# mode (window_weight_grad: vectors over a whole output volume, im2col rows built per block;
-# any strides and padding). S3 (4 x 4 planes): 1.49 -> 0.72 ms on 1 thread, 0.76 -> 0.37 on
+# Otherwise, for output volumes of at most WGRAD_WIN_MAX_POSITIONS positions per sample that
+# fill at least WGRAD_WIN_MIN_LANE_USE of the vectors' lanes, its window mode
+# (window_weight_grad: vectors over a whole output volume, im2col rows built per block; any
+# strides, padding and groups). S3 (4 x 4 planes): 1.49 -> 0.72 ms on 1 thread, 0.76 -> 0.37 on
 # 2 (AVX-512); 4.0 -> 2.1 ms on 1 thread (AVX2). Measured faster than the GEMM path on every
 # such shape tried (1 thread, AVX-512): 6 x 6 and 8 x 4 stride-1 planes 2.0-2.1x, stride 2
 # with padding 1.3-2.3x, 8 x 8 and 12 x 12 outputs from 12 x 12 and 16 x 16 inputs 1.6x and
 # 1.4x, 3-D 4 x 4 x 4 and 3 x 3 x 3 3.6x and 2.1x, 14 x 14 -> 7 x 7 stride 2 padding 1 about
 # even (on AVX2: 4 x 4 stride 2 padding 1 1.7x, 3-D 4 x 4 x 4 1.9x, 7 x 7 about even).
+# Grouped (1 thread, minima, the GEMM path -> window; AVX-512 / AVX2 variant on the same
+# EPYC): S5 (4 groups, stride 2, dilation 2) 1.36 -> 0.85 / 1.63 -> 0.97 ms; 32 groups of
+# 4 -> 4 channels over 8 x 8 3.06 -> 1.27 / 3.77 -> 1.80 (dot products: 0.35 / 0.67); 2 groups
+# of 32, stride 2, 16 x 16 -> 8 x 8 2.27 -> 1.74 / 2.53 -> 1.97; 4 groups of 16, 14 x 14
+# 2.76 -> 2.36 / 2.25 -> 1.68 (dot products: 1.04 / 1.00).
 WGRAD_WIN_MAX_POSITIONS = 256
 WGRAD_WIN_MIN_LANE_USE = 0.5
 # The tap-by-tap paths (conv_taps.pyx) for all three parts when at least this fraction of the
@@ -386,7 +391,7 @@ def _runs(slot, path, d):
         return False
     if path == "dot":
         return d["sw"] == 1
-    return d["groups"] == 1 and d["positions"] > 0 and d["win_ok"]
+    return d["positions"] > 0 and d["win_ok"]
 
 
 def _choose(slot, d):
@@ -425,7 +430,7 @@ def _choose(slot, d):
             and d["line"]() >= WGRAD_MIN_LINE):
         return "dot"
     p = d["positions"]
-    if (d["groups"] == 1 and 0 < p <= WGRAD_WIN_MAX_POSITIONS
+    if (0 < p <= WGRAD_WIN_MAX_POSITIONS
             and p / (d["vl"] * -(-p // d["vl"])) >= WGRAD_WIN_MIN_LANE_USE and d["win_ok"]):
         return "window"
     return "gemm"

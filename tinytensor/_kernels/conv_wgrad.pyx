@@ -231,24 +231,25 @@ def win_applies(Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t[:, ::1] geo
 
 def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                        const float[:, :, :, :, ::1] go,    # IN  (N, O, OD, OH, OW)
-                       float[:, :, :, :, ::1] gw,          # OUT (O, C, KD, KH, KW)
-                       Py_ssize_t[:, ::1] geo, int n_threads,
+                       float[:, :, :, :, ::1] gw,          # OUT (O, C // groups, KD, KH, KW)
+                       Py_ssize_t[:, ::1] geo, Py_ssize_t groups, int n_threads,
                        Py_ssize_t block_chunks=0, Py_ssize_t mr_tile=4):
-    """gw = the weight gradient (overwritten), groups == 1, any strides, by the variant's
+    """gw = the weight gradient (overwritten), any strides and groups, by the variant's
     window kernel: the im2col rows of a task's taps are gathered per block of samples (a
     vector of positions at a time: for small output volumes, L = OD*OH*OW <= a few chunks)
-    and dotted with go's rows. The sums' order depends on the shapes, the vector width and
-    block_chunks (0: BLOCK_POSITIONS positions) only."""
+    and dotted with go's rows of the taps' group. The sums' order depends on the shapes, the
+    vector width and block_chunks (0: BLOCK_POSITIONS positions) only."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
-    cdef Py_ssize_t O = gw.shape[0], KD = gw.shape[2], KH = gw.shape[3], KW = gw.shape[4]
-    cdef Py_ssize_t OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
+    cdef Py_ssize_t O = gw.shape[0], Cg = gw.shape[1], KD = gw.shape[2], KH = gw.shape[3]
+    cdef Py_ssize_t KW = gw.shape[4], OD = go.shape[2], OH = go.shape[3], OW = go.shape[4]
     cdef Py_ssize_t a, L, K, CK, HW, DHW, nch, ch, l, p, od, oh, ow, i, j, k, ks, bd, bh, bw
     cdef Py_ssize_t mr_main, nr_tile, otiles, ttiles, tsplit, ntasks, nblocks, th, tid
-    cdef Py_ssize_t k0, k1, b, line0, nl, t, ot, sp, o0, tt0, tt1, pk
+    cdef Py_ssize_t k0, k1, b, line0, nl, t, ot, sp, o0, tt0, tt1, pk, Og, grp
     cdef unsigned int m
     cdef int mr
     cdef tt_wgrad_geo g
-    cdef float[:, ::1] gpk, gwt, gwo, got
+    cdef float[:, ::1] gpk, gwo, got
+    cdef float[:, :, ::1] gwt
     cdef uint16_t[::1] masks, wmask
     cdef Py_ssize_t[::1] taps
     cdef int32_t[::1] bidx, toff
@@ -263,16 +264,17 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
         block_chunks = BLOCK_POSITIONS // vl
     if not win_applies(D, H, W, geo):
         raise ValueError("window_weight_grad: sizes out of range (a tinytensor bug)")
-    if (gw.shape[1] != C or go.shape[0] != N or go.shape[1] != O
+    if (groups < 1 or C != Cg * groups or O % groups or go.shape[0] != N or go.shape[1] != O
             or min(KD, KH, KW) < 1 or n_threads < 1 or block_chunks < 1
             or _bad_output(D, H, W, KD, KH, KW, OD, OH, OW, geo)):
         raise ValueError("window_weight_grad: inconsistent shapes (a tinytensor bug)")
     gw[...] = 0
-    if N == 0 or O == 0 or C == 0 or D == 0 or H == 0 or W == 0:
+    if N == 0 or O == 0 or Cg == 0 or D == 0 or H == 0 or W == 0:
         return
+    Og = O // groups
     L = OD * OH * OW
     K = KD * KH * KW
-    CK = C * K
+    CK = Cg * K
     HW = H * W
     DHW = D * HW
     nch = (L + vl - 1) // vl
@@ -315,12 +317,13 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                     + ow * geo[0, 2] - geo[1, 2])
     # go as the kernel's "input": transposed to (O, N, nch * vl) (zero-padded), one plane-mode
     # line of N * nch chunks: each tile then streams its NR go rows sequentially (in go's own
-    # layout they are 4 KiB apart per sample for S3, and thrash L1's sets: 0.90 -> 0.64 ms)
+    # layout they are 4 KiB apart per sample for S3, and thrash L1's sets: 0.90 -> 0.64 ms).
+    # g describes one group's: its Og channels of go, its CK window rows as "outputs".
     got_arr = np.zeros((O, N, nch * vl), dtype=np.float32)
     got_arr[:, :, :L] = np.asarray(go).reshape(N, O, L).transpose(1, 0, 2)
     got = got_arr.reshape(O, N * nch * vl)
-    g.N, g.C, g.D, g.H, g.W = 1, O, 1, 1, N * nch * vl
-    g.O, g.Cg, g.Og = CK, O, CK
+    g.N, g.C, g.D, g.H, g.W = 1, Og, 1, 1, N * nch * vl
+    g.O, g.Cg, g.Og = CK, Og, CK
     g.KD, g.KH, g.KW, g.OD, g.OH, g.OW = 1, 1, 1, 1, 1, N * nch * vl
     g.sd, g.sh = 1, 1
     g.pd, g.ph, g.pw = 0, 0, 0
@@ -335,17 +338,17 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
         raise ValueError("window_weight_grad: bad tile (a tinytensor bug)")
     mr_main = mr_tile
     nr_tile = kt.wgrad.nr(<int> mr_main)
-    taps = np.empty(5 * O, dtype=np.intp)
+    taps = np.empty(5 * Og, dtype=np.intp)
     tt_wgrad_taps(&taps[0], &g, nr_tile)
     otiles = (CK + mr_main - 1) // mr_main
-    ttiles = tt_wgrad_tiles(O, 1, <int> nr_tile)
-    ntasks = otiles
+    ttiles = tt_wgrad_tiles(Og, 1, <int> nr_tile)
+    ntasks = groups * otiles                        # (group, tile of window rows)
     # blocks: runs of block_chunks chunks (whole samples or not: the sums' order depends on
     # the shapes and block_chunks only)
     nblocks = (g.nch + block_chunks - 1) // block_chunks
     pk = mr_main * vl * block_chunks + 16
     gpk = np.empty((n_threads, pk), dtype=np.float32)
-    gwt = np.zeros((CK, O), dtype=np.float32)      # gW^T, each row in the taps' order
+    gwt = np.zeros((groups, CK, Og), dtype=np.float32)  # each group's gW^T, rows in the taps' order
     with nogil:
         for th in prange(n_threads, schedule='static', num_threads=n_threads):
             tid = threadid()
@@ -355,14 +358,19 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
                 line0 = b * block_chunks
                 nl = min(block_chunks, g.nch - line0)
                 for t in range(k0, k1):
-                    o0 = t * mr_main
+                    grp = t // otiles
+                    o0 = t % otiles * mr_main
                     mr = <int> min(mr_main, CK - o0)
-                    kt.wgrad.task_win(&x[0, 0, 0, 0, 0], &got[0, 0], &gwt[0, 0], &g,
-                                      &masks[0], &taps[0], _aligned64(&gpk[tid, 0]), C, DHW,
-                                      K, nch, &bidx[0], &toff[0], &wmask[0], o0, mr,
-                                      <int> nr_tile, 0, ttiles, line0, line0 + nl)
-        # gW[o, t] = gW^T[t, u] for the output channel o = taps[5 u + 4] of kernel tap u
+                    # the group's input channels and go rows; C: x's channels per sample
+                    kt.wgrad.task_win(&x[0, grp * Cg, 0, 0, 0], &got[grp * Og, 0],
+                                      &gwt[grp, 0, 0], &g, &masks[0], &taps[0],
+                                      _aligned64(&gpk[tid, 0]), C, DHW, K, nch, &bidx[0],
+                                      &toff[0], &wmask[0], o0, mr, <int> nr_tile, 0, ttiles,
+                                      line0, line0 + nl)
+        # gW[o, t] = gW^T[t, u] for the output channel o = grp * Og + taps[5 u + 4] of the
+        # group's kernel tap u
         pgw = &gw[0, 0, 0, 0, 0]
-        for t in range(CK):
-            for u in range(O):
-                pgw[taps[5 * u + 4] * CK + t] = gwt[t, u]
+        for grp in range(groups):
+            for t in range(CK):
+                for u in range(Og):
+                    pgw[(grp * Og + taps[5 * u + 4]) * CK + t] = gwt[grp, t, u]

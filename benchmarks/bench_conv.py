@@ -216,9 +216,8 @@ def main(args):
     import tinytensor as tt  # noqa: F401
     from tinytensor._kernels import conv as kernels
     names = args.cases or list(CASES)
-    from tinytensor._kernels._parallel import debug_build
-    print(f"tinytensor from {os.path.dirname(tt.__file__)}, "
-          + ("a DEBUG build (bounds checks on): not one to time" if debug_build() else "release build"))
+    from tinytensor._config import build_kind
+    print(f"tinytensor from {os.path.dirname(tt.__file__)}, build: {build_kind()}")
     variant = getattr(kernels, "variant", lambda: "AVX-512 if the CPU has it")()
     print(f"tinytensor kernels: {variant}; PyTorch CPU capability: "
           f"{torch.backends.cpu.get_cpu_capability()}"

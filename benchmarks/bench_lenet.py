@@ -231,9 +231,8 @@ def main():
     print(f"tinytensor {tt.__version__}, torch {torch.__version__}, NumPy {np.__version__}; "
           f"{args.threads} thread(s) each (tt {tt.get_num_threads()}, torch "
           f"{torch.get_num_threads()})")
-    from tinytensor._kernels._parallel import debug_build
-    print(f"tinytensor from {os.path.dirname(tt.__file__)}, "
-          + ("a DEBUG build (bounds checks on): not one to time" if debug_build() else "release build"))
+    from tinytensor._config import build_kind
+    print(f"tinytensor from {os.path.dirname(tt.__file__)}, build: {build_kind()}")
 
     # same weights and inputs: the first losses agree
     l_tt = runners["tinytensor"].train_step(64).item()

@@ -210,9 +210,8 @@ def main():
     import torch
     import tinytensor as tt
     print(f"tinytensor {tt.__version__}, torch {torch.__version__}, NumPy {np.__version__}")
-    from tinytensor._kernels._parallel import debug_build
-    print(f"tinytensor from {os.path.dirname(tt.__file__)}, "
-          + ("a DEBUG build (bounds checks on): not one to time" if debug_build() else "release build"))
+    from tinytensor._config import build_kind
+    print(f"tinytensor from {os.path.dirname(tt.__file__)}, build: {build_kind()}")
     print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     weights = initial_weights()

@@ -23,8 +23,7 @@ def _config():
         ("CPU can run", ", ".join(v for v in _isa.supported())),
         ("threads", f"{get_num_threads()}"),
         ("OpenMP", "yes" if _parallel.openmp_enabled() else "no (serial kernels)"),
-        ("build", "debug (bounds checks on: for tests, slow)" if _parallel.debug_build()
-                  else "release"),
+        ("build", build_kind()),
         ("GEMM in convolutions", gemm),
         ("matmul and linear", _matmul_gemms()),
     ]
@@ -42,6 +41,12 @@ def _config():
                             f"{conv_plan.PANEL_MIN_IN_CHANNELS} input channels"),
     ]
     return rows
+
+
+def build_kind():
+    """'release', or what the bounds-checked debug build (TINYTENSOR_CYTHON_DEBUG=1) is: the
+    benchmarks print it too."""
+    return "debug (bounds checks on: for tests, slow)" if _parallel.debug_build() else "release"
 
 
 def _matmul_gemms():

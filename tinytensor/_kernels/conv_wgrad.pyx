@@ -348,7 +348,7 @@ def window_weight_grad(const float[:, :, :, :, ::1] x,     # IN  (N, C, D, H, W)
     nblocks = (g.nch + block_chunks - 1) // block_chunks
     pk = mr_main * vl * block_chunks + 16
     gpk = np.empty((n_threads, pk), dtype=np.float32)
-    gwt = np.zeros((groups, CK, Og), dtype=np.float32)  # each group's gW^T, rows in the taps' order
+    gwt = np.zeros((groups, CK, Og), dtype=np.float32)  # gW^T of each group, taps' order
     with nogil:
         for th in prange(n_threads, schedule='static', num_threads=n_threads):
             tid = threadid()

@@ -13,13 +13,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import tinytensor as tt
 import tinytensor.nn.functional as F
 from tinytensor._functions import conv_plan
 from tinytensor._kernels import conv_winograd1d as KW1
-import reference_conv as ref
 from variants import VARIANTS, on_variant
-from winograd_tolerance import arr, close
+from winograd_tolerance import check_paths_against_reference, close
 
 
 def geo1d(left, right):
@@ -47,24 +45,9 @@ def cases(draw):
 @given(case=cases())
 def test_winograd1d_matches_reference(variant, case):
     x, w, b, pad, go = case
-    with on_variant(variant), conv_plan.force(forward="winograd1d", input_grad="flipped",
-                                              weight_grad="winograd1d"):
-        plan = conv_plan.plan((x.shape[0], x.shape[1], 1, 1, x.shape[2]),
-                              (w.shape[0], w.shape[1], 1, 1, w.shape[2]), geo1d(pad, pad), 1,
-                              np.float32, 1)
-        assert (plan.forward, plan.input_grad, plan.weight_grad) == ("winograd1d", "flipped",
-                                                                     "winograd1d")
-        xt = tt.tensor(x.astype(np.float32), requires_grad=True)
-        wt = tt.tensor(w.astype(np.float32), requires_grad=True)
-        bt = None if b is None else tt.tensor(b.astype(np.float32), requires_grad=True)
-        y = F.conv1d(xt, wt, bt, padding=pad)
-        y.backward(tt.tensor(go.astype(np.float32)))
-    close(arr(y), ref.conv_forward(x, w, b, (1,), ((pad, pad),), (1,), 1))
-    rgx, rgw, rgb = ref.conv_backward(x, w, go, (1,), ((pad, pad),), (1,), 1)
-    close(arr(xt.grad), rgx)
-    close(arr(wt.grad), rgw)
-    if b is not None:
-        close(arr(bt.grad), rgb)
+    with on_variant(variant):
+        check_paths_against_reference(F.conv1d, x, w, b, go, pad,
+                                      ("winograd1d", "flipped", "winograd1d"))
 
 
 def windowed(x, w, b, pads):
